@@ -1,0 +1,1 @@
+//! Async client and redis-cli: see the submodules.

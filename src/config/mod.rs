@@ -1,0 +1,1 @@
+//! redis.conf parsing: see the submodules.

@@ -1,0 +1,1 @@
+//! RDB and AOF persistence: see the submodules.

@@ -1,0 +1,13 @@
+//! The keyspace: databases of keys, their values, and their expiry times.
+//!
+//! This layer knows nothing of sockets, commands or replication. It answers "what does this key
+//! hold now" (expiring keys lazily on access, as Redis's `expireIfNeeded` does in `db.c`) and
+//! records which keys it expired so that the command layer can propagate their deletion and
+//! wake anyone watching them.
+
+pub mod db;
+pub mod value;
+pub mod zset;
+
+pub use db::{Db, WrongType};
+pub use value::Value;

@@ -1,0 +1,147 @@
+//! The value types a key can hold, and the encoding names `OBJECT ENCODING` reports for them.
+//!
+//! Each type has one in-memory representation; the compact encodings Redis switches between
+//! (listpack, intset, embstr, ...) are reported by [`Value::encoding`] from the same thresholds
+//! Redis 7.0 uses, and written by the RDB layer where a compact form is required.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use indexmap::{IndexMap, IndexSet};
+
+pub use super::zset::ZSet;
+
+/// A hash: field → value, in insertion order while small (as Redis's listpack keeps it).
+pub type Hash = IndexMap<Bytes, Bytes>;
+/// A set of members.
+pub type Set = IndexSet<Bytes>;
+/// A list; both ends are O(1).
+pub type List = VecDeque<Bytes>;
+
+/// Size at or below which a hash, set or zset is "small": Redis's `*-max-listpack-entries` (128)
+/// for hashes/zsets and `set-max-intset-entries` (512) for integer sets. Small collections keep
+/// insertion order on delete, like a listpack.
+pub const SMALL_COLLECTION: usize = 128;
+
+/// One key's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    String(Bytes),
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
+}
+
+impl Value {
+    /// The name `TYPE` answers.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// The encoding `OBJECT ENCODING` answers, following Redis 7.0's default thresholds.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::String(s) => {
+                if s.len() <= 20 && parse_i64_strict(s).is_some() {
+                    "int"
+                } else if s.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => {
+                if h.len() <= SMALL_COLLECTION && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64)
+                {
+                    "listpack"
+                } else {
+                    "hashtable"
+                }
+            }
+            Value::Set(s) => {
+                if s.len() <= 512 && s.iter().all(|m| parse_i64_strict(m).is_some()) {
+                    "intset"
+                } else {
+                    "hashtable"
+                }
+            }
+            Value::ZSet(z) => {
+                if z.len() <= SMALL_COLLECTION && z.iter().all(|(m, _)| m.len() <= 64) {
+                    "listpack"
+                } else {
+                    "skiplist"
+                }
+            }
+        }
+    }
+
+    /// True for an empty collection (such keys are deleted, as in Redis).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::String(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+}
+
+/// Parses a decimal i64 the way Redis's `string2ll` does: no spaces, no `+`, no leading zeros
+/// (except "0"), no "-0".
+pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || negative)) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let digit = (d - b'0') as i64;
+        value = if negative {
+            value.checked_mul(10)?.checked_sub(digit)?
+        } else {
+            value.checked_mul(10)?.checked_add(digit)?
+        };
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integer_parsing_matches_string2ll() {
+        assert_eq!(parse_i64_strict(b"0"), Some(0));
+        assert_eq!(parse_i64_strict(b"-12"), Some(-12));
+        assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"01", b"-0", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1a"] {
+            assert_eq!(parse_i64_strict(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn encodings_follow_redis_thresholds() {
+        assert_eq!(Value::String(Bytes::from("123")).encoding(), "int");
+        assert_eq!(Value::String(Bytes::from("abc")).encoding(), "embstr");
+        assert_eq!(Value::String(Bytes::from(vec![b'x'; 45])).encoding(), "raw");
+    }
+}
