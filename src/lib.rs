@@ -3,7 +3,10 @@
 #![deny(clippy::print_stdout)]
 
 pub mod client;
+pub mod cmd;
 pub mod config;
+pub mod glob;
 pub mod persist;
 pub mod resp;
+pub mod server;
 pub mod store;

@@ -1,0 +1,172 @@
+//! [`CmdError`]: a command's error reply, with Redis's exact texts in one place.
+//!
+//! A `CmdError` becomes an error reply and the connection stays open (unlike a protocol error).
+
+use std::borrow::Cow;
+
+use crate::resp::Reply;
+use crate::store::WrongType;
+
+/// An error reply: the full text after `-`, including the error code (`ERR`, `WRONGTYPE`...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl CmdError {
+    /// An error with its complete text, code included.
+    pub fn new(text: impl Into<Cow<'static, str>>) -> CmdError {
+        CmdError(text.into())
+    }
+
+    /// `ERR <message>`.
+    pub fn err(message: impl std::fmt::Display) -> CmdError {
+        CmdError(format!("ERR {message}").into())
+    }
+
+    pub fn syntax() -> CmdError {
+        CmdError::new("ERR syntax error")
+    }
+
+    pub fn not_integer() -> CmdError {
+        CmdError::new("ERR value is not an integer or out of range")
+    }
+
+    pub fn not_float() -> CmdError {
+        CmdError::new("ERR value is not a valid float")
+    }
+
+    pub fn wrong_type() -> CmdError {
+        CmdError::new("WRONGTYPE Operation against a key holding the wrong kind of value")
+    }
+
+    pub fn no_such_key() -> CmdError {
+        CmdError::new("ERR no such key")
+    }
+
+    pub fn index_out_of_range() -> CmdError {
+        CmdError::new("ERR index out of range")
+    }
+
+    pub fn overflow() -> CmdError {
+        CmdError::new("ERR increment or decrement would overflow")
+    }
+
+    pub fn invalid_expire(command: &str) -> CmdError {
+        CmdError(format!("ERR invalid expire time in '{command}' command").into())
+    }
+
+    pub fn not_positive(what: &str) -> CmdError {
+        CmdError(format!("ERR {what} is out of range, must be positive").into())
+    }
+
+    pub fn timeout_not_float() -> CmdError {
+        CmdError::new("ERR timeout is not a float or out of range")
+    }
+
+    pub fn timeout_negative() -> CmdError {
+        CmdError::new("ERR timeout is negative")
+    }
+
+    /// `ERR wrong number of arguments for 'get' command` (the name as the client typed it,
+    /// lowercased; `client|kill` for subcommands).
+    pub fn arity(name: &str) -> CmdError {
+        CmdError(
+            format!(
+                "ERR wrong number of arguments for '{}' command",
+                name.to_lowercase()
+            )
+            .into(),
+        )
+    }
+
+    /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
+    pub fn unknown_command(argv: &[bytes::Bytes]) -> CmdError {
+        let name = String::from_utf8_lossy(&argv[0]);
+        let mut text = format!(
+            "ERR unknown command '{}', with args beginning with: ",
+            truncate(&name, 128)
+        );
+        for arg in argv.iter().skip(1) {
+            if text.len() >= 128 + 50 {
+                break;
+            }
+            text.push_str(&format!(
+                "'{}' ",
+                truncate(&String::from_utf8_lossy(arg), 128)
+            ));
+        }
+        CmdError(text.into())
+    }
+
+    /// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
+    pub fn unknown_subcommand(sub: &[u8], command: &str) -> CmdError {
+        CmdError(
+            format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                truncate(&String::from_utf8_lossy(sub), 128),
+                command.to_uppercase()
+            )
+            .into(),
+        )
+    }
+
+    pub fn noauth() -> CmdError {
+        CmdError::new("NOAUTH Authentication required.")
+    }
+
+    pub fn wrong_pass() -> CmdError {
+        CmdError::new("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+
+    pub fn readonly_replica() -> CmdError {
+        CmdError::new("READONLY You can't write against a read only replica.")
+    }
+
+    pub fn db_index_out_of_range() -> CmdError {
+        CmdError::new("ERR DB index is out of range")
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl From<WrongType> for CmdError {
+    fn from(_: WrongType) -> CmdError {
+        CmdError::wrong_type()
+    }
+}
+
+impl From<CmdError> for Reply {
+    fn from(e: CmdError) -> Reply {
+        Reply::Error(e.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn texts_match_redis() {
+        assert_eq!(
+            CmdError::arity("GET").0,
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert_eq!(
+            CmdError::unknown_command(&[Bytes::from("foo"), Bytes::from("a"), Bytes::from("b")]).0,
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(
+            CmdError::unknown_subcommand(b"x", "client").0,
+            "ERR unknown subcommand 'x'. Try CLIENT HELP."
+        );
+    }
+}

@@ -1,0 +1,366 @@
+//! [`call`]: the path of one command through the checks, its handler, and what follows a write;
+//! and [`Exec`], the context a handler works in.
+//!
+//! Follows `processCommand` and `call` in Redis's `server.c`. Everything here runs with the
+//! keyspace lock held (the caller locked [`Engine`]), so the writes of one command, the `DEL`s
+//! of the keys it found expired, and the commands of clients it unblocked are queued for
+//! propagation in exactly the order they were applied.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{flags, lookup, Args, CmdError, Spec};
+use crate::resp::Reply;
+use crate::server::engine::Engine;
+use crate::server::session::Session;
+use crate::server::{unix_ms, Shared, ShutdownMode};
+use crate::store::Db;
+
+/// A change of connection mode that a command asks the connection task to carry out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    None,
+    /// Send the reply, then close the connection (QUIT, CLIENT KILL of oneself).
+    Close,
+    /// No data yet: wait for one of `keys` to be pushed to, or `timeout` (None = forever).
+    Block {
+        keys: Vec<Bytes>,
+        timeout: Option<Duration>,
+    },
+    /// Stop the server (SHUTDOWN).
+    Shutdown(ShutdownMode),
+}
+
+/// A handler's view of the server while it runs.
+pub struct Exec<'a> {
+    pub shared: &'a Shared,
+    pub engine: &'a mut Engine,
+    pub session: &'a mut Session,
+    /// The command line as received, name included.
+    pub argv: &'a [Bytes],
+    /// Unix time in ms, read once per command (like Redis's cached `mstime`): every expiry
+    /// decision within one command sees the same instant.
+    pub now: i64,
+    effect: Effect,
+    /// What to propagate instead of `argv`: `Some(vec![])` propagates nothing.
+    rewrite: Option<Vec<Vec<Bytes>>>,
+}
+
+impl<'a> Exec<'a> {
+    /// The selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.engine.dbs[self.session.db]
+    }
+
+    pub fn db_index(&self) -> usize {
+        self.session.db
+    }
+
+    /// Records that `key` in the selected db changed (WATCH, blocked clients).
+    pub fn touch(&mut self, key: &Bytes) {
+        self.engine.touch(self.session.db, key);
+    }
+
+    /// Counts `n` changes to the dataset. A command that counts changes is propagated.
+    pub fn dirty(&mut self, n: u64) {
+        self.engine.dirty += n;
+    }
+
+    /// A modification of `key`: touch plus one change.
+    pub fn modified(&mut self, key: &Bytes) {
+        self.touch(key);
+        self.dirty(1);
+    }
+
+    /// Propagates `argv` instead of the command as received; several calls propagate several
+    /// commands, in order (Redis's `alsoPropagate` + `preventCommandPropagation`).
+    pub fn propagate_as(&mut self, argv: Vec<Bytes>) {
+        self.rewrite.get_or_insert_with(Vec::new).push(argv);
+    }
+
+    /// Propagates nothing for this command even though it changed data.
+    pub fn propagate_nothing(&mut self) {
+        self.rewrite.get_or_insert_with(Vec::new);
+    }
+
+    /// Counts a read lookup for `keyspace_hits` / `keyspace_misses`.
+    pub fn lookup_stat(&mut self, found: bool) {
+        if found {
+            self.engine.stats.keyspace_hits += 1;
+        } else {
+            self.engine.stats.keyspace_misses += 1;
+        }
+    }
+
+    /// Asks the connection to block on `keys`. Returns the (empty) reply to give meanwhile.
+    /// Callers check `session.may_block` first and answer at once when it is false.
+    pub fn block(&mut self, keys: Vec<Bytes>, timeout: Option<Duration>) -> Reply {
+        self.effect = Effect::Block { keys, timeout };
+        Reply::None
+    }
+
+    pub fn set_effect(&mut self, effect: Effect) {
+        self.effect = effect;
+    }
+
+    /// Runs another command within this one (EXEC running its queue), with the full
+    /// post-command bookkeeping. Access checks were made when it was queued.
+    pub fn run_nested(&mut self, argv: &[Bytes]) -> (Reply, Effect) {
+        match lookup(&argv[0]) {
+            Some(spec) => run(self.shared, self.engine, self.session, spec, argv),
+            None => (CmdError::unknown_command(argv).into(), Effect::None),
+        }
+    }
+}
+
+/// Runs one client command: checks, handler, and bookkeeping. Returns the reply and the effect
+/// for the connection task. The caller holds the keyspace lock.
+pub fn call(
+    shared: &Shared,
+    engine: &mut Engine,
+    session: &mut Session,
+    argv: &[Bytes],
+) -> (Reply, Effect) {
+    match check(shared, session, argv) {
+        Ok(spec) => {
+            if let Some(multi) = session.multi.as_mut() {
+                if !is_transaction_control(spec) {
+                    multi.queued.push(argv.to_vec());
+                    return (Reply::simple("QUEUED"), Effect::None);
+                }
+            }
+            shared.feed_monitors_for(spec, session, argv);
+            let outcome = run(shared, engine, session, spec, argv);
+            serve_blocked(shared, engine);
+            outcome
+        }
+        Err(error) => {
+            if let Some(multi) = session.multi.as_mut() {
+                multi.failed = true;
+            }
+            (error.into(), Effect::None)
+        }
+    }
+}
+
+/// Commands that act on the transaction itself rather than being queued.
+fn is_transaction_control(spec: &Spec) -> bool {
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// The checks before a command runs (`processCommand`), in Redis's order.
+fn check(shared: &Shared, session: &Session, argv: &[Bytes]) -> Result<&'static Spec, CmdError> {
+    let Some(spec) = lookup(&argv[0]) else {
+        return Err(CmdError::unknown_command(argv));
+    };
+    if !spec.arity_ok(argv.len()) {
+        return Err(CmdError::arity(&String::from_utf8_lossy(&argv[0])));
+    }
+    if !session.authenticated && !spec.has(flags::NO_AUTH) {
+        return Err(CmdError::noauth());
+    }
+    if session.multi.is_some() && spec.has(flags::NO_MULTI) {
+        return Err(match spec.name {
+            "multi" => CmdError::new("ERR MULTI calls can not be nested"),
+            "watch" => CmdError::new("ERR WATCH inside MULTI is not allowed"),
+            _ => CmdError::new("ERR Command not allowed inside a transaction"),
+        });
+    }
+    if session.in_pubsub_mode() && !spec.has(flags::PUBSUB_CONTEXT) {
+        return Err(CmdError(
+            format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            )
+            .into(),
+        ));
+    }
+    if spec.has(flags::WRITE)
+        && !session.is_master_link
+        && shared.is_replica.load(std::sync::atomic::Ordering::Relaxed)
+        && shared.config().replica_read_only
+    {
+        return Err(CmdError::readonly_replica());
+    }
+    Ok(spec)
+}
+
+/// Runs a checked command and does the bookkeeping that follows it, except serving blocked
+/// clients, which the top-level [`call`] does once the whole command (or transaction) is done.
+fn run(
+    shared: &Shared,
+    engine: &mut Engine,
+    session: &mut Session,
+    spec: &'static Spec,
+    argv: &[Bytes],
+) -> (Reply, Effect) {
+    let dirty_before = engine.dirty;
+    let db_before = session.db;
+    let mut cx = Exec {
+        shared,
+        engine,
+        session,
+        argv,
+        now: unix_ms(),
+        effect: Effect::None,
+        rewrite: None,
+    };
+    let mut args = Args::new(argv);
+    let reply = match (spec.handler)(&mut cx, &mut args) {
+        Ok(reply) => reply,
+        Err(error) => error.into(),
+    };
+    let Exec {
+        effect,
+        rewrite,
+        engine,
+        ..
+    } = cx;
+    propagate_expired(engine);
+    if engine.dirty != dirty_before {
+        match rewrite {
+            None => engine.propagate(db_before, argv.to_vec()),
+            Some(commands) => {
+                for command in commands {
+                    engine.propagate(db_before, command);
+                }
+            }
+        }
+    }
+    shared
+        .stats
+        .total_commands_processed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (reply, effect)
+}
+
+/// Turns keys that lazy expiry removed into `DEL`s for AOF and replicas, and wakes their
+/// watchers (Redis's `deleteExpiredKeyAndPropagate`).
+pub fn propagate_expired(engine: &mut Engine) {
+    for db in 0..engine.dbs.len() {
+        if !engine.dbs[db].has_expired() {
+            continue;
+        }
+        for key in engine.dbs[db].take_expired() {
+            engine.stats.expired_keys += 1;
+            engine.touch(db, &key);
+            engine.propagate(db, vec![Bytes::from_static(b"DEL"), key]);
+        }
+    }
+}
+
+/// Serves clients blocked on keys that became ready, oldest first, in the same critical section
+/// as the write that readied them (Redis's `handleClientsBlockedOnKeys`).
+fn serve_blocked(shared: &Shared, engine: &mut Engine) {
+    // Each round serves the keys readied by the previous one (BLMOVE pushes to another list);
+    // the bound only guards against a cycle of blocked moves feeding each other forever.
+    for _ in 0..1024 {
+        let ready = engine.take_ready();
+        if ready.is_empty() {
+            return;
+        }
+        for slot in ready {
+            for client in engine.waiters_on(&slot) {
+                let Some(waiter) = engine.waiter(client) else {
+                    continue;
+                };
+                let argv = waiter.argv.clone();
+                let mut session = Session::new(client, String::new(), true);
+                session.db = waiter.db;
+                session.resp3 = waiter.resp3;
+                let Some(spec) = lookup(&argv[0]) else {
+                    continue;
+                };
+                let (reply, effect) = run(shared, engine, &mut session, spec, &argv);
+                if matches!(effect, Effect::Block { .. }) {
+                    continue; // still nothing for this client: it keeps its place
+                }
+                if let Some(waiter) = engine.unblock(client) {
+                    // The client may have timed out and gone meanwhile; then the reply is dropped
+                    // (the data it popped was already consumed, as in Redis when the client dies).
+                    let _ = waiter.reply.send(reply);
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Feeds MONITOR clients, except for commands Redis hides from them.
+    fn feed_monitors_for(&self, spec: &Spec, session: &Session, argv: &[Bytes]) {
+        if spec.has(flags::SKIP_MONITOR) || spec.has(flags::ADMIN) {
+            return;
+        }
+        self.feed_monitors(session.db, &session.addr, argv);
+    }
+}
+
+/// Runs commands against a fresh in-memory server, without sockets: for unit tests of handlers.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+    use crate::config::Config;
+    use crate::server::events::EventBus;
+    use crate::server::log::Logger;
+
+    /// A server state, a session on it, and helpers to run commands.
+    pub struct Harness {
+        pub shared: Shared,
+        pub session: Session,
+    }
+
+    impl Harness {
+        pub fn new() -> Harness {
+            let mut config = Config::default();
+            config.databases = 16;
+            let events = EventBus::new(Logger::stdout(crate::config::LogLevel::Warning));
+            let shared = Shared::new(config, None, events);
+            let session = Session::new(1, "127.0.0.1:1".into(), true);
+            Harness { shared, session }
+        }
+
+        /// Runs one command given as words; returns its reply.
+        pub fn run(&mut self, words: &[&str]) -> Reply {
+            let argv: Vec<Bytes> = words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect();
+            self.run_argv(&argv).0
+        }
+
+        /// Runs one command; returns its reply and effect.
+        pub fn run_argv(&mut self, argv: &[Bytes]) -> (Reply, Effect) {
+            let mut engine = self.shared.engine();
+            call(&self.shared, &mut engine, &mut self.session, argv)
+        }
+
+        /// Enables and drains the propagation queue: what AOF and replicas would receive.
+        pub fn propagated(&mut self) -> Vec<Vec<String>> {
+            let mut engine = self.shared.engine();
+            engine.propagate = true;
+            engine
+                .propagated
+                .drain(..)
+                .map(|p| {
+                    p.argv
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect()
+                })
+                .collect()
+        }
+    }
+
+    /// Shorthand for expected replies in tests.
+    pub fn bulk(s: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn err(s: &'static str) -> Reply {
+        Reply::error(s)
+    }
+}

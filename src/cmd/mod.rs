@@ -1,0 +1,197 @@
+//! Commands: the command table and one module per family.
+//!
+//! Every command is a [`Spec`] — name, arity, flags, key positions and a handler — declared in
+//! its family's module next to the function that parses and applies it. The table built from
+//! those specs is the single source that the dispatcher, `COMMAND`, and (later) the cluster slot
+//! check and client-side routing read.
+//!
+//! The path through this layer (see [`exec::call`]): look up the spec, check arity and access
+//! (auth, MULTI queueing, pub/sub mode, read-only replica), run the handler against an
+//! [`Exec`] context, then record what the command changed: expired keys become `DEL`s, the
+//! write itself (or the deterministic form the handler chose) is queued for AOF and replicas,
+//! WATCHers are invalidated and blocked clients on ready keys are served.
+//!
+//! Handlers return a [`Reply`](crate::resp::Reply) and never touch a socket; a change of
+//! connection mode (block, close) is an [`Effect`] the connection task acts on.
+
+pub mod args;
+pub mod error;
+pub mod exec;
+
+pub mod connection;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod pubsub;
+pub mod server;
+pub mod sets;
+pub mod strings;
+pub mod transactions;
+pub mod zsets;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub use args::Args;
+pub use error::CmdError;
+pub use exec::{call, Effect, Exec};
+
+use crate::resp::Reply;
+
+/// A command handler: parses its arguments and applies the command.
+pub type Handler = fn(&mut Exec, &mut Args) -> Result<Reply, CmdError>;
+
+/// Command flags (Redis's `CMD_*`), as a bit set.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const FAST: u32 = 1 << 10;
+    /// Allowed before AUTH (AUTH, HELLO, QUIT, RESET).
+    pub const NO_AUTH: u32 = 1 << 11;
+    /// Cannot be queued in MULTI (MULTI, WATCH...): runs or fails at once.
+    pub const NO_MULTI: u32 = 1 << 12;
+    pub const MOVABLE_KEYS: u32 = 1 << 13;
+    pub const ALLOW_BUSY: u32 = 1 << 14;
+    /// Allowed in RESP2 pub/sub mode.
+    pub const PUBSUB_CONTEXT: u32 = 1 << 15;
+    pub const MAY_REPLICATE: u32 = 1 << 16;
+}
+
+/// One command's table entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Exact argument count including the name, or `-n` for "at least n".
+    pub arity: i32,
+    pub flags: u32,
+    /// First key position (0 = no keys), last key (-1 = last argument), step.
+    pub first_key: i32,
+    pub last_key: i32,
+    pub key_step: i32,
+    pub handler: Handler,
+}
+
+impl Spec {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, handler: Handler) -> Spec {
+        Spec {
+            name,
+            arity,
+            flags,
+            first_key: 0,
+            last_key: 0,
+            key_step: 0,
+            handler,
+        }
+    }
+
+    /// Sets the key positions (`COMMAND`'s first/last/step).
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Spec {
+        self.first_key = first;
+        self.last_key = last;
+        self.key_step = step;
+        self
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// True if `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= (-self.arity) as usize
+        }
+    }
+
+    /// Positions of the key arguments in a command of `argc` arguments.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        let step = self.key_step.max(1) as usize;
+        (self.first_key as usize..=last.max(0) as usize)
+            .step_by(step)
+            .filter(|&i| i < argc)
+            .collect()
+    }
+}
+
+/// Every command, from every family.
+pub fn all_specs() -> &'static [Spec] {
+    static ALL: OnceLock<Vec<Spec>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        [
+            connection::COMMANDS,
+            strings::COMMANDS,
+            keys::COMMANDS,
+            lists::COMMANDS,
+            hashes::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
+            pubsub::COMMANDS,
+            transactions::COMMANDS,
+            server::COMMANDS,
+        ]
+        .concat()
+    })
+}
+
+/// Finds a command by name, ignoring ASCII case, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| all_specs().iter().map(|s| (s.name, s)).collect());
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
+    table.get(lower).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in all_specs() {
+            assert_eq!(spec.name, spec.name.to_lowercase());
+            assert!(seen.insert(spec.name), "duplicate command {}", spec.name);
+            assert!(spec.arity != 0, "{} has arity 0", spec.name);
+        }
+    }
+
+    #[test]
+    fn lookup_ignores_case() {
+        assert_eq!(lookup(b"PiNg").map(|s| s.name), Some("ping"));
+        assert!(lookup(b"nosuchcommand").is_none());
+    }
+
+    #[test]
+    fn key_positions_follow_first_last_step() {
+        let spec = Spec::new("mset", -3, 0, |_, _| Ok(Reply::ok())).keys(1, -1, 2);
+        assert_eq!(spec.key_positions(5), vec![1, 3]);
+        let spec = Spec::new("get", 2, 0, |_, _| Ok(Reply::ok())).keys(1, 1, 1);
+        assert_eq!(spec.key_positions(2), vec![1]);
+    }
+}

@@ -1,0 +1,5 @@
+//! The sets commands.
+use super::Spec;
+
+/// The sets commands' table entries.
+pub const COMMANDS: &[Spec] = &[];

@@ -1,0 +1,5 @@
+//! The transactions commands.
+use super::Spec;
+
+/// The transactions commands' table entries.
+pub const COMMANDS: &[Spec] = &[];

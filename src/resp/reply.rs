@@ -1,0 +1,247 @@
+//! [`Reply`]: the value a command answers, and its encoding in RESP2 or RESP3.
+//!
+//! Commands build one `Reply` value and never see the protocol version; the connection encodes
+//! it for the version its client chose with `HELLO` (`networking.c`'s `addReply*` family makes
+//! the same choice per reply). RESP3-only shapes degrade as Redis degrades them in RESP2: a map
+//! becomes a flat array, a set an array, a double a bulk string, a verbatim string a bulk
+//! string, a boolean an integer, null a null bulk (`$-1`) or null array (`*-1`).
+
+use std::borrow::Cow;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// One reply, or a sequence of them, or none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`.
+    Simple(Bytes),
+    /// `-ERR ...`: the whole text after the `-`, error code first.
+    Error(Cow<'static, str>),
+    Int(i64),
+    Bulk(Bytes),
+    /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
+    Null,
+    /// Null array: `*-1` in RESP2, `_` in RESP3.
+    NullArray,
+    Array(Vec<Reply>),
+    Map(Vec<(Reply, Reply)>),
+    Set(Vec<Reply>),
+    Double(f64),
+    Bool(bool),
+    /// Verbatim text (INFO, CLUSTER INFO/NODES): `=len\r\ntxt:...` in RESP3, bulk in RESP2.
+    Verbatim(Bytes),
+    /// An out-of-band message (pub/sub, MONITOR): `>` in RESP3, an array in RESP2.
+    Push(Vec<Reply>),
+    /// Several top-level replies for one command (`SUBSCRIBE a b` confirms each channel).
+    Many(Vec<Reply>),
+    /// No reply at all (`REPLCONF ACK`, a client that blocked).
+    None,
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::Simple(Bytes::from_static(b"OK"))
+    }
+
+    pub fn simple(text: &'static str) -> Reply {
+        Reply::Simple(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// A bulk string copied from `data`.
+    pub fn bulk(data: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(data))
+    }
+
+    /// A bulk string holding a formatted number or text.
+    pub fn bulk_string(text: String) -> Reply {
+        Reply::Bulk(Bytes::from(text))
+    }
+
+    /// An array of bulk strings.
+    pub fn bulks<I: IntoIterator<Item = Bytes>>(items: I) -> Reply {
+        Reply::Array(items.into_iter().map(Reply::Bulk).collect())
+    }
+
+    /// An error reply with the full Redis text, e.g. `"ERR syntax error"`.
+    pub fn error(text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(text.into())
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends the encoding of this reply to `out`.
+    pub fn encode(&self, resp3: bool, out: &mut BytesMut) {
+        match self {
+            Reply::Simple(s) => {
+                out.put_u8(b'+');
+                out.extend_from_slice(s);
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Error(e) => {
+                out.put_u8(b'-');
+                out.extend_from_slice(e.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Int(n) => put_header(out, b':', *n),
+            Reply::Bulk(b) => put_bulk(out, b),
+            Reply::Null if resp3 => out.extend_from_slice(b"_\r\n"),
+            Reply::Null => out.extend_from_slice(b"$-1\r\n"),
+            Reply::NullArray if resp3 => out.extend_from_slice(b"_\r\n"),
+            Reply::NullArray => out.extend_from_slice(b"*-1\r\n"),
+            Reply::Array(items) => put_aggregate(out, b'*', items, resp3),
+            Reply::Set(items) => put_aggregate(out, if resp3 { b'~' } else { b'*' }, items, resp3),
+            Reply::Push(items) => put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, resp3),
+            Reply::Map(pairs) => {
+                if resp3 {
+                    put_header(out, b'%', pairs.len() as i64);
+                } else {
+                    put_header(out, b'*', 2 * pairs.len() as i64);
+                }
+                for (k, v) in pairs {
+                    k.encode(resp3, out);
+                    v.encode(resp3, out);
+                }
+            }
+            Reply::Double(d) => {
+                let text = format_double(*d);
+                if resp3 {
+                    out.put_u8(b',');
+                    out.extend_from_slice(text.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                } else {
+                    put_bulk(out, text.as_bytes());
+                }
+            }
+            Reply::Bool(b) if resp3 => {
+                out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
+            }
+            Reply::Bool(b) => put_header(out, b':', *b as i64),
+            Reply::Verbatim(text) if resp3 => {
+                put_header(out, b'=', text.len() as i64 + 4);
+                out.extend_from_slice(b"txt:");
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Verbatim(text) => put_bulk(out, text),
+            Reply::Many(replies) => {
+                for reply in replies {
+                    reply.encode(resp3, out);
+                }
+            }
+            Reply::None => {}
+        }
+    }
+}
+
+fn put_header(out: &mut BytesMut, kind: u8, n: i64) {
+    let mut digits = itoa::Buffer::new();
+    out.put_u8(kind);
+    out.extend_from_slice(digits.format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn put_bulk(out: &mut BytesMut, data: &[u8]) {
+    out.reserve(data.len() + 16);
+    put_header(out, b'$', data.len() as i64);
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn put_aggregate(out: &mut BytesMut, kind: u8, items: &[Reply], resp3: bool) {
+    put_header(out, kind, items.len() as i64);
+    for item in items {
+        item.encode(resp3, out);
+    }
+}
+
+/// Formats a double as Redis 7.0's `addReplyDouble` does: C's `%.17g`, and `inf`/`-inf`/`nan`.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    format_g(d, 17)
+}
+
+/// C's `%.{precision}g` for a finite double.
+pub fn format_g(d: f64, precision: usize) -> String {
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let precision = precision.max(1);
+    let sci = format!("{:.*e}", precision - 1, d);
+    let (mantissa, exponent) = sci.split_once('e').expect("{:e} always has an exponent");
+    let exponent: i32 = exponent.parse().expect("{:e} exponent is an integer");
+    if exponent < -4 || exponent >= precision as i32 {
+        let mantissa = strip_fraction_zeros(mantissa);
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    } else {
+        let decimals = (precision as i32 - 1 - exponent).max(0) as usize;
+        strip_fraction_zeros(&format!("{:.*}", decimals, d)).to_string()
+    }
+}
+
+fn strip_fraction_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(reply: &Reply, resp3: bool) -> String {
+        let mut out = BytesMut::new();
+        reply.encode(resp3, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn resp2_and_resp3_encodings() {
+        let map = Reply::Map(vec![(Reply::bulk(b"a"), Reply::Int(1))]);
+        assert_eq!(enc(&map, false), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&map, true), "%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Null, false), "$-1\r\n");
+        assert_eq!(enc(&Reply::NullArray, false), "*-1\r\n");
+        assert_eq!(enc(&Reply::Null, true), "_\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
+        assert_eq!(
+            enc(&Reply::Verbatim(Bytes::from("a:1\r\n")), true),
+            "=9\r\ntxt:a:1\r\n\r\n"
+        );
+        assert_eq!(enc(&Reply::Set(vec![Reply::Int(1)]), true), "~1\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Push(vec![]), true), ">0\r\n");
+        assert_eq!(enc(&Reply::Bool(true), false), ":1\r\n");
+        assert_eq!(enc(&Reply::error("ERR x"), false), "-ERR x\r\n");
+        assert_eq!(enc(&Reply::None, false), "");
+    }
+
+    #[test]
+    fn doubles_print_like_percent_17g() {
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(-2.5e-5), "-2.5000000000000001e-05");
+        assert_eq!(format_double(1e17), "1e+17");
+        assert_eq!(
+            format_double(123456789012345680.0),
+            "1.2345678901234568e+17"
+        );
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
+        assert_eq!(format_double(0.0001), "0.0001");
+    }
+}

@@ -1,0 +1,244 @@
+//! The [`Engine`]: everything a command may change, behind the one keyspace mutex.
+//!
+//! Commands run one at a time against the engine (as Redis's single thread runs them), so the
+//! order in which writes are applied is the order in which they are propagated. Besides the
+//! databases, the engine holds the bookkeeping that must change atomically with them: which
+//! clients WATCH which keys (`multi.c`: `touchWatchedKey`), which clients are blocked on which
+//! keys (`blocked.c`: `signalKeyAsReady`), the dirty counter that save points read, and the
+//! propagation queue that AOF and replicas drain.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::sync::oneshot;
+
+use crate::resp::Reply;
+use crate::store::Db;
+
+/// A connection's unique id (`CLIENT ID`).
+pub type ClientId = u64;
+
+/// A client blocked on keys (BLPOP, BRPOP, BLMOVE): what to run again when a key is ready.
+#[derive(Debug)]
+pub struct Waiter {
+    pub client: ClientId,
+    pub db: usize,
+    pub resp3: bool,
+    pub argv: Vec<Bytes>,
+    pub keys: Vec<Bytes>,
+    /// Where the reply goes once the command can be served.
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// A write to record for AOF and replicas: the command in the form to apply, in its db.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Propagated {
+    pub db: usize,
+    pub argv: Vec<Bytes>,
+}
+
+/// Counters kept under the keyspace lock (`INFO stats`, `INFO keyspace`).
+#[derive(Debug, Default, Clone)]
+pub struct KeyspaceStats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+}
+
+/// The databases and what must change atomically with them.
+#[derive(Debug)]
+pub struct Engine {
+    pub dbs: Vec<Db>,
+    /// Writes since the last successful save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    pub stats: KeyspaceStats,
+    /// Chance, for RANDOMKEY, SPOP, SRANDMEMBER, the expiry sampler. Seedable for tests.
+    pub rng: StdRng,
+    /// When true, writes are queued in `propagated` for AOF and replicas to drain.
+    pub propagate: bool,
+    pub propagated: Vec<Propagated>,
+    watches: HashMap<(usize, Bytes), Vec<ClientId>>,
+    dirty_cas: HashSet<ClientId>,
+    blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
+    waiters: HashMap<ClientId, Waiter>,
+    ready: Vec<(usize, Bytes)>,
+}
+
+impl Engine {
+    pub fn new(databases: usize) -> Engine {
+        Engine {
+            dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
+            dirty: 0,
+            stats: KeyspaceStats::default(),
+            rng: StdRng::from_entropy(),
+            propagate: false,
+            propagated: Vec::new(),
+            watches: HashMap::new(),
+            dirty_cas: HashSet::new(),
+            blocked: HashMap::new(),
+            waiters: HashMap::new(),
+            ready: Vec::new(),
+        }
+    }
+
+    /// Records that `key` in `db` changed: WATCHers' transactions will fail, and clients blocked
+    /// on it get a chance to be served (Redis's `signalModifiedKey` + `signalKeyAsReady`).
+    pub fn touch(&mut self, db: usize, key: &Bytes) {
+        if self.watches.is_empty() && self.blocked.is_empty() {
+            return;
+        }
+        let slot = (db, key.clone());
+        if let Some(clients) = self.watches.get(&slot) {
+            self.dirty_cas.extend(clients.iter().copied());
+        }
+        if self.blocked.contains_key(&slot) && !self.ready.contains(&slot) {
+            self.ready.push(slot);
+        }
+    }
+
+    /// Records that every key of `db` may have changed (FLUSHDB, SWAPDB).
+    pub fn touch_all(&mut self, db: usize) {
+        for ((d, _), clients) in &self.watches {
+            if *d == db {
+                self.dirty_cas.extend(clients.iter().copied());
+            }
+        }
+    }
+
+    pub fn watch(&mut self, client: ClientId, db: usize, key: Bytes) {
+        let watchers = self.watches.entry((db, key)).or_default();
+        if !watchers.contains(&client) {
+            watchers.push(client);
+        }
+    }
+
+    /// Forgets every watch of `client` (EXEC, DISCARD, UNWATCH, disconnect).
+    pub fn unwatch_all(&mut self, client: ClientId, keys: &[(usize, Bytes)]) {
+        for slot in keys {
+            if let Some(watchers) = self.watches.get_mut(slot) {
+                watchers.retain(|c| *c != client);
+                if watchers.is_empty() {
+                    self.watches.remove(slot);
+                }
+            }
+        }
+        self.dirty_cas.remove(&client);
+    }
+
+    /// True if a key `client` watches was touched since it started watching.
+    pub fn is_dirty_cas(&self, client: ClientId) -> bool {
+        self.dirty_cas.contains(&client)
+    }
+
+    /// Marks `client`'s transaction as failed without a key change (a watched key expired at
+    /// WATCH time is handled by the caller).
+    pub fn mark_dirty_cas(&mut self, client: ClientId) {
+        self.dirty_cas.insert(client);
+    }
+
+    /// Registers a blocked client. It is served in FIFO order per key.
+    pub fn block(&mut self, waiter: Waiter) {
+        for key in &waiter.keys {
+            self.blocked
+                .entry((waiter.db, key.clone()))
+                .or_default()
+                .push_back(waiter.client);
+        }
+        self.waiters.insert(waiter.client, waiter);
+    }
+
+    /// Removes a blocked client (timeout, disconnect). Returns its registration if it was still
+    /// blocked.
+    pub fn unblock(&mut self, client: ClientId) -> Option<Waiter> {
+        let waiter = self.waiters.remove(&client)?;
+        for key in &waiter.keys {
+            let slot = (waiter.db, key.clone());
+            if let Some(queue) = self.blocked.get_mut(&slot) {
+                queue.retain(|c| *c != client);
+                if queue.is_empty() {
+                    self.blocked.remove(&slot);
+                }
+            }
+        }
+        Some(waiter)
+    }
+
+    /// Number of blocked clients (`INFO clients: blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// Takes the keys that became ready since the last call.
+    pub fn take_ready(&mut self) -> Vec<(usize, Bytes)> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// The blocked clients on `slot`, oldest first.
+    pub fn waiters_on(&self, slot: &(usize, Bytes)) -> Vec<ClientId> {
+        self.blocked
+            .get(slot)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The registration of a blocked client.
+    pub fn waiter(&self, client: ClientId) -> Option<&Waiter> {
+        self.waiters.get(&client)
+    }
+
+    /// Queues a write for AOF and replicas, if anyone consumes them.
+    pub fn propagate(&mut self, db: usize, argv: Vec<Bytes>) {
+        if self.propagate {
+            self.propagated.push(Propagated { db, argv });
+        }
+    }
+
+    /// Total keys and keys with expiry in `db` (`INFO keyspace`).
+    pub fn keyspace_line(&self, db: usize) -> (usize, usize) {
+        let d = &self.dbs[db];
+        (d.len(), d.expires_len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touching_a_watched_key_fails_the_watchers_transaction() {
+        let mut engine = Engine::new(16);
+        let key = Bytes::from("k");
+        engine.watch(7, 0, key.clone());
+        engine.touch(1, &key);
+        assert!(!engine.is_dirty_cas(7), "another db's key is another key");
+        engine.touch(0, &key);
+        assert!(engine.is_dirty_cas(7));
+        engine.unwatch_all(7, &[(0, key)]);
+        assert!(!engine.is_dirty_cas(7));
+    }
+
+    #[test]
+    fn blocked_clients_are_queued_fifo_and_removed_on_unblock() {
+        let mut engine = Engine::new(16);
+        let key = Bytes::from("list");
+        for client in [3, 4] {
+            let (tx, _rx) = oneshot::channel();
+            engine.block(Waiter {
+                client,
+                db: 0,
+                resp3: false,
+                argv: vec![],
+                keys: vec![key.clone()],
+                reply: tx,
+            });
+        }
+        engine.touch(0, &key);
+        assert_eq!(engine.take_ready(), vec![(0, key.clone())]);
+        assert_eq!(engine.waiters_on(&(0, key.clone())), vec![3, 4]);
+        assert!(engine.unblock(3).is_some());
+        assert_eq!(engine.waiters_on(&(0, key)), vec![4]);
+        assert_eq!(engine.blocked_clients(), 1);
+    }
+}

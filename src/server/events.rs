@@ -1,0 +1,100 @@
+//! Events: what a node did, as typed facts in the past tense.
+//!
+//! Each event is emitted at the point where the state changes (where Redis writes its log
+//! line). Emitting writes the event's Redis-format log line and broadcasts it to in-process
+//! observers; the lab runner narrates from these, so a transcript is evidence of what happened.
+//! Later roles (replication, sentinel, cluster) add their own variants here.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use super::log::Logger;
+use crate::config::LogLevel;
+
+/// Something a node did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The process started (`oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo`).
+    Starting { pid: u32 },
+    /// Directives Redis knows that redislab accepts but does not act on.
+    UnimplementedDirectives { names: Vec<String> },
+    /// The listener is bound.
+    Listening { port: u16 },
+    /// The dataset is loaded and clients are served.
+    Ready,
+    /// A SHUTDOWN command or a signal asked the server to stop.
+    ShutdownRequested { reason: String },
+    /// Everything is closed; the process exits next.
+    ShutdownComplete,
+    /// A warning that is not a state change a lab waits on (e.g. a rejected connection).
+    Warning { text: String },
+    /// A notice that is not a state change a lab waits on.
+    Notice { text: String },
+}
+
+impl Event {
+    /// The level and text of the log line Redis writes at this point.
+    pub fn log_line(&self) -> (LogLevel, String) {
+        use Event::*;
+        match self {
+            Starting { pid } => (
+                LogLevel::Notice,
+                format!(
+                    "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo\nRedis version=7.0.15 (redislab {}), bits=64, pid={pid}, just started",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ),
+            UnimplementedDirectives { names } => (
+                LogLevel::Warning,
+                format!(
+                    "WARNING: these directives are accepted but not implemented by redislab: {}",
+                    names.join(", ")
+                ),
+            ),
+            Listening { port } => (
+                LogLevel::Notice,
+                format!("Running mode=standalone, port={port}."),
+            ),
+            Ready => (
+                LogLevel::Notice,
+                "Ready to accept connections tcp".to_string(),
+            ),
+            ShutdownRequested { reason } => (LogLevel::Warning, reason.clone()),
+            ShutdownComplete => (
+                LogLevel::Warning,
+                "Redis is now ready to exit, bye bye...".to_string(),
+            ),
+            Warning { text } => (LogLevel::Warning, text.clone()),
+            Notice { text } => (LogLevel::Notice, text.clone()),
+        }
+    }
+}
+
+/// Writes events to the log and to observers.
+#[derive(Debug)]
+pub struct EventBus {
+    pub logger: Logger,
+    observers: broadcast::Sender<Arc<Event>>,
+}
+
+impl EventBus {
+    pub fn new(logger: Logger) -> EventBus {
+        let (observers, _) = broadcast::channel(1024);
+        EventBus { logger, observers }
+    }
+
+    pub fn emit(&self, event: Event) {
+        let (level, line) = event.log_line();
+        for part in line.split('\n') {
+            self.logger.log(level, part);
+        }
+        // No observer is fine: events are also in the log.
+        let _ = self.observers.send(Arc::new(event));
+    }
+
+    /// A stream of every event emitted from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.observers.subscribe()
+    }
+}

@@ -1,0 +1,238 @@
+//! The state one node shares between its connections: the keyspace [`Engine`] behind its mutex,
+//! pub/sub, the client registry, configuration, counters and the event bus.
+//!
+//! This layer sits between the keyspace (`store`) and the commands (`cmd`): commands read and
+//! change it, the runtime (`node`) creates it and drives I/O around it. It holds no sockets.
+//!
+//! Lock order, to stay deadlock-free: `engine` before `pubsub`, `clients`, `monitors` and
+//! `config`; none of these locks is held across an `.await`.
+
+pub mod clients;
+pub mod engine;
+pub mod events;
+pub mod log;
+pub mod pubsub;
+pub mod session;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rand::Rng;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use clients::ClientRegistry;
+use engine::{ClientId, Engine};
+use events::{Event, EventBus};
+use pubsub::PubSub;
+
+/// Counters for `INFO stats`, updated without the keyspace lock.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for c in [
+            &self.total_connections_received,
+            &self.total_commands_processed,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How the server was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// Save if save points are configured (SHUTDOWN, SIGTERM).
+    Default,
+    Save,
+    NoSave,
+}
+
+/// Everything a node shares between connections and background tasks.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: RwLock<Config>,
+    /// The config file the server was started with (CONFIG REWRITE writes it).
+    pub config_path: Option<PathBuf>,
+    pub engine: Mutex<Engine>,
+    pub pubsub: Mutex<PubSub>,
+    pub clients: ClientRegistry,
+    /// MONITOR clients: each gets every executed command.
+    pub monitors: Mutex<Vec<(ClientId, pubsub::PushSink)>>,
+    has_monitors: AtomicBool,
+    pub stats: Stats,
+    pub events: EventBus,
+    /// 40 hex characters, new at every start (`run_id` in INFO).
+    pub run_id: String,
+    pub started: Instant,
+    /// The port actually bound (differs from the config when it asked for port 0).
+    pub port: AtomicU64,
+    next_client_id: AtomicU64,
+    /// True while this node replicates from a master (read-only replica checks, lazy expiry).
+    pub is_replica: AtomicBool,
+    /// Set to ask every task to stop.
+    pub shutdown: watch::Sender<Option<ShutdownMode>>,
+}
+
+impl Shared {
+    pub fn new(config: Config, config_path: Option<PathBuf>, events: EventBus) -> Shared {
+        let engine = Engine::new(config.databases);
+        let (shutdown, _) = watch::channel(None);
+        Shared {
+            port: AtomicU64::new(config.port as u64),
+            config: RwLock::new(config),
+            config_path,
+            engine: Mutex::new(engine),
+            pubsub: Mutex::new(PubSub::default()),
+            clients: ClientRegistry::default(),
+            monitors: Mutex::new(Vec::new()),
+            has_monitors: AtomicBool::new(false),
+            stats: Stats::default(),
+            events,
+            run_id: random_hex_id(&mut rand::thread_rng()),
+            started: Instant::now(),
+            next_client_id: AtomicU64::new(1),
+            is_replica: AtomicBool::new(false),
+            shutdown,
+        }
+    }
+
+    /// Locks the keyspace. A panic in another thread while holding it must not take the whole
+    /// server down with it, so a poisoned lock is recovered.
+    pub fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn pubsub(&self) -> MutexGuard<'_, PubSub> {
+        self.pubsub.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn config_mut(&self) -> std::sync::RwLockWriteGuard<'_, Config> {
+        self.config.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn next_client_id(&self) -> ClientId {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn emit(&self, event: Event) {
+        self.events.emit(event);
+    }
+
+    /// Adds a MONITOR client.
+    pub fn add_monitor(&self, id: ClientId, sink: pubsub::PushSink) {
+        let mut monitors = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        monitors.push((id, sink));
+        self.has_monitors.store(true, Ordering::Relaxed);
+    }
+
+    pub fn remove_monitor(&self, id: ClientId) {
+        let mut monitors = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        monitors.retain(|(m, _)| *m != id);
+        self.has_monitors
+            .store(!monitors.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Sends an executed command to MONITOR clients, formatted as Redis does:
+    /// `1700000000.123456 [0 127.0.0.1:50000] "set" "k" "v"`.
+    pub fn feed_monitors(&self, db: usize, addr: &str, argv: &[Bytes]) {
+        if !self.has_monitors.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut line = format!(
+            "{}.{:06} [{} {}]",
+            now.as_secs(),
+            now.subsec_micros(),
+            db,
+            addr
+        );
+        for arg in argv {
+            line.push(' ');
+            line.push_str(&quote_for_monitor(arg));
+        }
+        let monitors = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, sink) in monitors.iter() {
+            sink.send(crate::resp::Reply::Simple(Bytes::from(line.clone())));
+        }
+    }
+
+    /// Asks every task to stop.
+    pub fn request_shutdown(&self, mode: ShutdownMode) {
+        self.shutdown.send_replace(Some(mode));
+    }
+
+    /// A receiver that resolves when shutdown is requested.
+    pub fn shutdown_signal(&self) -> watch::Receiver<Option<ShutdownMode>> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// A fresh 40-hex-character id (run ids, replication ids), as Redis's `getRandomHexChars`.
+pub fn random_hex_id(rng: &mut impl Rng) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..40).map(|_| HEX[rng.gen_range(0..16)] as char).collect()
+}
+
+/// Quotes an argument like Redis's `sdscatrepr`: `"..."` with `\n`, `\"`, `\xHH` escapes.
+pub fn quote_for_monitor(arg: &[u8]) -> String {
+    let mut s = String::with_capacity(arg.len() + 2);
+    s.push('"');
+    for &b in arg {
+        match b {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Creates the per-connection message queue used for pub/sub and MONITOR.
+pub fn new_push_channel() -> (pubsub::PushSink, pubsub::PushSource) {
+    pubsub::push_channel(pubsub::PUBSUB_HARD_LIMIT_BYTES)
+}

@@ -1,0 +1,227 @@
+//! Pub/Sub: who is subscribed to which channel or pattern, and message delivery.
+//!
+//! Follows `pubsub.c`. Each subscribed connection owns a [`PushSink`]: an unbounded queue whose
+//! byte size is accounted, so that a subscriber that stops reading is disconnected when it
+//! passes `client-output-buffer-limit pubsub` (hard limit) instead of growing memory without
+//! bound. Publishing never waits on a subscriber.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::engine::ClientId;
+use crate::resp::Reply;
+
+/// Hard limit on a subscriber's queued bytes (Redis's default `pubsub 32mb`).
+pub const PUBSUB_HARD_LIMIT_BYTES: usize = 32 * 1024 * 1024;
+
+/// The sending side of a connection's out-of-band message queue.
+#[derive(Debug, Clone)]
+pub struct PushSink {
+    tx: mpsc::UnboundedSender<Reply>,
+    queued_bytes: Arc<AtomicUsize>,
+    overflowed: Arc<AtomicBool>,
+    limit: usize,
+}
+
+/// The receiving side, owned by the connection task.
+#[derive(Debug)]
+pub struct PushSource {
+    pub rx: mpsc::UnboundedReceiver<Reply>,
+    queued_bytes: Arc<AtomicUsize>,
+    overflowed: Arc<AtomicBool>,
+}
+
+/// Creates a linked sink/source pair with a hard limit in bytes (0 = no limit).
+pub fn push_channel(limit: usize) -> (PushSink, PushSource) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let overflowed = Arc::new(AtomicBool::new(false));
+    (
+        PushSink {
+            tx,
+            queued_bytes: queued_bytes.clone(),
+            overflowed: overflowed.clone(),
+            limit,
+        },
+        PushSource {
+            rx,
+            queued_bytes,
+            overflowed,
+        },
+    )
+}
+
+fn approximate_size(reply: &Reply) -> usize {
+    match reply {
+        Reply::Bulk(b) | Reply::Simple(b) | Reply::Verbatim(b) => b.len() + 16,
+        Reply::Array(items) | Reply::Push(items) => {
+            items.iter().map(approximate_size).sum::<usize>() + 16
+        }
+        _ => 16,
+    }
+}
+
+impl PushSink {
+    /// Queues a message. Returns false if the receiver is gone or the limit was passed (the
+    /// connection will then be closed by its task).
+    pub fn send(&self, reply: Reply) -> bool {
+        if self.overflowed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let size = approximate_size(&reply);
+        let queued = self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        if self.limit > 0 && queued > self.limit {
+            self.overflowed.store(true, Ordering::Relaxed);
+            return false;
+        }
+        self.tx.send(reply).is_ok()
+    }
+}
+
+impl PushSource {
+    /// Accounts a message as written to the socket.
+    pub fn delivered(&self, reply: &Reply) {
+        self.queued_bytes
+            .fetch_sub(approximate_size(reply), Ordering::Relaxed);
+    }
+
+    /// True once the queue passed its hard limit.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Relaxed)
+    }
+}
+
+/// Channel and pattern subscriptions of every client.
+#[derive(Debug, Default)]
+pub struct PubSub {
+    channels: HashMap<Bytes, HashMap<ClientId, PushSink>>,
+    patterns: HashMap<Bytes, HashMap<ClientId, PushSink>>,
+}
+
+impl PubSub {
+    /// Subscribes; returns false if it already was.
+    pub fn subscribe(&mut self, channel: Bytes, client: ClientId, sink: &PushSink) -> bool {
+        self.channels
+            .entry(channel)
+            .or_default()
+            .insert(client, sink.clone())
+            .is_none()
+    }
+
+    pub fn unsubscribe(&mut self, channel: &[u8], client: ClientId) -> bool {
+        let Some(subs) = self.channels.get_mut(channel) else {
+            return false;
+        };
+        let removed = subs.remove(&client).is_some();
+        if subs.is_empty() {
+            self.channels.remove(channel);
+        }
+        removed
+    }
+
+    pub fn psubscribe(&mut self, pattern: Bytes, client: ClientId, sink: &PushSink) -> bool {
+        self.patterns
+            .entry(pattern)
+            .or_default()
+            .insert(client, sink.clone())
+            .is_none()
+    }
+
+    pub fn punsubscribe(&mut self, pattern: &[u8], client: ClientId) -> bool {
+        let Some(subs) = self.patterns.get_mut(pattern) else {
+            return false;
+        };
+        let removed = subs.remove(&client).is_some();
+        if subs.is_empty() {
+            self.patterns.remove(pattern);
+        }
+        removed
+    }
+
+    /// Delivers `message` on `channel`; returns how many clients received it (PUBLISH's reply).
+    pub fn publish(&self, channel: &Bytes, message: &Bytes) -> i64 {
+        let mut receivers = 0;
+        if let Some(subs) = self.channels.get(channel) {
+            for sink in subs.values() {
+                let push = Reply::Push(vec![
+                    Reply::Bulk(Bytes::from_static(b"message")),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ]);
+                sink.send(push);
+                receivers += 1;
+            }
+        }
+        for (pattern, subs) in &self.patterns {
+            if !crate::glob::glob_match(pattern, channel, false) {
+                continue;
+            }
+            for sink in subs.values() {
+                let push = Reply::Push(vec![
+                    Reply::Bulk(Bytes::from_static(b"pmessage")),
+                    Reply::Bulk(pattern.clone()),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ]);
+                sink.send(push);
+                receivers += 1;
+            }
+        }
+        receivers
+    }
+
+    /// Active channels matching `pattern` (PUBSUB CHANNELS).
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.channels
+            .keys()
+            .filter(|c| pattern.map_or(true, |p| crate::glob::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Subscribers of `channel` (PUBSUB NUMSUB).
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.channels.get(channel).map_or(0, |s| s.len())
+    }
+
+    /// Number of distinct patterns (PUBSUB NUMPAT).
+    pub fn numpat(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Channel and pattern counts for INFO stats (`pubsub_channels`, `pubsub_patterns`).
+    pub fn counts(&self) -> (usize, usize) {
+        (self.channels.len(), self.patterns.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_reaches_channel_and_pattern_subscribers() {
+        let mut hub = PubSub::default();
+        let (sink, mut source) = push_channel(0);
+        hub.subscribe(Bytes::from("news"), 1, &sink);
+        hub.psubscribe(Bytes::from("n*"), 1, &sink);
+        assert_eq!(hub.publish(&Bytes::from("news"), &Bytes::from("hi")), 2);
+        assert_eq!(hub.publish(&Bytes::from("other"), &Bytes::from("hi")), 0);
+        let first = source.rx.try_recv().unwrap();
+        assert!(matches!(&first, Reply::Push(items) if items.len() == 3));
+        let second = source.rx.try_recv().unwrap();
+        assert!(matches!(&second, Reply::Push(items) if items.len() == 4));
+    }
+
+    #[test]
+    fn a_subscriber_past_its_limit_is_cut_off() {
+        let (sink, source) = push_channel(100);
+        let big = Reply::Push(vec![Reply::Bulk(Bytes::from(vec![0u8; 200]))]);
+        assert!(!sink.send(big));
+        assert!(source.overflowed());
+    }
+}

@@ -1,0 +1,93 @@
+//! [`Session`]: one connection's state as commands see it — selected db, protocol version,
+//! authentication, MULTI queue, watched keys, subscriptions.
+//!
+//! The connection task owns its session and lends it to each command; a blocked client's
+//! session is rebuilt from its [`Waiter`](super::engine::Waiter) record when it is served.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::clients::ClientHandle;
+use super::engine::ClientId;
+use super::pubsub::{PushSink, PushSource};
+
+/// A MULTI block being queued.
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queued: Vec<Vec<Bytes>>,
+    /// A queued command was rejected (unknown, wrong arity): EXEC answers EXECABORT.
+    pub failed: bool,
+}
+
+/// Per-connection state.
+#[derive(Debug)]
+pub struct Session {
+    pub id: ClientId,
+    /// `ip:port` of the peer, for MONITOR lines and logs.
+    pub addr: String,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub name: Option<Bytes>,
+    pub multi: Option<MultiState>,
+    pub watched: Vec<(usize, Bytes)>,
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    pub monitor: bool,
+    /// Set when this connection is our master's replication link: its writes are applied even
+    /// though we are a read-only replica, and it gets no replies.
+    pub is_master_link: bool,
+    /// When false, blocking commands answer at once instead of blocking (inside MULTI, or when
+    /// a blocked client is being served).
+    pub may_block: bool,
+    pub handle: Option<Arc<ClientHandle>>,
+    push: Option<PushSink>,
+    /// The receiving end of `push`, until the connection task takes it.
+    pub push_source: Option<PushSource>,
+}
+
+impl Session {
+    pub fn new(id: ClientId, addr: String, authenticated: bool) -> Session {
+        Session {
+            id,
+            addr,
+            db: 0,
+            resp3: false,
+            authenticated,
+            name: None,
+            multi: None,
+            watched: Vec::new(),
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            monitor: false,
+            is_master_link: false,
+            may_block: true,
+            handle: None,
+            push: None,
+            push_source: None,
+        }
+    }
+
+    /// The out-of-band message queue (pub/sub, MONITOR), created on first use.
+    pub fn push_sink(&mut self) -> PushSink {
+        if self.push.is_none() {
+            let (sink, source) = super::new_push_channel();
+            self.push = Some(sink);
+            self.push_source = Some(source);
+        }
+        self.push.clone().expect("created above")
+    }
+
+    /// Number of channel and pattern subscriptions (pub/sub replies report it).
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// True in RESP2 pub/sub mode, where only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT and RESET
+    /// are allowed.
+    pub fn in_pubsub_mode(&self) -> bool {
+        !self.resp3 && self.subscription_count() > 0
+    }
+}
