@@ -2,10 +2,14 @@
 //! Sentinel and Cluster work.
 #![deny(clippy::print_stdout)]
 
+/// The Redis version redislab reports (INFO, HELLO) and whose behaviour it follows.
+pub const REDIS_VERSION: &str = "7.0.15";
+
 pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod glob;
+pub mod node;
 pub mod persist;
 pub mod resp;
 pub mod server;

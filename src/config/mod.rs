@@ -29,6 +29,7 @@ pub struct Config {
     pub replica_read_only: bool,
     pub save: Vec<(u64, u64)>,
     pub appendonly: bool,
+    pub client_query_buffer_limit: u64,
 }
 
 impl Default for Config {
@@ -52,6 +53,36 @@ impl Default for Config {
             replica_read_only: true,
             save: vec![],
             appendonly: false,
+            client_query_buffer_limit: 1 << 30,
         }
+    }
+}
+
+/// A loaded configuration and its start-up warnings.
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Placeholder loader: `--port`, `--bind`, `--requirepass` overrides only.
+    pub fn load(_path: Option<&std::path::Path>, overrides: &[String]) -> Result<Loaded, String> {
+        let mut config = Config::default();
+        let mut i = 0;
+        while i + 1 < overrides.len() {
+            match overrides[i].as_str() {
+                "--port" => config.port = overrides[i + 1].parse().map_err(|_| "bad port")?,
+                "--bind" => config.bind = vec![overrides[i + 1].clone()],
+                "--requirepass" => config.requirepass = Some(overrides[i + 1].clone()),
+                "--timeout" => config.timeout = overrides[i + 1].parse().map_err(|_| "bad")?,
+                _ => {}
+            }
+            i += 2;
+        }
+        config.dir = std::env::current_dir().map_err(|e| e.to_string())?;
+        Ok(Loaded {
+            config,
+            warnings: vec![],
+        })
     }
 }
