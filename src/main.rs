@@ -57,3 +57,7 @@ fn server(args: Vec<String>) -> ExitCode {
         }
     }
 }
+
+#[global_allocator]
+static ALLOCATOR: redislab::server::memory::CountingAllocator =
+    redislab::server::memory::CountingAllocator;

@@ -124,6 +124,7 @@ pub fn call(
 ) -> (Reply, Effect) {
     match check(shared, session, argv) {
         Ok(spec) => {
+            session.last_command = spec.name;
             if let Some(multi) = session.multi.as_mut() {
                 if !is_transaction_control(spec) {
                     multi.queued.push(argv.to_vec());

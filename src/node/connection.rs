@@ -281,6 +281,7 @@ fn update_meta(handle: &ClientHandle, session: &Session) {
     meta.resp = if session.resp3 { 3 } else { 2 };
     meta.monitor = session.monitor;
     meta.last_interaction = std::time::Instant::now();
+    meta.last_command = session.last_command.to_string();
     if session.subscription_count() > 0 && meta.kind == ClientKind::Normal {
         meta.kind = ClientKind::Pubsub;
     } else if session.subscription_count() == 0 && meta.kind == ClientKind::Pubsub {

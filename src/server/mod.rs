@@ -11,6 +11,7 @@ pub mod clients;
 pub mod engine;
 pub mod events;
 pub mod log;
+pub mod memory;
 pub mod pubsub;
 pub mod session;
 
@@ -136,6 +137,11 @@ impl Shared {
 
     pub fn config_mut(&self) -> std::sync::RwLockWriteGuard<'_, Config> {
         self.config.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The Unix time (seconds) the server started.
+    pub fn started_unix_secs(&self) -> i64 {
+        (unix_ms() - self.started.elapsed().as_millis() as i64) / 1000
     }
 
     pub fn next_client_id(&self) -> ClientId {

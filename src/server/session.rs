@@ -36,6 +36,8 @@ pub struct Session {
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
     pub monitor: bool,
+    /// Name of the last command run (`cmd=` in CLIENT LIST).
+    pub last_command: &'static str,
     /// Set when this connection is our master's replication link: its writes are applied even
     /// though we are a read-only replica, and it gets no replies.
     pub is_master_link: bool,
@@ -62,6 +64,7 @@ impl Session {
             channels: HashSet::new(),
             patterns: HashSet::new(),
             monitor: false,
+            last_command: "NULL",
             is_master_link: false,
             may_block: true,
             handle: None,
