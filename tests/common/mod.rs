@@ -1,0 +1,202 @@
+//! Test harness: real `redislab server` processes on ephemeral loopback ports.
+//!
+//! A [`TestNode`] runs in its own temp dir, logs to a file there, waits for readiness with a
+//! deadline, and is killed by its PID when dropped — also when the test fails, in which case
+//! its log is printed so the failure can be understood.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free loopback port (bound then released; the kernel does not hand it out again at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("an ephemeral port")
+}
+
+/// The redislab binary under test.
+pub fn redislab() -> &'static str {
+    env!("CARGO_BIN_EXE_redislab")
+}
+
+/// True if a real Redis tool is installed; prints a loud skip line if not.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("\n*** SKIPPED: {tool} is not installed (apt-get install redis-tools redis-server) ***\n");
+    }
+    found
+}
+
+/// A running server process.
+pub struct TestNode {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl TestNode {
+    /// Starts `redislab server` with `--port <free> --bind 127.0.0.1` plus `extra` arguments.
+    pub fn start(extra: &[&str]) -> TestNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, None, extra)
+    }
+
+    /// Starts with a config file whose text is given (the port is added as an override).
+    pub fn start_with_config(config_text: &str, extra: &[&str]) -> TestNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("redis.conf");
+        std::fs::write(&path, config_text).expect("write config");
+        Self::start_in(dir, Some(path), extra)
+    }
+
+    fn start_in(mut dir: tempfile::TempDir, config: Option<PathBuf>, extra: &[&str]) -> TestNode {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.path().join("stdout.log")).expect("log file");
+            let mut command = Command::new(redislab());
+            command.arg("server");
+            if let Some(path) = &config {
+                command.arg(path);
+            }
+            command
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(extra)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("dup log"))
+                .stderr(log);
+            let child = command.spawn().expect("spawn redislab");
+            let mut node = TestNode {
+                port,
+                dir,
+                child: Some(child),
+            };
+            if node.wait_ready(Duration::from_secs(10)) {
+                return node;
+            }
+            // Port taken between free_port() and bind: try another one.
+            let log = node.log();
+            if !log.contains("Address already in use") {
+                panic!("redislab did not start:\n{log}");
+            }
+            node.kill();
+            dir = std::mem::replace(&mut node.dir, tempfile::tempdir().expect("temp dir"));
+        }
+        panic!("could not find a free port in 5 attempts");
+    }
+
+    /// Waits until PING answers, or the process exits, or the deadline passes.
+    pub fn wait_ready(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return false;
+                }
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 64];
+                if s.write_all(b"PING\r\n").is_ok() {
+                    if let Ok(n) = s.read(&mut buf) {
+                        if n > 0 {
+                            return true;
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A redis-rs connection.
+    pub fn conn(&self) -> redis::Connection {
+        let client = redis::Client::open(self.url()).expect("client");
+        let con = client.get_connection().expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        con
+    }
+
+    /// A raw socket, for protocol-level tests.
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        s
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Waits (bounded) for the process to exit by itself; returns its success.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<bool> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Some(status.success());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// SIGKILL by PID, then reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- redislab log (port {}) ---\n{}", self.port, self.log());
+        }
+    }
+}
+
+/// Sends raw bytes and reads until `expect_len` bytes arrived or the peer closed (bounded).
+pub fn raw_exchange(stream: &mut TcpStream, send: &[u8], expect_len: usize) -> Vec<u8> {
+    stream.write_all(send).expect("send");
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 4096];
+    while got.len() < expect_len && Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    got
+}
