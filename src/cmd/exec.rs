@@ -222,7 +222,7 @@ fn run(
         ..
     } = cx;
     propagate_expired(engine);
-    if engine.dirty != dirty_before {
+    if engine.dirty != dirty_before && engine.propagate {
         match rewrite {
             None => engine.propagate(db_before, argv.to_vec()),
             Some(commands) => {

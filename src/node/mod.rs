@@ -87,7 +87,10 @@ pub fn run(
             });
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread serves every connection, as in Redis: commands are serialized on the keyspace
+    // anyway, and a single thread never contends for it. Blocking work (snapshots, fsync) goes
+    // to tokio's blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
