@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod config;
+pub mod glob;
 pub mod persist;
 pub mod resp;
 pub mod store;
