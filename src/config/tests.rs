@@ -6,8 +6,15 @@ use std::path::{Path, PathBuf};
 use super::table::{self, IMPLEMENTED};
 use super::*;
 
-const REDIS_CONF: &str = "/work/shared/tutorial/redis-7.0.conf";
-const SENTINEL_CONF: &str = "/work/shared/tutorial/sentinel-7.0.conf";
+/// Redis 7.0's default config files, copied unchanged from the tutorial.
+const REDIS_CONF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/src/config/testdata/redis-7.0.conf"
+);
+const SENTINEL_CONF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/src/config/testdata/sentinel-7.0.conf"
+);
 
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     let p = dir.join(name);
