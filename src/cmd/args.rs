@@ -33,7 +33,9 @@ impl<'a> Args<'a> {
         self.remaining() == 0
     }
 
-    /// The next argument, or `ERR syntax error` if there is none.
+    /// The next argument, or `ERR syntax error` if there is none. (Not `Iterator::next`: a
+    /// missing argument is an error reply, not the end of a sequence.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<&'a Bytes, CmdError> {
         let arg = self.argv.get(self.pos).ok_or_else(CmdError::syntax)?;
         self.pos += 1;

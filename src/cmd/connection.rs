@@ -70,7 +70,7 @@ fn echo(_cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// Checks a user/password pair against `requirepass` (only the `default` user exists).
 fn check_password(cx: &mut Exec, user: Option<&[u8]>, password: &[u8]) -> Result<(), CmdError> {
     let required = cx.shared.config().requirepass.clone();
-    let user_ok = user.map_or(true, |u| u == b"default");
+    let user_ok = user.is_none_or(|u| u == b"default");
     let pass_ok = match &required {
         None => true,
         Some(p) => p.as_bytes() == password,

@@ -314,6 +314,12 @@ pub mod testing {
         pub session: Session,
     }
 
+    impl Default for Harness {
+        fn default() -> Self {
+            Harness::new()
+        }
+    }
+
     impl Harness {
         pub fn new() -> Harness {
             let mut config = Config::default();

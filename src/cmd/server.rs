@@ -32,6 +32,7 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, debug),
     Spec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role),
     Spec::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
+    Spec::new("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, config),
 ];
 
 /// Sections INFO prints with no argument (and with `default`), in Redis's order.
@@ -542,9 +543,90 @@ fn lastsave(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
     Ok(Reply::Int(cx.shared.started_unix_secs()))
 }
 
+/// `CONFIG GET pattern... | SET name value [name value ...] | REWRITE | RESETSTAT | HELP`
+fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let sub = args.next()?.to_ascii_lowercase();
+    match &sub[..] {
+        b"get" => {
+            let patterns = args.rest();
+            if patterns.is_empty() {
+                return Err(CmdError::arity("config|get"));
+            }
+            let pairs = cx.shared.config().get(patterns);
+            Ok(Reply::Map(
+                pairs
+                    .into_iter()
+                    .map(|(name, value)| {
+                        (
+                            Reply::Bulk(Bytes::from(name)),
+                            Reply::Bulk(Bytes::from(value)),
+                        )
+                    })
+                    .collect(),
+            ))
+        }
+        b"set" => {
+            let pairs = args.rest();
+            let local = cx
+                .session
+                .handle
+                .as_ref()
+                .is_none_or(|h| h.addr.ip().is_loopback());
+            let changed = cx
+                .shared
+                .config_mut()
+                .set(pairs, local)
+                .map_err(|e| CmdError::new(e.to_string()))?;
+            if changed.contains(&"requirepass") && cx.shared.config().requirepass.is_some() {
+                // The client that set the password stays authenticated, as in Redis.
+                cx.session.authenticated = true;
+            }
+            Ok(Reply::ok())
+        }
+        b"rewrite" => {
+            args.finish()
+                .map_err(|_| CmdError::arity("config|rewrite"))?;
+            cx.shared
+                .config()
+                .rewrite()
+                .map_err(|e| CmdError::new(e.to_string()))?;
+            cx.shared.emit(crate::server::events::Event::Notice {
+                text: "CONFIG REWRITE executed with success.".into(),
+            });
+            Ok(Reply::ok())
+        }
+        b"resetstat" => {
+            args.finish()
+                .map_err(|_| CmdError::arity("config|resetstat"))?;
+            cx.shared.stats.reset();
+            cx.engine.stats = Default::default();
+            Ok(Reply::ok())
+        }
+        b"help" => Ok(Reply::Array(
+            [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::Simple(Bytes::from_static(l.as_bytes())))
+            .collect(),
+        )),
+        _ => Err(CmdError::unknown_subcommand(&sub, "config")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::cmd::exec::testing::{err, Harness};
+    use crate::cmd::exec::testing::{bulk, err, Harness};
     use crate::resp::Reply;
 
     #[test]
@@ -565,6 +647,25 @@ mod tests {
             panic!()
         };
         assert!(only.starts_with(b"# Keyspace\r\n"));
+    }
+
+    #[test]
+    fn config_get_set() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.run(&["config", "get", "maxclients"]),
+            Reply::Map(vec![(bulk("maxclients"), bulk("10000"))])
+        );
+        assert_eq!(h.run(&["config", "set", "maxclients", "100"]), Reply::ok());
+        assert_eq!(h.shared.config().maxclients, 100);
+        assert_eq!(
+            h.run(&["config", "set", "nosuch", "1"]),
+            err("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'")
+        );
+        assert_eq!(
+            h.run(&["config", "rewrite"]),
+            err("ERR The server is running without a config file")
+        );
     }
 
     #[test]

@@ -310,7 +310,7 @@ fn mget(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// `MSET key value [key value ...]`
 fn mset(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::arity("mset"));
     }
     for pair in pairs.chunks_exact(2) {
@@ -327,7 +327,7 @@ fn mset(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// `MSETNX key value [key value ...]`: all or nothing.
 fn msetnx(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::arity("msetnx"));
     }
     let now = cx.now;

@@ -131,7 +131,7 @@ fn daemonize() {
 }
 
 /// Binds the configured addresses; `-` prefixed ones are optional (`bind * -::*`).
-async fn bind_all(config: &Config) -> Result<Vec<TcpListener>, StartError> {
+fn bind_all(config: &Config) -> Result<Vec<TcpListener>, StartError> {
     let mut listeners = Vec::new();
     let binds = if config.bind.is_empty() {
         vec!["*".to_string(), "-::*".to_string()]
@@ -212,7 +212,8 @@ fn set_ipv6_only(socket: &TcpSocket) -> std::io::Result<()> {
 
 /// Binds, accepts and ticks until shutdown is requested.
 async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
-    let listeners = bind_all(&shared.config()).await?;
+    let config = shared.config().clone();
+    let listeners = bind_all(&config)?;
     if let Some(port) = listeners
         .first()
         .and_then(|l| l.local_addr().ok())

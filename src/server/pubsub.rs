@@ -178,7 +178,7 @@ impl PubSub {
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
         self.channels
             .keys()
-            .filter(|c| pattern.map_or(true, |p| crate::glob::glob_match(p, c, false)))
+            .filter(|c| pattern.is_none_or(|p| crate::glob::glob_match(p, c, false)))
             .cloned()
             .collect()
     }
