@@ -342,3 +342,42 @@ fn client_list_and_kill() {
     assert_eq!(killed, 1, "SKIPME yes by default");
     assert!(redis::cmd("PING").query::<String>(&mut b).is_err());
 }
+
+#[test]
+fn monitor_streams_other_clients_commands() {
+    let node = TestNode::start(&[]);
+    let mut monitor = node.raw();
+    let ok = raw_exchange(&mut monitor, b"MONITOR\r\n", 5);
+    assert_eq!(ok, b"+OK\r\n");
+    let mut con = node.conn();
+    let _: () = con.set("name", "zhangsan").unwrap();
+    let line = raw_exchange(&mut monitor, b"", 40);
+    let line = String::from_utf8_lossy(&line);
+    // `+1700000000.123456 [0 127.0.0.1:50000] "SET" "name" "zhangsan"`
+    assert!(line.starts_with('+'), "{line}");
+    assert!(line.contains("[0 127.0.0.1:"), "{line}");
+    assert!(line.contains("\"SET\" \"name\" \"zhangsan\""), "{line}");
+}
+
+#[test]
+fn config_set_requirepass_takes_effect_for_new_connections() {
+    let node = TestNode::start(&[]);
+    let mut admin = node.conn();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("s3cret")
+        .query(&mut admin)
+        .unwrap();
+    let ok: String = redis::cmd("PING").query(&mut admin).unwrap();
+    assert_eq!(
+        ok, "PONG",
+        "the client that set the password stays authenticated"
+    );
+    let mut s = node.raw();
+    let got = raw_exchange(&mut s, b"GET x\r\n", 34);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "-NOAUTH Authentication required.\r\n"
+    );
+}
