@@ -1,1 +1,2 @@
 //! RESP2/RESP3: see the submodules.
+pub mod frame;
