@@ -40,7 +40,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 const AUTH_WARNING: &str =
     "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
 
-/// redis-cli's options. `-h` is the host, so help is `--help` only.
+/// Options of `redislab cli`, as redis-cli's (`-h` is the host; help is `--help` only).
 #[derive(clap::Args, Debug, Clone, PartialEq)]
 #[command(disable_help_flag = true)]
 pub struct CliArgs {
@@ -79,7 +79,7 @@ pub struct CliArgs {
         allow_negative_numbers = true
     )]
     pub repeat: i64,
-    /// When -r is used, waits <interval> seconds per command (sub-second like -i 0.1).
+    /// When -r is used, waits `interval` seconds per command (sub-second like -i 0.1).
     #[arg(short = 'i', value_name = "interval", default_value_t = 0.0)]
     pub interval: f64,
     /// Don't show warning message when using password on command line interface.

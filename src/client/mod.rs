@@ -3,7 +3,7 @@
 //!
 //! * [`connection`]: [`connection::Client`], one TCP connection speaking RESP2/RESP3, reused by
 //!   the lab runner, the cluster tool and sentinel; plus INFO parsing helpers.
-//! * [`format`]: replies rendered exactly as redis-cli 7.0 prints them (TTY and raw modes).
+//! * [`format`](mod@format): replies rendered exactly as redis-cli 7.0 prints them (TTY and raw modes).
 //! * [`cli`]: the `redislab cli` command: options, one-shot mode, the REPL, `-c` redirects.
 //!
 //! The frame type and its parser live below this layer, in [`crate::resp::frame`].
