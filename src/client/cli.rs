@@ -415,6 +415,7 @@ impl Session<'_, '_> {
     /// if the command could not be delivered, `Err(code)` if the program must end.
     async fn issue(&mut self, args: &[Vec<u8>], repeat: i64) -> Result<bool, i32> {
         let mut redirects = 0;
+        let mut retried = false;
         loop {
             if self.conn.is_none() && !self.connect().await {
                 return Ok(false);
@@ -446,18 +447,13 @@ impl Session<'_, '_> {
                 Err(e) => {
                     self.lost(&e)?;
                     // redis-cli reconnects and sends once more after a lost connection.
+                    if retried {
+                        return Ok(false);
+                    }
+                    retried = true;
                     if !self.connect().await {
                         return Ok(false);
                     }
-                    return match self.send(args, repeat).await {
-                        Ok(Outcome::Interrupted) => Err(EXIT_INTERRUPTED),
-                        Ok(Outcome::Redirected) => Ok(false),
-                        Ok(Outcome::Done) => Ok(true),
-                        Err(e) => {
-                            self.lost(&e)?;
-                            Ok(false)
-                        }
-                    };
                 }
             }
         }
