@@ -59,7 +59,8 @@ impl Value {
             }
             Value::List(_) => "quicklist",
             Value::Hash(h) => {
-                if h.len() <= SMALL_COLLECTION && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64)
+                if h.len() <= SMALL_COLLECTION
+                    && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64)
                 {
                     "listpack"
                 } else {
@@ -133,7 +134,16 @@ mod tests {
         assert_eq!(parse_i64_strict(b"-12"), Some(-12));
         assert_eq!(parse_i64_strict(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"01", b"-0", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1a"] {
+        for bad in [
+            &b""[..],
+            b"01",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+        ] {
             assert_eq!(parse_i64_strict(bad), None, "{:?}", bad);
         }
     }

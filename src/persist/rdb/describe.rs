@@ -1,0 +1,219 @@
+//! A teaching inspector for RDB files: `redislab rdb <file>` prints every record in file order
+//! with its offset, in plain, deterministic text a student can set beside a hex dump.
+//!
+//! It reads through the same [`Parser`] as the loader, so what it shows is what the loader
+//! sees. On a damaged file it prints everything up to the damage, then the error.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::listpack::format_score;
+use super::parse::{Checksum, KeyBody, Parser, Record};
+use super::RdbError;
+use crate::store::Value;
+
+/// How many bytes of a string, and how many elements of a collection, are shown.
+const SHOW_BYTES: usize = 60;
+const SHOW_ELEMENTS: usize = 5;
+
+/// Why a file could not be described.
+#[derive(Debug, thiserror::Error)]
+pub enum DescribeError {
+    #[error("Can't open {}: {source}", path.display())]
+    Open { path: PathBuf, source: io::Error },
+    #[error("{}: {source}", path.display())]
+    Format { path: PathBuf, source: RdbError },
+    #[error("writing the description: {0}")]
+    Output(#[from] io::Error),
+}
+
+/// Prints the records of the RDB file at `path` to `out`.
+pub fn describe<W: Write>(path: &Path, out: W) -> Result<(), DescribeError> {
+    let file = File::open(path).map_err(|source| DescribeError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match describe_reader(file, out)? {
+        Ok(()) => Ok(()),
+        Err(source) => Err(DescribeError::Format {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Prints the records read from `input` to `out`. The outer error is a failure to write the
+/// description; the inner one is a damaged file (already printed as the last line).
+pub fn describe_reader<R: Read, W: Write>(
+    input: R,
+    mut out: W,
+) -> io::Result<Result<(), RdbError>> {
+    let result = describe_records(BufReader::new(input), &mut out)?;
+    if let Err(e) = &result {
+        writeln!(
+            out,
+            "ERROR at offset {} ({:#06x}): {}",
+            e.offset, e.offset, e.reason
+        )?;
+    }
+    out.flush()?;
+    Ok(result)
+}
+
+fn describe_records<R: io::BufRead, W: Write>(
+    input: R,
+    out: &mut W,
+) -> io::Result<Result<(), RdbError>> {
+    let mut parser = match Parser::new(input) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    writeln!(
+        out,
+        "[0x0000] header  REDIS{:04}  (RDB version {})",
+        parser.version(),
+        parser.version()
+    )?;
+    let mut keys = 0u64;
+    loop {
+        let offset = parser.offset();
+        let record = match parser.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => return Ok(Err(e)),
+        };
+        let at = format!("[{offset:#06x}]");
+        match record {
+            Record::Aux { key, value } => writeln!(
+                out,
+                "{at} aux     {} = {}",
+                quote(&key),
+                quote_short(&value)
+            )?,
+            Record::SelectDb { db } => writeln!(out, "{at} SELECTDB {db}")?,
+            Record::ResizeDb { keys, expires } => writeln!(
+                out,
+                "{at} RESIZEDB {keys} key{}, {expires} with expiry",
+                if keys == 1 { "" } else { "s" }
+            )?,
+            Record::Function { code } => {
+                writeln!(out, "{at} function library {}", quote_short(&code))?
+            }
+            Record::Key(k) => {
+                keys += 1;
+                let mut line = format!("{at} key     {}", quote(&k.key));
+                if let Some(ms) = k.expire_ms {
+                    let _ = write!(line, "  expires at {ms} ms");
+                }
+                if let Some(idle) = k.lru_idle {
+                    let _ = write!(line, "  idle {idle}s");
+                }
+                if let Some(freq) = k.lfu_freq {
+                    let _ = write!(line, "  lfu {freq}");
+                }
+                let _ = write!(line, "  {}", k.encoding);
+                match &k.body {
+                    KeyBody::Value(v) => {
+                        let _ = write!(line, "  = {}", show_value(v));
+                    }
+                    KeyBody::Empty => line.push_str("  (empty, skipped on load)"),
+                    KeyBody::Stream => line.push_str("  (not loaded: redislab has no streams)"),
+                }
+                writeln!(out, "{line}")?;
+            }
+            Record::Eof { checksum } => {
+                writeln!(out, "{at} EOF     ({keys} keys)")?;
+                let text = match checksum {
+                    Checksum::Absent => "none (RDB versions before 5 have no checksum)".into(),
+                    Checksum::Disabled => "0 (checksum disabled: not checked)".into(),
+                    Checksum::Matched(crc) => format!("{crc:#018x} (matches)"),
+                    Checksum::Mismatch { stored, computed } => {
+                        format!("{stored:#018x} (MISMATCH: computed {computed:#018x})")
+                    }
+                };
+                writeln!(out, "{:>8} checksum {text}", "")?;
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// A value, shortened: at most [`SHOW_ELEMENTS`] elements and [`SHOW_BYTES`] bytes of each.
+fn show_value(value: &Value) -> String {
+    fn list<'a>(
+        open: &str,
+        close: &str,
+        total: usize,
+        items: impl Iterator<Item = String> + 'a,
+    ) -> String {
+        let shown: Vec<String> = items.take(SHOW_ELEMENTS).collect();
+        let more = if total > shown.len() {
+            format!(", ... ({total} in all)")
+        } else {
+            String::new()
+        };
+        format!("{open}{}{more}{close}", shown.join(", "))
+    }
+    match value {
+        Value::String(s) => quote_short(s),
+        Value::List(l) => list("[", "]", l.len(), l.iter().map(|e| quote_short(e))),
+        Value::Set(s) => list("{", "}", s.len(), s.iter().map(|e| quote_short(e))),
+        Value::Hash(h) => list(
+            "{",
+            "}",
+            h.len(),
+            h.iter()
+                .map(|(k, v)| format!("{}: {}", quote_short(k), quote_short(v))),
+        ),
+        Value::ZSet(z) => list(
+            "{",
+            "}",
+            z.len(),
+            z.iter()
+                .map(|(m, s)| format!("{}: {}", quote_short(m), format_score(s))),
+        ),
+    }
+}
+
+/// Quotes bytes the way redis-cli does: printable ASCII as is, the rest escaped.
+fn quote(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() + 2);
+    s.push('"');
+    for &b in bytes {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// [`quote`], cut to [`SHOW_BYTES`] with the full length noted.
+fn quote_short(bytes: &[u8]) -> String {
+    if bytes.len() <= SHOW_BYTES {
+        quote(bytes)
+    } else {
+        format!("{}... ({} bytes)", quote(&bytes[..SHOW_BYTES]), bytes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_redis_cli() {
+        assert_eq!(quote(b"a\"b\\\n\x00\xff"), "\"a\\\"b\\\\\\n\\x00\\xff\"");
+        assert!(quote_short(&[b'x'; 100]).ends_with("... (100 bytes)"));
+    }
+}
