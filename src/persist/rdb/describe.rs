@@ -210,6 +210,73 @@ fn quote_short(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persist::rdb::write::{AuxValue, RdbWriter};
+    use bytes::Bytes;
+
+    fn small_file() -> Vec<u8> {
+        let mut w = RdbWriter::new(Vec::new(), true);
+        w.header().unwrap();
+        w.aux("redis-ver", AuxValue::from("7.0.15")).unwrap();
+        w.select_db(0).unwrap();
+        w.resize_db(3, 1).unwrap();
+        w.key(b"num", &Value::String(Bytes::from("12345")), None)
+            .unwrap();
+        let list = (0..7).map(|i| Bytes::from(format!("e{i}"))).collect();
+        w.key(b"list", &Value::List(list), Some(1_700_000_000_000))
+            .unwrap();
+        w.key(b"long", &Value::String(Bytes::from("ab".repeat(40))), None)
+            .unwrap();
+        w.finish().unwrap().0
+    }
+
+    #[test]
+    fn describes_every_record_in_file_order() {
+        let mut out = Vec::new();
+        describe_reader(&small_file()[..], &mut out)
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let expected = "\
+[0x0000] header  REDIS0010  (RDB version 10)
+[0x0009] aux     \"redis-ver\" = \"7.0.15\"
+[0x001b] SELECTDB 0
+[0x001d] RESIZEDB 3 keys, 1 with expiry
+[0x0020] key     \"num\"  string (int)  = \"12345\"
+[0x0028] key     \"list\"  expires at 1700000000000 ms  list (quicklist2, 1 node)  = [\"e0\", \"e1\", \"e2\", \"e3\", \"e4\", ... (7 in all)]
+";
+        assert!(text.starts_with(expected), "{text}");
+        assert!(text.contains("string (lzf, "), "{text}");
+        assert!(
+            text.contains(
+                "\"abababababababababababababababababababababababababababababab\"... (80 bytes)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("EOF     (3 keys)"), "{text}");
+        assert!(text.contains("(matches)"), "{text}");
+    }
+
+    #[test]
+    fn prints_what_it_read_then_the_error() {
+        let file = small_file();
+        let mut out = Vec::new();
+        let err = describe_reader(&file[..40], &mut out).unwrap().unwrap_err();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("key     \"num\""), "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "ERROR at offset {} ({:#06x}): {}\n",
+                err.offset, err.offset, err.reason
+            )),
+            "{text}"
+        );
+        let err = describe(Path::new("/nonexistent/dump.rdb"), Vec::new()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Can't open /nonexistent/dump.rdb"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn quotes_like_redis_cli() {
