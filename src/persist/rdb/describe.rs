@@ -21,10 +21,23 @@ const SHOW_ELEMENTS: usize = 5;
 /// Why a file could not be described.
 #[derive(Debug, thiserror::Error)]
 pub enum DescribeError {
+    /// The file could not be opened.
     #[error("Can't open {}: {source}", path.display())]
-    Open { path: PathBuf, source: io::Error },
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not valid RDB (the description printed so far ends with this error).
     #[error("{}: {source}", path.display())]
-    Format { path: PathBuf, source: RdbError },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Where and why.
+        source: RdbError,
+    },
+    /// Writing to the output failed.
     #[error("writing the description: {0}")]
     Output(#[from] io::Error),
 }

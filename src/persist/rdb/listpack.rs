@@ -29,7 +29,9 @@ const END: u8 = 0xff;
 /// One element as it is stored: a string or an integer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Entry<'a> {
+    /// A string entry.
     Str(&'a [u8]),
+    /// An integer entry.
     Int(i64),
 }
 
@@ -192,6 +194,7 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// An empty listpack.
     pub fn new() -> Builder {
         let mut buf = Vec::with_capacity(64);
         buf.extend_from_slice(&[0; HEADER_SIZE]);
@@ -214,6 +217,7 @@ impl Builder {
         self.buf.len() + 1
     }
 
+    /// Elements appended so far.
     pub fn count(&self) -> usize {
         self.count
     }

@@ -674,6 +674,8 @@ mod tests {
         assert_eq!(snap.streams_skipped, 1);
         assert_eq!(snap.functions, vec![b("#!lua name=")]);
         assert_eq!(snap.key_count(), 1);
+        let pre_ga = load_snapshot(&file_with(b"\xf6\x03lib\x03LUA\x01\x01d\x04code", 10)[..]);
+        assert_eq!(pre_ga.unwrap().functions, vec![b("#!LUA name=lib\ncode")]);
         let err = load_snapshot(&file_with(b"\xf7\x00", 10)[..]).unwrap_err();
         assert!(err.reason.contains("module"), "{err}");
         let err = load_snapshot(&file_with(b"\x07\x01k\x00", 10)[..]).unwrap_err();

@@ -76,24 +76,43 @@ pub mod opcode {
 
 /// Value type bytes (`RDB_TYPE_*` in `rdb.h`).
 pub mod rdb_type {
+    /// A string.
     pub const STRING: u8 = 0;
+    /// A plain list (before 3.2).
     pub const LIST: u8 = 1;
+    /// A plain set.
     pub const SET: u8 = 2;
+    /// A zset with text scores (before 3.0).
     pub const ZSET: u8 = 3;
+    /// A plain hash.
     pub const HASH: u8 = 4;
+    /// A zset with binary double scores.
     pub const ZSET_2: u8 = 5;
+    /// A module value, pre-GA format (rejected).
     pub const MODULE_PRE_GA: u8 = 6;
+    /// A module value (rejected).
     pub const MODULE_2: u8 = 7;
+    /// A hash as a zipmap (before 2.6).
     pub const HASH_ZIPMAP: u8 = 9;
+    /// A list as one ziplist (before 3.2).
     pub const LIST_ZIPLIST: u8 = 10;
+    /// A set of integers as an intset.
     pub const SET_INTSET: u8 = 11;
+    /// A zset as a ziplist (before 7.0).
     pub const ZSET_ZIPLIST: u8 = 12;
+    /// A hash as a ziplist (before 7.0).
     pub const HASH_ZIPLIST: u8 = 13;
+    /// A quicklist of ziplists (3.2 to 6.2).
     pub const LIST_QUICKLIST: u8 = 14;
+    /// A stream (5.0 to 6.2; skipped).
     pub const STREAM_LISTPACKS: u8 = 15;
+    /// A hash as a listpack (7.0).
     pub const HASH_LISTPACK: u8 = 16;
+    /// A zset as a listpack (7.0).
     pub const ZSET_LISTPACK: u8 = 17;
+    /// A quicklist of listpacks (7.0).
     pub const LIST_QUICKLIST_2: u8 = 18;
+    /// A stream (7.0; skipped).
     pub const STREAM_LISTPACKS_2: u8 = 19;
     /// Redis 7.2 (RDB 11); only skipped.
     pub const STREAM_LISTPACKS_3: u8 = 21;
@@ -105,6 +124,7 @@ pub mod rdb_type {
 pub struct RdbError {
     /// Byte offset in the file (or payload) where the problem was found.
     pub offset: u64,
+    /// What is wrong, in Redis's words where Redis has some.
     pub reason: String,
 }
 
@@ -116,12 +136,16 @@ pub enum StrEncoding {
     /// `C0`/`C1`/`C2`: an 8, 16 or 32-bit integer standing for its decimal text.
     Int,
     /// `C3`: LZF-compressed, `compressed` bytes on disk.
-    Lzf { compressed: u64 },
+    Lzf {
+        /// Bytes on disk.
+        compressed: u64,
+    },
 }
 
 /// How a value was stored on disk: the RDB type byte and what it says about the layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// Type 0: a string, in one of its encodings.
     String(StrEncoding),
     /// Type 1: a plain list (before Redis 3.2).
     LinkedList,
@@ -129,17 +153,21 @@ pub enum Encoding {
     ListZiplist,
     /// Type 14: a quicklist of ziplist nodes (Redis 3.2 to 6.2).
     Quicklist {
+        /// Number of nodes.
         nodes: u64,
     },
     /// Type 18: a quicklist of listpack nodes (Redis 7.0); PLAIN nodes hold one big element.
     Quicklist2 {
+        /// Number of nodes.
         nodes: u64,
+        /// How many of them are PLAIN.
         plain_nodes: u64,
     },
     /// Type 2: a plain set.
     Set,
     /// Type 11: an intset of `width`-byte integers.
     Intset {
+        /// Bytes per integer: 2, 4 or 8.
         width: u32,
     },
     /// Type 4: a plain hash.
@@ -160,6 +188,7 @@ pub enum Encoding {
     ZSetListpack,
     /// Types 15, 19, 21: a stream (skipped).
     Stream {
+        /// The RDB type byte.
         type_byte: u8,
     },
 }

@@ -28,17 +28,36 @@ const MAX_PREALLOC: usize = 4096;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     /// `FA`: an auxiliary field (`redis-ver`, `repl-id`, ...).
-    Aux { key: Bytes, value: Bytes },
+    Aux {
+        /// Field name.
+        key: Bytes,
+        /// Field value.
+        value: Bytes,
+    },
     /// `FE`: the following keys belong to this database.
-    SelectDb { db: u64 },
+    SelectDb {
+        /// The db number.
+        db: u64,
+    },
     /// `FB`: a hint of how many keys (and keys with an expiry) the database holds.
-    ResizeDb { keys: u64, expires: u64 },
+    ResizeDb {
+        /// Keys in the db.
+        keys: u64,
+        /// Keys with an expiry.
+        expires: u64,
+    },
     /// A key with its value (possibly preceded by expiry/LRU/LFU opcodes).
     Key(KeyRecord),
     /// `F5` (or the 7.0 release-candidate `F6`): a function library's source code.
-    Function { code: Bytes },
+    Function {
+        /// The library source (`#!lua name=...`).
+        code: Bytes,
+    },
     /// `FF`: the end of the file, with what became of the checksum.
-    Eof { checksum: Checksum },
+    Eof {
+        /// The checksum outcome.
+        checksum: Checksum,
+    },
 }
 
 /// A key as stored: its value and how it was encoded on disk.
@@ -46,6 +65,7 @@ pub enum Record {
 pub struct KeyRecord {
     /// File offset of the key's first byte (its first opcode or its type byte).
     pub offset: u64,
+    /// The key name.
     pub key: Bytes,
     /// Absolute expiry time in Unix milliseconds (from `FC`, or `FD` seconds × 1000).
     pub expire_ms: Option<i64>,
@@ -55,6 +75,7 @@ pub struct KeyRecord {
     pub lfu_freq: Option<u8>,
     /// The on-disk encoding.
     pub encoding: Encoding,
+    /// The value, or why there is none.
     pub body: KeyBody,
 }
 
@@ -80,7 +101,12 @@ pub enum Checksum {
     /// The stored checksum equals the computed one.
     Matched(u64),
     /// The file is damaged.
-    Mismatch { stored: u64, computed: u64 },
+    Mismatch {
+        /// The checksum in the file.
+        stored: u64,
+        /// The checksum of the bytes read.
+        computed: u64,
+    },
 }
 
 /// A byte source that counts its offset and keeps a running CRC64 of everything read.

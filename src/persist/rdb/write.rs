@@ -30,7 +30,9 @@ pub const QUICKLIST_NODE_BYTES: usize = 8192;
 /// string encoder then stores as `C0`/`C1`/`C2` when it fits, as Redis does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuxValue<'a> {
+    /// Bytes, stored as they are.
     Str(&'a [u8]),
+    /// An integer, stored as its decimal text.
     Int(i64),
 }
 
