@@ -165,6 +165,13 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- redis-server log (port {}) ---\n{}",
+                self.port,
+                self.log_text()
+            );
+        }
         // Child::kill sends SIGKILL to this child's PID only; wait reaps it at once.
         let _ = self.child.kill();
         let _ = self.child.wait();
