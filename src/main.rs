@@ -28,12 +28,52 @@ enum Command {
         )]
         args: Vec<String>,
     },
+    /// A redis-cli-like client: `redislab cli [-h host] [-p port] [-a password] [-c] [command ...]`.
+    #[command(disable_help_flag = true)]
+    Cli(redislab::client::cli::CliArgs),
+    /// Print what an RDB snapshot contains: header, aux fields, every key with its type,
+    /// encoding, expiry and value.
+    Rdb {
+        /// The dump file, e.g. dump.rdb.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    let parsed = Cli::parse();
+    match parsed.command {
         Command::Server { args } => server(args),
+        Command::Cli(args) => cli(args),
+        Command::Rdb { file } => rdb(&file),
+    }
+}
+
+fn cli(args: redislab::client::cli::CliArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("Failed to start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let code = runtime.block_on(redislab::client::cli::run(
+        args,
+        redislab::client::cli::CliIo::stdio(&mut out, &mut err),
+    ));
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn rdb(file: &std::path::Path) -> ExitCode {
+    match redislab::persist::rdb::describe(file, std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

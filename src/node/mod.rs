@@ -100,7 +100,9 @@ pub fn run(
     if let Some(path) = pidfile {
         let _ = std::fs::remove_file(path);
     }
-    shared.emit(Event::ShutdownComplete);
+    if result.is_ok() {
+        shared.emit(Event::ShutdownComplete);
+    }
     // Connection tasks still parked on sockets are dropped with the runtime.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
