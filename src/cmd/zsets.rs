@@ -715,6 +715,9 @@ fn zremrangebylex(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// with one: member-score pairs (nested in RESP3).
 fn zpop_generic(cx: &mut Exec, args: &mut Args, from_max: bool) -> Result<Reply, CmdError> {
     let key = args.next()?;
+    if args.remaining() > 1 {
+        return Err(CmdError::syntax());
+    }
     let count = match args.peek() {
         Some(_) => {
             let count = args.next_i64()?;
@@ -725,7 +728,6 @@ fn zpop_generic(cx: &mut Exec, args: &mut Args, from_max: bool) -> Result<Reply,
         }
         None => None,
     };
-    args.finish()?;
     let now = cx.now;
     let Some(z) = cx.db().get_zset_mut(key, now)? else {
         return Ok(Reply::Array(Vec::new()));
@@ -1372,6 +1374,7 @@ mod tests {
                 err("ERR value is not an integer or out of range"),
             ),
             (&["zpopmin", "z", "1", "2"], err("ERR syntax error")),
+            (&["zpopmin", "z", "x", "2"], err("ERR syntax error")),
             (&["zpopmin", "z", "10"], scored(&[("b", 2.0)])),
             (&["exists", "z"], Reply::Int(0)),
             (&["zpopmin", "z"], Reply::Array(vec![])),
