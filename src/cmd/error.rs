@@ -121,6 +121,25 @@ impl CmdError {
         CmdError::new("READONLY You can't write against a read only replica.")
     }
 
+    /// A bad score range (ZRANGEBYSCORE, ZCOUNT...).
+    pub fn min_max_not_float() -> CmdError {
+        CmdError::new("ERR min or max is not a float")
+    }
+
+    /// A bad lexicographic range (ZRANGEBYLEX, ZLEXCOUNT...).
+    pub fn min_max_not_lex() -> CmdError {
+        CmdError::new("ERR min or max not valid string range item")
+    }
+
+    /// MOVE to the same db, COPY onto itself.
+    pub fn same_object() -> CmdError {
+        CmdError::new("ERR source and destination objects are the same")
+    }
+
+    pub fn invalid_cursor() -> CmdError {
+        CmdError::new("ERR invalid cursor")
+    }
+
     pub fn db_index_out_of_range() -> CmdError {
         CmdError::new("ERR DB index is out of range")
     }

@@ -1,5 +1,1588 @@
-//! The zsets commands.
-use super::Spec;
+//! The sorted set commands (`t_zset.c`): ZADD and friends, ranges by rank, score and lex, pops,
+//! and the union/intersection/difference family.
+//!
+//! Scores are replied as doubles ([`Reply::Double`], `%.17g` bulk strings in RESP2); member and
+//! score lists as [`Reply::ScoredPairs`], flat in RESP2 and `[member, score]` pairs in RESP3, as
+//! Redis 7.0 replies to `ZRANGE ... WITHSCORES`. Empty sorted sets are deleted. Every write is
+//! propagated as received (ZPOPMIN/ZPOPMAX included, as Redis 7.0 does).
 
-/// The zsets commands' table entries.
-pub const COMMANDS: &[Spec] = &[];
+use std::ops::Bound;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+
+use super::args::{float_value, parse_int};
+use super::flags::*;
+use super::keys::{parse_scan_cursor, ScanOptions};
+use super::{Args, CmdError, Exec, Spec};
+use crate::resp::Reply;
+use crate::store::zset::Score;
+use crate::store::zset::ZSet;
+use crate::store::Value;
+
+/// The sorted set commands' table entries.
+pub const COMMANDS: &[Spec] = &[
+    Spec::new("zadd", -4, WRITE | DENYOOM | FAST, zadd).keys(1, 1, 1),
+    Spec::new("zincrby", 4, WRITE | DENYOOM | FAST, zincrby).keys(1, 1, 1),
+    Spec::new("zrem", -3, WRITE | FAST, zrem).keys(1, 1, 1),
+    Spec::new("zscore", 3, READONLY | FAST, zscore).keys(1, 1, 1),
+    Spec::new("zmscore", -3, READONLY | FAST, zmscore).keys(1, 1, 1),
+    Spec::new("zcard", 2, READONLY | FAST, zcard).keys(1, 1, 1),
+    Spec::new("zcount", 4, READONLY | FAST, zcount).keys(1, 1, 1),
+    Spec::new("zlexcount", 4, READONLY | FAST, zlexcount).keys(1, 1, 1),
+    Spec::new("zrank", 3, READONLY | FAST, zrank).keys(1, 1, 1),
+    Spec::new("zrevrank", 3, READONLY | FAST, zrevrank).keys(1, 1, 1),
+    Spec::new("zrange", -4, READONLY, zrange).keys(1, 1, 1),
+    Spec::new("zrangestore", -5, WRITE | DENYOOM, zrangestore).keys(1, 2, 1),
+    Spec::new("zrevrange", -4, READONLY, zrevrange).keys(1, 1, 1),
+    Spec::new("zrangebyscore", -4, READONLY, zrangebyscore).keys(1, 1, 1),
+    Spec::new("zrevrangebyscore", -4, READONLY, zrevrangebyscore).keys(1, 1, 1),
+    Spec::new("zrangebylex", -4, READONLY, zrangebylex).keys(1, 1, 1),
+    Spec::new("zrevrangebylex", -4, READONLY, zrevrangebylex).keys(1, 1, 1),
+    Spec::new("zremrangebyscore", 4, WRITE, zremrangebyscore).keys(1, 1, 1),
+    Spec::new("zremrangebyrank", 4, WRITE, zremrangebyrank).keys(1, 1, 1),
+    Spec::new("zremrangebylex", 4, WRITE, zremrangebylex).keys(1, 1, 1),
+    Spec::new("zpopmin", -2, WRITE | FAST, zpopmin).keys(1, 1, 1),
+    Spec::new("zpopmax", -2, WRITE | FAST, zpopmax).keys(1, 1, 1),
+    Spec::new(
+        "zunionstore",
+        -4,
+        WRITE | DENYOOM | MOVABLE_KEYS,
+        zunionstore,
+    )
+    .keys(1, 1, 1),
+    Spec::new(
+        "zinterstore",
+        -4,
+        WRITE | DENYOOM | MOVABLE_KEYS,
+        zinterstore,
+    )
+    .keys(1, 1, 1),
+    Spec::new("zdiffstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, zdiffstore).keys(1, 1, 1),
+    Spec::new("zunion", -3, READONLY | MOVABLE_KEYS, zunion),
+    Spec::new("zinter", -3, READONLY | MOVABLE_KEYS, zinter),
+    Spec::new("zdiff", -3, READONLY | MOVABLE_KEYS, zdiff),
+    Spec::new("zscan", -3, READONLY, zscan).keys(1, 1, 1),
+];
+
+/// The sorted set at `key` for a read, counting a keyspace hit or miss.
+fn read_zset<'c>(cx: &'c mut Exec<'_>, key: &[u8]) -> Result<Option<&'c ZSet>, CmdError> {
+    let now = cx.now;
+    let found = cx.db().contains(key, now);
+    cx.lookup_stat(found);
+    Ok(cx.db().get_zset(key, now)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranges
+
+/// A score interval (`zrangespec`): `(` makes a bound exclusive.
+#[derive(Debug, Clone, Copy)]
+struct ScoreRange {
+    min: f64,
+    max: f64,
+    minex: bool,
+    maxex: bool,
+}
+
+/// One score bound as `strtod` reads it: leading spaces skipped, `inf`/`infinity` accepted, the
+/// empty string is 0, NaN is refused.
+fn score_bound(arg: &[u8]) -> Option<(f64, bool)> {
+    let (exclusive, text) = match arg.first() {
+        Some(b'(') => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    let text = std::str::from_utf8(text).ok()?.trim_start();
+    let value = if text.is_empty() {
+        0.0
+    } else {
+        text.parse::<f64>().ok()?
+    };
+    if value.is_nan() {
+        None
+    } else {
+        Some((value, exclusive))
+    }
+}
+
+impl ScoreRange {
+    fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
+        match (score_bound(min), score_bound(max)) {
+            (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange {
+                min,
+                max,
+                minex,
+                maxex,
+            }),
+            _ => Err(CmdError::min_max_not_float()),
+        }
+    }
+
+    fn gte_min(&self, score: f64) -> bool {
+        if self.minex {
+            score > self.min
+        } else {
+            score >= self.min
+        }
+    }
+
+    fn lte_max(&self, score: f64) -> bool {
+        if self.maxex {
+            score < self.max
+        } else {
+            score <= self.max
+        }
+    }
+}
+
+/// One end of a lexicographic interval.
+#[derive(Debug, Clone, PartialEq)]
+enum Lex {
+    /// `-`
+    Min,
+    /// `+`
+    Max,
+    /// `[member`
+    Incl(Bytes),
+    /// `(member`
+    Excl(Bytes),
+}
+
+impl Lex {
+    fn parse(arg: &[u8]) -> Option<Lex> {
+        match arg.first()? {
+            b'+' if arg.len() == 1 => Some(Lex::Max),
+            b'-' if arg.len() == 1 => Some(Lex::Min),
+            b'[' => Some(Lex::Incl(Bytes::copy_from_slice(&arg[1..]))),
+            b'(' => Some(Lex::Excl(Bytes::copy_from_slice(&arg[1..]))),
+            _ => None,
+        }
+    }
+}
+
+/// A lexicographic interval (`zlexrangespec`).
+#[derive(Debug, Clone)]
+struct LexRange {
+    min: Lex,
+    max: Lex,
+}
+
+impl LexRange {
+    fn parse(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
+        match (Lex::parse(min), Lex::parse(max)) {
+            (Some(min), Some(max)) => Ok(LexRange { min, max }),
+            _ => Err(CmdError::min_max_not_lex()),
+        }
+    }
+
+    fn gte_min(&self, member: &[u8]) -> bool {
+        match &self.min {
+            Lex::Min => true,
+            Lex::Max => false,
+            Lex::Incl(b) => member >= &b[..],
+            Lex::Excl(b) => member > &b[..],
+        }
+    }
+
+    fn lte_max(&self, member: &[u8]) -> bool {
+        match &self.max {
+            Lex::Min => false,
+            Lex::Max => true,
+            Lex::Incl(b) => member <= &b[..],
+            Lex::Excl(b) => member < &b[..],
+        }
+    }
+}
+
+/// What a range command selects.
+#[derive(Debug, Clone)]
+enum Range {
+    /// 0-based ranks, negative from the end.
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+/// Normalizes `start..=end` ranks against `len` as Redis does; None when the range is empty.
+fn rank_bounds(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    start = start.max(0);
+    if start > end || start >= len {
+        return None;
+    }
+    end = end.min(len - 1);
+    Some((start as usize, end as usize))
+}
+
+type Entries<'z> = Box<dyn Iterator<Item = (&'z Bytes, f64)> + 'z>;
+
+/// The entries of `z` in `range`, ascending or (`rev`) descending, after skipping `offset` and
+/// keeping at most `limit` (negative: all). A negative offset selects nothing, as in Redis.
+fn select(z: &ZSet, range: &Range, rev: bool, offset: i64, limit: i64) -> Vec<(Bytes, f64)> {
+    let take = if limit < 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    };
+    let entries: Entries = match range {
+        Range::Rank(start, end) => {
+            let Some((start, end)) = rank_bounds(*start, *end, z.len()) else {
+                return Vec::new();
+            };
+            let count = end - start + 1;
+            if rev {
+                Box::new(z.iter().rev().skip(start).take(count))
+            } else {
+                Box::new(z.iter().skip(start).take(count))
+            }
+        }
+        Range::Score(r) => {
+            if offset < 0 {
+                return Vec::new();
+            }
+            let r = *r;
+            if rev {
+                let upper = if r.max >= f64::INFINITY {
+                    Bound::Unbounded
+                } else {
+                    Bound::Excluded((Score::new(r.max.next_up()), Bytes::new()))
+                };
+                Box::new(
+                    z.ordered()
+                        .range((Bound::Unbounded, upper))
+                        .rev()
+                        .map(|(s, m)| (m, s.get()))
+                        .skip_while(move |(_, s)| !r.lte_max(*s))
+                        .take_while(move |(_, s)| r.gte_min(*s))
+                        .skip(offset as usize),
+                )
+            } else {
+                let lower = if r.min <= f64::NEG_INFINITY {
+                    Bound::Unbounded
+                } else {
+                    Bound::Included((Score::new(r.min), Bytes::new()))
+                };
+                Box::new(
+                    z.ordered()
+                        .range((lower, Bound::Unbounded))
+                        .map(|(s, m)| (m, s.get()))
+                        .skip_while(move |(_, s)| !r.gte_min(*s))
+                        .take_while(move |(_, s)| r.lte_max(*s))
+                        .skip(offset as usize),
+                )
+            }
+        }
+        Range::Lex(r) => {
+            if offset < 0 {
+                return Vec::new();
+            }
+            let offset = offset as usize;
+            if rev {
+                Box::new(
+                    z.iter()
+                        .rev()
+                        .skip_while(|(m, _)| !r.lte_max(m))
+                        .take_while(|(m, _)| r.gte_min(m))
+                        .skip(offset),
+                )
+            } else {
+                Box::new(
+                    z.iter()
+                        .skip_while(|(m, _)| !r.gte_min(m))
+                        .take_while(|(m, _)| r.lte_max(m))
+                        .skip(offset),
+                )
+            }
+        }
+    };
+    entries.take(take).map(|(m, s)| (m.clone(), s)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZADD, ZINCRBY, ZREM, and reads of single members
+
+/// ZADD's options.
+#[derive(Debug, Default, Clone, Copy)]
+struct AddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+/// Adds the score-member `pairs` (Redis's `zaddGenericCommand`).
+fn zadd_generic(
+    cx: &mut Exec,
+    key: &Bytes,
+    flags: AddFlags,
+    pairs: &[Bytes],
+) -> Result<Reply, CmdError> {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
+        return Err(CmdError::syntax());
+    }
+    let elements = pairs.len() / 2;
+    if flags.nx && flags.xx {
+        return Err(CmdError::err(
+            "XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (flags.nx && (flags.gt || flags.lt)) || (flags.gt && flags.lt) {
+        return Err(CmdError::err(
+            "GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if flags.incr && elements > 1 {
+        return Err(CmdError::err(
+            "INCR option supports a single increment-element pair",
+        ));
+    }
+    let scores = pairs
+        .chunks_exact(2)
+        .map(|pair| float_value(&pair[0]).ok_or_else(CmdError::not_float))
+        .collect::<Result<Vec<f64>, CmdError>>()?;
+
+    let now = cx.now;
+    let exists = cx.db().get_zset(key, now)?.is_some();
+    let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
+    let mut last_score = 0.0;
+    let mut failure = None;
+    if exists || !flags.xx {
+        let z = cx.db().zset_or_create(key, now)?;
+        for (pair, &score) in pairs.chunks_exact(2).zip(&scores) {
+            let member = &pair[1];
+            match z.score(member) {
+                Some(current) => {
+                    if flags.nx {
+                        continue;
+                    }
+                    let mut score = score;
+                    if flags.incr {
+                        score += current;
+                        if score.is_nan() {
+                            failure = Some(CmdError::err("resulting score is not a number (NaN)"));
+                            break;
+                        }
+                    }
+                    if (flags.lt && score >= current) || (flags.gt && score <= current) {
+                        continue;
+                    }
+                    processed += 1;
+                    last_score = score;
+                    if score != current {
+                        z.insert(Bytes::copy_from_slice(member), score);
+                        updated += 1;
+                    }
+                }
+                None if !flags.xx => {
+                    z.insert(Bytes::copy_from_slice(member), score);
+                    added += 1;
+                    processed += 1;
+                    last_score = score;
+                }
+                None => {}
+            }
+        }
+        cx.db().remove_if_empty(key);
+    }
+    if added + updated > 0 {
+        cx.touch(key);
+        if failure.is_none() {
+            cx.dirty(added + updated);
+        }
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok(if flags.incr {
+        if processed > 0 {
+            Reply::Double(last_score)
+        } else {
+            Reply::Null
+        }
+    } else if flags.ch {
+        Reply::Int((added + updated) as i64)
+    } else {
+        Reply::Int(added as i64)
+    })
+}
+
+/// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]`
+fn zadd(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let mut flags = AddFlags::default();
+    loop {
+        if args.eat("NX") {
+            flags.nx = true;
+        } else if args.eat("XX") {
+            flags.xx = true;
+        } else if args.eat("CH") {
+            flags.ch = true;
+        } else if args.eat("INCR") {
+            flags.incr = true;
+        } else if args.eat("GT") {
+            flags.gt = true;
+        } else if args.eat("LT") {
+            flags.lt = true;
+        } else {
+            break;
+        }
+    }
+    zadd_generic(cx, key, flags, args.rest())
+}
+
+/// `ZINCRBY key increment member`
+fn zincrby(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let flags = AddFlags {
+        incr: true,
+        ..AddFlags::default()
+    };
+    zadd_generic(cx, key, flags, args.rest())
+}
+
+/// `ZREM key member [member ...]`
+fn zrem(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let members = args.rest();
+    let now = cx.now;
+    let Some(z) = cx.db().get_zset_mut(key, now)? else {
+        return Ok(Reply::Int(0));
+    };
+    let removed = members.iter().filter(|m| z.remove(m).is_some()).count() as u64;
+    if removed > 0 {
+        cx.db().remove_if_empty(key);
+        cx.touch(key);
+        cx.dirty(removed);
+    }
+    Ok(Reply::Int(removed as i64))
+}
+
+/// `ZSCORE key member`
+fn zscore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let member = args.next()?;
+    Ok(read_zset(cx, key)?
+        .and_then(|z| z.score(member))
+        .map_or(Reply::Null, Reply::Double))
+}
+
+/// `ZMSCORE key member [member ...]`: nil for each missing member (all of them if the key is).
+fn zmscore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let members = args.rest();
+    let z = read_zset(cx, key)?;
+    Ok(Reply::Array(
+        members
+            .iter()
+            .map(|m| {
+                z.and_then(|z| z.score(m))
+                    .map_or(Reply::Null, Reply::Double)
+            })
+            .collect(),
+    ))
+}
+
+/// `ZCARD key`
+fn zcard(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    Ok(Reply::Int(
+        read_zset(cx, key)?.map_or(0, |z| z.len() as i64),
+    ))
+}
+
+/// `ZCOUNT key min max`
+fn zcount(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let range = Range::Score(ScoreRange::parse(args.next()?, args.next()?)?);
+    let count = read_zset(cx, key)?.map_or(0, |z| select(z, &range, false, 0, -1).len());
+    Ok(Reply::Int(count as i64))
+}
+
+/// `ZLEXCOUNT key min max`
+fn zlexcount(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let range = Range::Lex(LexRange::parse(args.next()?, args.next()?)?);
+    let count = read_zset(cx, key)?.map_or(0, |z| select(z, &range, false, 0, -1).len());
+    Ok(Reply::Int(count as i64))
+}
+
+fn zrank_generic(cx: &mut Exec, args: &mut Args, rev: bool) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let member = args.next()?;
+    let Some(z) = read_zset(cx, key)? else {
+        return Ok(Reply::Null);
+    };
+    Ok(match z.rank(member) {
+        Some(rank) if rev => Reply::Int((z.len() - 1 - rank) as i64),
+        Some(rank) => Reply::Int(rank as i64),
+        None => Reply::Null,
+    })
+}
+
+/// `ZRANK key member`
+fn zrank(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrank_generic(cx, args, false)
+}
+
+/// `ZREVRANK key member`
+fn zrevrank(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrank_generic(cx, args, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ZRANGE family
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RangeType {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+/// Stores `entries` at `dst` (replacing whatever was there, TTL included), or deletes `dst`
+/// when there are none. Replies the number stored.
+fn store_result(cx: &mut Exec, dst: &Bytes, entries: Vec<(Bytes, f64)>) -> Reply {
+    let count = entries.len();
+    if count > 0 {
+        let mut z = ZSet::new();
+        for (member, score) in entries {
+            z.insert(member, score);
+        }
+        cx.db().set(Bytes::copy_from_slice(dst), Value::ZSet(z));
+        cx.modified(dst);
+    } else if cx.db().remove(dst).is_some() {
+        cx.modified(dst);
+    }
+    Reply::Int(count as i64)
+}
+
+/// Redis's `zrangeGenericCommand`: ZRANGE, ZRANGESTORE and the older range commands, which
+/// preset the range type and direction so that the keywords for them are syntax errors.
+fn zrange_generic(
+    cx: &mut Exec,
+    args: &mut Args,
+    store: bool,
+    mut range_type: RangeType,
+    mut rev: Option<bool>,
+) -> Result<Reply, CmdError> {
+    let dst = if store { Some(args.next()?) } else { None };
+    let key = args.next()?;
+    let mut min = args.next()?;
+    let mut max = args.next()?;
+    let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
+    while let Some(option) = args.peek() {
+        let left = args.remaining() - 1;
+        if !store && option.eq_ignore_ascii_case(b"withscores") {
+            withscores = true;
+            args.next()?;
+        } else if option.eq_ignore_ascii_case(b"limit") && left >= 2 {
+            args.next()?;
+            offset = args.next_i64()?;
+            limit = args.next_i64()?;
+        } else if rev.is_none() && option.eq_ignore_ascii_case(b"rev") {
+            rev = Some(true);
+            args.next()?;
+        } else if range_type == RangeType::Auto && option.eq_ignore_ascii_case(b"bylex") {
+            range_type = RangeType::Lex;
+            args.next()?;
+        } else if range_type == RangeType::Auto && option.eq_ignore_ascii_case(b"byscore") {
+            range_type = RangeType::Score;
+            args.next()?;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let rev = rev.unwrap_or(false);
+    if range_type == RangeType::Auto {
+        range_type = RangeType::Rank;
+    }
+    if limit != -1 && range_type == RangeType::Rank {
+        return Err(CmdError::err(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && range_type == RangeType::Lex {
+        return Err(CmdError::err(
+            "syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    if rev && range_type != RangeType::Rank {
+        std::mem::swap(&mut min, &mut max);
+    }
+    let range = match range_type {
+        RangeType::Score => Range::Score(ScoreRange::parse(min, max)?),
+        RangeType::Lex => Range::Lex(LexRange::parse(min, max)?),
+        _ => Range::Rank(parse_int(min)?, parse_int(max)?),
+    };
+    let entries = match read_zset(cx, key)? {
+        Some(z) => select(z, &range, rev, offset, limit),
+        None => Vec::new(),
+    };
+    if let Some(dst) = dst {
+        return Ok(store_result(cx, dst, entries));
+    }
+    Ok(if withscores {
+        Reply::ScoredPairs(entries)
+    } else {
+        Reply::bulks(entries.into_iter().map(|(m, _)| m))
+    })
+}
+
+/// `ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`
+fn zrange(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrange_generic(cx, args, false, RangeType::Auto, None)
+}
+
+/// `ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]`
+fn zrangestore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrange_generic(cx, args, true, RangeType::Auto, None)
+}
+
+/// `ZREVRANGE key start stop [WITHSCORES]`
+fn zrevrange(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrange_generic(cx, args, false, RangeType::Rank, Some(true))
+}
+
+/// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`
+fn zrangebyscore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrange_generic(cx, args, false, RangeType::Score, Some(false))
+}
+
+/// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`
+fn zrevrangebyscore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrange_generic(cx, args, false, RangeType::Score, Some(true))
+}
+
+/// `ZRANGEBYLEX key min max [LIMIT offset count]`
+fn zrangebylex(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrange_generic(cx, args, false, RangeType::Lex, Some(false))
+}
+
+/// `ZREVRANGEBYLEX key max min [LIMIT offset count]`
+fn zrevrangebylex(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zrange_generic(cx, args, false, RangeType::Lex, Some(true))
+}
+
+/// Removes the members in `range` (ZREMRANGEBYSCORE/RANK/LEX); replies how many.
+fn zremrange_generic(cx: &mut Exec, key: &Bytes, range: Range) -> Result<Reply, CmdError> {
+    let now = cx.now;
+    let Some(z) = cx.db().get_zset_mut(key, now)? else {
+        return Ok(Reply::Int(0));
+    };
+    let doomed = select(z, &range, false, 0, -1);
+    for (member, _) in &doomed {
+        z.remove(member);
+    }
+    if !doomed.is_empty() {
+        cx.db().remove_if_empty(key);
+        cx.touch(key);
+        cx.dirty(doomed.len() as u64);
+    }
+    Ok(Reply::Int(doomed.len() as i64))
+}
+
+/// `ZREMRANGEBYSCORE key min max`
+fn zremrangebyscore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let range = Range::Score(ScoreRange::parse(args.next()?, args.next()?)?);
+    zremrange_generic(cx, key, range)
+}
+
+/// `ZREMRANGEBYRANK key start stop`
+fn zremrangebyrank(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let start = args.next_i64()?;
+    let end = args.next_i64()?;
+    zremrange_generic(cx, key, Range::Rank(start, end))
+}
+
+/// `ZREMRANGEBYLEX key min max`
+fn zremrangebylex(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let range = Range::Lex(LexRange::parse(args.next()?, args.next()?)?);
+    zremrange_generic(cx, key, range)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pops
+
+/// ZPOPMIN / ZPOPMAX. Without a count: `[member, score]` (empty array if the key is missing);
+/// with one: member-score pairs (nested in RESP3).
+fn zpop_generic(cx: &mut Exec, args: &mut Args, from_max: bool) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    if args.remaining() > 1 {
+        return Err(CmdError::syntax());
+    }
+    let count = match args.peek() {
+        Some(_) => {
+            let count = args.next_i64()?;
+            if count < 0 {
+                return Err(CmdError::not_positive("value"));
+            }
+            Some(count as usize)
+        }
+        None => None,
+    };
+    let now = cx.now;
+    let Some(z) = cx.db().get_zset_mut(key, now)? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let mut popped = Vec::new();
+    while popped.len() < count.unwrap_or(1) {
+        match z.pop(from_max) {
+            Some(entry) => popped.push(entry),
+            None => break,
+        }
+    }
+    if !popped.is_empty() {
+        cx.db().remove_if_empty(key);
+        cx.touch(key);
+        cx.dirty(popped.len() as u64);
+    }
+    Ok(match count {
+        Some(_) => Reply::ScoredPairs(popped),
+        None => match popped.pop() {
+            Some((member, score)) => Reply::Array(vec![Reply::Bulk(member), Reply::Double(score)]),
+            None => Reply::Array(Vec::new()),
+        },
+    })
+}
+
+/// `ZPOPMIN key [count]`
+fn zpopmin(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zpop_generic(cx, args, false)
+}
+
+/// `ZPOPMAX key [count]`
+fn zpopmax(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zpop_generic(cx, args, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Union, intersection, difference
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+fn aggregate(target: &mut f64, value: f64, how: Aggregate) {
+    match how {
+        Aggregate::Sum => {
+            *target += value;
+            // +inf + -inf: Redis's convention is 0.
+            if target.is_nan() {
+                *target = 0.0;
+            }
+        }
+        Aggregate::Min => {
+            if value < *target {
+                *target = value
+            }
+        }
+        Aggregate::Max => {
+            if value > *target {
+                *target = value
+            }
+        }
+    }
+}
+
+/// Redis's `zunionInterDiffGenericCommand`. Plain sets are read as members of score 1.
+fn zsetop_generic(
+    cx: &mut Exec,
+    args: &mut Args,
+    op: SetOp,
+    store: bool,
+    name: &str,
+) -> Result<Reply, CmdError> {
+    let dst = if store { Some(args.next()?) } else { None };
+    let numkeys = args.next_i64()?;
+    if numkeys < 1 {
+        return Err(CmdError(
+            format!("ERR at least 1 input key is needed for '{name}' command").into(),
+        ));
+    }
+    if numkeys as usize > args.remaining() {
+        return Err(CmdError::syntax());
+    }
+    let now = cx.now;
+    let mut sources: Vec<IndexMap<Bytes, f64>> = Vec::with_capacity(numkeys as usize);
+    for _ in 0..numkeys {
+        let key = args.next()?;
+        let source = match cx.db().get(key, now) {
+            None => IndexMap::new(),
+            Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+            Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+            Some(_) => return Err(CmdError::wrong_type()),
+        };
+        sources.push(source);
+    }
+    let mut weights = vec![1.0; sources.len()];
+    let mut how = Aggregate::Sum;
+    let mut withscores = false;
+    while let Some(option) = args.peek() {
+        let remaining = args.remaining();
+        if op != SetOp::Diff && remaining > sources.len() && option.eq_ignore_ascii_case(b"weights")
+        {
+            args.next()?;
+            for weight in weights.iter_mut() {
+                *weight = float_value(args.next()?)
+                    .ok_or_else(|| CmdError::err("weight value is not a float"))?;
+            }
+        } else if op != SetOp::Diff && remaining >= 2 && option.eq_ignore_ascii_case(b"aggregate") {
+            args.next()?;
+            let which = args.next()?;
+            how = if which.eq_ignore_ascii_case(b"sum") {
+                Aggregate::Sum
+            } else if which.eq_ignore_ascii_case(b"min") {
+                Aggregate::Min
+            } else if which.eq_ignore_ascii_case(b"max") {
+                Aggregate::Max
+            } else {
+                return Err(CmdError::syntax());
+            };
+        } else if !store && option.eq_ignore_ascii_case(b"withscores") {
+            args.next()?;
+            withscores = true;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+
+    let weighted = |score: f64, weight: f64| {
+        let value = score * weight;
+        if value.is_nan() {
+            0.0
+        } else {
+            value
+        }
+    };
+    let mut result: IndexMap<Bytes, f64> = IndexMap::new();
+    match op {
+        SetOp::Union => {
+            for (source, &weight) in sources.iter().zip(&weights) {
+                for (member, &score) in source {
+                    let value = weighted(score, weight);
+                    match result.get_mut(member) {
+                        Some(target) => aggregate(target, value, how),
+                        None => {
+                            result.insert(member.clone(), value);
+                        }
+                    }
+                }
+            }
+        }
+        SetOp::Inter => {
+            let mut order: Vec<usize> = (0..sources.len()).collect();
+            order.sort_by_key(|&i| sources[i].len());
+            let first = order[0];
+            'members: for (member, &score) in &sources[first] {
+                let mut value = weighted(score, weights[first]);
+                for &other in &order[1..] {
+                    match sources[other].get(member) {
+                        Some(&s) => aggregate(&mut value, s * weights[other], how),
+                        None => continue 'members,
+                    }
+                }
+                result.insert(member.clone(), value);
+            }
+        }
+        SetOp::Diff => {
+            for (member, &score) in &sources[0] {
+                if !sources[1..].iter().any(|s| s.contains_key(member)) {
+                    result.insert(member.clone(), score);
+                }
+            }
+        }
+    }
+    let mut z = ZSet::new();
+    for (member, score) in result {
+        z.insert(member, score);
+    }
+    let entries: Vec<(Bytes, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+    if let Some(dst) = dst {
+        return Ok(store_result(cx, dst, entries));
+    }
+    Ok(if withscores {
+        Reply::ScoredPairs(entries)
+    } else {
+        Reply::bulks(entries.into_iter().map(|(m, _)| m))
+    })
+}
+
+/// `ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]`
+fn zunionstore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zsetop_generic(cx, args, SetOp::Union, true, "zunionstore")
+}
+
+/// `ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]`
+fn zinterstore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zsetop_generic(cx, args, SetOp::Inter, true, "zinterstore")
+}
+
+/// `ZDIFFSTORE destination numkeys key [key ...]`
+fn zdiffstore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zsetop_generic(cx, args, SetOp::Diff, true, "zdiffstore")
+}
+
+/// `ZUNION numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
+fn zunion(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zsetop_generic(cx, args, SetOp::Union, false, "zunion")
+}
+
+/// `ZINTER numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
+fn zinter(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zsetop_generic(cx, args, SetOp::Inter, false, "zinter")
+}
+
+/// `ZDIFF numkeys key [key ...] [WITHSCORES]`
+fn zdiff(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    zsetop_generic(cx, args, SetOp::Diff, false, "zdiff")
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZSCAN
+
+/// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: the whole set in one reply with cursor 0,
+/// as Redis does for a listpack-encoded sorted set; scores as `%.17g` strings (what a listpack
+/// holds).
+fn zscan(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    parse_scan_cursor(args.next()?)?;
+    let empty = || Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())]);
+    let Some(z) = read_zset(cx, key)? else {
+        return Ok(empty());
+    };
+    let entries: Vec<(Bytes, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+    let options = ScanOptions::parse(args, false)?;
+    let mut out = Vec::new();
+    for (member, score) in entries {
+        if options.matches(&member) {
+            out.push(Reply::Bulk(member));
+            out.push(Reply::bulk_string(crate::resp::reply::format_double(score)));
+        }
+    }
+    Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(out)]))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::exec::testing::{bulk, err, Harness};
+    use crate::resp::Reply;
+    use bytes::Bytes;
+
+    fn bulks(items: &[&str]) -> Reply {
+        Reply::Array(items.iter().map(|s| bulk(s)).collect())
+    }
+
+    fn scored(items: &[(&str, f64)]) -> Reply {
+        Reply::ScoredPairs(
+            items
+                .iter()
+                .map(|(m, s)| (Bytes::copy_from_slice(m.as_bytes()), *s))
+                .collect(),
+        )
+    }
+
+    fn setup(h: &mut Harness) {
+        h.run(&["zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d"]);
+    }
+
+    #[test]
+    fn zadd_options_and_errors() {
+        let mut h = Harness::new();
+        let cases: &[(&[&str], Reply)] = &[
+            (&["zadd", "z", "1", "a", "2", "b"], Reply::Int(2)),
+            (&["zadd", "z", "5", "a", "3", "c"], Reply::Int(1)),
+            (&["zadd", "z", "CH", "6", "a", "3", "c"], Reply::Int(1)),
+            (&["zadd", "z", "NX", "9", "a", "7", "d"], Reply::Int(1)),
+            (&["zscore", "z", "a"], Reply::Double(6.0)),
+            (
+                &["zadd", "z", "XX", "CH", "1", "a", "1", "e"],
+                Reply::Int(1),
+            ),
+            (&["zscore", "z", "e"], Reply::Null),
+            (
+                &["zadd", "z", "GT", "CH", "0", "a", "10", "b"],
+                Reply::Int(1),
+            ),
+            (&["zscore", "z", "a"], Reply::Double(1.0)),
+            (
+                &["zadd", "z", "LT", "CH", "5", "b", "0", "f"],
+                Reply::Int(2),
+            ),
+            (&["zadd", "z", "INCR", "2.5", "a"], Reply::Double(3.5)),
+            (&["zadd", "z", "NX", "INCR", "2.5", "a"], Reply::Null),
+            (&["zadd", "z", "GT", "INCR", "-1", "a"], Reply::Null),
+            (&["zadd", "z", "XX", "INCR", "1", "nope"], Reply::Null),
+            (&["zadd", "missing", "XX", "1", "a"], Reply::Int(0)),
+            (&["exists", "missing"], Reply::Int(0)),
+            (&["zadd", "z", "NX", "1"], err("ERR syntax error")),
+            (&["zadd", "z", "NX", "1", "a", "2"], err("ERR syntax error")),
+            (
+                &["zadd", "z", "NX", "XX", "1", "a"],
+                err("ERR XX and NX options at the same time are not compatible"),
+            ),
+            (
+                &["zadd", "z", "GT", "LT", "1", "a"],
+                err("ERR GT, LT, and/or NX options at the same time are not compatible"),
+            ),
+            (
+                &["zadd", "z", "NX", "GT", "1", "a"],
+                err("ERR GT, LT, and/or NX options at the same time are not compatible"),
+            ),
+            (
+                &["zadd", "z", "INCR", "1", "a", "2", "b"],
+                err("ERR INCR option supports a single increment-element pair"),
+            ),
+            (
+                &["zadd", "z", "x", "a"],
+                err("ERR value is not a valid float"),
+            ),
+            (
+                &["zadd", "z", "nan", "a"],
+                err("ERR value is not a valid float"),
+            ),
+            (&["zadd", "inf", "inf", "a"], Reply::Int(1)),
+            (
+                &["zadd", "inf", "INCR", "-inf", "a"],
+                err("ERR resulting score is not a number (NaN)"),
+            ),
+            (
+                &["zadd", "z"],
+                err("ERR wrong number of arguments for 'zadd' command"),
+            ),
+            (&["zincrby", "z", "1.5", "new"], Reply::Double(1.5)),
+            (
+                &["zincrby", "z", "x", "new"],
+                err("ERR value is not a valid float"),
+            ),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(&h.run(cmd), want, "{cmd:?}");
+        }
+        h.run(&["set", "s", "v"]);
+        let wrongtype = err("WRONGTYPE Operation against a key holding the wrong kind of value");
+        for cmd in [
+            &["zadd", "s", "1", "a"][..],
+            &["zincrby", "s", "1", "a"],
+            &["zscore", "s", "a"],
+            &["zrange", "s", "0", "-1"],
+            &["zrem", "s", "a"],
+            &["zcard", "s"],
+            &["zpopmin", "s"],
+            &["zunionstore", "d", "1", "s"],
+            &["zrangestore", "d", "s", "0", "-1"],
+            &["zmscore", "s", "a"],
+            &["zrank", "s", "a"],
+            &["zcount", "s", "0", "1"],
+            &["zremrangebyrank", "s", "0", "1"],
+            &["zscan", "s", "0"],
+        ] {
+            assert_eq!(h.run(cmd), wrongtype, "{cmd:?}");
+        }
+    }
+
+    #[test]
+    fn scores_are_doubles_formatted_like_redis() {
+        let mut h = Harness::new();
+        h.run(&["zadd", "z", "0.1", "a", "-0", "b", "1e300", "c"]);
+        assert_eq!(h.run(&["zscore", "z", "a"]), Reply::Double(0.1));
+        assert_eq!(
+            crate::resp::reply::format_double(0.1),
+            "0.10000000000000001"
+        );
+        assert_eq!(h.run(&["zscore", "z", "b"]), Reply::Double(0.0));
+        assert_eq!(
+            h.run(&["zmscore", "z", "a", "nope", "c"]),
+            Reply::Array(vec![Reply::Double(0.1), Reply::Null, Reply::Double(1e300)])
+        );
+        assert_eq!(
+            h.run(&["zmscore", "missing", "a"]),
+            Reply::Array(vec![Reply::Null])
+        );
+        assert_eq!(
+            h.run(&["zscan", "z", "0"]),
+            Reply::Array(vec![
+                bulk("0"),
+                bulks(&[
+                    "b",
+                    "0",
+                    "a",
+                    "0.10000000000000001",
+                    "c",
+                    "1.0000000000000001e+300"
+                ])
+            ])
+        );
+    }
+
+    #[test]
+    fn rank_ranges_at_the_edges() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        let cases: &[(&[&str], Reply)] = &[
+            (&["zrange", "z", "0", "-1"], bulks(&["a", "b", "c", "d"])),
+            (&["zrange", "z", "-2", "-1"], bulks(&["c", "d"])),
+            (&["zrange", "z", "-100", "1"], bulks(&["a", "b"])),
+            (&["zrange", "z", "2", "100"], bulks(&["c", "d"])),
+            (&["zrange", "z", "3", "1"], bulks(&[])),
+            (&["zrange", "z", "4", "10"], bulks(&[])),
+            (&["zrange", "z", "-1", "-2"], bulks(&[])),
+            (&["zrange", "missing", "0", "-1"], bulks(&[])),
+            (&["zrange", "z", "0", "1", "REV"], bulks(&["d", "c"])),
+            (&["zrevrange", "z", "0", "1"], bulks(&["d", "c"])),
+            (
+                &["zrange", "z", "0", "1", "WITHSCORES"],
+                scored(&[("a", 1.0), ("b", 2.0)]),
+            ),
+            (
+                &["zrevrange", "z", "0", "0", "withscores"],
+                scored(&[("d", 4.0)]),
+            ),
+            (
+                &["zrange", "z", "0", "1", "LIMIT", "0", "1"],
+                err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"),
+            ),
+            (&["zrange", "z", "0", "1", "FOO"], err("ERR syntax error")),
+            (&["zrevrange", "z", "0", "1", "REV"], err("ERR syntax error")),
+            (
+                &["zrange", "z", "a", "1"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (&["zrank", "z", "c"], Reply::Int(2)),
+            (&["zrevrank", "z", "c"], Reply::Int(1)),
+            (&["zrank", "z", "x"], Reply::Null),
+            (&["zrank", "missing", "x"], Reply::Null),
+            (&["zcard", "z"], Reply::Int(4)),
+            (&["zcard", "missing"], Reply::Int(0)),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(&h.run(cmd), want, "{cmd:?}");
+        }
+    }
+
+    #[test]
+    fn score_ranges() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        h.run(&["zadd", "z", "-inf", "ninf", "+inf", "pinf"]);
+        let cases: &[(&[&str], Reply)] = &[
+            (&["zrangebyscore", "z", "2", "3"], bulks(&["b", "c"])),
+            (&["zrangebyscore", "z", "(2", "3"], bulks(&["c"])),
+            (&["zrangebyscore", "z", "(2", "(3"], bulks(&[])),
+            (&["zrangebyscore", "z", "3", "2"], bulks(&[])),
+            (
+                &["zrangebyscore", "z", "-inf", "+inf"],
+                bulks(&["ninf", "a", "b", "c", "d", "pinf"]),
+            ),
+            (
+                &["zrangebyscore", "z", "(-inf", "(+inf"],
+                bulks(&["a", "b", "c", "d"]),
+            ),
+            (&["zrangebyscore", "z", "4", "inf"], bulks(&["d", "pinf"])),
+            (&["zrevrangebyscore", "z", "3", "2"], bulks(&["c", "b"])),
+            (
+                &["zrevrangebyscore", "z", "(3", "-inf"],
+                bulks(&["b", "a", "ninf"]),
+            ),
+            (
+                &["zrevrangebyscore", "z", "+inf", "4"],
+                bulks(&["pinf", "d"]),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "4", "LIMIT", "1", "2"],
+                bulks(&["b", "c"]),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "4", "LIMIT", "1", "-1"],
+                bulks(&["b", "c", "d"]),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "4", "LIMIT", "-1", "2"],
+                bulks(&[]),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "4", "LIMIT", "10", "2"],
+                bulks(&[]),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "4", "LIMIT", "0", "0"],
+                bulks(&[]),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "2", "WITHSCORES"],
+                scored(&[("a", 1.0), ("b", 2.0)]),
+            ),
+            (
+                &[
+                    "zrange",
+                    "z",
+                    "(4",
+                    "2",
+                    "BYSCORE",
+                    "REV",
+                    "LIMIT",
+                    "0",
+                    "1",
+                    "WITHSCORES",
+                ],
+                scored(&[("c", 3.0)]),
+            ),
+            (&["zrange", "z", "2", "3", "BYSCORE"], bulks(&["b", "c"])),
+            (
+                &["zrangebyscore", "z", "x", "3"],
+                err("ERR min or max is not a float"),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "(x"],
+                err("ERR min or max is not a float"),
+            ),
+            (
+                &["zrangebyscore", "z", "nan", "1"],
+                err("ERR min or max is not a float"),
+            ),
+            (
+                &["zrangebyscore", "z", "1", "2", "BYSCORE"],
+                err("ERR syntax error"),
+            ),
+            (&["zcount", "z", "(1", "3"], Reply::Int(2)),
+            (&["zcount", "z", "-inf", "+inf"], Reply::Int(6)),
+            (&["zcount", "missing", "0", "1"], Reply::Int(0)),
+            (
+                &["zcount", "z", "a", "1"],
+                err("ERR min or max is not a float"),
+            ),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(&h.run(cmd), want, "{cmd:?}");
+        }
+    }
+
+    #[test]
+    fn lex_ranges() {
+        let mut h = Harness::new();
+        h.run(&[
+            "zadd", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e",
+        ]);
+        let cases: &[(&[&str], Reply)] = &[
+            (
+                &["zrangebylex", "l", "-", "+"],
+                bulks(&["a", "b", "c", "d", "e"]),
+            ),
+            (&["zrangebylex", "l", "[b", "(d"], bulks(&["b", "c"])),
+            (&["zrangebylex", "l", "(b", "[d"], bulks(&["c", "d"])),
+            (&["zrangebylex", "l", "+", "-"], bulks(&[])),
+            (
+                &["zrangebylex", "l", "-", "+", "LIMIT", "1", "2"],
+                bulks(&["b", "c"]),
+            ),
+            (
+                &["zrevrangebylex", "l", "[d", "-"],
+                bulks(&["d", "c", "b", "a"]),
+            ),
+            (
+                &["zrevrangebylex", "l", "+", "(c", "LIMIT", "0", "1"],
+                bulks(&["e"]),
+            ),
+            (&["zrange", "l", "[b", "[c", "BYLEX"], bulks(&["b", "c"])),
+            (
+                &["zrange", "l", "[c", "[b", "BYLEX", "REV"],
+                bulks(&["c", "b"]),
+            ),
+            (
+                &["zrangebylex", "l", "a", "+"],
+                err("ERR min or max not valid string range item"),
+            ),
+            (
+                &["zrangebylex", "l", "-x", "+"],
+                err("ERR min or max not valid string range item"),
+            ),
+            (
+                &["zrange", "l", "-", "+", "BYLEX", "WITHSCORES"],
+                err("ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
+            ),
+            (&["zlexcount", "l", "[b", "+"], Reply::Int(4)),
+            (
+                &["zlexcount", "l", "b", "+"],
+                err("ERR min or max not valid string range item"),
+            ),
+            (&["zremrangebylex", "l", "(a", "[c"], Reply::Int(2)),
+            (&["zrange", "l", "0", "-1"], bulks(&["a", "d", "e"])),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(&h.run(cmd), want, "{cmd:?}");
+        }
+    }
+
+    #[test]
+    fn removals_delete_empty_sets() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        assert_eq!(h.run(&["zrem", "z", "a", "x", "a"]), Reply::Int(1));
+        assert_eq!(h.run(&["zremrangebyscore", "z", "(2", "3"]), Reply::Int(1));
+        assert_eq!(h.run(&["zremrangebyrank", "z", "5", "10"]), Reply::Int(0));
+        assert_eq!(
+            h.run(&["zremrangebyscore", "z", "x", "3"]),
+            err("ERR min or max is not a float")
+        );
+        assert_eq!(
+            h.run(&["zremrangebyrank", "z", "x", "3"]),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(h.run(&["zremrangebyrank", "z", "0", "-1"]), Reply::Int(2));
+        assert_eq!(h.run(&["exists", "z"]), Reply::Int(0));
+        assert_eq!(h.run(&["zrem", "z", "a"]), Reply::Int(0));
+        h.run(&["zadd", "z", "1", "a"]);
+        assert_eq!(h.run(&["zrem", "z", "a"]), Reply::Int(1));
+        assert_eq!(h.run(&["type", "z"]), Reply::simple("none"));
+    }
+
+    #[test]
+    fn pops() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        h.propagated();
+        let cases: &[(&[&str], Reply)] = &[
+            (
+                &["zpopmin", "z"],
+                Reply::Array(vec![bulk("a"), Reply::Double(1.0)]),
+            ),
+            (&["zpopmax", "z", "2"], scored(&[("d", 4.0), ("c", 3.0)])),
+            (&["zpopmin", "z", "0"], scored(&[])),
+            (
+                &["zpopmin", "z", "-1"],
+                err("ERR value is out of range, must be positive"),
+            ),
+            (
+                &["zpopmin", "z", "x"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (&["zpopmin", "z", "1", "2"], err("ERR syntax error")),
+            (&["zpopmin", "z", "x", "2"], err("ERR syntax error")),
+            (&["zpopmin", "z", "10"], scored(&[("b", 2.0)])),
+            (&["exists", "z"], Reply::Int(0)),
+            (&["zpopmin", "z"], Reply::Array(vec![])),
+            (&["zpopmax", "z", "3"], Reply::Array(vec![])),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(&h.run(cmd), want, "{cmd:?}");
+        }
+        assert_eq!(
+            h.propagated(),
+            vec![
+                vec!["zpopmin", "z"],
+                vec!["zpopmax", "z", "2"],
+                vec!["zpopmin", "z", "10"],
+            ]
+        );
+    }
+
+    #[test]
+    fn rangestore() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        h.run(&["set", "dst", "x", "EX", "100"]);
+        assert_eq!(h.run(&["zrangestore", "dst", "z", "1", "2"]), Reply::Int(2));
+        assert_eq!(h.run(&["ttl", "dst"]), Reply::Int(-1));
+        assert_eq!(
+            h.run(&["zrange", "dst", "0", "-1", "withscores"]),
+            scored(&[("b", 2.0), ("c", 3.0)])
+        );
+        assert_eq!(
+            h.run(&[
+                "zrangestore",
+                "dst",
+                "z",
+                "(1",
+                "+inf",
+                "BYSCORE",
+                "LIMIT",
+                "0",
+                "1"
+            ]),
+            Reply::Int(1)
+        );
+        assert_eq!(h.run(&["zrange", "dst", "0", "-1"]), bulks(&["b"]));
+        assert_eq!(
+            h.run(&["zrangestore", "dst", "z", "0", "-1", "WITHSCORES"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            h.run(&["zrangestore", "dst", "missing", "0", "-1"]),
+            Reply::Int(0)
+        );
+        assert_eq!(h.run(&["exists", "dst"]), Reply::Int(0));
+    }
+
+    #[test]
+    fn union_inter_diff() {
+        let mut h = Harness::new();
+        h.run(&["zadd", "a", "1", "x", "2", "y", "3", "z"]);
+        h.run(&["zadd", "b", "10", "y", "20", "z", "30", "w"]);
+        let cases: &[(&[&str], Reply)] = &[
+            (&["zunionstore", "d", "2", "a", "b"], Reply::Int(4)),
+            (
+                &["zrange", "d", "0", "-1", "WITHSCORES"],
+                scored(&[("x", 1.0), ("y", 12.0), ("z", 23.0), ("w", 30.0)]),
+            ),
+            (
+                &[
+                    "zinterstore",
+                    "d",
+                    "2",
+                    "a",
+                    "b",
+                    "WEIGHTS",
+                    "2",
+                    "0.5",
+                    "AGGREGATE",
+                    "MAX",
+                ],
+                Reply::Int(2),
+            ),
+            (
+                &["zrange", "d", "0", "-1", "WITHSCORES"],
+                scored(&[("y", 5.0), ("z", 10.0)]),
+            ),
+            (
+                &["zinter", "2", "a", "b", "AGGREGATE", "MIN", "WITHSCORES"],
+                scored(&[("y", 2.0), ("z", 3.0)]),
+            ),
+            (&["zunion", "2", "a", "missing"], bulks(&["x", "y", "z"])),
+            (&["zinterstore", "d", "2", "a", "missing"], Reply::Int(0)),
+            (&["exists", "d"], Reply::Int(0)),
+            (
+                &["zdiff", "2", "a", "b", "WITHSCORES"],
+                scored(&[("x", 1.0)]),
+            ),
+            (&["zdiffstore", "d", "2", "b", "a"], Reply::Int(1)),
+            (
+                &["zunionstore", "d", "0", "a"],
+                err("ERR at least 1 input key is needed for 'zunionstore' command"),
+            ),
+            (
+                &["zinterstore", "d", "-1", "a"],
+                err("ERR at least 1 input key is needed for 'zinterstore' command"),
+            ),
+            (
+                &["zunionstore", "d", "3", "a", "b"],
+                err("ERR syntax error"),
+            ),
+            (
+                &["zunionstore", "d", "x", "a"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (
+                &["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1"],
+                err("ERR syntax error"),
+            ),
+            (
+                &["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "x"],
+                err("ERR weight value is not a float"),
+            ),
+            (
+                &["zunionstore", "d", "2", "a", "b", "AGGREGATE", "AVG"],
+                err("ERR syntax error"),
+            ),
+            (
+                &["zunionstore", "d", "1", "a", "WITHSCORES"],
+                err("ERR syntax error"),
+            ),
+            (
+                &["zdiff", "2", "a", "b", "WEIGHTS", "1", "1"],
+                err("ERR syntax error"),
+            ),
+            (
+                &["zunionstore", "d"],
+                err("ERR wrong number of arguments for 'zunionstore' command"),
+            ),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(&h.run(cmd), want, "{cmd:?}");
+        }
+        // +inf + -inf sums to 0; inf * 0 weighs 0.
+        h.run(&["zadd", "p", "inf", "m"]);
+        h.run(&["zadd", "n", "-inf", "m"]);
+        assert_eq!(
+            h.run(&["zunion", "2", "p", "n", "WITHSCORES"]),
+            scored(&[("m", 0.0)])
+        );
+        assert_eq!(
+            h.run(&["zunion", "1", "p", "WEIGHTS", "0", "WITHSCORES"]),
+            scored(&[("m", 0.0)])
+        );
+    }
+
+    #[test]
+    fn plain_sets_count_as_score_one() {
+        let mut h = Harness::new();
+        h.shared.engine().dbs[0].set(
+            Bytes::from("s"),
+            crate::store::Value::Set(["x", "y"].iter().map(|m| Bytes::from(*m)).collect()),
+        );
+        h.run(&["zadd", "a", "5", "x"]);
+        assert_eq!(
+            h.run(&["zunion", "2", "s", "a", "WITHSCORES"]),
+            scored(&[("y", 1.0), ("x", 6.0)])
+        );
+    }
+
+    #[test]
+    fn zscan_filters_and_checks_arguments() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        assert_eq!(
+            h.run(&["zscan", "z", "0", "MATCH", "a*", "COUNT", "100"]),
+            Reply::Array(vec![bulk("0"), bulks(&["a", "1"])])
+        );
+        assert_eq!(
+            h.run(&["zscan", "missing", "0"]),
+            Reply::Array(vec![bulk("0"), bulks(&[])])
+        );
+        assert_eq!(h.run(&["zscan", "z", "x"]), err("ERR invalid cursor"));
+        assert_eq!(
+            h.run(&["zscan", "z", "0", "COUNT", "0"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            h.run(&["zscan", "z", "0", "TYPE", "zset"]),
+            err("ERR syntax error")
+        );
+    }
+
+    #[test]
+    fn writes_propagate_as_received_and_noops_not_at_all() {
+        let mut h = Harness::new();
+        h.propagated();
+        h.run(&["zadd", "z", "1", "a"]);
+        h.run(&["zadd", "z", "1", "a"]);
+        h.run(&["zadd", "z", "NX", "2", "a"]);
+        h.run(&["zincrby", "z", "1", "a"]);
+        h.run(&["zrem", "z", "nope"]);
+        h.run(&["zrem", "z", "a"]);
+        assert_eq!(
+            h.propagated(),
+            vec![
+                vec!["zadd", "z", "1", "a"],
+                vec!["zincrby", "z", "1", "a"],
+                vec!["zrem", "z", "a"],
+            ]
+        );
+    }
+}

@@ -27,6 +27,10 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     Set(Vec<Reply>),
     Double(f64),
+    /// Members with scores (ZRANGE ... WITHSCORES, ZPOPMIN with a count): a flat array
+    /// `member, score, ...` with scores as `%.17g` bulk strings in RESP2, an array of
+    /// `[member, double]` pairs in RESP3, as Redis 7.0 replies.
+    ScoredPairs(Vec<(Bytes, f64)>),
     Bool(bool),
     /// Verbatim text (INFO, CLUSTER INFO/NODES): `=len\r\ntxt:...` in RESP3, bulk in RESP2.
     Verbatim(Bytes),
@@ -112,6 +116,21 @@ impl Reply {
                     out.extend_from_slice(b"\r\n");
                 } else {
                     put_bulk(out, text.as_bytes());
+                }
+            }
+            Reply::ScoredPairs(pairs) if resp3 => {
+                put_header(out, b'*', pairs.len() as i64);
+                for (member, score) in pairs {
+                    out.extend_from_slice(b"*2\r\n");
+                    put_bulk(out, member);
+                    Reply::Double(*score).encode(true, out);
+                }
+            }
+            Reply::ScoredPairs(pairs) => {
+                put_header(out, b'*', 2 * pairs.len() as i64);
+                for (member, score) in pairs {
+                    put_bulk(out, member);
+                    put_bulk(out, format_double(*score).as_bytes());
                 }
             }
             Reply::Bool(b) if resp3 => {
@@ -227,6 +246,15 @@ mod tests {
         assert_eq!(enc(&Reply::Bool(true), false), ":1\r\n");
         assert_eq!(enc(&Reply::error("ERR x"), false), "-ERR x\r\n");
         assert_eq!(enc(&Reply::None, false), "");
+        let scored = Reply::ScoredPairs(vec![(Bytes::from("a"), 0.1)]);
+        assert_eq!(
+            enc(&scored, false),
+            "*2\r\n$1\r\na\r\n$19\r\n0.10000000000000001\r\n"
+        );
+        assert_eq!(
+            enc(&scored, true),
+            "*1\r\n*2\r\n$1\r\na\r\n,0.10000000000000001\r\n"
+        );
     }
 
     #[test]
