@@ -22,6 +22,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -145,6 +146,7 @@ pub fn all_specs() -> &'static [Spec] {
             sets::COMMANDS,
             zsets::COMMANDS,
             pubsub::COMMANDS,
+            persistence::COMMANDS,
             transactions::COMMANDS,
             server::COMMANDS,
         ]

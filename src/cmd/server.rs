@@ -31,7 +31,6 @@ pub const COMMANDS: &[Spec] = &[
     ),
     Spec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, debug),
     Spec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role),
-    Spec::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
     Spec::new("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, config),
 ];
 
@@ -192,13 +191,31 @@ fn info_memory(text: &mut String) {
 }
 
 fn info_persistence(cx: &mut Exec, text: &mut String) {
+    let state = cx.shared.persistence();
     text.push_str("# Persistence\r\n");
     line(text, "loading", 0);
     line(text, "async_loading", 0);
+    line(text, "current_cow_peak", 0);
+    line(text, "current_fork_perc", "0.00");
     line(text, "rdb_changes_since_last_save", cx.engine.dirty);
-    line(text, "rdb_bgsave_in_progress", 0);
-    line(text, "rdb_last_save_time", cx.shared.started_unix_secs());
-    line(text, "rdb_last_bgsave_status", "ok");
+    line(text, "rdb_bgsave_in_progress", state.bgsave.is_some() as u8);
+    line(text, "rdb_last_save_time", state.last_save);
+    line(
+        text,
+        "rdb_last_bgsave_status",
+        if state.last_bgsave_ok { "ok" } else { "err" },
+    );
+    line(text, "rdb_last_bgsave_time_sec", state.last_bgsave_secs);
+    line(
+        text,
+        "rdb_current_bgsave_time_sec",
+        state
+            .bgsave
+            .as_ref()
+            .map_or(-1, |job| job.started.elapsed().as_secs() as i64),
+    );
+    line(text, "rdb_saves", state.saves);
+    drop(state);
     line(text, "aof_enabled", cx.shared.config().appendonly as u8);
     line(text, "aof_rewrite_in_progress", 0);
     line(text, "aof_last_bgrewrite_status", "ok");
@@ -536,11 +553,6 @@ fn role(_cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
         Reply::Int(0),
         Reply::Array(vec![]),
     ]))
-}
-
-/// `LASTSAVE`: Unix time of the last successful save (the start time until one happens).
-fn lastsave(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
-    Ok(Reply::Int(cx.shared.started_unix_secs()))
 }
 
 /// `CONFIG GET pattern... | SET name value [name value ...] | REWRITE | RESETSTAT | HELP`

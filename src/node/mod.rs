@@ -43,6 +43,8 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Load(String),
     #[error("Failed to start the runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -95,7 +97,16 @@ pub fn run(
         .build()
         .map_err(StartError::Runtime)?;
     let shared = Arc::new(Shared::new(config, config_path, events));
+    if let Err(error) = crate::server::persistence::load_at_startup(&shared) {
+        shared.emit(Event::Warning {
+            text: error.clone(),
+        });
+        return Err(StartError::Load(error));
+    }
     let result = runtime.block_on(serve(shared.clone()));
+    if result.is_ok() {
+        final_save(&shared);
+    }
     let pidfile = shared.config().pidfile.clone();
     if let Some(path) = pidfile {
         let _ = std::fs::remove_file(path);
@@ -106,6 +117,25 @@ pub fn run(
     // Connection tasks still parked on sockets are dropped with the runtime.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
+}
+
+/// What shutdown does with the dataset: kill a running BGSAVE, then save if SHUTDOWN SAVE was
+/// asked, or if save points are configured and NOSAVE was not (Redis's `prepareForShutdown`).
+fn final_save(shared: &Shared) {
+    crate::server::persistence::kill_bgsave(shared);
+    let mode = (*shared.shutdown.borrow()).unwrap_or(ShutdownMode::Default);
+    let wanted = match mode {
+        ShutdownMode::Save => true,
+        ShutdownMode::NoSave => false,
+        ShutdownMode::Default => !shared.config().save.is_empty(),
+    };
+    if wanted {
+        shared.emit(Event::Notice {
+            text: "Saving the final RDB snapshot before exiting.".into(),
+        });
+        let mut engine = shared.engine();
+        let _ = crate::server::persistence::save(shared, &mut engine);
+    }
 }
 
 /// Detaches from the terminal like Redis's `daemonize()`: fork, the parent exits, the child
@@ -331,6 +361,8 @@ async fn cron(shared: Arc<Shared>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        crate::server::persistence::check_bgsave(&shared);
+        crate::server::persistence::check_save_points(&shared);
         active_expire_cycle(&shared, Duration::from_millis(25 * 10 / hz as u64));
     }
 }

@@ -8,3 +8,4 @@
 //! `std::io`; callers run it on a blocking thread.
 
 pub mod rdb;
+pub mod snapshot;

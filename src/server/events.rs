@@ -27,6 +27,24 @@ pub enum Event {
     ShutdownRequested { reason: String },
     /// Everything is closed; the process exits next.
     ShutdownComplete,
+    /// A save point was reached (`100 changes in 300 seconds. Saving...`).
+    SavePointReached { changes: u64, seconds: u64 },
+    /// A forked child started writing a snapshot.
+    BackgroundSaveStarted { pid: i32 },
+    /// The background snapshot finished; on success its file replaced the old dump.
+    BackgroundSaveFinished { ok: bool },
+    /// A foreground SAVE (or the save on shutdown) wrote the dump.
+    DbSaved,
+    /// A save failed.
+    SaveFailed { error: String },
+    /// The dataset was loaded from an RDB file at start-up.
+    RdbLoaded {
+        /// The `redis-ver` aux field of the file.
+        version: String,
+        keys: usize,
+        expired: usize,
+        millis: u128,
+    },
     /// A warning that is not a state change a lab waits on (e.g. a rejected connection).
     Warning { text: String },
     /// A notice that is not a state change a lab waits on.
@@ -64,6 +82,38 @@ impl Event {
             ShutdownComplete => (
                 LogLevel::Warning,
                 "Redis is now ready to exit, bye bye...".to_string(),
+            ),
+            SavePointReached { changes, seconds } => (
+                LogLevel::Notice,
+                format!("{changes} changes in {seconds} seconds. Saving..."),
+            ),
+            BackgroundSaveStarted { pid } => (
+                LogLevel::Notice,
+                format!("Background saving started by pid {pid}"),
+            ),
+            BackgroundSaveFinished { ok: true } => (
+                LogLevel::Notice,
+                "Background saving terminated with success".to_string(),
+            ),
+            BackgroundSaveFinished { ok: false } => {
+                (LogLevel::Warning, "Background saving error".to_string())
+            }
+            DbSaved => (LogLevel::Notice, "DB saved on disk".to_string()),
+            SaveFailed { error } => (
+                LogLevel::Warning,
+                format!("Failed saving the DB: {error}"),
+            ),
+            RdbLoaded {
+                version,
+                keys,
+                expired,
+                millis,
+            } => (
+                LogLevel::Notice,
+                format!(
+                    "Loading RDB produced by version {version}\nDone loading RDB, keys loaded: {keys}, keys expired: {expired}.\nDB loaded from disk: {:.3} seconds",
+                    *millis as f64 / 1000.0
+                ),
             ),
             Warning { text } => (LogLevel::Warning, text.clone()),
             Notice { text } => (LogLevel::Notice, text.clone()),

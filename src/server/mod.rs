@@ -12,6 +12,7 @@ pub mod engine;
 pub mod events;
 pub mod log;
 pub mod memory;
+pub mod persistence;
 pub mod pubsub;
 pub mod session;
 
@@ -92,6 +93,8 @@ pub struct Shared {
     /// The port actually bound (differs from the config when it asked for port 0).
     pub port: AtomicU64,
     next_client_id: AtomicU64,
+    /// RDB save state (INFO persistence, the running BGSAVE child).
+    pub persistence: Mutex<persistence::Persistence>,
     /// True while this node replicates from a master (read-only replica checks, lazy expiry).
     pub is_replica: AtomicBool,
     /// Set to ask every task to stop.
@@ -117,6 +120,7 @@ impl Shared {
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             is_replica: AtomicBool::new(false),
+            persistence: Mutex::new(persistence::Persistence::new(unix_ms() / 1000)),
             shutdown,
         }
     }
@@ -125,6 +129,10 @@ impl Shared {
     /// server down with it, so a poisoned lock is recovered.
     pub fn engine(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn persistence(&self) -> MutexGuard<'_, persistence::Persistence> {
+        self.persistence.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn pubsub(&self) -> MutexGuard<'_, PubSub> {

@@ -96,6 +96,29 @@ impl TestNode {
         panic!("could not find a free port in 5 attempts");
     }
 
+    /// Restarts the server in the same directory on the same port with `extra` arguments
+    /// (after a SHUTDOWN, a crash or a kill). Returns whether it came up.
+    pub fn restart(&mut self, extra: &[&str]) -> bool {
+        self.kill();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("stdout.log"))
+            .expect("log file");
+        let child = Command::new(redislab())
+            .arg("server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(extra)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn redislab");
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(10))
+    }
+
     /// Waits until PING answers, or the process exits, or the deadline passes.
     pub fn wait_ready(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
