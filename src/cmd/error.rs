@@ -66,6 +66,62 @@ impl CmdError {
         CmdError::new("ERR timeout is negative")
     }
 
+    pub fn timeout_out_of_range() -> CmdError {
+        CmdError::new("ERR timeout is out of range")
+    }
+
+    /// `getRangeLongFromObjectOrReply` without a custom message.
+    pub fn range_between(min: i64, max: i64) -> CmdError {
+        CmdError(format!("ERR value is out of range, value must between {min} and {max}").into())
+    }
+
+    /// LPOS `RANK 0`.
+    pub fn lpos_rank_zero() -> CmdError {
+        CmdError::new(
+            "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... \
+             or use negative to start from the end of the list",
+        )
+    }
+
+    /// `ERR COUNT can't be negative` (LPOS COUNT, MAXLEN; SINTERCARD LIMIT).
+    pub fn cant_be_negative(what: &str) -> CmdError {
+        CmdError(format!("ERR {what} can't be negative").into())
+    }
+
+    pub fn hash_not_integer() -> CmdError {
+        CmdError::new("ERR hash value is not an integer")
+    }
+
+    pub fn hash_not_float() -> CmdError {
+        CmdError::new("ERR hash value is not a float")
+    }
+
+    /// HINCRBYFLOAT with an infinite increment.
+    pub fn nan_or_infinity() -> CmdError {
+        CmdError::new("ERR value is NaN or Infinity")
+    }
+
+    pub fn would_produce_nan() -> CmdError {
+        CmdError::new("ERR increment would produce NaN or Infinity")
+    }
+
+    /// HRANDFIELD with WITHVALUES and a count beyond ±LONG_MAX/2.
+    pub fn value_out_of_range() -> CmdError {
+        CmdError::new("ERR value is out of range")
+    }
+
+    pub fn invalid_cursor() -> CmdError {
+        CmdError::new("ERR invalid cursor")
+    }
+
+    pub fn numkeys_not_positive() -> CmdError {
+        CmdError::new("ERR numkeys should be greater than 0")
+    }
+
+    pub fn numkeys_too_many() -> CmdError {
+        CmdError::new("ERR Number of keys can't be greater than number of args")
+    }
+
     /// `ERR wrong number of arguments for 'get' command` (the name as the client typed it,
     /// lowercased; `client|kill` for subcommands).
     pub fn arity(name: &str) -> CmdError {
