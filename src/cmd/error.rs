@@ -192,10 +192,6 @@ impl CmdError {
         CmdError::new("ERR source and destination objects are the same")
     }
 
-    pub fn invalid_cursor() -> CmdError {
-        CmdError::new("ERR invalid cursor")
-    }
-
     pub fn db_index_out_of_range() -> CmdError {
         CmdError::new("ERR DB index is out of range")
     }
