@@ -290,7 +290,7 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             .map(|l| Reply::Simple(Bytes::from_static(l.as_bytes())))
             .collect(),
         )),
-        _ => Err(CmdError::unknown_subcommand(&sub, "client")),
+        _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "client")),
     }
 }
 

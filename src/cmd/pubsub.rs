@@ -212,7 +212,7 @@ fn pubsub(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             .map(|l| Reply::Simple(Bytes::from_static(l.as_bytes())))
             .collect(),
         )),
-        _ => Err(CmdError::unknown_subcommand(&sub, "pubsub")),
+        _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "pubsub")),
     }
 }
 

@@ -474,7 +474,7 @@ fn command(_cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             .map(|l| Reply::Simple(Bytes::from_static(l.as_bytes())))
             .collect(),
         )),
-        _ => Err(CmdError::unknown_subcommand(&sub, "command")),
+        _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "command")),
     }
 }
 
@@ -632,7 +632,7 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             .map(|l| Reply::Simple(Bytes::from_static(l.as_bytes())))
             .collect(),
         )),
-        _ => Err(CmdError::unknown_subcommand(&sub, "config")),
+        _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "config")),
     }
 }
 
