@@ -11,6 +11,7 @@ pub mod config;
 pub mod glob;
 pub mod node;
 pub mod persist;
+pub mod repl;
 pub mod resp;
 pub mod server;
 pub mod store;

@@ -30,6 +30,14 @@ pub enum Effect {
     },
     /// Stop the server (SHUTDOWN).
     Shutdown(ShutdownMode),
+    /// Hand the connection to the replication master side (PSYNC, SYNC).
+    Replicate(crate::repl::master::SyncRequest),
+    /// WAIT: until `replicas` replicas acknowledged `offset`, or `timeout` (None = forever).
+    Wait {
+        replicas: usize,
+        offset: i64,
+        timeout: Option<Duration>,
+    },
 }
 
 /// A handler's view of the server while it runs.
@@ -180,12 +188,33 @@ fn check(shared: &Shared, session: &Session, argv: &[Bytes]) -> Result<&'static 
             .into(),
         ));
     }
-    if spec.has(flags::WRITE)
-        && !session.is_master_link
-        && shared.is_replica.load(std::sync::atomic::Ordering::Relaxed)
-        && shared.config().replica_read_only
-    {
-        return Err(CmdError::readonly_replica());
+    if !session.is_master_link {
+        let replica = shared.is_replica.load(std::sync::atomic::Ordering::Relaxed);
+        if spec.has(flags::WRITE) && replica && shared.config().replica_read_only {
+            return Err(CmdError::readonly_replica());
+        }
+        if replica && !spec.has(flags::STALE) && !shared.config().replica_serve_stale_data {
+            let link_up = shared.repl().master.as_ref().is_some_and(|m| m.up);
+            if !link_up {
+                return Err(CmdError::new(
+                    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+                ));
+            }
+        }
+        if spec.has(flags::WRITE) && !replica {
+            let (needed, max_lag) = {
+                let config = shared.config();
+                (
+                    config.min_replicas_to_write as usize,
+                    config.min_replicas_max_lag as i64,
+                )
+            };
+            if needed > 0 && crate::repl::good_replicas(shared, max_lag) < needed {
+                return Err(CmdError::new(
+                    "NOREPLICAS Not enough good replicas to write.",
+                ));
+            }
+        }
     }
     Ok(spec)
 }
@@ -219,10 +248,11 @@ fn run(
         effect,
         rewrite,
         engine,
+        session,
         ..
     } = cx;
     propagate_expired(engine);
-    if engine.dirty != dirty_before && engine.propagate {
+    if engine.dirty != dirty_before && engine.propagate && !session.is_master_link {
         match rewrite {
             None => engine.propagate(db_before, argv.to_vec()),
             Some(commands) => {

@@ -24,6 +24,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -147,6 +148,7 @@ pub fn all_specs() -> &'static [Spec] {
             zsets::COMMANDS,
             pubsub::COMMANDS,
             persistence::COMMANDS,
+            replication::COMMANDS,
             transactions::COMMANDS,
             server::COMMANDS,
         ]

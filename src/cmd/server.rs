@@ -30,7 +30,6 @@ pub const COMMANDS: &[Spec] = &[
         shutdown,
     ),
     Spec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, debug),
-    Spec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role),
     Spec::new("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, config),
 ];
 
@@ -252,9 +251,12 @@ fn info_stats(cx: &mut Exec, text: &mut String) {
         "rejected_connections",
         Stats::get(&stats.rejected_connections),
     );
-    line(text, "sync_full", 0);
-    line(text, "sync_partial_ok", 0);
-    line(text, "sync_partial_err", 0);
+    {
+        let repl = cx.shared.repl();
+        line(text, "sync_full", repl.sync_full);
+        line(text, "sync_partial_ok", repl.sync_partial_ok);
+        line(text, "sync_partial_err", repl.sync_partial_err);
+    }
     line(text, "expired_keys", cx.engine.stats.expired_keys);
     line(text, "evicted_keys", 0);
     line(text, "keyspace_hits", cx.engine.stats.keyspace_hits);
@@ -265,22 +267,83 @@ fn info_stats(cx: &mut Exec, text: &mut String) {
 }
 
 fn info_replication(cx: &mut Exec, text: &mut String) {
+    let repl = cx.shared.repl();
+    let now = crate::server::unix_ms();
     text.push_str("# Replication\r\n");
-    line(text, "role", "master");
-    line(text, "connected_slaves", 0);
+    if let Some(master) = &repl.master {
+        line(text, "role", "slave");
+        line(text, "master_host", &master.host);
+        line(text, "master_port", master.port);
+        line(
+            text,
+            "master_link_status",
+            if master.up { "up" } else { "down" },
+        );
+        line(
+            text,
+            "master_last_io_seconds_ago",
+            if master.up {
+                (now - master.last_io_ms) / 1000
+            } else {
+                -1
+            },
+        );
+        line(
+            text,
+            "master_sync_in_progress",
+            master.sync_in_progress as u8,
+        );
+        line(text, "slave_read_repl_offset", repl.offset);
+        line(text, "slave_repl_offset", repl.offset);
+        if !master.up {
+            line(
+                text,
+                "master_link_down_since_seconds",
+                (now - master.down_since_ms) / 1000,
+            );
+        }
+        let config = cx.shared.config();
+        line(text, "slave_priority", config.replica_priority);
+        line(text, "slave_read_only", config.replica_read_only as u8);
+        line(text, "replica_announced", 1);
+    } else {
+        line(text, "role", "master");
+    }
+    line(text, "connected_slaves", repl.replicas.len());
+    for (i, r) in repl.replicas.iter().enumerate() {
+        let _ = write!(
+            text,
+            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
+            r.ip,
+            r.port,
+            r.state.name(),
+            r.ack_offset,
+            (now - r.last_ack_ms) / 1000
+        );
+    }
     line(text, "master_failover_state", "no-failover");
-    line(text, "master_replid", &cx.shared.run_id);
-    line(
-        text,
-        "master_replid2",
-        "0000000000000000000000000000000000000000",
-    );
-    line(text, "master_repl_offset", 0);
-    line(text, "second_repl_offset", -1);
-    line(text, "repl_backlog_active", 0);
-    line(text, "repl_backlog_size", 1048576);
-    line(text, "repl_backlog_first_byte_offset", 0);
-    line(text, "repl_backlog_histlen", 0);
+    line(text, "master_replid", &repl.replid);
+    line(text, "master_replid2", &repl.replid2);
+    line(text, "master_repl_offset", repl.offset);
+    line(text, "second_repl_offset", repl.second_offset);
+    match &repl.backlog {
+        Some(backlog) => {
+            line(text, "repl_backlog_active", 1);
+            line(text, "repl_backlog_size", backlog.capacity());
+            line(
+                text,
+                "repl_backlog_first_byte_offset",
+                backlog.first_offset(),
+            );
+            line(text, "repl_backlog_histlen", backlog.len());
+        }
+        None => {
+            line(text, "repl_backlog_active", 0);
+            line(text, "repl_backlog_size", repl.backlog_size);
+            line(text, "repl_backlog_first_byte_offset", 0);
+            line(text, "repl_backlog_histlen", 0);
+        }
+    }
 }
 
 fn info_cpu(text: &mut String) {
@@ -544,15 +607,6 @@ fn debug(_cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             .into(),
         )),
     }
-}
-
-/// `ROLE`: `["master", offset, [replicas...]]`.
-fn role(_cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
-    Ok(Reply::Array(vec![
-        Reply::bulk(b"master"),
-        Reply::Int(0),
-        Reply::Array(vec![]),
-    ]))
 }
 
 /// `CONFIG GET pattern... | SET name value [name value ...] | REWRITE | RESETSTAT | HELP`

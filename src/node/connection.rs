@@ -41,6 +41,14 @@ enum Next {
     Block(Blocked),
     /// Flush and close.
     Close,
+    /// Hand the socket to the replication master side.
+    Replicate(crate::repl::master::SyncRequest),
+    /// WAIT for replica acknowledgements.
+    Wait {
+        replicas: usize,
+        offset: i64,
+        timeout: Option<Duration>,
+    },
 }
 
 struct Blocked {
@@ -81,6 +89,32 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         update_meta(&handle, &session);
         match next {
             Next::Close => break,
+            Next::Replicate(request) => {
+                let pending = std::mem::take(&mut input);
+                crate::repl::master::serve_replica(
+                    shared.clone(),
+                    stream,
+                    handle.clone(),
+                    request,
+                    pending,
+                )
+                .await;
+                disconnect(&shared, &mut session);
+                return;
+            }
+            Next::Wait {
+                replicas,
+                offset,
+                timeout,
+            } => {
+                let acked = tokio::select! {
+                    acked = wait_for_acks(&shared, replicas, offset, timeout) => acked,
+                    _ = handle.killed() => break,
+                    _ = shutdown.changed() => break,
+                };
+                Reply::Int(acked as i64).encode(session.resp3, &mut output);
+                continue;
+            }
             Next::Flush => continue,
             Next::Block(blocked) => {
                 let reply = tokio::select! {
@@ -145,7 +179,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     disconnect(&shared, &mut session);
 }
 
-/// Runs every complete request in `input`. The keyspace lock is taken once for the batch.
+/// Runs every complete request in `input`. The keyspace lock is taken once for the batch, and
+/// the batch's writes become replication stream before it is released.
 fn run_batch(
     shared: &Shared,
     session: &mut Session,
@@ -154,6 +189,21 @@ fn run_batch(
     output: &mut BytesMut,
 ) -> Next {
     let mut engine = None;
+    let next = run_requests(shared, session, parser, input, output, &mut engine);
+    if let Some(engine) = engine.as_mut() {
+        crate::repl::flush(shared, engine);
+    }
+    next
+}
+
+fn run_requests<'a>(
+    shared: &'a Shared,
+    session: &mut Session,
+    parser: &mut RequestParser,
+    input: &mut BytesMut,
+    output: &mut BytesMut,
+    engine: &mut Option<std::sync::MutexGuard<'a, crate::server::engine::Engine>>,
+) -> Next {
     loop {
         let argv = match parser.parse(input) {
             Ok(Some(argv)) => argv,
@@ -182,6 +232,18 @@ fn run_batch(
             Effect::Shutdown(mode) => {
                 shared.request_shutdown(mode);
                 return Next::Close;
+            }
+            Effect::Replicate(request) => return Next::Replicate(request),
+            Effect::Wait {
+                replicas,
+                offset,
+                timeout,
+            } => {
+                return Next::Wait {
+                    replicas,
+                    offset,
+                    timeout,
+                }
             }
             Effect::Block { keys, timeout } => {
                 let (tx, rx) = oneshot::channel();
@@ -244,6 +306,25 @@ async fn wait_blocked(shared: &Shared, session: &Session, blocked: Blocked) -> O
         handle.meta().blocked = false;
     }
     outcome
+}
+
+/// WAIT: asks replicas for an ACK, then polls (every 10 ms) until enough acknowledged `offset`
+/// or the timeout passes. Returns how many did.
+async fn wait_for_acks(
+    shared: &Shared,
+    replicas: usize,
+    offset: i64,
+    timeout: Option<Duration>,
+) -> usize {
+    crate::repl::request_acks(shared);
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    loop {
+        let acked = crate::repl::acked_replicas(shared, offset);
+        if acked >= replicas || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return acked;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn recv_push(push: &mut Option<PushSource>) -> Option<Reply> {

@@ -96,7 +96,7 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
-    let shared = Arc::new(Shared::new(config, config_path, events));
+    let shared = Shared::new(config, config_path, events).into_arc();
     if let Err(error) = crate::server::persistence::load_at_startup(&shared) {
         shared.emit(Event::Warning {
             text: error.clone(),
@@ -260,6 +260,10 @@ async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
         tasks.spawn(accept_loop(shared.clone(), listener));
     }
     tasks.spawn(cron(shared.clone()));
+    let replicaof = shared.config().replicaof.clone();
+    if let Some((host, port)) = replicaof {
+        crate::repl::replica::start(&shared, host, port);
+    }
     tasks.spawn(signals(shared.clone()));
     let mut shutdown = shared.shutdown_signal();
     let mode = loop {
@@ -359,8 +363,14 @@ async fn cron(shared: Arc<Shared>) {
     let hz = shared.config().hz.clamp(1, 500);
     let mut interval = tokio::time::interval(Duration::from_millis(1000 / hz as u64));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ping = Instant::now();
     loop {
         interval.tick().await;
+        let period = Duration::from_secs(shared.config().repl_ping_replica_period.max(1));
+        if last_ping.elapsed() >= period {
+            last_ping = Instant::now();
+            crate::repl::ping_replicas(&shared);
+        }
         crate::server::persistence::check_bgsave(&shared);
         crate::server::persistence::check_save_points(&shared);
         active_expire_cycle(&shared, Duration::from_millis(25 * 10 / hz as u64));
@@ -389,4 +399,5 @@ pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
         }
     }
     crate::cmd::exec::propagate_expired(engine);
+    crate::repl::flush(shared, engine);
 }

@@ -60,6 +60,35 @@ fn dump_path(shared: &Shared) -> PathBuf {
     config.dir.join(&config.dbfilename)
 }
 
+/// The aux fields every snapshot carries besides the standard ones: the replication id and
+/// offset (so a restarted replica can resume with a partial resync, as Redis 7 does) and the db
+/// the replication stream last selected.
+pub struct ReplAux {
+    replid: String,
+    offset: i64,
+    stream_db: i64,
+}
+
+impl ReplAux {
+    pub fn current(shared: &Shared) -> ReplAux {
+        let repl = shared.repl();
+        ReplAux {
+            replid: repl.replid.clone(),
+            offset: repl.offset,
+            stream_db: repl.stream_db.map_or(0, |d| d as i64),
+        }
+    }
+
+    pub fn fields(&self) -> [(&'static str, AuxValue<'_>); 4] {
+        [
+            ("repl-stream-db", AuxValue::Int(self.stream_db)),
+            ("repl-id", AuxValue::Str(self.replid.as_bytes())),
+            ("repl-offset", AuxValue::Int(self.offset)),
+            ("aof-base", AuxValue::Int(0)),
+        ]
+    }
+}
+
 fn options(shared: &Shared) -> SaveOptions {
     let mut options = SaveOptions::new(unix_ms() / 1000);
     options.used_mem = memory::used_memory() as u64;
@@ -74,8 +103,14 @@ pub fn save(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
     }
     let target = dump_path(shared);
     let temp = target.with_file_name(format!("temp-{}.rdb", std::process::id()));
-    let aux: [(&str, AuxValue); 1] = [("aof-base", AuxValue::Int(0))];
-    match snapshot::save_to_file(&engine.dbs, &temp, &target, &aux, &options(shared)) {
+    let repl_aux = ReplAux::current(shared);
+    match snapshot::save_to_file(
+        &engine.dbs,
+        &temp,
+        &target,
+        &repl_aux.fields(),
+        &options(shared),
+    ) {
         Ok(_) => {
             engine.dirty = 0;
             let mut state = shared.persistence();
@@ -96,6 +131,7 @@ pub fn save(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
 
 /// BGSAVE: forks a child that writes the dump while the server keeps serving.
 pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
+    let repl_aux = ReplAux::current(shared);
     let mut state = shared.persistence();
     if state.bgsave.is_some() {
         return Err("ERR Background save already in progress".into());
@@ -113,8 +149,7 @@ pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     let child_temp = temp.clone();
     let dbs = &engine.dbs;
     let pid = snapshot::fork_child(move || {
-        let aux: [(&str, AuxValue); 1] = [("aof-base", AuxValue::Int(0))];
-        snapshot::write_temp(dbs, &child_temp, &aux, &options).is_ok()
+        snapshot::write_temp(dbs, &child_temp, &repl_aux.fields(), &options).is_ok()
     })
     .map_err(|e| format!("ERR Can't save in background: fork: {e}"))?;
     state.bgsave = Some(BackgroundSave {
@@ -223,6 +258,14 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
             path.display()
         )
     })?;
+    if let (Some(replid), Some(offset)) = (snapshot.repl_id(), snapshot.repl_offset()) {
+        if replid.len() == 40 {
+            let mut repl = shared.repl();
+            repl.replid = replid.to_string();
+            repl.offset = offset;
+            repl.has_history = true;
+        }
+    }
     let mut engine = shared.engine();
     let databases = engine.dbs.len();
     let now = unix_ms();

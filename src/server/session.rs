@@ -21,6 +21,14 @@ pub struct MultiState {
     pub failed: bool,
 }
 
+/// `REPLCONF listening-port` / `capa` as a replica announced them.
+#[derive(Debug, Default, Clone)]
+pub struct ReplConf {
+    pub listening_port: Option<u16>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+}
+
 /// Per-connection state.
 #[derive(Debug)]
 pub struct Session {
@@ -45,6 +53,8 @@ pub struct Session {
     /// a blocked client is being served).
     pub may_block: bool,
     pub handle: Option<Arc<ClientHandle>>,
+    /// What a replica told us with REPLCONF before PSYNC.
+    pub replconf: ReplConf,
     push: Option<PushSink>,
     /// The receiving end of `push`, until the connection task takes it.
     pub push_source: Option<PushSource>,
@@ -68,6 +78,7 @@ impl Session {
             is_master_link: false,
             may_block: true,
             handle: None,
+            replconf: ReplConf::default(),
             push: None,
             push_source: None,
         }

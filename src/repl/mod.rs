@@ -1,0 +1,326 @@
+//! Replication, as Redis 7.0 does it (`replication.c`): a master streams every write to its
+//! replicas; a replica connects, synchronises (full or partial) and applies the stream.
+//!
+//! - [`backlog`]: the last bytes of the stream, for partial resyncs.
+//! - [`master`]: serving PSYNC/SYNC on a connection that a replica opened: `+FULLRESYNC` with an
+//!   RDB snapshot (from disk, `$<len>` framing, or diskless, `$EOF:<mark>` framing) or
+//!   `+CONTINUE` with the missing part of the backlog; then the live stream and the replica's
+//!   `REPLCONF ACK`s.
+//! - [`replica`]: the replica's side: the handshake state machine (PING, AUTH, REPLCONF,
+//!   PSYNC), receiving and loading the snapshot, applying the stream, ACKs, reconnecting.
+//!
+//! The stream is built in one place, [`flush`]: the writes the command layer queued in the
+//! engine (in the order they were applied, already in their deterministic forms) are encoded as
+//! RESP, preceded by `SELECT` when the db changes, appended to the backlog, and handed to every
+//! replica. It runs under the keyspace lock, so the stream order is the apply order.
+//!
+//! PSYNC2: a replica keeps its master's replication id and offset; when promoted it keeps
+//! serving the old id as `replid2` up to the offset where the history forked, so its former
+//! siblings can resume against it. What is left out: `repl-diskless-load` (replicas always load
+//! from a file), and `REPLCONF rdb-only`.
+
+pub mod backlog;
+pub mod master;
+pub mod replica;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use rand::Rng;
+
+use crate::server::engine::{ClientId, Engine};
+use crate::server::Shared;
+use backlog::Backlog;
+
+/// The id Redis shows when there is no secondary history.
+pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
+
+/// How far a replica has got, as the master sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaState {
+    /// Waiting for the snapshot to be taken (`wait_bgsave`).
+    WaitBgsave,
+    /// The snapshot is being sent (`send_bulk`).
+    SendBulk,
+    /// Streaming (`online`).
+    Online,
+}
+
+impl ReplicaState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::SendBulk => "send_bulk",
+            ReplicaState::Online => "online",
+        }
+    }
+}
+
+/// One replica connected to this node.
+#[derive(Debug)]
+pub struct ReplicaLink {
+    pub client: ClientId,
+    pub ip: String,
+    /// The port it listens on (`REPLCONF listening-port`), shown as `slaveN:port=`.
+    pub port: u16,
+    pub state: ReplicaState,
+    /// The offset it acknowledged last (`REPLCONF ACK`).
+    pub ack_offset: i64,
+    /// Unix ms of its last ACK.
+    pub last_ack_ms: i64,
+    /// Stream bytes for it; `None` once it must be dropped.
+    pub stream: master::StreamSink,
+}
+
+/// Our link to our master, when we are a replica.
+#[derive(Debug, Clone)]
+pub struct MasterLink {
+    pub host: String,
+    pub port: u16,
+    /// `up` once the stream flows.
+    pub up: bool,
+    /// Unix ms of the last byte received from the master.
+    pub last_io_ms: i64,
+    /// Unix ms when the link went down (for `master_link_down_since_seconds`).
+    pub down_since_ms: i64,
+    pub sync_in_progress: bool,
+    /// Bumped at every REPLICAOF so that an old link task knows it was replaced.
+    pub generation: u64,
+}
+
+/// Replication state of a node, master or replica.
+#[derive(Debug)]
+pub struct ReplState {
+    /// This history's id (`master_replid`).
+    pub replid: String,
+    /// The previous history's id, valid up to `second_offset` (PSYNC2).
+    pub replid2: String,
+    /// Last byte of the stream (`master_repl_offset`). On a replica: what it has processed.
+    pub offset: i64,
+    /// `second_repl_offset`: the first offset where `replid2` is no longer valid, or -1.
+    pub second_offset: i64,
+    pub backlog: Option<Backlog>,
+    pub backlog_size: usize,
+    pub replicas: Vec<ReplicaLink>,
+    /// The db the stream last SELECTed (None: the next write must SELECT).
+    pub stream_db: Option<usize>,
+    pub master: Option<MasterLink>,
+    pub next_generation: u64,
+    /// True once `replid`/`offset` describe a master's history we hold data of (after a sync,
+    /// or loaded from an RDB's aux fields): a replica then asks `PSYNC <replid> <offset+1>`
+    /// instead of `PSYNC ? -1`.
+    pub has_history: bool,
+    /// INFO stats counters.
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+}
+
+impl ReplState {
+    pub fn new(backlog_size: usize) -> ReplState {
+        ReplState {
+            replid: crate::server::random_hex_id(&mut rand::thread_rng()),
+            replid2: NO_REPLID.to_string(),
+            offset: 0,
+            second_offset: -1,
+            backlog: None,
+            backlog_size,
+            replicas: Vec::new(),
+            stream_db: None,
+            master: None,
+            next_generation: 1,
+            has_history: false,
+            sync_full: 0,
+            sync_partial_ok: 0,
+            sync_partial_err: 0,
+        }
+    }
+
+    /// Starts a new history (`changeReplicationId`).
+    pub fn new_replid(&mut self, rng: &mut impl Rng) {
+        self.replid = crate::server::random_hex_id(rng);
+    }
+
+    /// Keeps the current id as the secondary one, valid up to the current offset, and starts a
+    /// new history (`shiftReplicationId`, on promotion).
+    pub fn shift_replid(&mut self, rng: &mut impl Rng) {
+        self.replid2 = std::mem::take(&mut self.replid);
+        self.second_offset = self.offset + 1;
+        self.new_replid(rng);
+    }
+
+    /// Appends raw stream bytes: offset, backlog, every replica.
+    pub fn feed(&mut self, bytes: &Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.offset += bytes.len() as i64;
+        if let Some(backlog) = self.backlog.as_mut() {
+            backlog.append(bytes);
+        }
+        for replica in &self.replicas {
+            replica.stream.send(bytes.clone());
+        }
+    }
+
+    /// Creates the backlog if there is none (the first replica asks for a sync).
+    pub fn ensure_backlog(&mut self) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(self.backlog_size, self.offset));
+        }
+    }
+
+    /// Whether a PSYNC for `replid` at `offset` can continue from the backlog.
+    pub fn can_continue(&self, replid: &str, offset: i64) -> Result<(), String> {
+        let matches_history =
+            replid == self.replid || (replid == self.replid2 && offset <= self.second_offset);
+        if !matches_history {
+            return Err(format!(
+                "Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')",
+                self.replid, self.replid2
+            ));
+        }
+        let Some(backlog) = self.backlog.as_ref() else {
+            return Err("no backlog".into());
+        };
+        if offset < backlog.first_offset() || offset > self.offset + 1 {
+            return Err(format!(
+                "Requested offset for second ID was {offset}, but I can reply up to {}",
+                self.offset
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replicas in state online.
+    pub fn online_replicas(&self) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::Online)
+            .count()
+    }
+}
+
+/// Encodes one command as a RESP multibulk.
+pub fn encode_command(argv: &[Bytes], out: &mut BytesMut) {
+    out.put_u8(b'*');
+    out.extend_from_slice(argv.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in argv {
+        out.put_u8(b'$');
+        out.extend_from_slice(arg.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Turns the writes queued in the engine into the replication stream (and later the AOF).
+/// Call with the keyspace lock held, after every batch of commands.
+pub fn flush(shared: &Shared, engine: &mut Engine) {
+    if engine.propagated.is_empty() {
+        return;
+    }
+    let records = std::mem::take(&mut engine.propagated);
+    let mut repl = shared.repl();
+    if repl.backlog.is_none() && repl.replicas.is_empty() {
+        return;
+    }
+    let mut out = BytesMut::new();
+    for record in &records {
+        if repl.stream_db != Some(record.db) {
+            let select = [
+                Bytes::from_static(b"SELECT"),
+                Bytes::from(record.db.to_string()),
+            ];
+            encode_command(&select, &mut out);
+            repl.stream_db = Some(record.db);
+        }
+        encode_command(&record.argv, &mut out);
+    }
+    repl.feed(&out.freeze());
+}
+
+/// Online replicas whose last ACK is at most `max_lag` seconds old (`min-replicas-max-lag`).
+pub fn good_replicas(shared: &Shared, max_lag: i64) -> usize {
+    let now = crate::server::unix_ms();
+    shared
+        .repl()
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && (now - r.last_ack_ms) / 1000 <= max_lag)
+        .count()
+}
+
+/// Injects the periodic `PING` into the stream (every `repl-ping-replica-period` seconds), so
+/// replicas can tell a quiet master from a dead one.
+pub fn ping_replicas(shared: &Shared) {
+    let mut engine = shared.engine();
+    flush(shared, &mut engine);
+    let mut repl = shared.repl();
+    if repl.replicas.is_empty() || repl.master.is_some() {
+        return;
+    }
+    repl.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
+}
+
+/// Asks every replica for an ACK now (`REPLCONF GETACK *`, sent by WAIT).
+pub fn request_acks(shared: &Shared) {
+    let mut engine = shared.engine();
+    flush(shared, &mut engine);
+    let repl = shared.repl();
+    let mut out = BytesMut::new();
+    encode_command(
+        &[
+            Bytes::from_static(b"REPLCONF"),
+            Bytes::from_static(b"GETACK"),
+            Bytes::from_static(b"*"),
+        ],
+        &mut out,
+    );
+    // GETACK is sent outside the offset accounting of the other replicas' streams in Redis
+    // too (it is propagated to replicas only); replicas count it as stream bytes.
+    let bytes = out.freeze();
+    drop(repl);
+    shared.repl().feed(&bytes);
+}
+
+/// Replicas that acknowledged at least `offset`.
+pub fn acked_replicas(shared: &Shared, offset: i64) -> usize {
+    shared
+        .repl()
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && r.ack_offset >= offset)
+        .count()
+}
+
+/// True if writes must be queued for the stream (there is a backlog or a replica).
+pub fn wants_propagation(shared: &Shared) -> bool {
+    let repl = shared.repl();
+    repl.backlog.is_some() || !repl.replicas.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psync_continues_only_within_history_and_backlog() {
+        let mut state = ReplState::new(1 << 20);
+        state.ensure_backlog();
+        state.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
+        let id = state.replid.clone();
+        assert!(state.can_continue(&id, 1).is_ok());
+        assert!(state.can_continue(&id, 15).is_ok(), "nothing missing");
+        assert!(state.can_continue(&id, 16).is_err(), "beyond the end");
+        assert!(state.can_continue("x", 1).is_err());
+        let mut rng = rand::thread_rng();
+        state.shift_replid(&mut rng);
+        assert_eq!(state.replid2, id);
+        assert_eq!(state.second_offset, 15);
+        assert!(
+            state.can_continue(&id, 15).is_ok(),
+            "old history up to the fork"
+        );
+        assert!(state.can_continue(&id, 16).is_err());
+    }
+}
