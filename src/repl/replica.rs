@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use super::{encode_command, MasterLink};
 use crate::persist::rdb;
 use crate::resp::RequestParser;
+use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::events::Event;
 use crate::server::session::Session;
 use crate::server::{unix_ms, Shared};
@@ -281,7 +282,17 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
         m.sync_in_progress = false;
         m.last_io_ms = unix_ms();
     });
-    stream_from_master(shared, stream, buf, generation).await
+    // The link is a client like any other: CLIENT LIST shows it, `CLIENT KILL TYPE master`
+    // breaks it.
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return LinkEnd::Retry(String::new());
+    };
+    let handle = Arc::new(ClientHandle::new(shared.next_client_id(), peer, local));
+    handle.meta().kind = ClientKind::Master;
+    shared.clients.register(handle.clone());
+    let end = stream_from_master(shared, stream, buf, generation, &handle).await;
+    shared.clients.unregister(handle.id);
+    end
 }
 
 /// PING, AUTH, REPLCONF listening-port, REPLCONF capa.
@@ -462,6 +473,7 @@ async fn stream_from_master(
     mut stream: TcpStream,
     mut buf: BytesMut,
     generation: u64,
+    handle: &ClientHandle,
 ) -> LinkEnd {
     let mut parser = RequestParser::new(i64::MAX);
     let mut pending_raw = BytesMut::new();
@@ -529,6 +541,7 @@ async fn stream_from_master(
                     }
                 }
             }
+            _ = handle.killed() => return LinkEnd::Retry(String::new()),
             _ = ack.tick() => {
                 if current_generation(shared) != Some(generation) {
                     return LinkEnd::Replaced;

@@ -1,0 +1,508 @@
+//! Master–replica replication (tutorial stage 1 and Redis 7.0's PSYNC2 behaviour), with real
+//! processes on ephemeral ports, and interop with a real redis-server in both roles.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, have_tool, raw_exchange, TestNode};
+use redis::Commands;
+
+/// Polls `check` every 20 ms until it holds or `limit` passes.
+fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+fn info(con: &mut redis::Connection, section: &str) -> String {
+    redis::cmd("INFO")
+        .arg(section)
+        .query(con)
+        .unwrap_or_default()
+}
+
+fn field(text: &str, name: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn conn_to(port: u16, password: Option<&str>) -> redis::Connection {
+    let url = match password {
+        Some(p) => format!("redis://:{p}@127.0.0.1:{port}/"),
+        None => format!("redis://127.0.0.1:{port}/"),
+    };
+    let con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    con
+}
+
+/// Every key of db 0 with its type and value, in a comparable form.
+fn dataset(con: &mut redis::Connection) -> BTreeMap<String, String> {
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(con).unwrap();
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query(con).unwrap();
+        let value = match kind.as_str() {
+            "string" => con.get::<_, String>(&key).unwrap(),
+            "list" => format!("{:?}", con.lrange::<_, Vec<String>>(&key, 0, -1).unwrap()),
+            "hash" => format!(
+                "{:?}",
+                con.hgetall::<_, BTreeMap<String, String>>(&key).unwrap()
+            ),
+            "set" => {
+                let mut members: Vec<String> = con.smembers(&key).unwrap();
+                members.sort();
+                format!("{members:?}")
+            }
+            "zset" => format!(
+                "{:?}",
+                con.zrange_withscores::<_, Vec<(String, f64)>>(&key, 0, -1)
+                    .unwrap()
+            ),
+            other => other.to_string(),
+        };
+        out.insert(key, format!("{kind}:{value}"));
+    }
+    out
+}
+
+fn replica_args(master: u16) -> Vec<String> {
+    vec!["--replicaof".into(), "127.0.0.1".into(), master.to_string()]
+}
+
+fn start_replica(master: u16, extra: &[&str]) -> TestNode {
+    let mut args = replica_args(master);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    TestNode::start(&refs)
+}
+
+fn wait_link_up(con: &mut redis::Connection) {
+    assert!(
+        wait_until(Duration::from_secs(20), || field(
+            &info(con, "replication"),
+            "master_link_status"
+        ) == "up"),
+        "replica link did not come up: {}",
+        info(con, "replication")
+    );
+}
+
+#[test]
+fn tutorial_stage1_master_with_password_and_its_replica() {
+    let master = TestNode::start(&["--requirepass", "redis", "--repl-diskless-sync", "no"]);
+    let mut raw = master.raw();
+    let noauth = raw_exchange(&mut raw, b"info replication\r\n", 34);
+    assert_eq!(
+        String::from_utf8_lossy(&noauth),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    let mut m = conn_to(master.port, Some("redis"));
+    assert_eq!(field(&info(&mut m, "replication"), "role"), "master");
+
+    let replica = start_replica(master.port, &["--masterauth", "redis"]);
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    let text = info(&mut m, "replication");
+    assert_eq!(field(&text, "connected_slaves"), "1");
+    let slave0 = field(&text, "slave0");
+    assert!(
+        slave0.starts_with(&format!(
+            "ip=127.0.0.1,port={},state=online,offset=",
+            replica.port
+        )),
+        "{slave0}"
+    );
+    let _: () = m.set("name", "zhangsan").unwrap();
+    assert_eq!(m.get::<_, String>("name").unwrap(), "zhangsan");
+    assert!(wait_until(Duration::from_secs(5), || r
+        .get::<_, Option<String>>("name")
+        .unwrap()
+        == Some("zhangsan".into())));
+    let err = r.set::<_, _, ()>("name", "lisi").unwrap_err();
+    assert_eq!(err.code(), Some("READONLY"));
+    assert_eq!(
+        err.detail(),
+        Some("You can't write against a read only replica.")
+    );
+    assert_eq!(field(&info(&mut r, "replication"), "role"), "slave");
+    assert!(master
+        .log()
+        .contains("Starting BGSAVE for SYNC with target: disk"));
+    assert!(replica
+        .log()
+        .contains("MASTER <-> REPLICA sync: Finished with success"));
+}
+
+#[test]
+fn ten_thousand_mixed_keys_replicate_with_equal_values() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no", "--save", ""]);
+    let mut m = master.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..10_000 {
+        match i % 5 {
+            0 => pipe
+                .cmd("SET")
+                .arg(format!("s:{i}"))
+                .arg(format!("value {i}"))
+                .ignore(),
+            1 => pipe
+                .cmd("RPUSH")
+                .arg(format!("l:{}", i % 97))
+                .arg(i)
+                .ignore(),
+            2 => pipe
+                .cmd("HSET")
+                .arg(format!("h:{}", i % 89))
+                .arg(format!("f{i}"))
+                .arg(i)
+                .ignore(),
+            3 => pipe
+                .cmd("SADD")
+                .arg(format!("set:{}", i % 83))
+                .arg(i)
+                .ignore(),
+            _ => pipe
+                .cmd("ZADD")
+                .arg(format!("z:{}", i % 79))
+                .arg(i as f64 / 7.0)
+                .arg(format!("m{i}"))
+                .ignore(),
+        };
+    }
+    let _: () = pipe.query(&mut m).unwrap();
+    let replica = start_replica(master.port, &["--save", ""]);
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    // Writes after the sync travel on the stream, with expiry in its absolute form.
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut m)
+        .unwrap();
+    let _: () = m.incr("s:counter", 5).unwrap();
+    let _: Vec<String> = redis::cmd("SPOP")
+        .arg("set:1")
+        .arg(3)
+        .query(&mut m)
+        .unwrap();
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+    assert!(wait_until(Duration::from_secs(10), || field(
+        &info(&mut r, "replication"),
+        "slave_repl_offset"
+    ) == offset));
+    assert_eq!(dataset(&mut m), dataset(&mut r));
+    let ttl: i64 = r.ttl("after").unwrap();
+    assert!(ttl > 900, "the TTL travelled as an absolute time: {ttl}");
+}
+
+#[test]
+fn partial_resync_after_the_link_is_killed() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no"]);
+    let mut m = master.conn();
+    let replica = start_replica(master.port, &[]);
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    let _: () = m.set("before", "1").unwrap();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("master")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(killed, 1);
+    let _: () = m.set("during", "2").unwrap();
+    wait_link_up(&mut r);
+    let _: () = m.set("after", "3").unwrap();
+    assert!(wait_until(Duration::from_secs(10), || r
+        .get::<_, Option<String>>("after")
+        .unwrap()
+        .is_some()));
+    assert_eq!(r.get::<_, String>("during").unwrap(), "2");
+    let stats = info(&mut m, "stats");
+    assert_eq!(field(&stats, "sync_full"), "1");
+    assert_eq!(field(&stats, "sync_partial_ok"), "1", "{stats}");
+    assert!(replica
+        .log()
+        .contains("Successful partial resynchronization with master."));
+}
+
+#[test]
+fn partial_resync_after_a_clean_restart_of_the_replica() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no", "--save", ""]);
+    let mut m = master.conn();
+    let args = replica_args(master.port);
+    let mut replica_extra: Vec<&str> = args.iter().map(String::as_str).collect();
+    replica_extra.extend(["--save", "3600 1"]);
+    let mut replica = TestNode::start(&replica_extra);
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    let _: () = m.set("a", "1").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || r
+        .exists::<_, bool>("a")
+        .unwrap()));
+    let _ = raw_exchange(&mut replica.raw(), b"SHUTDOWN\r\n", 1);
+    assert_eq!(replica.wait_exit(Duration::from_secs(10)), Some(true));
+    let _: () = m.set("b", "2").unwrap();
+    assert!(replica.restart(&replica_extra));
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    assert!(wait_until(Duration::from_secs(5), || r
+        .exists::<_, bool>("b")
+        .unwrap()));
+    let stats = info(&mut m, "stats");
+    assert_eq!(
+        field(&stats, "sync_full"),
+        "1",
+        "no second full sync: {stats}"
+    );
+    assert_eq!(field(&stats, "sync_partial_ok"), "1");
+}
+
+#[test]
+fn a_promoted_replica_lets_its_former_sibling_resume() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no"]);
+    let mut m = master.conn();
+    let a = start_replica(master.port, &["--repl-diskless-sync", "no"]);
+    let b = start_replica(master.port, &[]);
+    let (mut ca, mut cb) = (a.conn(), b.conn());
+    wait_link_up(&mut ca);
+    wait_link_up(&mut cb);
+    let _: () = m.set("k", "v").unwrap();
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+    for con in [&mut ca, &mut cb] {
+        assert!(wait_until(Duration::from_secs(10), || field(
+            &info(con, "replication"),
+            "slave_repl_offset"
+        ) == offset));
+    }
+    let old_id = field(&info(&mut m, "replication"), "master_replid");
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut ca)
+        .unwrap();
+    let text = info(&mut ca, "replication");
+    assert_eq!(field(&text, "role"), "master");
+    assert_eq!(field(&text, "master_replid2"), old_id);
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(a.port)
+        .query(&mut cb)
+        .unwrap();
+    wait_link_up(&mut cb);
+    let _: () = ca.set("new", "history").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || cb
+        .exists::<_, bool>("new")
+        .unwrap()));
+    let stats = info(&mut ca, "stats");
+    assert_eq!(
+        field(&stats, "sync_partial_ok"),
+        "1",
+        "the sibling resumed: {stats}"
+    );
+    assert_eq!(field(&stats, "sync_full"), "0");
+}
+
+#[test]
+fn wait_counts_replicas_that_acknowledged() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no"]);
+    let mut m = master.conn();
+    let replica = start_replica(master.port, &[]);
+    wait_link_up(&mut replica.conn());
+    let _: () = m.set("k", "v").unwrap();
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut m).unwrap();
+    assert_eq!(acked, 1);
+    let acked: i64 = redis::cmd("WAIT").arg(2).arg(100).query(&mut m).unwrap();
+    assert_eq!(
+        acked, 1,
+        "only one replica exists; WAIT times out with the count"
+    );
+}
+
+#[test]
+fn diskless_full_sync_streams_the_snapshot_over_the_socket() {
+    let master = TestNode::start(&[
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut m = master.conn();
+    for i in 0..100 {
+        let _: () = m.set(format!("k{i}"), i).unwrap();
+    }
+    let replica = start_replica(master.port, &[]);
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    assert!(wait_until(Duration::from_secs(5), || redis::cmd("DBSIZE")
+        .query::<i64>(&mut r)
+        .unwrap()
+        == 100));
+    assert!(master
+        .log()
+        .contains("Starting BGSAVE for SYNC with target: replicas sockets"));
+    assert!(replica
+        .log()
+        .contains("receiving streamed RDB from master with EOF"));
+}
+
+#[test]
+fn a_wrong_masterauth_leaves_the_link_down_and_the_replica_serving() {
+    let master = TestNode::start(&["--requirepass", "right"]);
+    let replica = start_replica(master.port, &["--masterauth", "wrong"]);
+    let mut r = replica.conn();
+    assert!(wait_until(Duration::from_secs(10), || replica
+        .log()
+        .contains("Unable to AUTH to MASTER")));
+    assert_eq!(
+        field(&info(&mut r, "replication"), "master_link_status"),
+        "down"
+    );
+    let pong: String = redis::cmd("PING").query(&mut r).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+/// A real redis-server, killed by PID on drop.
+struct RealRedis {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl RealRedis {
+    fn start(extra: &[String]) -> RealRedis {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(extra)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(wait_until(Duration::from_secs(10), || redis::Client::open(
+            format!("redis://127.0.0.1:{port}/")
+        )
+        .and_then(|c| c.get_connection())
+        .is_ok()));
+        RealRedis {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fill_mixed(con: &mut redis::Connection) {
+    for i in 0..200 {
+        let _: () = con.set(format!("s{i}"), format!("v{i}")).unwrap();
+        let _: () = con.rpush("list", i).unwrap();
+        let _: () = con.hset("hash", format!("f{i}"), i).unwrap();
+        let _: () = con.sadd("set", i).unwrap();
+        let _: () = con.zadd("zset", format!("m{i}"), i as f64 / 3.0).unwrap();
+    }
+}
+
+#[test]
+fn real_redis_server_replicates_from_a_redislab_master() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    for diskless in ["no", "yes"] {
+        let master = TestNode::start(&[
+            "--repl-diskless-sync",
+            diskless,
+            "--repl-diskless-sync-delay",
+            "0",
+        ]);
+        let mut m = master.conn();
+        fill_mixed(&mut m);
+        let real = RealRedis::start(&[
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            master.port.to_string(),
+        ]);
+        let mut r = conn_to(real.port, None);
+        wait_link_up(&mut r);
+        let _: () = redis::cmd("SET")
+            .arg("stream")
+            .arg("x")
+            .arg("EX")
+            .arg(100)
+            .query(&mut m)
+            .unwrap();
+        let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+        assert!(
+            wait_until(Duration::from_secs(10), || field(
+                &info(&mut r, "replication"),
+                "slave_repl_offset"
+            ) == offset),
+            "diskless={diskless}: {}",
+            info(&mut r, "replication")
+        );
+        assert_eq!(dataset(&mut m), dataset(&mut r), "diskless={diskless}");
+    }
+}
+
+#[test]
+fn a_redislab_replica_follows_a_real_redis_master() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let real = RealRedis::start(&[]);
+    let mut m = conn_to(real.port, None);
+    fill_mixed(&mut m);
+    let replica = start_replica(real.port, &[]);
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .arg("EX")
+        .arg(100)
+        .query(&mut m)
+        .unwrap();
+    let _: f64 = m.incr("float", 1.5).unwrap();
+    let _: Vec<String> = redis::cmd("SPOP").arg("set").arg(2).query(&mut m).unwrap();
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+    assert!(
+        wait_until(Duration::from_secs(10), || field(
+            &info(&mut r, "replication"),
+            "slave_repl_offset"
+        ) == offset),
+        "{}",
+        info(&mut r, "replication")
+    );
+    assert_eq!(dataset(&mut m), dataset(&mut r));
+}
