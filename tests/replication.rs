@@ -506,3 +506,97 @@ fn a_redislab_replica_follows_a_real_redis_master() {
     );
     assert_eq!(dataset(&mut m), dataset(&mut r));
 }
+
+#[test]
+fn chained_replication_reaches_the_replica_of_a_replica() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no"]);
+    let mut m = master.conn();
+    let middle = start_replica(master.port, &["--repl-diskless-sync", "no"]);
+    wait_link_up(&mut middle.conn());
+    let leaf = start_replica(middle.port, &[]);
+    let mut l = leaf.conn();
+    wait_link_up(&mut l);
+    let _: () = m.set("chained", "yes").unwrap();
+    assert!(wait_until(Duration::from_secs(10), || l
+        .get::<_, Option<String>>("chained")
+        .unwrap()
+        == Some("yes".into())));
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+    assert!(
+        wait_until(Duration::from_secs(10), || field(
+            &info(&mut l, "replication"),
+            "slave_repl_offset"
+        ) == offset),
+        "the leaf counts the same offsets as the master"
+    );
+}
+
+#[test]
+fn a_replica_further_behind_than_the_backlog_gets_a_full_resync() {
+    let master = TestNode::start(&[
+        "--repl-diskless-sync",
+        "no",
+        "--repl-backlog-size",
+        "16kb",
+        "--save",
+        "",
+    ]);
+    let mut m = master.conn();
+    let args = replica_args(master.port);
+    let mut extra: Vec<&str> = args.iter().map(String::as_str).collect();
+    extra.extend(["--save", "3600 1"]);
+    let mut replica = TestNode::start(&extra);
+    wait_link_up(&mut replica.conn());
+    let _: () = m.set("a", "1").unwrap();
+    let _ = raw_exchange(&mut replica.raw(), b"SHUTDOWN\r\n", 1);
+    assert_eq!(replica.wait_exit(Duration::from_secs(10)), Some(true));
+    for i in 0..100 {
+        let _: () = m.set(format!("fill{i}"), "x".repeat(1000)).unwrap();
+    }
+    assert!(replica.restart(&extra));
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    assert!(wait_until(Duration::from_secs(5), || r
+        .exists::<_, bool>("fill99")
+        .unwrap()));
+    let stats = info(&mut m, "stats");
+    assert_eq!(field(&stats, "sync_full"), "2", "{stats}");
+    assert_eq!(field(&stats, "sync_partial_err"), "1", "{stats}");
+}
+
+#[test]
+fn a_replica_that_stops_reading_is_dropped_at_its_output_limit() {
+    let master = TestNode::start(&[
+        "--repl-diskless-sync",
+        "no",
+        "--client-output-buffer-limit",
+        "replica 1mb 0 0",
+    ]);
+    let mut m = master.conn();
+    // A "replica" that asks for a sync and then never reads.
+    let mut fake = master.raw();
+    use std::io::Write;
+    fake.write_all(b"REPLCONF listening-port 1\r\nPSYNC ? -1\r\n")
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || field(
+        &info(&mut m, "replication"),
+        "connected_slaves"
+    ) == "1"));
+    let big = "x".repeat(100 * 1024);
+    for i in 0..100 {
+        let _: () = m.set(format!("big{i}"), &big).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || field(
+            &info(&mut m, "replication"),
+            "connected_slaves"
+        ) == "0"),
+        "the stalled replica was not dropped"
+    );
+    assert!(master
+        .log()
+        .contains("scheduled to be closed ASAP for overcoming of output buffer limits"));
+    let pong: String = redis::cmd("PING").query(&mut m).unwrap();
+    assert_eq!(pong, "PONG");
+    drop(fake);
+}

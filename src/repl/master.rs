@@ -509,7 +509,26 @@ async fn stream_to_replica(
             }
             bytes = source.recv(), if streaming => {
                 let Some(bytes) = bytes else { break };
-                if stream.write_all(&bytes).await.is_err() {
+                // A replica that stops reading blocks this write; its queue keeps growing
+                // until the output limit, which must end the link even mid-write.
+                let overflow = async {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        if source.overflowed() {
+                            return;
+                        }
+                    }
+                };
+                let written = tokio::select! {
+                    result = stream.write_all(&bytes) => result.is_ok(),
+                    _ = overflow => false,
+                };
+                if !written {
+                    if source.overflowed() {
+                        shared.emit(Event::Warning {
+                            text: format!("Client id={} addr={addr} scheduled to be closed ASAP for overcoming of output buffer limits.", handle.id),
+                        });
+                    }
                     break;
                 }
             }
