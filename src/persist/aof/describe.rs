@@ -207,3 +207,79 @@ fn describe_file<W: Write>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::aof::writer::encode_command;
+    use crate::persist::rdb::{write_snapshot, SaveOptions};
+    use crate::store::{Db, Value};
+    use bytes::Bytes;
+
+    #[test]
+    fn prints_manifest_then_each_file_with_offsets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("appendonlydir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut dbs: Vec<Db> = (0..4).map(|_| Db::new()).collect();
+        dbs[0].set(Bytes::from("k"), Value::String(Bytes::from("v")));
+        dbs[3].set(Bytes::from("k3"), Value::String(Bytes::from("v")));
+        let mut base = Vec::new();
+        write_snapshot(&mut base, &dbs, &[], &SaveOptions::new(0)).unwrap();
+        std::fs::write(dir.join("appendonly.aof.1.base.rdb"), &base).unwrap();
+        let mut incr = Vec::new();
+        encode_command(&mut incr, &["SELECT", "0"]);
+        encode_command(&mut incr, &["SET", "name", "zhangsan"]);
+        encode_command(&mut incr, &[&b"SET"[..], b"a b", b"x\ny"]);
+        incr.extend_from_slice(b"*3\r\n$3\r\nSET");
+        std::fs::write(dir.join("appendonly.aof.1.incr.aof"), &incr).unwrap();
+        std::fs::write(
+            dir.join("appendonly.aof.manifest"),
+            "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        describe(&dir, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let text = text.replace(&tmp.path().display().to_string(), "[TMP]");
+        let base_len = base.len();
+        assert_eq!(
+            text,
+            format!(
+                "manifest [TMP]/appendonlydir/appendonly.aof.manifest\n\
+                 \x20 file appendonly.aof.1.base.rdb seq 1 type b\n\
+                 \x20 file appendonly.aof.1.incr.aof seq 1 type i\n\
+                 \n\
+                 appendonly.aof.1.base.rdb (base, {base_len} bytes)\n\
+                 [0x0000] RDB version 10: 2 keys (db0=1 db3=1), {base_len} bytes; `redislab rdb <file>` shows every record\n\
+                 \n\
+                 appendonly.aof.1.incr.aof (incr, {} bytes)\n\
+                 [0x0000] SELECT 0\n\
+                 [0x0017] SET name zhangsan\n\
+                 [0x003c] SET \"a b\" \"x\\ny\"\n\
+                 [0x005b] TRUNCATED: 11 bytes of an incomplete command (dropped on load if this is the last file)\n\
+                 3 commands\n",
+                incr.len()
+            )
+        );
+    }
+
+    #[test]
+    fn a_damaged_file_prints_up_to_the_damage_then_the_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.aof");
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, &["SET", "a", "1"]);
+        bytes.extend_from_slice(b"oops\r\n");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut out = Vec::new();
+        let err = describe(&path, &mut out).unwrap_err();
+        assert!(matches!(err, AofError::Format { offset: 27, .. }));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x.aof (file, 33 bytes)\n\
+             [0x0000] SET a 1\n\
+             ERROR at offset 27 (0x001b): expected '*' at the start of a command, got 'o'\n"
+        );
+    }
+}

@@ -525,3 +525,336 @@ fn show(b: u8) -> String {
         format!("byte {b:#04x}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::aof::writer::encode_command;
+    use crate::persist::rdb::{write_snapshot, AuxValue, SaveOptions};
+    use crate::store::{Db, Value};
+
+    fn resp(cmds: &[&[&str]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in cmds {
+            encode_command(&mut out, c);
+        }
+        out
+    }
+
+    fn rdb(keys: &[(usize, &str, &str)]) -> Vec<u8> {
+        let mut dbs: Vec<Db> = (0..16).map(|_| Db::new()).collect();
+        for (db, k, v) in keys {
+            dbs[*db].set(
+                Bytes::copy_from_slice(k.as_bytes()),
+                Value::String(Bytes::copy_from_slice(v.as_bytes())),
+            );
+        }
+        let mut out = Vec::new();
+        write_snapshot(
+            &mut out,
+            &dbs,
+            &[("aof-base", AuxValue::Int(1))],
+            &SaveOptions::new(0),
+        )
+        .unwrap();
+        out
+    }
+
+    /// An AOF directory holding `files` (name, bytes) and a manifest listing them in order:
+    /// the first as the base, the rest as incr files.
+    fn aof_dir(files: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, AofPaths) {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = AofPaths::new(tmp.path());
+        fs::create_dir_all(paths.dir()).unwrap();
+        let mut manifest = String::new();
+        for (i, (name, bytes)) in files.iter().enumerate() {
+            fs::write(paths.file(name), bytes).unwrap();
+            let kind = if i == 0 { 'b' } else { 'i' };
+            let seq = i.max(1);
+            manifest.push_str(&format!("file {name} seq {seq} type {kind}\n"));
+        }
+        fs::write(paths.manifest(), manifest).unwrap();
+        (tmp, paths)
+    }
+
+    /// Loads and renders what was replayed, one line each.
+    fn replay_all(paths: &AofPaths) -> Result<(Vec<String>, Option<Loaded>), AofError> {
+        let mut seen = Vec::new();
+        let loaded = load(paths, |r| {
+            match r {
+                Replay::Snapshot { file, snapshot } => {
+                    let mut keys: Vec<String> = snapshot
+                        .dbs
+                        .iter()
+                        .flat_map(|(n, db)| {
+                            db.iter()
+                                .map(move |(k, _)| format!("{n}:{}", String::from_utf8_lossy(k)))
+                        })
+                        .collect();
+                    keys.sort();
+                    seen.push(format!("{file} snapshot {}", keys.join(",")));
+                }
+                Replay::Command(c) => {
+                    let words: Vec<_> = c.argv.iter().map(|a| String::from_utf8_lossy(a)).collect();
+                    seen.push(format!("{}@{} {}", c.file, c.offset, words.join(" ")));
+                }
+            }
+            Ok(())
+        })?;
+        Ok((seen, loaded))
+    }
+
+    const B: &str = "appendonly.aof.1.base.rdb";
+    const I1: &str = "appendonly.aof.1.incr.aof";
+    const I2: &str = "appendonly.aof.2.incr.aof";
+
+    #[test]
+    fn replays_base_then_incr_files_in_order() {
+        let incr1 = resp(&[&["SELECT", "0"], &["SET", "a", "1"]]);
+        let incr2 = resp(&[&["SELECT", "3"], &["LPUSH", "l", "x"], &["DEL", "k"]]);
+        let (_tmp, paths) = aof_dir(&[
+            (B, rdb(&[(0, "k", "v"), (3, "k3", "v3")])),
+            (I1, incr1.clone()),
+            (I2, incr2.clone()),
+        ]);
+        let (seen, loaded) = replay_all(&paths).unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                format!("{B} snapshot 0:k,3:k3"),
+                format!("{I1}@0 SELECT 0"),
+                format!("{I1}@23 SET a 1"),
+                format!("{I2}@0 SELECT 3"),
+                format!("{I2}@23 LPUSH l x"),
+                format!("{I2}@52 DEL k"),
+            ]
+        );
+        let loaded = loaded.unwrap();
+        assert_eq!(loaded.snapshots, 1);
+        assert_eq!(loaded.commands, 5);
+        assert_eq!(loaded.truncated, None);
+        assert!(!loaded.upgraded);
+        assert_eq!(
+            loaded.total_size,
+            loaded.base_size + (incr1.len() + incr2.len()) as u64
+        );
+    }
+
+    #[test]
+    fn no_aof_is_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = AofPaths::new(tmp.path());
+        assert!(load(&paths, |_| Ok(())).unwrap().is_none());
+        fs::create_dir_all(paths.dir()).unwrap();
+        assert!(load(&paths, |_| Ok(())).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_truncated_last_command_is_dropped_at_every_byte() {
+        let good = resp(&[&["SELECT", "0"], &["SET", "a", "1"]]);
+        let last = resp(&[&["SET", "key", "value"]]);
+        for cut in 1..last.len() {
+            let mut bytes = good.clone();
+            bytes.extend_from_slice(&last[..cut]);
+            let (_tmp, paths) = aof_dir(&[
+                (B, rdb(&[])),
+                (I1, resp(&[&["SET", "x", "1"]])),
+                (I2, bytes),
+            ]);
+            let (seen, loaded) = replay_all(&paths).unwrap();
+            assert_eq!(seen.len(), 4, "cut at {cut}: {seen:?}");
+            assert_eq!(seen[3], format!("{I2}@23 SET a 1"));
+            let t = loaded.unwrap().truncated.expect("a truncation");
+            assert_eq!(t.valid_up_to, good.len() as u64, "cut at {cut}");
+            assert_eq!(t.file_len, (good.len() + cut) as u64);
+            assert!(!t.reverted_multi);
+            assert_eq!(
+                t.log_lines(),
+                vec![
+                    format!("!!! Warning: short read while loading the AOF file {I2}!!!"),
+                    format!("!!! Truncating the AOF {I2} at offset {} !!!", good.len()),
+                ]
+            );
+            truncate_tail(&t).unwrap();
+            assert_eq!(fs::read(paths.file(I2)).unwrap(), good);
+            let (again, loaded) = replay_all(&paths).unwrap();
+            assert_eq!(again, seen);
+            assert_eq!(loaded.unwrap().truncated, None);
+        }
+    }
+
+    #[test]
+    fn an_unfinished_transaction_at_the_end_is_reverted() {
+        let good = resp(&[&["SELECT", "0"], &["SET", "a", "1"]]);
+        let mut bytes = good.clone();
+        bytes.extend(resp(&[&["MULTI"], &["INCR", "n"], &["EXEC"]]));
+        bytes.extend(resp(&[&["MULTI"], &["INCR", "n"]]));
+        let (_tmp, paths) = aof_dir(&[(B, rdb(&[])), (I1, bytes)]);
+        let (seen, loaded) = replay_all(&paths).unwrap();
+        let names: Vec<&str> = seen.iter().map(|s| s.split(' ').nth(1).unwrap()).collect();
+        assert_eq!(
+            names,
+            vec!["snapshot", "SELECT", "SET", "MULTI", "INCR", "EXEC"]
+        );
+        let t = loaded.unwrap().truncated.unwrap();
+        assert!(t.reverted_multi);
+        assert_eq!(
+            t.valid_up_to,
+            (good.len() + resp(&[&["MULTI"], &["INCR", "n"], &["EXEC"]]).len()) as u64
+        );
+        assert!(t.log_lines()[0].starts_with("Revert incomplete MULTI/EXEC"));
+    }
+
+    #[test]
+    fn truncation_before_the_last_file_is_an_error() {
+        let mut cut = resp(&[&["SELECT", "0"], &["SET", "a", "1"]]);
+        cut.truncate(30);
+        let (_tmp, paths) = aof_dir(&[(B, rdb(&[])), (I1, cut), (I2, resp(&[&["SET", "b", "2"]]))]);
+        match replay_all(&paths) {
+            Err(AofError::Format {
+                file,
+                offset,
+                reason,
+            }) => {
+                assert!(file.ends_with(I1));
+                assert_eq!(offset, 23);
+                assert!(reason.contains("not the last file"), "{reason}");
+            }
+            other => panic!("expected a format error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_in_the_middle_is_an_error_with_file_and_offset() {
+        let cases: Vec<(Vec<u8>, u64, &str)> = vec![
+            (
+                b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\nGARBAGE\r\n".to_vec(),
+                23,
+                "expected '*' at the start of a command, got 'G'",
+            ),
+            (
+                b"*2\r\n$6\r\nSELECT\r\nX1\r\n0\r\n".to_vec(),
+                16,
+                "Protocol error: expected '$', got 'X'",
+            ),
+            (
+                b"*x\r\n".to_vec(),
+                0,
+                "Protocol error: invalid multibulk length",
+            ),
+            (b"*0\r\n".to_vec(), 0, "a command with no arguments"),
+            (
+                b"*1\r\n$-3\r\n".to_vec(),
+                4,
+                "Protocol error: invalid bulk length",
+            ),
+        ];
+        for (bad, offset, reason) in cases {
+            let mut bytes = bad.clone();
+            bytes.extend(resp(&[&["SET", "after", "1"]]));
+            let (_tmp, paths) = aof_dir(&[(B, rdb(&[])), (I1, bytes)]);
+            let err = replay_all(&paths).unwrap_err();
+            match &err {
+                AofError::Format {
+                    file,
+                    offset: o,
+                    reason: r,
+                } => {
+                    assert!(file.ends_with(I1));
+                    assert_eq!((*o, r.as_str()), (offset, reason), "{bad:?}");
+                }
+                other => panic!("expected a format error, got {other:?}"),
+            }
+            assert!(err
+                .to_string()
+                .starts_with("Bad file format reading the append only file "));
+        }
+        // A damaged RDB base is reported at the RDB's offset.
+        let mut base = rdb(&[(0, "k", "v")]);
+        let n = base.len();
+        base[n - 3] ^= 0xff; // the checksum
+        let (_tmp, paths) = aof_dir(&[(B, base), (I1, Vec::new())]);
+        assert!(matches!(replay_all(&paths), Err(AofError::Format { .. })));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let (_tmp, paths) = aof_dir(&[(B, rdb(&[])), (I1, resp(&[&["SET", "a", "1"]]))]);
+        fs::remove_file(paths.file(I1)).unwrap();
+        match replay_all(&paths) {
+            Err(e @ AofError::Missing { .. }) => assert_eq!(
+                e.to_string(),
+                format!(
+                    "The append log file {} doesn't exist",
+                    paths.file(I1).display()
+                )
+            ),
+            other => panic!("expected a missing file, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_command_stops_loading_at_its_offset() {
+        let (_tmp, paths) = aof_dir(&[
+            (B, rdb(&[])),
+            (I1, resp(&[&["SELECT", "0"], &["FOO", "x"]])),
+        ]);
+        let err = load(&paths, |r| match r {
+            Replay::Command(c) if &c.argv[0][..] == b"FOO" => Err("Unknown command 'FOO'".into()),
+            _ => Ok(()),
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Unknown command 'FOO' reading the append only file {} at offset 23",
+                paths.file(I1).display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_resp_base_and_annotations_load() {
+        let mut base = b"#TS:1700000000\r\n".to_vec();
+        base.extend(resp(&[&["SELECT", "0"], &["SET", "a", "1"]]));
+        let (_tmp, paths) = aof_dir(&[("appendonly.aof.1.base.aof", base), (I1, Vec::new())]);
+        let (seen, loaded) = replay_all(&paths).unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                "appendonly.aof.1.base.aof@16 SELECT 0",
+                "appendonly.aof.1.base.aof@39 SET a 1"
+            ]
+        );
+        assert_eq!(loaded.unwrap().snapshots, 0);
+    }
+
+    #[test]
+    fn an_old_single_file_with_preamble_is_migrated_then_loaded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = AofPaths::new(tmp.path());
+        let mut old = rdb(&[(0, "k", "v")]);
+        let preamble = old.len();
+        old.extend(resp(&[&["SELECT", "0"], &["SET", "a", "1"]]));
+        fs::write(paths.old_style_file(), &old).unwrap();
+        let (seen, loaded) = replay_all(&paths).unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                "appendonly.aof snapshot 0:k".to_string(),
+                format!("appendonly.aof@{preamble} SELECT 0"),
+                format!("appendonly.aof@{} SET a 1", preamble + 23),
+            ]
+        );
+        assert!(loaded.unwrap().upgraded);
+        assert!(!paths.old_style_file().exists());
+        assert_eq!(
+            fs::read_to_string(paths.manifest()).unwrap(),
+            "file appendonly.aof seq 1 type b\n"
+        );
+        // Loading again reads the migrated file and migrates nothing.
+        let (again, loaded) = replay_all(&paths).unwrap();
+        assert_eq!(again, seen);
+        assert!(!loaded.unwrap().upgraded);
+    }
+}
