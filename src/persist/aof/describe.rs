@@ -1,4 +1,5 @@
-//! A teaching inspector for AOFs: `redislab aof <dir | manifest | file>` prints the manifest,
+//! A teaching inspector for AOFs (for a `redislab aof <dir | manifest | file>` subcommand, not
+//! wired yet): given a directory, a manifest or one file, it prints the manifest,
 //! then every file's commands one per line with their byte offsets, in plain, deterministic
 //! text:
 //!

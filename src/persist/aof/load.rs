@@ -136,7 +136,7 @@ pub fn truncate_tail(t: &Truncated) -> Result<(), AofError> {
 /// [`AofError::Replay`] at that command.
 ///
 /// Like Redis, an old single-file AOF in the working directory is first moved into the AOF
-/// directory with a manifest naming it as the base (`aofUpgradePrepare`); apart from that, and
+/// directory with a manifest naming it as the base (`aofUpgradePrepare`); apart from that,
 /// nothing is written.
 pub fn load<F>(paths: &AofPaths, mut replay: F) -> Result<Option<Loaded>, AofError>
 where

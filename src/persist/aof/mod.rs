@@ -23,8 +23,8 @@
 //!
 //! - [`manifest`]: parse, format and atomically persist the manifest; file naming.
 //! - [`writer`]: [`AofWriter`], the RESP encoding with its SELECTs, and the rewrite steps.
-//! - [`load`]: [`load()`], replaying base and incr files in order; the truncated-tail rule.
-//! - [`describe`]: `redislab aof`, a teaching print-out of a directory, manifest or file.
+//! - [`load`](mod@load): [`load()`], replaying base and incr files in order; the truncated-tail rule.
+//! - [`describe`](mod@describe): a teaching print-out of a directory, manifest or file.
 //!
 //! Left out on purpose: the `aof-timestamp-enabled` annotations are skipped when read but never
 //! written; a RESP base is read but never written (the caller writes bases with
