@@ -7,5 +7,6 @@
 //! [`crate::store::Db`] values and knows nothing of sockets or commands. Writing is blocking
 //! `std::io`; callers run it on a blocking thread.
 
+pub mod aof;
 pub mod rdb;
 pub mod snapshot;
