@@ -37,6 +37,11 @@ enum Command {
         /// The dump file, e.g. dump.rdb.
         file: PathBuf,
     },
+    /// List the commands in an append-only file: the appendonlydir, its manifest, or one file.
+    Aof {
+        /// e.g. appendonlydir
+        path: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
         Command::Server { args } => server(args),
         Command::Cli(args) => cli(args),
         Command::Rdb { file } => rdb(&file),
+        Command::Aof { path } => aof(&path),
     }
 }
 
@@ -65,6 +71,16 @@ fn cli(args: redislab::client::cli::CliArgs) -> ExitCode {
         redislab::client::cli::CliIo::stdio(&mut out, &mut err),
     ));
     ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn aof(path: &std::path::Path) -> ExitCode {
+    match redislab::persist::aof::describe(path, std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn rdb(file: &std::path::Path) -> ExitCode {

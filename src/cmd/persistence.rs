@@ -1,4 +1,4 @@
-//! Persistence commands: SAVE, BGSAVE, LASTSAVE.
+//! Persistence commands: SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF.
 //!
 //! The work is in [`crate::server::persistence`]; these handlers only parse and answer.
 
@@ -12,7 +12,17 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, save),
     Spec::new("bgsave", -1, ADMIN | NOSCRIPT, bgsave),
     Spec::new("lastsave", 1, LOADING | STALE | FAST, lastsave),
+    Spec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, bgrewriteaof),
 ];
+
+/// `BGREWRITEAOF`: rewrites the AOF in a forked child (a new base from the dataset).
+fn bgrewriteaof(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
+    crate::repl::flush(cx.shared, cx.engine);
+    crate::server::aof::bgrewrite(cx.shared, cx.engine).map_err(CmdError::new)?;
+    Ok(Reply::simple(
+        "Background append only file rewriting started",
+    ))
+}
 
 /// `SAVE`: writes the dump now, blocking every client meanwhile (as in Redis).
 fn save(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {

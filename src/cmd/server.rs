@@ -215,10 +215,28 @@ fn info_persistence(cx: &mut Exec, text: &mut String) {
     );
     line(text, "rdb_saves", state.saves);
     drop(state);
-    line(text, "aof_enabled", cx.shared.config().appendonly as u8);
-    line(text, "aof_rewrite_in_progress", 0);
-    line(text, "aof_last_bgrewrite_status", "ok");
-    line(text, "aof_last_write_status", "ok");
+    let aof = crate::server::aof::info(cx.shared);
+    line(text, "aof_enabled", aof.is_some() as u8);
+    line(
+        text,
+        "aof_rewrite_in_progress",
+        aof.is_some_and(|a| a.0) as u8,
+    );
+    line(text, "aof_rewrite_scheduled", 0);
+    line(
+        text,
+        "aof_last_bgrewrite_status",
+        if aof.is_none_or(|a| a.1) { "ok" } else { "err" },
+    );
+    line(
+        text,
+        "aof_last_write_status",
+        if aof.is_none_or(|a| a.2) { "ok" } else { "err" },
+    );
+    if let Some((_, _, _, current, base)) = aof {
+        line(text, "aof_current_size", current);
+        line(text, "aof_base_size", base);
+    }
 }
 
 fn info_stats(cx: &mut Exec, text: &mut String) {
@@ -643,6 +661,15 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 .config_mut()
                 .set(pairs, local)
                 .map_err(|e| CmdError::new(e.to_string()))?;
+            if changed.contains(&"appendonly") {
+                let on = cx.shared.config().appendonly;
+                if on {
+                    crate::server::aof::enable(cx.shared, cx.engine)
+                        .map_err(|e| CmdError::err(e))?;
+                } else {
+                    crate::server::aof::disable(cx.shared);
+                }
+            }
             if changed.contains(&"requirepass") && cx.shared.config().requirepass.is_some() {
                 // The client that set the password stays authenticated, as in Redis.
                 cx.session.authenticated = true;

@@ -97,7 +97,7 @@ pub fn run(
         .build()
         .map_err(StartError::Runtime)?;
     let shared = Shared::new(config, config_path, events).into_arc();
-    if let Err(error) = crate::server::persistence::load_at_startup(&shared) {
+    if let Err(error) = load_dataset(&shared) {
         shared.emit(Event::Warning {
             text: error.clone(),
         });
@@ -119,10 +119,25 @@ pub fn run(
     result
 }
 
+/// Loads the dataset at start-up: the AOF when `appendonly yes` and one exists (it wins over
+/// the RDB, as in Redis), else the RDB; then opens the AOF for appending.
+fn load_dataset(shared: &Shared) -> Result<(), String> {
+    let appendonly = shared.config().appendonly;
+    let from_aof = appendonly && crate::server::aof::load_at_startup(shared)?;
+    if !from_aof {
+        crate::server::persistence::load_at_startup(shared)?;
+    }
+    if appendonly {
+        crate::server::aof::open_at_startup(shared, from_aof)?;
+    }
+    Ok(())
+}
+
 /// What shutdown does with the dataset: kill a running BGSAVE, then save if SHUTDOWN SAVE was
 /// asked, or if save points are configured and NOSAVE was not (Redis's `prepareForShutdown`).
 fn final_save(shared: &Shared) {
     crate::server::persistence::kill_bgsave(shared);
+    crate::server::aof::shutdown(shared);
     let mode = (*shared.shutdown.borrow()).unwrap_or(ShutdownMode::Default);
     let wanted = match mode {
         ShutdownMode::Save => true,
@@ -372,6 +387,7 @@ async fn cron(shared: Arc<Shared>) {
             crate::repl::ping_replicas(&shared);
         }
         crate::server::persistence::check_bgsave(&shared);
+        crate::server::aof::cron(&shared);
         crate::server::persistence::check_save_points(&shared);
         active_expire_cycle(&shared, Duration::from_millis(25 * 10 / hz as u64));
     }

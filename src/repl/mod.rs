@@ -213,13 +213,14 @@ pub fn encode_command(argv: &[Bytes], out: &mut BytesMut) {
     }
 }
 
-/// Turns the writes queued in the engine into the replication stream (and later the AOF).
+/// Turns the writes queued in the engine into the AOF and the replication stream.
 /// Call with the keyspace lock held, after every batch of commands.
 pub fn flush(shared: &Shared, engine: &mut Engine) {
     if engine.propagated.is_empty() {
         return;
     }
     let records = std::mem::take(&mut engine.propagated);
+    crate::server::aof::feed(shared, &records);
     let mut repl = shared.repl();
     if repl.backlog.is_none() && repl.replicas.is_empty() {
         return;

@@ -4,9 +4,10 @@
 //! This layer sits between the keyspace (`store`) and the commands (`cmd`): commands read and
 //! change it, the runtime (`node`) creates it and drives I/O around it. It holds no sockets.
 //!
-//! Lock order, to stay deadlock-free: `engine` before `persistence`, `repl`, `pubsub`, `clients`,
+//! Lock order, to stay deadlock-free: `engine` before `aof`, `persistence`, `repl`, `pubsub`, `clients`,
 //! `monitors` and `config`; none of these locks is held across an `.await`.
 
+pub mod aof;
 pub mod clients;
 pub mod engine;
 pub mod events;
@@ -95,6 +96,8 @@ pub struct Shared {
     next_client_id: AtomicU64,
     /// Replication ids, offsets, backlog, replicas and the link to our master.
     pub repl: Mutex<crate::repl::ReplState>,
+    /// The append-only file, when `appendonly yes`.
+    pub aof: Mutex<Option<aof::AofState>>,
     /// RDB save state (INFO persistence, the running BGSAVE child).
     pub persistence: Mutex<persistence::Persistence>,
     /// True while this node replicates from a master (read-only replica checks, lazy expiry).
@@ -126,6 +129,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             is_replica: AtomicBool::new(false),
             repl: Mutex::new(crate::repl::ReplState::new(backlog_size)),
+            aof: Mutex::new(None),
             persistence: Mutex::new(persistence::Persistence::new(unix_ms() / 1000)),
             shutdown,
             self_ref: OnceLock::new(),
@@ -152,6 +156,10 @@ impl Shared {
 
     pub fn repl(&self) -> MutexGuard<'_, crate::repl::ReplState> {
         self.repl.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn aof(&self) -> MutexGuard<'_, Option<aof::AofState>> {
+        self.aof.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn persistence(&self) -> MutexGuard<'_, persistence::Persistence> {
