@@ -665,7 +665,7 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 let on = cx.shared.config().appendonly;
                 if on {
                     crate::server::aof::enable(cx.shared, cx.engine)
-                        .map_err(|e| CmdError::err(e))?;
+                        .map_err(CmdError::err)?;
                 } else {
                     crate::server::aof::disable(cx.shared);
                 }
