@@ -252,7 +252,7 @@ fn run(
         ..
     } = cx;
     propagate_expired(engine);
-    if engine.dirty != dirty_before && engine.propagate && !session.is_master_link {
+    if engine.dirty > dirty_before && engine.propagate && !session.is_master_link {
         match rewrite {
             None => engine.propagate(db_before, argv.to_vec()),
             Some(commands) => {

@@ -62,4 +62,15 @@ mod tests {
         let snapshot = crate::persist::rdb::load_snapshot(file).unwrap();
         assert_eq!(snapshot.key_count(), 2);
     }
+
+    #[test]
+    fn save_itself_is_not_propagated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Harness::new();
+        h.shared.config_mut().dir = dir.path().to_path_buf();
+        h.propagated();
+        h.run(&["set", "a", "1"]);
+        h.run(&["save"]);
+        assert_eq!(h.propagated(), vec![vec!["set", "a", "1"]]);
+    }
 }

@@ -664,8 +664,7 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             if changed.contains(&"appendonly") {
                 let on = cx.shared.config().appendonly;
                 if on {
-                    crate::server::aof::enable(cx.shared, cx.engine)
-                        .map_err(CmdError::err)?;
+                    crate::server::aof::enable(cx.shared, cx.engine).map_err(CmdError::err)?;
                 } else {
                     crate::server::aof::disable(cx.shared);
                 }
