@@ -291,3 +291,55 @@ fn redis_cli_sees_noauth_then_role_master_like_the_tutorial() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("role:master"), "{text}");
 }
+
+/// redis-py 8 opens every connection with `HELLO 3` and relies on RESP3 types (maps for
+/// HGETALL and CONFIG GET, push frames for pub/sub).
+#[test]
+fn redis_py_works_over_resp3() {
+    let has_redis_py = Command::new("python3")
+        .args(["-c", "import redis"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !has_redis_py {
+        eprintln!("\n*** SKIPPED: redis-py is not installed (pip install redis) ***\n");
+        return;
+    }
+    let node = TestNode::start(&["--requirepass", "redis"]);
+    let script = format!(
+        r#"
+import redis
+r = redis.Redis(host="127.0.0.1", port={port}, password="redis", protocol=3, decode_responses=True)
+assert r.ping()
+r.set("name", "zhangsan")
+assert r.get("name") == "zhangsan"
+r.hset("h", mapping={{"a": "1", "b": "2"}})
+assert r.hgetall("h") == {{"a": "1", "b": "2"}}, r.hgetall("h")
+assert r.config_get("maxclients") == {{"maxclients": "10000"}}
+r.zadd("z", {{"m": 1.5}})
+assert r.zscore("z", "m") == 1.5
+assert r.info("replication")["role"] == "master"
+p = r.pubsub()
+p.subscribe("news")
+assert p.get_message(timeout=5)["type"] == "subscribe"
+assert r.publish("news", "hi") == 1
+m = p.get_message(timeout=5)
+assert m["type"] == "message" and m["data"] == "hi", m
+with r.pipeline(transaction=True) as pipe:
+    pipe.incr("c").incr("c")
+    assert pipe.execute() == [1, 2]
+print("ok")
+"#,
+        port = node.port
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "redis-py failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

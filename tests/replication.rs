@@ -600,3 +600,62 @@ fn a_replica_that_stops_reading_is_dropped_at_its_output_limit() {
     assert_eq!(pong, "PONG");
     drop(fake);
 }
+
+/// A master that dies in the middle of sending the snapshot: the replica keeps the data it had.
+#[test]
+fn a_master_dying_mid_transfer_leaves_the_previous_data() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_port = listener.local_addr().unwrap().port();
+    let fake = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        // Answer the handshake line by line: PING, two REPLCONFs, then PSYNC.
+        let mut answered = 0;
+        let mut line = String::new();
+        while answered < 4 {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let upper = line.to_uppercase();
+            if upper.starts_with("PING") {
+                writer.write_all(b"+PONG\r\n").unwrap();
+                answered += 1;
+            } else if upper.starts_with("REPLCONF") {
+                writer.write_all(b"+OK\r\n").unwrap();
+                answered += 1;
+            } else if upper.starts_with("PSYNC") {
+                writer
+                    .write_all(b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$1000\r\nREDIS0010")
+                    .unwrap();
+                answered += 1;
+            }
+        }
+        // ...and die mid-transfer.
+    });
+    let node = TestNode::start(&["--save", ""]);
+    let mut con = node.conn();
+    let _: () = con.set("precious", "data").unwrap();
+    // The replica speaks RESP; the fake master reads it line by line and answers when it sees
+    // a command name line (PING, REPLCONF, PSYNC).
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(fake_port)
+        .query(&mut con)
+        .unwrap();
+    fake.join().unwrap();
+    assert!(wait_until(Duration::from_secs(10), || node
+        .log()
+        .contains("Full resync from master")));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(con.get::<_, String>("precious").unwrap(), "data");
+    assert_eq!(
+        field(&info(&mut con, "replication"), "master_link_status"),
+        "down"
+    );
+}
