@@ -244,44 +244,8 @@ fn a_real_redis_server_loads_the_appendonlydir_redislab_wrote() {
         .status()
         .unwrap();
     assert!(copy.success());
-    let port = common::free_port();
-    let mut real = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-        ])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(&mut real);
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut real_con = loop {
-        if let Ok(c) = client.get_connection() {
-            if redis::cmd("PING").query::<String>(&mut { c }).is_ok() {
-                break client.get_connection().unwrap();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on the AOF"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let real = common::RealRedis::start_in(dir.path(), &["--appendonly", "yes"]);
+    let mut real_con = real.conn();
     assert_eq!(real_con.get::<_, String>("name").unwrap(), "zhangsan");
     assert_eq!(real_con.zscore::<_, _, f64>("z", "a").unwrap(), 2.5);
     assert_eq!(real_con.scard::<_, i64>("s").unwrap(), 2);

@@ -5,61 +5,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::{free_port, have_tool, TestNode};
-
-/// A real redis-server on a free loopback port, killed by PID on drop.
-struct RealRedis {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RealRedis {
-    fn start() -> RealRedis {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if cli(port, &["PING"]).trim() == "PONG" {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RealRedis {
-            port,
-            child,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for RealRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{have_tool, RealRedis, TestNode};
 
 /// Runs the real redis-cli with TTY-style formatting (`--no-raw`), as a student sees it.
 fn cli(port: u16, args: &[&str]) -> String {
@@ -187,7 +135,7 @@ fn redis_cli_prints_the_same_for_redislab_and_redis_server() {
     if !have_tool("redis-cli") || !have_tool("redis-server") {
         return;
     }
-    let real = RealRedis::start();
+    let real = RealRedis::start(&[]);
     let node = TestNode::start(&[]);
     let mut differences = Vec::new();
     for command in MIRROR_SCRIPT {

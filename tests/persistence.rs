@@ -188,39 +188,8 @@ fn real_redis_tools_accept_the_dump_redislab_saves() {
     // A real redis-server started on the same file has the same data.
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(&dump, dir.path().join("dump.rdb")).unwrap();
-    let port = common::free_port();
-    let mut real = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(&mut real);
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut real_con = loop {
-        if let Ok(c) = client.get_connection() {
-            break c;
-        }
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let real = common::RealRedis::start_in(dir.path(), &[]);
+    let mut real_con = real.conn();
     assert_eq!(real_con.get::<_, String>("name").unwrap(), "zhangsan");
     assert_eq!(real_con.get::<_, i64>("n").unwrap(), 12345);
     assert_eq!(real_con.get::<_, String>("long").unwrap().len(), 500);

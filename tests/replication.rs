@@ -4,23 +4,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{free_port, have_tool, raw_exchange, TestNode};
+use common::{have_tool, info_field, raw_exchange, wait_until, RealRedis, TestNode};
 use redis::Commands;
-
-/// Polls `check` every 20 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    check()
-}
 
 fn info(con: &mut redis::Connection, section: &str) -> String {
     redis::cmd("INFO")
@@ -30,11 +17,7 @@ fn info(con: &mut redis::Connection, section: &str) -> String {
 }
 
 fn field(text: &str, name: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    info_field(text, name)
 }
 
 fn conn_to(port: u16, password: Option<&str>) -> redis::Connection {
@@ -376,54 +359,6 @@ fn a_wrong_masterauth_leaves_the_link_down_and_the_replica_serving() {
     assert_eq!(pong, "PONG");
 }
 
-/// A real redis-server, killed by PID on drop.
-struct RealRedis {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RealRedis {
-    fn start(extra: &[String]) -> RealRedis {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(extra)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        assert!(wait_until(Duration::from_secs(10), || redis::Client::open(
-            format!("redis://127.0.0.1:{port}/")
-        )
-        .and_then(|c| c.get_connection())
-        .is_ok()));
-        RealRedis {
-            port,
-            child,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for RealRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn fill_mixed(con: &mut redis::Connection) {
     for i in 0..200 {
         let _: () = con.set(format!("s{i}"), format!("v{i}")).unwrap();
@@ -448,11 +383,8 @@ fn real_redis_server_replicates_from_a_redislab_master() {
         ]);
         let mut m = master.conn();
         fill_mixed(&mut m);
-        let real = RealRedis::start(&[
-            "--replicaof".into(),
-            "127.0.0.1".into(),
-            master.port.to_string(),
-        ]);
+        let master_port = master.port.to_string();
+        let real = RealRedis::start(&["--replicaof", "127.0.0.1", &master_port]);
         let mut r = conn_to(real.port, None);
         wait_link_up(&mut r);
         let _: () = redis::cmd("SET")
@@ -481,7 +413,7 @@ fn a_redislab_replica_follows_a_real_redis_master() {
         return;
     }
     let real = RealRedis::start(&[]);
-    let mut m = conn_to(real.port, None);
+    let mut m = real.conn();
     fill_mixed(&mut m);
     let replica = start_replica(real.port, &[]);
     let mut r = replica.conn();

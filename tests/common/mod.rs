@@ -223,3 +223,92 @@ pub fn raw_exchange(stream: &mut TcpStream, send: &[u8], expect_len: usize) -> V
     }
     got
 }
+
+/// Polls `check` every 20 ms until it holds or `limit` passes; returns the last answer.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+/// The value of `name` in INFO text (`name:value` lines).
+pub fn info_field(text: &str, name: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// A real redis-server on a free loopback port, in `dir` (its own temp dir if None), killed by
+/// PID on drop. Waits (bounded) until it answers.
+pub struct RealRedis {
+    pub port: u16,
+    child: Child,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl RealRedis {
+    pub fn start(extra: &[&str]) -> RealRedis {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        let mut real = Self::start_in(&path, extra);
+        real._dir = Some(dir);
+        real
+    }
+
+    pub fn start_in(dir: &Path, extra: &[&str]) -> RealRedis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(extra)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let real = RealRedis {
+            port,
+            child,
+            _dir: None,
+        };
+        let url = format!("redis://127.0.0.1:{port}/");
+        let up = wait_until(Duration::from_secs(10), || {
+            redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        });
+        assert!(up, "redis-server did not answer PING on port {port}");
+        real
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        let con = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("connect to redis-server");
+        con.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        con
+    }
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
