@@ -123,7 +123,8 @@ fn set(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     } else {
         None
     };
-    let exists = cx.db().contains(key, now);
+    // Only NX/XX need to know whether the key exists; a plain SET is a single dict insert.
+    let exists = (nx || xx) && cx.db().contains(key, now);
     if (nx && exists) || (xx && !exists) {
         return Ok(if get {
             old.map_or(Reply::Null, Reply::Bulk)
@@ -350,19 +351,23 @@ fn msetnx(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// Adds `by` to the integer at `key` (INCR, DECR, INCRBY, DECRBY). Keeps the key's TTL.
 fn incr_generic(cx: &mut Exec, key: &Bytes, by: i64) -> Result<Reply, CmdError> {
     let now = cx.now;
-    let current = match cx.db().get_string(key, now)? {
-        None => 0,
-        Some(s) => parse_i64_strict(s).ok_or_else(CmdError::not_integer)?,
-    };
-    let next = current.checked_add(by).ok_or_else(CmdError::overflow)?;
     let mut digits = itoa::Buffer::new();
-    let text = Bytes::copy_from_slice(digits.format(next).as_bytes());
-    match cx.db().get_mut(key, now) {
-        Some(Value::String(s)) => *s = text,
-        _ => cx
-            .db()
-            .set(Bytes::copy_from_slice(key), Value::String(text)),
-    }
+    // One lookup: update in place when the key exists (keeping its TTL), insert otherwise.
+    let next = match cx.db().get_mut(key, now) {
+        Some(Value::String(s)) => {
+            let current = parse_i64_strict(s).ok_or_else(CmdError::not_integer)?;
+            let next = current.checked_add(by).ok_or_else(CmdError::overflow)?;
+            *s = Bytes::copy_from_slice(digits.format(next).as_bytes());
+            next
+        }
+        Some(_) => return Err(CmdError::wrong_type()),
+        None => {
+            let text = Bytes::copy_from_slice(digits.format(by).as_bytes());
+            cx.db()
+                .set(Bytes::copy_from_slice(key), Value::String(text));
+            by
+        }
+    };
     cx.modified(key);
     Ok(Reply::Int(next))
 }
