@@ -113,3 +113,61 @@ pub fn render_color(line: &Line) -> String {
         Line::Note(n) => format!("  {}\n", format!("({n})").dimmed()),
     }
 }
+
+/// The filters that make a transcript comparable between runs: `(regex, replacement)` pairs,
+/// applied in order, for insta's `Settings::add_filter`. `ports` is the run's `(tutorial,
+/// actual)` map; ports are mapped back only in context (`127.0.0.1:PORT`, `port=PORT`,
+/// `-p PORT`, ...), never as bare numbers. Each masked value is something that really varies
+/// between runs; tests check the real values separately.
+pub fn filters(ports: &[(u16, u16)]) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = vec![
+        (r"\b[0-9a-f]{40}\b".into(), "[ID]".into()),
+        (
+            r"tutorial ports moved: [^)]*".into(),
+            "tutorial ports moved: [PORTS]".into(),
+        ),
+    ];
+    for (t, a) in ports {
+        for (before, shown) in [
+            (r"127\.0\.0\.1:", "127.0.0.1:"),
+            (r"127\.0\.0\.1 ", "127.0.0.1 "),
+            (r"\bport=", "port="),
+            (r"\bport ", "port "),
+            (r"\bmaster_port:", "master_port:"),
+            (r"-p ", "-p "),
+        ] {
+            f.push((format!(r"{before}{a}\b"), format!("{shown}{t}")));
+        }
+    }
+    f.extend([
+        (
+            r"offset=\d+,lag=\d+".into(),
+            "offset=[OFFSET],lag=[LAG]".into(),
+        ),
+        (
+            r"Sending \d+ bytes of backlog starting from offset \d+".into(),
+            "Sending [BYTES] bytes of backlog starting from offset [OFFSET]".into(),
+        ),
+        (r#""ctime" = "\d+""#.into(), r#""ctime" = "[TIME]""#.into()),
+        (
+            r#""used-mem" = "\d+""#.into(),
+            r#""used-mem" = "[BYTES]""#.into(),
+        ),
+        (r"checksum 0x[0-9a-f]+".into(), "checksum [CHECKSUM]".into()),
+    ]);
+    f
+}
+
+/// The port map a transcript announces in its `tutorial ports moved:` note.
+pub fn ports_in(transcript: &str) -> Vec<(u16, u16)> {
+    let Some(rest) = transcript.split("tutorial ports moved: ").nth(1) else {
+        return Vec::new();
+    };
+    let list = rest.split(')').next().unwrap_or_default();
+    list.split(", ")
+        .filter_map(|pair| {
+            let (t, a) = pair.split_once(" -> 127.0.0.1:")?;
+            Some((t.parse().ok()?, a.parse().ok()?))
+        })
+        .collect()
+}
