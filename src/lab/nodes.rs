@@ -6,7 +6,7 @@
 //! reaps it and removes the temp dir — unless the lab was asked to `--keep` them.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -136,8 +136,8 @@ pub struct Node {
     pub config_path: PathBuf,
     pub log_path: PathBuf,
     child: Option<Child>,
-    /// Bytes of the log already matched by waits.
-    cursor: u64,
+    /// Where the log lines already matched by waits start (each line is evidence once).
+    consumed: Vec<u64>,
 }
 
 impl Node {
@@ -213,20 +213,24 @@ impl Node {
         false
     }
 
-    /// The next unread complete log line containing `pattern`; the cursor moves past it.
+    /// The earliest complete log line containing `pattern` that no wait has matched yet; it
+    /// is marked as matched. Lines are matched individually rather than behind a cursor, so
+    /// two events logged close together can be waited for in either order.
     pub fn next_match(&mut self, pattern: &str) -> Option<String> {
-        let mut file = File::open(&self.log_path).ok()?;
-        file.seek(SeekFrom::Start(self.cursor)).ok()?;
         let mut text = String::new();
-        file.read_to_string(&mut text).ok()?;
-        let mut consumed = 0u64;
+        File::open(&self.log_path)
+            .ok()?
+            .read_to_string(&mut text)
+            .ok()?;
+        let mut at = 0u64;
         for line in text.split_inclusive('\n') {
             if !line.ends_with('\n') {
                 break;
             }
-            consumed += line.len() as u64;
-            if line.contains(pattern) {
-                self.cursor += consumed;
+            let start = at;
+            at += line.len() as u64;
+            if line.contains(pattern) && !self.consumed.contains(&start) {
+                self.consumed.push(start);
                 return Some(line.trim_end().to_string());
             }
         }
@@ -296,7 +300,7 @@ impl Nodes {
                 config_text,
                 config_path,
                 child: None,
-                cursor: 0,
+                consumed: Vec::new(),
             });
         }
         Ok(Nodes {
