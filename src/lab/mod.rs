@@ -170,7 +170,14 @@ pub async fn run(
     let nodes = nodes::Nodes::prepare(&lab.nodes, &ports, opts.keep)?;
     let transcript = transcript::Transcript::new(out, opts.color, opts.pause);
     let mut runner = runner::Runner::new(lab, &run_opts, nodes, transcript, input);
-    runner.run().await?;
+    if !runner.run().await? {
+        let what = if opts.keep {
+            "stopped; the nodes are left running (--keep)"
+        } else {
+            "stopped; the nodes are stopped and their folder removed"
+        };
+        runner.note(what)?;
+    }
     if opts.keep {
         runner.finish_kept()?;
     }

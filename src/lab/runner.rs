@@ -116,6 +116,11 @@ impl<'a, 'w> Runner<'a, 'w> {
         Ok(())
     }
 
+    /// A side remark in the transcript.
+    pub fn note(&mut self, text: &str) -> Result<(), LabError> {
+        self.emit(Line::Note(text.to_string()))
+    }
+
     fn emit(&mut self, line: Line) -> Result<(), LabError> {
         self.out
             .emit(line)
