@@ -125,6 +125,7 @@ fn run(args: RunArgs) -> ExitCode {
         color,
         hold_after_start: args.hold_after_start,
         exe,
+        deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let code = redislab::lab::main(opts, &mut out, &mut err);

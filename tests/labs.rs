@@ -197,3 +197,83 @@ fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
     }
     assert!(!Path::new(dir).exists(), "{dir} was not removed");
 }
+
+fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
+    redislab::lab::Options {
+        lab: String::new(),
+        ports: redislab::lab::PortChoice::Auto,
+        step: false,
+        keep: false,
+        pause: Duration::ZERO,
+        color: false,
+        hold_after_start: false,
+        exe: redislab().into(),
+        deadline: Duration::from_millis(deadline_ms),
+    }
+}
+
+const ONE_NODE: &str = r#"
+name = "t"
+summary = "a test lab"
+title = "T"
+[[node]]
+name = "solo"
+port = 6379
+config = "port 6379\nlogfile 6379.log\nsave \"\"\n"
+[[step]]
+do = "start"
+node = "solo"
+"#;
+
+/// Runs a lab given as text in this process; returns the transcript and the outcome.
+fn run_text(steps: &str, deadline_ms: u64) -> (String, Result<(), redislab::lab::LabError>) {
+    let lab = redislab::lab::spec::Lab::parse("t.toml", &format!("{ONE_NODE}{steps}")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let result = runtime.block_on(redislab::lab::run_lab(
+        &lab,
+        &in_process_options(deadline_ms),
+        &mut out,
+        None,
+    ));
+    (String::from_utf8(out).unwrap(), result)
+}
+
+#[test]
+fn an_event_that_never_comes_fails_with_what_was_expected_and_the_last_lines() {
+    let (transcript, result) = run_text(
+        "[[step]]\ndo = \"wait\"\nnode = \"solo\"\npattern = \"this never happens\"\nsay = \"NARRATED\"\n",
+        300,
+    );
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("waited 0.3 s"), "{err}");
+    assert!(
+        err.contains("expected solo to log \"this never happens\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("Ready to accept connections"),
+        "the last lines: {err}"
+    );
+    assert!(
+        !transcript.contains("NARRATED"),
+        "no narration for what did not happen"
+    );
+}
+
+#[test]
+fn a_reply_that_differs_from_the_lab_fails_the_run() {
+    let (transcript, result) = run_text(
+        "[[step]]\ndo = \"run\"\nnode = \"solo\"\ncommand = \"get name\"\nexpect = '\"zhangsan\"'\n",
+        5_000,
+    );
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("expected \"\\\"zhangsan\\\"\", got \"(nil)\""),
+        "{err}"
+    );
+    assert!(transcript.ends_with("> get name\n(nil)\n"), "{transcript}");
+}

@@ -114,6 +114,8 @@ pub struct Options {
     pub hold_after_start: bool,
     /// The binary to run nodes with (this one).
     pub exe: PathBuf,
+    /// How long a node may take to start or stop, and a wait for an event may last.
+    pub deadline: Duration,
 }
 
 /// What the runner needs once ports are known.
@@ -123,6 +125,7 @@ pub struct RunOptions {
     pub step: bool,
     pub hold_after_start: bool,
     pub exe: PathBuf,
+    pub deadline: Duration,
 }
 
 /// Parses every embedded lab (they are tested, so this only fails while editing one).
@@ -154,6 +157,16 @@ pub async fn run(
             opts.lab
         ))
     })?;
+    run_lab(lab, opts, out, input).await
+}
+
+/// Runs a given (parsed) lab; [`run`] picks one of the embedded labs by name.
+pub async fn run_lab(
+    lab: &spec::Lab,
+    opts: &Options,
+    out: &mut dyn Write,
+    input: Option<mpsc::UnboundedReceiver<String>>,
+) -> Result<(), LabError> {
     let tutorial: Vec<u16> = lab.nodes.iter().map(|n| n.port).collect();
     let ports = match opts.ports {
         PortChoice::Offset(n) => PortMap::offset(&tutorial, n),
@@ -166,6 +179,7 @@ pub async fn run(
         step: opts.step,
         hold_after_start: opts.hold_after_start,
         exe: opts.exe.clone(),
+        deadline: opts.deadline,
     };
     let nodes = nodes::Nodes::prepare(&lab.nodes, &ports, opts.keep)?;
     let transcript = transcript::Transcript::new(out, opts.color, opts.pause);

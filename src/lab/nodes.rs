@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::spec::NodeSpec;
 use super::LabError;
 
-/// How long a node may take to start, and how long a wait step waits (ms).
+/// The default for how long a node may take to start, and a wait step waits (ms).
 pub const DEADLINE_MS: u64 = 15_000;
 
 /// Tutorial ports to the ports actually used.

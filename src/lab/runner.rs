@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::events::{message, pattern_for};
-use super::nodes::{Nodes, DEADLINE_MS};
+use super::nodes::Nodes;
 use super::spec::{Lab, Step, WaitCase};
 use super::transcript::{Line, Transcript};
 use super::{LabError, RunOptions};
@@ -233,10 +233,10 @@ impl<'a, 'w> Runner<'a, 'w> {
                 }
                 let _ = client.command(&["SHUTDOWN"]).await;
                 let n = self.nodes.get(node);
-                if !n.wait_exit(Duration::from_millis(DEADLINE_MS)).await {
+                if !n.wait_exit(self.opts.deadline).await {
                     return Err(LabError::failed(format!(
-                        "{node} did not exit within {} s after SHUTDOWN\n{}",
-                        DEADLINE_MS / 1000,
+                        "{node} did not exit within {:.1} s after SHUTDOWN\n{}",
+                        self.opts.deadline.as_secs_f64(),
                         n.log_tail(10)
                     )));
                 }
@@ -337,7 +337,7 @@ impl<'a, 'w> Runner<'a, 'w> {
     /// Waits (bounded) until one of `cases` shows up in its node's log; prints that log line,
     /// then its narration. Nothing is narrated for an event that did not happen.
     async fn wait_any(&mut self, cases: &[WaitCase]) -> Result<(), LabError> {
-        let deadline = Instant::now() + Duration::from_millis(DEADLINE_MS);
+        let deadline = Instant::now() + self.opts.deadline;
         loop {
             for case in cases {
                 let pattern = match (&case.event, &case.pattern) {
@@ -368,8 +368,8 @@ impl<'a, 'w> Runner<'a, 'w> {
                 for case in cases {
                     let what = case
                         .event
-                        .clone()
-                        .or_else(|| case.pattern.clone())
+                        .as_ref()
+                        .map(|kind| format!(" (event {kind})"))
                         .unwrap_or_default();
                     let n = self.nodes.get(&case.node);
                     let state = if dead.contains(&case.node) {
@@ -378,7 +378,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                         ""
                     };
                     why.push_str(&format!(
-                        "expected {} to log {:?} ({what}){state}\n{}",
+                        "expected {} to log {:?}{what}{state}\n{}",
                         case.node,
                         case.event
                             .as_deref()
@@ -392,7 +392,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                 let waited = if dead.len() == cases.len() {
                     "gave up".to_string()
                 } else {
-                    format!("waited {} s", DEADLINE_MS / 1000)
+                    format!("waited {:.1} s", self.opts.deadline.as_secs_f64())
                 };
                 return Err(LabError::failed(format!("{waited}: {why}")));
             }
@@ -434,7 +434,7 @@ impl<'a, 'w> Runner<'a, 'w> {
         let typed = self.opts.ports.fill(command);
         let port = self.nodes.get(node).port;
         let verbatim = prints_verbatim(&args);
-        let deadline = Instant::now() + Duration::from_millis(DEADLINE_MS);
+        let deadline = Instant::now() + self.opts.deadline;
         let (text, problem) = loop {
             let client = self.session(node).await?;
             let reply = client
