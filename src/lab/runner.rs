@@ -320,8 +320,8 @@ impl<'a, 'w> Runner<'a, 'w> {
         if daemonize && !self.said_daemonize {
             self.said_daemonize = true;
             self.emit(Line::Note(
-                "the config says `daemonize yes`; the lab keeps its nodes in the foreground, \
-                 under its control, by adding `--daemonize no` after the config file"
+                "`daemonize yes` is in the config; the lab adds `--daemonize no` to keep its nodes\n\
+                 in the foreground, under its control"
                     .into(),
             ))?;
         }

@@ -86,7 +86,7 @@ pub fn render_plain(line: &Line) -> String {
         Line::Reply(r) => indent(r, ""),
         Line::File(f) => indent(f, "    "),
         Line::Event { node, message } => format!("  [{node} log] {message}\n"),
-        Line::Note(n) => format!("  ({n})\n"),
+        Line::Note(n) => indent(&format!("({n})"), "  "),
     }
 }
 
@@ -110,7 +110,7 @@ pub fn render_color(line: &Line) -> String {
                 message.yellow()
             )
         }
-        Line::Note(n) => format!("  {}\n", format!("({n})").dimmed()),
+        Line::Note(n) => format!("{}", indent(&format!("({n})"), "  ").dimmed()),
     }
 }
 
