@@ -9,6 +9,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod glob;
+pub mod lab;
 pub mod node;
 pub mod persist;
 pub mod repl;

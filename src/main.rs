@@ -37,6 +37,10 @@ enum Command {
         /// The dump file, e.g. dump.rdb.
         file: PathBuf,
     },
+    /// Run a lab: replay a stage of the tutorial with real nodes and narrate what they do.
+    Run(RunArgs),
+    /// List the labs.
+    Labs,
     /// List the commands in an append-only file: the appendonlydir, its manifest, or one file.
     Aof {
         /// e.g. appendonlydir
@@ -51,6 +55,90 @@ fn main() -> ExitCode {
         Command::Cli(args) => cli(args),
         Command::Rdb { file } => rdb(&file),
         Command::Aof { path } => aof(&path),
+        Command::Run(args) => run(args),
+        Command::Labs => labs(),
+    }
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The lab, e.g. `replication` (`redislab labs` lists them).
+    lab: String,
+    /// Wait for Enter before each section (`q` + Enter stops).
+    #[arg(long)]
+    step: bool,
+    /// Leave the nodes running at the end, and say how to reach and stop them.
+    #[arg(long)]
+    keep: bool,
+    /// No pauses between narration lines (same as `--speed 0`).
+    #[arg(long)]
+    fast: bool,
+    /// Narration pace: 1 is the default, 2 twice as fast, 0 no pauses.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Move every port of the lab by N (6379 becomes 6379+N).
+    #[arg(
+        long,
+        default_value_t = 0,
+        allow_hyphen_values = true,
+        conflicts_with = "ports"
+    )]
+    port_offset: i32,
+    /// `auto`: use free ports picked at start.
+    #[arg(long, value_parser = ["auto"])]
+    ports: Option<String>,
+    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long)]
+    no_color: bool,
+    /// For tests: stop after the first node starts and wait for a signal.
+    #[arg(long, hide = true)]
+    hold_after_start: bool,
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => {
+            eprintln!("Cannot find this program's path to start nodes: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let color = !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    let speed = if args.fast { 0.0 } else { args.speed };
+    let pause = if speed > 0.0 && speed.is_finite() {
+        std::time::Duration::from_millis((350.0 / speed) as u64)
+    } else {
+        std::time::Duration::ZERO
+    };
+    let opts = redislab::lab::Options {
+        lab: args.lab,
+        ports: match args.ports {
+            Some(_) => redislab::lab::PortChoice::Auto,
+            None => redislab::lab::PortChoice::Offset(args.port_offset),
+        },
+        step: args.step,
+        keep: args.keep,
+        pause,
+        color,
+        hold_after_start: args.hold_after_start,
+        exe,
+        deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let code = redislab::lab::main(opts, &mut out, &mut err);
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn labs() -> ExitCode {
+    match redislab::lab::list(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,267 @@
+//! The lab runner: `redislab run <lab>` replays a stage of the tutorial with real nodes on
+//! localhost and narrates what they do; `redislab labs` lists the labs.
+//!
+//! # How a run goes
+//!
+//! 1. [`spec::Lab::parse`] reads the lab file (`labs/*.toml`, embedded in the binary) and checks
+//!    it whole before anything starts: a mistake is `file:line: reason`.
+//! 2. The tutorial ports in it are mapped ([`nodes::PortMap`]: as is, `--port-offset N`, or
+//!    `--ports auto`) and checked free ([`nodes::check_ports_free`] names who holds a taken port).
+//! 3. [`nodes::Nodes::prepare`] makes a temp dir with a folder per node (`6379/`, `6380/`, as
+//!    the tutorial lays them out) holding its config file, ports rewritten.
+//! 4. [`runner::Runner`] executes the steps in order. Nodes are child processes of this same
+//!    binary (`redislab server 6379.conf --daemonize no`). Commands go through the async
+//!    [`crate::client::connection::Client`], one session per node, and replies print through
+//!    redis-cli's own formatting. Narration of what the nodes did comes only from their log
+//!    files: a `wait` step tails a node's `logfile` for an event's Redis log line
+//!    ([`events::EVENTS`]) with a deadline, prints that line as evidence, and only then its
+//!    narration. Simultaneous events on two nodes print in the order the lab lists the waits,
+//!    so transcripts are deterministic.
+//! 5. Every line goes through [`transcript::Transcript`] (plain, or coloured on a terminal).
+//! 6. The [`nodes::Nodes`] guard kills the nodes by PID and removes the temp dir on success,
+//!    failure, panic, and — via [`main`]'s signal handling — Ctrl-C/SIGTERM (exit 130), unless
+//!    `--keep`.
+//!
+//! # Growing the format
+//!
+//! Steps are a serde enum tagged by `do`, so later labs add variants without touching existing
+//! files:
+//! - fault steps (`do = "cut-link"`, `"slow-link"`, `"pause-node"`): the runner would put a
+//!   relay (a small TCP proxy task) between nodes whose config points at the relay's port —
+//!   [`nodes::PortMap`] already rewrites the `slaveof` lines, so it can point them at relays —
+//!   and a fault step tells the relay to drop or delay bytes; `pause-node` sends SIGSTOP/SIGCONT
+//!   by PID.
+//! - predict-then-reveal checkpoints (`do = "predict"`, a question and choices): in `--step`
+//!   mode the runner asks and waits for an answer before running the next steps that reveal
+//!   it; without `--step` it prints the question and moves on.
+//! - pace: a top-level `pace = "..."` field (and `--speed`) scale the pause after narration,
+//!   which already lives in one place ([`transcript::Transcript::emit`]).
+//!
+//! Left out on purpose: running nodes on other hosts, and Windows (process groups, `/proc`).
+
+pub mod events;
+pub mod nodes;
+pub mod runner;
+pub mod spec;
+pub mod transcript;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use nodes::PortMap;
+
+/// The labs shipped in the binary: `(file name, text)`.
+pub const LABS: &[(&str, &str)] = &[(
+    "labs/replication.toml",
+    include_str!("../../labs/replication.toml"),
+)];
+
+/// Why a lab could not run, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// The lab file is wrong.
+    #[error("{file}:{line}: {reason}")]
+    File {
+        file: String,
+        line: usize,
+        reason: String,
+    },
+    /// A step failed (a node did not start, an expected event did not come, a check failed).
+    #[error("the lab failed: {0}")]
+    Failed(String),
+}
+
+impl LabError {
+    pub fn new(file: &str, line: usize, reason: impl Into<String>) -> LabError {
+        LabError::File {
+            file: file.to_string(),
+            line,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn failed(reason: impl Into<String>) -> LabError {
+        LabError::Failed(reason.into())
+    }
+}
+
+/// Which ports the nodes use.
+#[derive(Debug, Clone)]
+pub enum PortChoice {
+    /// The tutorial's ports moved by N (0: as in the tutorial).
+    Offset(i32),
+    /// Free ports picked at start.
+    Auto,
+}
+
+/// Everything `redislab run` was asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub lab: String,
+    pub ports: PortChoice,
+    /// Wait for Enter before each section.
+    pub step: bool,
+    /// Leave the nodes running at the end.
+    pub keep: bool,
+    /// Pause after each narration line (zero with `--fast`).
+    pub pause: Duration,
+    pub color: bool,
+    /// Hidden: stop after the first node starts, print where things are on stderr, and wait
+    /// for a signal (for the Ctrl-C cleanup test).
+    pub hold_after_start: bool,
+    /// The binary to run nodes with (this one).
+    pub exe: PathBuf,
+    /// How long a node may take to start or stop, and a wait for an event may last.
+    pub deadline: Duration,
+}
+
+/// What the runner needs once ports are known.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub ports: PortMap,
+    pub step: bool,
+    pub hold_after_start: bool,
+    pub exe: PathBuf,
+    pub deadline: Duration,
+}
+
+/// Parses every embedded lab (they are tested, so this only fails while editing one).
+pub fn all_labs() -> Result<Vec<spec::Lab>, LabError> {
+    LABS.iter()
+        .map(|(file, text)| spec::Lab::parse(file, text))
+        .collect()
+}
+
+/// `redislab labs`: one line per lab.
+pub fn list(out: &mut dyn Write) -> Result<(), LabError> {
+    for lab in all_labs()? {
+        writeln!(out, "{:<14} {}", lab.name, lab.summary)
+            .map_err(|e| LabError::failed(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Runs a lab to the end (or until the student quits); `input` feeds `--step`.
+pub async fn run(
+    opts: &Options,
+    out: &mut dyn Write,
+    input: Option<mpsc::UnboundedReceiver<String>>,
+) -> Result<(), LabError> {
+    let labs = all_labs()?;
+    let lab = labs.iter().find(|l| l.name == opts.lab).ok_or_else(|| {
+        LabError::failed(format!(
+            "there is no lab called {:?}; `redislab labs` lists them",
+            opts.lab
+        ))
+    })?;
+    run_lab(lab, opts, out, input).await
+}
+
+/// Runs a given (parsed) lab; [`run`] picks one of the embedded labs by name.
+pub async fn run_lab(
+    lab: &spec::Lab,
+    opts: &Options,
+    out: &mut dyn Write,
+    input: Option<mpsc::UnboundedReceiver<String>>,
+) -> Result<(), LabError> {
+    let tutorial: Vec<u16> = lab.nodes.iter().map(|n| n.port).collect();
+    let ports = match opts.ports {
+        PortChoice::Offset(n) => PortMap::offset(&tutorial, n),
+        PortChoice::Auto => PortMap::auto(&tutorial),
+    }
+    .map_err(LabError::failed)?;
+    nodes::check_ports_free(&ports)?;
+    let run_opts = RunOptions {
+        ports: ports.clone(),
+        step: opts.step,
+        hold_after_start: opts.hold_after_start,
+        exe: opts.exe.clone(),
+        deadline: opts.deadline,
+    };
+    let nodes = nodes::Nodes::prepare(&lab.nodes, &ports, opts.keep)?;
+    let transcript = transcript::Transcript::new(out, opts.color, opts.pause);
+    let mut runner = runner::Runner::new(lab, &run_opts, nodes, transcript, input);
+    if !runner.run().await? {
+        let what = if opts.keep {
+            "stopped; the nodes are left running (--keep)"
+        } else {
+            "stopped; the nodes are stopped and their folder removed"
+        };
+        runner.note(what)?;
+    }
+    if opts.keep {
+        runner.finish_kept()?;
+    }
+    Ok(())
+}
+
+/// The whole `redislab run` command: a runtime, Ctrl-C/SIGTERM handling, and the exit code
+/// (0 done, 1 failed, 130 interrupted). Errors go to `err`.
+pub fn main(opts: Options, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "Failed to start the runtime: {e}");
+            return 1;
+        }
+    };
+    let input = opts.step.then(|| {
+        // A plain thread: a blocking stdin read must not hold up the runtime's shutdown.
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                if tx.send(std::mem::take(&mut line)).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    });
+    let code = runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            let _ = writeln!(err, "cannot install the Ctrl-C handler");
+            return 1;
+        };
+        // Dropping the lab future (when a signal wins) drops the `Nodes` guard: nodes are
+        // killed and the temp dir removed before we return.
+        tokio::select! {
+            result = run(&opts, out, input) => match result {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = writeln!(err, "{e}");
+                    1
+                }
+            },
+            _ = int.recv() => {
+                let _ = writeln!(err, "interrupted: nodes stopped, temp dir removed");
+                130
+            }
+            _ = term.recv() => {
+                let _ = writeln!(err, "terminated: nodes stopped, temp dir removed");
+                130
+            }
+        }
+    });
+    runtime.shutdown_background();
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_embedded_labs_parse() {
+        let labs = super::all_labs().unwrap();
+        assert!(labs.iter().any(|l| l.name == "replication"));
+    }
+}

@@ -1,0 +1,445 @@
+//! The lab's server processes: one child process per node (`redislab server <conf>`, this same
+//! binary), each in its own folder of one temp dir and in its own process group, so a Ctrl-C
+//! at the terminal reaches only the runner, which then stops them itself.
+//!
+//! [`Nodes`] is the guard: dropping it (success, failure, Ctrl-C, panic) kills every node by PID,
+//! reaps it and removes the temp dir — unless the lab was asked to `--keep` them.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::spec::NodeSpec;
+use super::LabError;
+
+/// The default for how long a node may take to start, and a wait step waits (ms).
+pub const DEADLINE_MS: u64 = 15_000;
+
+/// Tutorial ports to the ports actually used.
+#[derive(Debug, Clone, Default)]
+pub struct PortMap {
+    pairs: Vec<(u16, u16)>,
+}
+
+impl PortMap {
+    /// The same topology moved by `offset`.
+    pub fn offset(tutorial: &[u16], offset: i32) -> Result<PortMap, String> {
+        let mut pairs = Vec::new();
+        for &port in tutorial {
+            let actual = i32::from(port) + offset;
+            let actual = u16::try_from(actual)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("--port-offset {offset} moves port {port} out of range"))?;
+            pairs.push((port, actual));
+        }
+        Ok(PortMap { pairs })
+    }
+
+    /// Free ports picked by the kernel (bound, then released).
+    pub fn auto(tutorial: &[u16]) -> Result<PortMap, String> {
+        let mut listeners = Vec::new();
+        let mut pairs = Vec::new();
+        for &port in tutorial {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| format!("could not find a free port: {e}"))?;
+            let actual = l.local_addr().map_err(|e| e.to_string())?.port();
+            listeners.push(l);
+            pairs.push((port, actual));
+        }
+        Ok(PortMap { pairs })
+    }
+
+    /// `(tutorial, actual)` pairs.
+    pub fn pairs(&self) -> &[(u16, u16)] {
+        &self.pairs
+    }
+
+    /// True when every port is the tutorial's.
+    pub fn is_identity(&self) -> bool {
+        self.pairs.iter().all(|(t, a)| t == a)
+    }
+
+    /// The actual port for a tutorial port; ports the lab does not use stay as they are.
+    pub fn actual(&self, tutorial: u16) -> u16 {
+        self.pairs
+            .iter()
+            .find(|(t, _)| *t == tutorial)
+            .map_or(tutorial, |(_, a)| *a)
+    }
+
+    /// Maps a port written as text, if it is one of the lab's tutorial ports.
+    pub fn map_str(&self, text: &str) -> String {
+        match text.parse::<u16>() {
+            Ok(p) => self.actual(p).to_string(),
+            Err(_) => text.to_string(),
+        }
+    }
+
+    /// Replaces `{6379}`-style placeholders with actual ports.
+    pub fn fill(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (t, a) in &self.pairs {
+            out = out.replace(&format!("{{{t}}}"), &a.to_string());
+        }
+        out
+    }
+
+    /// Rewrites a config file's `port` and `slaveof`/`replicaof` lines to actual ports.
+    pub fn rewrite_config(&self, text: &str) -> String {
+        let mut out = String::new();
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let directive = words.first().map(|w| w.to_ascii_lowercase());
+            let rewritten = match (directive.as_deref(), words.len()) {
+                (Some("port"), 2) => format!("{} {}", words[0], self.map_str(words[1])),
+                (Some("slaveof" | "replicaof"), 3) => {
+                    format!("{} {} {}", words[0], words[1], self.map_str(words[2]))
+                }
+                _ => line.to_string(),
+            };
+            out.push_str(&rewritten);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A directive's first value in a config text (last occurrence wins, as in Redis).
+pub fn directive(config: &str, name: &str) -> Option<String> {
+    config.lines().rev().find_map(|l| {
+        let mut words = l.split_whitespace();
+        let d = words.next()?;
+        d.eq_ignore_ascii_case(name).then(|| {
+            words
+                .next()
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_string()
+        })
+    })
+}
+
+/// One node: its folder, files, process and how far its log has been read.
+#[derive(Debug)]
+pub struct Node {
+    pub spec: NodeSpec,
+    /// The port it really listens on.
+    pub port: u16,
+    /// Its folder, named after the tutorial port.
+    pub dir: PathBuf,
+    /// The config file as written (actual ports).
+    pub config_text: String,
+    pub config_path: PathBuf,
+    pub log_path: PathBuf,
+    child: Option<Child>,
+    /// Where the log lines already matched by waits start (each line is evidence once).
+    consumed: Vec<u64>,
+}
+
+impl Node {
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The file its RDB snapshot is saved to.
+    pub fn dump_path(&self) -> PathBuf {
+        let name = directive(&self.config_text, "dbfilename").unwrap_or("dump.rdb".into());
+        self.dir.join(name)
+    }
+
+    /// The password clients need, if any.
+    pub fn password(&self) -> Option<String> {
+        directive(&self.config_text, "requirepass").filter(|p| !p.is_empty())
+    }
+
+    /// Starts the process: `redislab server <conf> --daemonize no`, in its folder.
+    pub fn spawn(&mut self, exe: &Path) -> Result<(), LabError> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("stdout.log"))
+            .map_err(|e| LabError::failed(format!("cannot create {}: {e}", self.dir.display())))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| LabError::failed(e.to_string()))?;
+        let child = Command::new(exe)
+            .arg("server")
+            .arg(&self.config_path)
+            .args(["--daemonize", "no"])
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| LabError::failed(format!("cannot start {}: {e}", exe.display())))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Whether the process has exited (and reaps it if so).
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(_))) | None => {
+                self.child = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `kill -9` by PID, then reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits (bounded) for the process to exit by itself.
+    pub async fn wait_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.exited() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// The earliest complete log line containing `pattern` that no wait has matched yet; it
+    /// is marked as matched. Lines are matched individually rather than behind a cursor, so
+    /// two events logged close together can be waited for in either order.
+    pub fn next_match(&mut self, pattern: &str) -> Option<String> {
+        let mut text = String::new();
+        File::open(&self.log_path)
+            .ok()?
+            .read_to_string(&mut text)
+            .ok()?;
+        let mut at = 0u64;
+        for line in text.split_inclusive('\n') {
+            if !line.ends_with('\n') {
+                break;
+            }
+            let start = at;
+            at += line.len() as u64;
+            if line.contains(pattern) && !self.consumed.contains(&start) {
+                self.consumed.push(start);
+                return Some(line.trim_end().to_string());
+            }
+        }
+        None
+    }
+
+    /// The last `n` lines of its log (and of its stdout, where start-up errors go).
+    pub fn log_tail(&self, n: usize) -> String {
+        let mut tail = String::new();
+        for path in [self.log_path.clone(), self.dir.join("stdout.log")] {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.is_empty() {
+                continue;
+            }
+            tail.push_str(&format!(
+                "  --- last lines of {} ---\n",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            for l in &lines[lines.len().saturating_sub(n)..] {
+                tail.push_str(&format!("  {l}\n"));
+            }
+        }
+        if tail.is_empty() {
+            tail.push_str("  (its log is empty)\n");
+        }
+        tail
+    }
+}
+
+/// Every node of a lab, and the temp dir they live in. Dropping it cleans up unless kept.
+#[derive(Debug)]
+pub struct Nodes {
+    root: Option<tempfile::TempDir>,
+    pub nodes: Vec<Node>,
+    keep: bool,
+}
+
+impl Nodes {
+    /// Creates the temp dir, one folder per node (named after its tutorial port) and its config
+    /// file with actual ports.
+    pub fn prepare(specs: &[NodeSpec], ports: &PortMap, keep: bool) -> Result<Nodes, LabError> {
+        let root = tempfile::Builder::new()
+            .prefix("redislab-lab-")
+            .tempdir()
+            .map_err(|e| LabError::failed(format!("cannot create a temp dir: {e}")))?;
+        let mut nodes = Vec::new();
+        for spec in specs {
+            let dir = root.path().join(spec.port.to_string());
+            std::fs::create_dir_all(&dir).map_err(|e| LabError::failed(e.to_string()))?;
+            let config_text = ports.rewrite_config(&spec.config);
+            let config_path = dir.join(format!("{}.conf", spec.port));
+            std::fs::write(&config_path, &config_text)
+                .map_err(|e| LabError::failed(e.to_string()))?;
+            let logfile = directive(&config_text, "logfile").unwrap_or_default();
+            if logfile.is_empty() {
+                return Err(LabError::failed(format!(
+                    "node {:?} has no logfile: the runner needs one to see its events",
+                    spec.name
+                )));
+            }
+            nodes.push(Node {
+                spec: spec.clone(),
+                port: ports.actual(spec.port),
+                log_path: dir.join(logfile),
+                dir,
+                config_text,
+                config_path,
+                child: None,
+                consumed: Vec::new(),
+            });
+        }
+        Ok(Nodes {
+            root: Some(root),
+            nodes,
+            keep,
+        })
+    }
+
+    /// The temp dir holding the node folders.
+    pub fn root(&self) -> &Path {
+        self.root.as_ref().map_or(Path::new(""), |r| r.path())
+    }
+
+    pub fn get(&mut self, name: &str) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.spec.name == name)
+            .expect("lab files are checked: every step names a node")
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        if self.keep {
+            if let Some(root) = self.root.take() {
+                let _ = root.keep();
+            }
+            return;
+        }
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        // TempDir's own Drop removes the folder.
+    }
+}
+
+/// Who listens on a TCP port, from `/proc/net/tcp{,6}` and `/proc/*/fd` (Linux only; `None`
+/// where that cannot be seen, e.g. another user's process).
+pub fn port_owner(port: u16) -> Option<(u32, String)> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 10 || cols[3] != "0A" {
+                continue;
+            }
+            let local_port = cols[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) {
+                inodes.push(format!("socket:[{}]", cols[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                if inodes.iter().any(|i| Path::new(i) == target) {
+                    let name = std::fs::read_to_string(entry.path().join("comm"))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    return Some((pid, name));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Fails with a helpful message if a port the lab needs is taken.
+pub fn check_ports_free(ports: &PortMap) -> Result<(), LabError> {
+    for &(_, actual) in ports.pairs() {
+        if std::net::TcpListener::bind(("127.0.0.1", actual)).is_err() {
+            let by = match port_owner(actual) {
+                Some((pid, name)) => format!(" by {name} (pid {pid})"),
+                None => String::new(),
+            };
+            return Err(LabError::failed(format!(
+                "port {actual} is already in use{by}; move the lab with --port-offset N \
+                 (e.g. --port-offset 1000) or let it pick free ports with --ports auto"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_and_commands_follow_the_port_map() {
+        let map = PortMap::offset(&[6379, 6380], 1000).unwrap();
+        let conf = "port 6380\nslaveof 127.0.0.1 6379\npidfile redis_6380.pid\n";
+        assert_eq!(
+            map.rewrite_config(conf),
+            "port 7380\nslaveof 127.0.0.1 7379\npidfile redis_6380.pid\n"
+        );
+        assert_eq!(
+            map.fill("127.0.0.1:{6380} and {6379}"),
+            "127.0.0.1:7380 and 7379"
+        );
+        assert!(PortMap::offset(&[6379], 60000).is_err());
+        assert!(PortMap::offset(&[6379], 0).unwrap().is_identity());
+    }
+
+    #[test]
+    fn directives_are_read_like_redis() {
+        let conf = "requirepass redis\nlogfile \"6379.log\"\nlogfile 6379b.log\n";
+        assert_eq!(directive(conf, "requirepass").as_deref(), Some("redis"));
+        assert_eq!(directive(conf, "logfile").as_deref(), Some("6379b.log"));
+        assert_eq!(directive(conf, "dir"), None);
+    }
+
+    #[test]
+    fn the_owner_of_a_listening_port_is_found() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let check = PortMap::offset(&[port], 0).unwrap();
+        let err = check_ports_free(&check).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("port {port} is already in use")),
+            "{err}"
+        );
+        if let Some((pid, _)) = port_owner(port) {
+            assert_eq!(pid, std::process::id());
+        }
+    }
+}

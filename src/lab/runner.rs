@@ -1,0 +1,529 @@
+//! Runs a lab's steps against its nodes and narrates, through the [`Transcript`].
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::events::{message, pattern_for};
+use super::nodes::Nodes;
+use super::spec::{Lab, Step, WaitCase};
+use super::transcript::{Line, Transcript};
+use super::{LabError, RunOptions};
+use crate::client::connection::{info_field, Client};
+use crate::client::format::{format_reply, format_tty, OutputMode};
+use crate::resp::frame::Frame;
+
+/// Splits a command line as redis-cli does for simple input: words, `"quoted words"`.
+pub fn split_command(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(cur);
+    }
+    words
+}
+
+/// Commands whose reply redis-cli prints raw on a terminal too (`output_raw` in redis-cli's
+/// cliSendCommand; the same list as `client::cli`).
+fn prints_verbatim(args: &[String]) -> bool {
+    let is = |i: usize, name: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(name));
+    let argc = args.len();
+    is(0, "info")
+        || is(0, "lolwut")
+        || (argc >= 2 && is(0, "debug") && (is(1, "htstats") || is(1, "htstats-key")))
+        || (argc >= 2 && is(0, "memory") && (is(1, "malloc-stats") || is(1, "doctor")))
+        || (argc == 2 && is(0, "cluster") && (is(1, "nodes") || is(1, "info")))
+        || (argc >= 2 && is(0, "client") && (is(1, "list") || is(1, "info")))
+        || (argc == 3 && is(0, "latency") && is(1, "graph"))
+        || (argc == 2 && is(0, "latency") && is(1, "doctor"))
+        || (argc >= 2 && is(0, "proxy") && is(1, "info"))
+}
+
+/// The state of one run.
+pub struct Runner<'a, 'w> {
+    lab: &'a Lab,
+    opts: &'a RunOptions,
+    pub nodes: Nodes,
+    out: Transcript<'w>,
+    /// One redis-cli session per node, as a student keeps a terminal open on each.
+    sessions: Vec<(String, Client)>,
+    input: Option<mpsc::UnboundedReceiver<String>>,
+    said_daemonize: bool,
+    held: bool,
+}
+
+impl<'a, 'w> Runner<'a, 'w> {
+    pub fn new(
+        lab: &'a Lab,
+        opts: &'a RunOptions,
+        nodes: Nodes,
+        out: Transcript<'w>,
+        input: Option<mpsc::UnboundedReceiver<String>>,
+    ) -> Self {
+        Runner {
+            lab,
+            opts,
+            nodes,
+            out,
+            sessions: Vec::new(),
+            input,
+            said_daemonize: false,
+            held: false,
+        }
+    }
+
+    /// `--keep`: how to reach and stop the nodes left running.
+    pub fn finish_kept(&mut self) -> Result<(), LabError> {
+        self.emit(Line::Heading("The nodes are still running (--keep)".into()))?;
+        let root = self.nodes.root().display().to_string();
+        self.emit(Line::Say(format!("Their folders are in {root}.")))?;
+        let lines: Vec<(String, u16, Option<u32>, Option<String>)> = self
+            .nodes
+            .nodes
+            .iter()
+            .map(|n| (n.spec.name.clone(), n.port, n.pid(), n.password()))
+            .collect();
+        for (name, port, pid, password) in lines {
+            let auth = password.map(|p| format!(" -a {p}")).unwrap_or_default();
+            let pid = pid
+                .map(|p| format!("pid {p}"))
+                .unwrap_or("not running".into());
+            self.emit(Line::Say(format!(
+                "{name} ({pid}): connect with `redislab cli -p {port}{auth}`, \
+                 stop with `redislab cli -p {port}{auth} shutdown`"
+            )))?;
+        }
+        Ok(())
+    }
+
+    /// A side remark in the transcript.
+    pub fn note(&mut self, text: &str) -> Result<(), LabError> {
+        self.emit(Line::Note(text.to_string()))
+    }
+
+    fn emit(&mut self, line: Line) -> Result<(), LabError> {
+        self.out
+            .emit(line)
+            .map_err(|e| LabError::failed(format!("cannot write the transcript: {e}")))
+    }
+
+    fn say(&mut self, text: &Option<String>) -> Result<(), LabError> {
+        if let Some(text) = text {
+            let filled = self.opts.ports.fill(text);
+            self.emit(Line::Say(filled))?;
+        }
+        Ok(())
+    }
+
+    /// Runs every step. `Ok(false)` when the student quit in step mode.
+    pub async fn run(&mut self) -> Result<bool, LabError> {
+        self.emit(Line::Title(self.lab.title.clone()))?;
+        if !self.opts.ports.is_identity() {
+            let map: Vec<String> = self
+                .opts
+                .ports
+                .pairs()
+                .iter()
+                .map(|(t, a)| format!("{t} -> 127.0.0.1:{a}"))
+                .collect();
+            self.emit(Line::Note(format!(
+                "tutorial ports moved: {}",
+                map.join(", ")
+            )))?;
+        }
+        for step in &self.lab.steps {
+            if let Step::Heading { .. } = step {
+                if !self.pause_for_enter().await? {
+                    return Ok(false);
+                }
+            }
+            self.step(step).await?;
+        }
+        Ok(true)
+    }
+
+    /// In step mode, waits for Enter (`q` + Enter quits). Always true otherwise.
+    async fn pause_for_enter(&mut self) -> Result<bool, LabError> {
+        if !self.opts.step {
+            return Ok(true);
+        }
+        self.emit(Line::Note("Enter: next step, q + Enter: stop".into()))?;
+        let Some(input) = self.input.as_mut() else {
+            return Ok(true);
+        };
+        match input.recv().await {
+            Some(line) if line.trim().eq_ignore_ascii_case("q") => Ok(false),
+            Some(_) => Ok(true),
+            None => Ok(false),
+        }
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), LabError> {
+        match step {
+            Step::Heading { text } => self.emit(Line::Heading(self.opts.ports.fill(text))),
+            Step::Say { text } => self.say(&Some(text.clone())),
+            Step::ShowConfig { node } => {
+                let n = self.nodes.get(node);
+                let name = format!("{}/{}.conf", n.spec.port, n.spec.port);
+                let text = n.config_text.clone();
+                self.emit(Line::Shell(format!("cat {name}")))?;
+                self.emit(Line::File(text))
+            }
+            Step::Start { node, say } => {
+                self.start(node).await?;
+                self.say(say)?;
+                if self.opts.hold_after_start && !self.held {
+                    self.held = true;
+                    let pids: Vec<String> = self
+                        .nodes
+                        .nodes
+                        .iter()
+                        .filter_map(|n| n.pid())
+                        .map(|p| p.to_string())
+                        .collect();
+                    // For the Ctrl-C test: where things are, then wait for a signal.
+                    let mut err = std::io::stderr();
+                    let _ = std::io::Write::write_all(
+                        &mut err,
+                        format!(
+                            "holding: dir={} pids={}\n",
+                            self.nodes.root().display(),
+                            pids.join(",")
+                        )
+                        .as_bytes(),
+                    );
+                    std::future::pending::<()>().await;
+                }
+                Ok(())
+            }
+            Step::Shutdown { node } => {
+                self.sessions.retain(|(n, _)| n != node);
+                let n = self.nodes.get(node);
+                let port = n.port;
+                let auth = n.password().map(|p| format!(" -a {p}")).unwrap_or_default();
+                let password = n.password();
+                self.emit(Line::Shell(format!(
+                    "redislab cli -p {port}{auth} shutdown"
+                )))?;
+                let mut client = Client::connect(&format!("127.0.0.1:{port}"))
+                    .await
+                    .map_err(|e| LabError::failed(format!("cannot connect to {node}: {e}")))?;
+                if let Some(p) = password {
+                    let _ = client.auth(None, &p).await;
+                }
+                let _ = client.command(&["SHUTDOWN"]).await;
+                let n = self.nodes.get(node);
+                if !n.wait_exit(self.opts.deadline).await {
+                    return Err(LabError::failed(format!(
+                        "{node} did not exit within {:.1} s after SHUTDOWN\n{}",
+                        self.opts.deadline.as_secs_f64(),
+                        n.log_tail(10)
+                    )));
+                }
+                Ok(())
+            }
+            Step::Kill { node } => {
+                self.sessions.retain(|(n, _)| n != node);
+                let n = self.nodes.get(node);
+                let pid = n.pid().ok_or_else(|| {
+                    LabError::failed(format!("cannot kill {node}: it is not running"))
+                })?;
+                let _ = pid;
+                n.kill();
+                let shown = format!(
+                    "kill -9 $(cat {}/{})",
+                    n.spec.port,
+                    super::nodes::directive(&n.config_text, "pidfile").unwrap_or_default()
+                );
+                self.emit(Line::Shell(shown))
+            }
+            Step::Run {
+                node,
+                command,
+                expect,
+                fields,
+                show,
+                retry,
+                say,
+            } => {
+                self.run_command(node, command, expect, fields, show, *retry)
+                    .await?;
+                self.say(say)
+            }
+            Step::Wait {
+                node,
+                event,
+                pattern,
+                say,
+            } => {
+                let case = WaitCase {
+                    node: node.clone(),
+                    event: event.clone(),
+                    pattern: pattern.clone(),
+                    say: say.clone(),
+                };
+                self.wait_any(std::slice::from_ref(&case)).await
+            }
+            Step::WaitAny { cases } => self.wait_any(cases).await,
+            Step::Rdb { node, say } => {
+                let n = self.nodes.get(node);
+                let path = n.dump_path();
+                let shown = format!(
+                    "{}/{}",
+                    n.spec.port,
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                );
+                self.emit(Line::Shell(format!("redislab rdb {shown}")))?;
+                let mut text = Vec::new();
+                crate::persist::rdb::describe(&path, &mut text)
+                    .map_err(|e| LabError::failed(format!("redislab rdb {shown}: {e}")))?;
+                self.emit(Line::Reply(String::from_utf8_lossy(&text).into_owned()))?;
+                self.say(say)
+            }
+        }
+    }
+
+    async fn start(&mut self, node: &str) -> Result<(), LabError> {
+        let exe = self.opts.exe.clone();
+        let n = self.nodes.get(node);
+        if n.pid().is_some() && !n.exited() {
+            return Err(LabError::failed(format!("{node} is already running")));
+        }
+        let daemonize = super::nodes::directive(&n.config_text, "daemonize")
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+        let conf = format!("{}.conf", n.spec.port);
+        let folder = n.spec.port;
+        n.spawn(&exe)?;
+        self.emit(Line::Shell(format!(
+            "cd {folder} && redislab server {conf}"
+        )))?;
+        if daemonize && !self.said_daemonize {
+            self.said_daemonize = true;
+            self.emit(Line::Note(
+                "`daemonize yes` is in the config; the lab adds `--daemonize no` to keep its nodes\n\
+                 in the foreground, under its control"
+                    .into(),
+            ))?;
+        }
+        let case = WaitCase {
+            node: node.to_string(),
+            event: Some("ready".into()),
+            pattern: None,
+            say: None,
+        };
+        self.wait_any(std::slice::from_ref(&case)).await
+    }
+
+    /// Waits (bounded) until one of `cases` shows up in its node's log; prints that log line,
+    /// then its narration. Nothing is narrated for an event that did not happen.
+    async fn wait_any(&mut self, cases: &[WaitCase]) -> Result<(), LabError> {
+        let deadline = Instant::now() + self.opts.deadline;
+        loop {
+            for case in cases {
+                let pattern = match (&case.event, &case.pattern) {
+                    (Some(kind), _) => pattern_for(kind).unwrap_or_default().to_string(),
+                    (None, Some(p)) => self.opts.ports.fill(p),
+                    (None, None) => String::new(),
+                };
+                let n = self.nodes.get(&case.node);
+                if let Some(line) = n.next_match(&pattern) {
+                    let msg = message(&line).to_string();
+                    self.emit(Line::Event {
+                        node: case.node.clone(),
+                        message: msg,
+                    })?;
+                    return self.say(&case.say);
+                }
+            }
+            let dead: Vec<String> = cases
+                .iter()
+                .filter(|c| {
+                    let n = self.nodes.get(&c.node);
+                    n.exited()
+                })
+                .map(|c| c.node.clone())
+                .collect();
+            if Instant::now() >= deadline || dead.len() == cases.len() {
+                let mut why = String::new();
+                for case in cases {
+                    let what = case
+                        .event
+                        .as_ref()
+                        .map(|kind| format!(" (event {kind})"))
+                        .unwrap_or_default();
+                    let n = self.nodes.get(&case.node);
+                    let state = if dead.contains(&case.node) {
+                        "; it is not running"
+                    } else {
+                        ""
+                    };
+                    why.push_str(&format!(
+                        "expected {} to log {:?}{what}{state}\n{}",
+                        case.node,
+                        case.event
+                            .as_deref()
+                            .and_then(pattern_for)
+                            .map(str::to_string)
+                            .or_else(|| case.pattern.clone())
+                            .unwrap_or_default(),
+                        n.log_tail(8)
+                    ));
+                }
+                let waited = if dead.len() == cases.len() {
+                    "gave up".to_string()
+                } else {
+                    format!("waited {:.1} s", self.opts.deadline.as_secs_f64())
+                };
+                return Err(LabError::failed(format!("{waited}: {why}")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn session(&mut self, node: &str) -> Result<&mut Client, LabError> {
+        if let Some(i) = self.sessions.iter().position(|(n, _)| n == node) {
+            return Ok(&mut self.sessions[i].1);
+        }
+        let port = self.nodes.get(node).port;
+        let client = Client::connect(&format!("127.0.0.1:{port}"))
+            .await
+            .map_err(|e| {
+                LabError::failed(format!(
+                    "Could not connect to Redis at 127.0.0.1:{port}: {e}"
+                ))
+            })?;
+        self.sessions.push((node.to_string(), client));
+        Ok(&mut self.sessions.last_mut().expect("just pushed").1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_command(
+        &mut self,
+        node: &str,
+        command: &str,
+        expect: &Option<String>,
+        fields: &std::collections::BTreeMap<String, String>,
+        show: &[String],
+        retry: bool,
+    ) -> Result<(), LabError> {
+        let mut args = split_command(command);
+        let lower = args[0].to_ascii_lowercase();
+        if (lower == "replicaof" || lower == "slaveof") && args.len() == 3 {
+            args[2] = self.opts.ports.map_str(&args[2]);
+        }
+        let typed = self.opts.ports.fill(command);
+        let port = self.nodes.get(node).port;
+        let verbatim = prints_verbatim(&args);
+        let deadline = Instant::now() + self.opts.deadline;
+        let (text, problem) = loop {
+            let client = self.session(node).await?;
+            let reply = client
+                .command(&args)
+                .await
+                .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))?;
+            let text = if verbatim {
+                String::from_utf8_lossy(&format_reply(&reply, OutputMode::Tty, true)).into_owned()
+            } else {
+                String::from_utf8_lossy(&format_tty(&reply)).into_owned()
+            };
+            let problem = check(&reply, &text, expect, fields);
+            if problem.is_none() || !retry || Instant::now() >= deadline {
+                break (text, problem);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.emit(Line::Prompt {
+            addr: format!("127.0.0.1:{port}"),
+            command: typed.clone(),
+        })?;
+        if show.is_empty() {
+            self.emit(Line::Reply(text.clone()))?;
+        } else {
+            let kept: Vec<&str> = text
+                .lines()
+                .map(|l| l.trim_end_matches('\r'))
+                .filter(|l| {
+                    l.split_once(':')
+                        .is_some_and(|(k, _)| show.iter().any(|s| s == k))
+                })
+                .collect();
+            self.emit(Line::Reply(kept.join("\n")))?;
+            self.emit(Line::Note(
+                "only the lines that matter here; the full reply has more".into(),
+            ))?;
+        }
+        if let Some(problem) = problem {
+            return Err(LabError::failed(format!("on {node}, `{typed}`: {problem}")));
+        }
+        Ok(())
+    }
+}
+
+/// What is wrong with a reply, if anything.
+fn check(
+    reply: &Frame,
+    text: &str,
+    expect: &Option<String>,
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    if let Some(expect) = expect {
+        if text.trim_end() != expect.trim_end() {
+            return Some(format!("expected {expect:?}, got {:?}", text.trim_end()));
+        }
+    }
+    if !fields.is_empty() {
+        let body = match reply {
+            Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            Frame::Verbatim { text, .. } => String::from_utf8_lossy(text).into_owned(),
+            _ => text.to_string(),
+        };
+        for (k, v) in fields {
+            match info_field(&body, k) {
+                Some(got) if got.trim() == v => {}
+                got => return Some(format!("expected {k}:{v}, got {got:?}")),
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_the_cli() {
+        assert_eq!(
+            split_command("set name zhangsan"),
+            ["set", "name", "zhangsan"]
+        );
+        assert_eq!(split_command(" set  \"a b\" \"\" "), ["set", "a b", ""]);
+        assert!(split_command("   ").is_empty());
+    }
+
+    #[test]
+    fn info_prints_verbatim() {
+        assert!(prints_verbatim(&split_command("info replication")));
+        assert!(!prints_verbatim(&split_command("get info")));
+    }
+}
