@@ -381,3 +381,20 @@ fn config_set_requirepass_takes_effect_for_new_connections() {
         "-NOAUTH Authentication required.\r\n"
     );
 }
+
+#[test]
+fn redislab_cli_shutdown_prints_nothing_like_redis_cli() {
+    let mut node = TestNode::start(&[]);
+    let out = std::process::Command::new(common::redislab())
+        .args(["cli", "-p", &node.port.to_string(), "shutdown", "nosave"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(node.wait_exit(Duration::from_secs(10)), Some(true));
+}

@@ -504,7 +504,16 @@ impl Session<'_, '_> {
             if monitor || pubsub {
                 return self.stream(pubsub, verbatim).await;
             }
-            let Some(reply) = self.read_reply().await? else {
+            let reply = match self.read_reply().await {
+                // A successful SHUTDOWN closes the connection without a reply; redis-cli then
+                // prints nothing and succeeds.
+                Err(ClientError::Closed | ClientError::Io(_)) if name == "shutdown" => {
+                    self.conn = None;
+                    return Ok(Outcome::Done);
+                }
+                other => other?,
+            };
+            let Some(reply) = reply else {
                 return Ok(Outcome::Interrupted);
             };
             if let Frame::Error(e) = &reply {
