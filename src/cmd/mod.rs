@@ -11,7 +11,7 @@
 //! write itself (or the deterministic form the handler chose) is queued for AOF and replicas,
 //! WATCHers are invalidated and blocked clients on ready keys are served.
 //!
-//! Handlers return a [`Reply`](crate::resp::Reply) and never touch a socket; a change of
+//! Handlers return a [`Reply`](crate::resp::Reply) value and never touch a socket; a change of
 //! connection mode (block, close) is an [`Effect`] the connection task acts on.
 
 pub mod args;

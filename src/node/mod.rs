@@ -1,7 +1,7 @@
 //! The node runtime every role shares: listeners, connection tasks, the periodic tick (active
 //! expiry), shutdown, daemonizing and the pidfile.
 //!
-//! [`start`] is what `redislab server` runs: it binds the configured addresses (failing with
+//! [`run`] is what `redislab server` runs: it binds the configured addresses (failing with
 //! one clear line if a port is taken), accepts connections — refusing them past `maxclients`
 //! and, in protected mode without a password, from non-loopback peers, as Redis does — and
 //! serves each one in its own task ([`connection::serve`]). SHUTDOWN, SIGTERM and Ctrl-C take
