@@ -279,7 +279,7 @@ async fn full_sync_disk(
             return false;
         }
     }
-    let (replid, offset, pid, target) = {
+    let (replid, offset, target) = {
         let mut engine = shared.engine();
         flush(shared, &mut engine);
         engine.propagate = true;
@@ -288,9 +288,9 @@ async fn full_sync_disk(
         drop(repl);
         shared.emit(Event::BgsaveForSyncStarted { target: "disk" });
         match crate::server::persistence::bgsave(shared, &mut engine) {
-            Ok(pid) => {
+            Ok(_pid) => {
                 let config = shared.config();
-                (replid, offset, pid, config.dir.join(&config.dbfilename))
+                (replid, offset, config.dir.join(&config.dbfilename))
             }
             Err(error) => {
                 shared.emit(Event::Warning { text: error });
@@ -298,7 +298,6 @@ async fn full_sync_disk(
             }
         }
     };
-    let _ = pid;
     if request.psync.is_some() {
         let line = format!("+FULLRESYNC {replid} {offset}\r\n");
         if stream.write_all(line.as_bytes()).await.is_err() {
@@ -368,13 +367,12 @@ async fn full_sync_diskless(
     }
     let mark = random_hex_id(&mut rand::thread_rng());
     let fd = stream.as_raw_fd();
-    let (replid, offset, pid) = {
+    let pid = {
         let mut engine = shared.engine();
         flush(shared, &mut engine);
         engine.propagate = true;
         let mut repl = shared.repl();
         let (replid, offset) = begin_full_sync(shared, &mut repl, link);
-        let stream_db = repl.stream_db.map_or(-1, |d| d as i64);
         drop(repl);
         shared.emit(Event::BgsaveForSyncStarted {
             target: "replicas sockets",
@@ -382,7 +380,6 @@ async fn full_sync_diskless(
         let mut options = SaveOptions::new(unix_ms() / 1000);
         options.compression = shared.config().rdbcompression;
         let fields = crate::server::persistence::ReplAux::current(shared);
-        let _ = stream_db;
         let line = format!("+FULLRESYNC {replid} {offset}\r\n$EOF:{mark}\r\n");
         let dbs = &engine.dbs;
         let mark_bytes = mark.clone();
@@ -394,11 +391,10 @@ async fn full_sync_diskless(
                 && out.write_all(mark_bytes.as_bytes()).is_ok()
         });
         match pid {
-            Ok(pid) => (replid, offset, pid),
+            Ok(pid) => pid,
             Err(_) => return false,
         }
     };
-    let _ = (replid, offset);
     shared.emit(Event::Notice {
         text: format!("Background RDB transfer started by pid {pid}"),
     });

@@ -263,11 +263,11 @@ pub fn ping_replicas(shared: &Shared) {
     repl.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
 }
 
-/// Asks every replica for an ACK now (`REPLCONF GETACK *`, sent by WAIT).
+/// Asks every replica for an ACK now (`REPLCONF GETACK *`, sent by WAIT). Like any stream
+/// bytes it goes into the backlog and counts in the offset.
 pub fn request_acks(shared: &Shared) {
     let mut engine = shared.engine();
     flush(shared, &mut engine);
-    let repl = shared.repl();
     let mut out = BytesMut::new();
     encode_command(
         &[
@@ -277,11 +277,7 @@ pub fn request_acks(shared: &Shared) {
         ],
         &mut out,
     );
-    // GETACK is sent outside the offset accounting of the other replicas' streams in Redis
-    // too (it is propagated to replicas only); replicas count it as stream bytes.
-    let bytes = out.freeze();
-    drop(repl);
-    shared.repl().feed(&bytes);
+    shared.repl().feed(&out.freeze());
 }
 
 /// Replicas that acknowledged at least `offset`.
