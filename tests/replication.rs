@@ -591,3 +591,40 @@ fn a_master_dying_mid_transfer_leaves_the_previous_data() {
         "down"
     );
 }
+
+#[test]
+fn a_replica_that_stops_acknowledging_is_dropped_after_repl_timeout() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no", "--repl-timeout", "1"]);
+    let mut m = master.conn();
+    // A "replica" that syncs, reads everything, but never sends REPLCONF ACK.
+    let mut fake = master.raw();
+    use std::io::{Read, Write};
+    fake.write_all(b"REPLCONF listening-port 1\r\nPSYNC ? -1\r\n")
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            match fake.read(&mut buf) {
+                Ok(0) => return true, // the master closed the link
+                Ok(_) => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    });
+    assert!(wait_until(Duration::from_secs(10), || field(
+        &info(&mut m, "replication"),
+        "connected_slaves"
+    ) == "1"));
+    assert!(
+        reader.join().unwrap(),
+        "the master closed the silent replica's link"
+    );
+    assert!(master
+        .log()
+        .contains("Disconnecting timedout replica (streaming sync): 127.0.0.1:1"));
+}

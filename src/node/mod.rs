@@ -386,6 +386,7 @@ async fn cron(shared: Arc<Shared>) {
             last_ping = Instant::now();
             crate::repl::ping_replicas(&shared);
         }
+        crate::repl::drop_timed_out_replicas(&shared);
         crate::server::persistence::check_bgsave(&shared);
         crate::server::aof::cron(&shared);
         crate::server::persistence::check_save_points(&shared);

@@ -263,6 +263,28 @@ pub fn ping_replicas(shared: &Shared) {
     repl.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
 }
 
+/// Drops online replicas that sent no `REPLCONF ACK` for `repl-timeout` seconds
+/// (`replicationCron`: "Disconnecting timedout replica").
+pub fn drop_timed_out_replicas(shared: &Shared) {
+    let timeout_ms = shared.config().repl_timeout.max(1) as i64 * 1000;
+    let now = crate::server::unix_ms();
+    let stale: Vec<(ClientId, String)> = shared
+        .repl()
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && now - r.last_ack_ms > timeout_ms)
+        .map(|r| (r.client, format!("{}:{}", r.ip, r.port)))
+        .collect();
+    for (client, addr) in stale {
+        shared.emit(crate::server::events::Event::Warning {
+            text: format!("Disconnecting timedout replica (streaming sync): {addr}"),
+        });
+        if let Some(handle) = shared.clients.get(client) {
+            handle.kill();
+        }
+    }
+}
+
 /// Asks every replica for an ACK now (`REPLCONF GETACK *`, sent by WAIT). Like any stream
 /// bytes it goes into the backlog and counts in the offset.
 pub fn request_acks(shared: &Shared) {
