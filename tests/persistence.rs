@@ -198,3 +198,24 @@ fn real_redis_tools_accept_the_dump_redislab_saves() {
     assert_eq!(real_con.zscore::<_, _, f64>("z", "b").unwrap(), 2.5);
     assert_eq!(real_con.hlen::<_, i64>("bighash").unwrap(), 300);
 }
+
+#[test]
+fn shutdown_refuses_to_exit_when_its_save_fails() {
+    let mut node = TestNode::start(&["--save", "3600 1"]);
+    let mut con = node.conn();
+    let _: () = con.set("k", "v").unwrap();
+    // Make saving impossible: the server's working directory disappears.
+    let gone = node.path().to_path_buf();
+    std::fs::remove_dir_all(&gone).unwrap();
+    let mut raw = node.raw();
+    let reply = raw_exchange(&mut raw, b"SHUTDOWN\r\n", 45);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG", "still serving, data still in memory");
+    assert_eq!(con.get::<_, String>("k").unwrap(), "v");
+    let _ = raw_exchange(&mut raw, b"SHUTDOWN NOSAVE\r\n", 1);
+    assert_eq!(node.wait_exit(Duration::from_secs(10)), Some(true));
+}

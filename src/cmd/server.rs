@@ -594,6 +594,21 @@ fn shutdown(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         }
         args.next()?;
     }
+    // Save now, under the keyspace lock, so that a failed save can refuse the shutdown instead
+    // of losing data (Redis's prepareForShutdown).
+    if mode.wants_save(!cx.shared.config().save.is_empty()) {
+        crate::server::persistence::kill_bgsave(cx.shared);
+        cx.shared.emit(crate::server::events::Event::Notice {
+            text: "Saving the final RDB snapshot before exiting.".into(),
+        });
+        if crate::server::persistence::save(cx.shared, cx.engine).is_err() {
+            cx.shared.emit(crate::server::events::Event::Warning {
+                text: "Error trying to save the DB, can't exit.".into(),
+            });
+            return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+        mode = ShutdownMode::Saved;
+    }
     cx.set_effect(Effect::Shutdown(mode));
     Ok(Reply::None)
 }

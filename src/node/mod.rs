@@ -139,12 +139,7 @@ fn final_save(shared: &Shared) {
     crate::server::persistence::kill_bgsave(shared);
     crate::server::aof::shutdown(shared);
     let mode = (*shared.shutdown.borrow()).unwrap_or(ShutdownMode::Default);
-    let wanted = match mode {
-        ShutdownMode::Save => true,
-        ShutdownMode::NoSave => false,
-        ShutdownMode::Default => !shared.config().save.is_empty(),
-    };
-    if wanted {
+    if mode.wants_save(!shared.config().save.is_empty()) {
         shared.emit(Event::Notice {
             text: "Saving the final RDB snapshot before exiting.".into(),
         });

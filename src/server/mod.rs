@@ -72,6 +72,20 @@ pub enum ShutdownMode {
     Default,
     Save,
     NoSave,
+    /// The SHUTDOWN command already saved (it does so before answering, so that a failed
+    /// save can refuse the shutdown): nothing more to save.
+    Saved,
+}
+
+impl ShutdownMode {
+    /// Whether the final save runs, given whether save points are configured.
+    pub fn wants_save(self, has_save_points: bool) -> bool {
+        match self {
+            ShutdownMode::Save => true,
+            ShutdownMode::NoSave | ShutdownMode::Saved => false,
+            ShutdownMode::Default => has_save_points,
+        }
+    }
 }
 
 /// Everything a node shares between connections and background tasks.
