@@ -34,15 +34,60 @@ fn hash3(data: &[u8]) -> usize {
 /// caller then stores the string uncompressed, as Redis does when LZF does not save at least
 /// four bytes).
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    TABLE.with(|table| {
+        let mut table = table.borrow_mut();
+        table.begin();
+        compress_with(&mut table, input, max_out)
+    })
+}
+
+/// The match-finder's hash table: position of the last 3-byte sequence seen per bucket.
+/// It is reused across calls (a snapshot compresses a million short strings: clearing a fresh
+/// 16K-entry table for each one cost more than the compression itself). Entries are stamped
+/// with the call's generation, so entries from earlier calls read as empty and the output is
+/// exactly that of a freshly cleared table.
+struct HashTable {
+    slots: Vec<(u32, usize)>,
+    generation: u32,
+}
+
+impl HashTable {
+    fn begin(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.slots.fill((0, 0));
+            self.generation = 1;
+        }
+    }
+
+    fn get(&self, bucket: usize) -> usize {
+        match self.slots[bucket] {
+            (generation, position) if generation == self.generation => position,
+            _ => usize::MAX,
+        }
+    }
+
+    fn set(&mut self, bucket: usize, position: usize) {
+        self.slots[bucket] = (self.generation, position);
+    }
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<HashTable> = std::cell::RefCell::new(HashTable {
+        slots: vec![(0, 0); 1 << HASH_LOG],
+        generation: 0,
+    });
+}
+
+fn compress_with(table: &mut HashTable, input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max_out.min(input.len()));
-    let mut table = vec![usize::MAX; 1 << HASH_LOG];
     let mut literal_start = 0;
     let mut ip = 0;
 
     while ip + 2 < input.len() {
         let h = hash3(&input[ip..]);
-        let candidate = table[h];
-        table[h] = ip;
+        let candidate = table.get(h);
+        table.set(h, ip);
         if candidate != usize::MAX
             && ip - candidate <= MAX_DISTANCE
             && input[candidate..candidate + 3] == input[ip..ip + 3]
@@ -66,7 +111,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let end = ip + len;
             ip += 1;
             while ip < end && ip + 2 < input.len() {
-                table[hash3(&input[ip..])] = ip;
+                table.set(hash3(&input[ip..]), ip);
                 ip += 1;
             }
             ip = end;
