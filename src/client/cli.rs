@@ -253,10 +253,11 @@ fn client_error_text(e: &ClientError) -> String {
 }
 
 /// Commands whose reply redis-cli prints raw in every mode (`output_raw` in cliSendCommand).
-fn prints_verbatim(args: &[Vec<u8>]) -> bool {
+/// The lab runner prints its commands' replies with the same rule.
+pub fn prints_verbatim<A: AsRef<[u8]>>(args: &[A]) -> bool {
     let is = |i: usize, name: &str| {
         args.get(i)
-            .is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+            .is_some_and(|a| a.as_ref().eq_ignore_ascii_case(name.as_bytes()))
     };
     let argc = args.len();
     is(0, "info")

@@ -119,6 +119,21 @@ pub fn float_value(arg: &[u8]) -> Option<f64> {
     }
 }
 
+/// Normalizes an inclusive index range `start..=end` against a collection of `len` elements the
+/// way Redis's LRANGE, LTRIM and ZRANGE do: negative indices count from the end, the start is
+/// clamped to 0 and the end to the last element. None when the range is empty.
+pub fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    start = start.max(0);
+    if start > end || start >= len {
+        return None;
+    }
+    end = end.min(len - 1);
+    Some((start as usize, end as usize))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

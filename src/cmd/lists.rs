@@ -113,19 +113,6 @@ fn list_index(index: i64, len: usize) -> Option<usize> {
     (0..len).contains(&index).then_some(index as usize)
 }
 
-/// The inclusive range `start..=end` of LRANGE/LTRIM clamped to a list of `len`; None if empty.
-fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let mut start = if start < 0 { len + start } else { start };
-    let mut end = if end < 0 { len + end } else { end };
-    start = start.max(0);
-    if start > end || start >= len {
-        return None;
-    }
-    end = end.min(len - 1);
-    Some((start as usize, end as usize))
-}
-
 fn push_generic(cx: &mut Exec, args: &mut Args, end: End, only_existing: bool) -> CmdResult {
     let key = args.next()?;
     let values = args.rest();
@@ -231,13 +218,12 @@ fn lrange(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let start = args.next_i64()?;
     let end = args.next_i64()?;
     let now = cx.now;
-    let found = cx
-        .db()
-        .get_list(key, now)?
-        .map(|list| match clamp_range(start, end, list.len()) {
+    let found = cx.db().get_list(key, now)?.map(|list| {
+        match super::args::index_range(start, end, list.len()) {
             Some((s, e)) => list.range(s..=e).cloned().collect(),
             None => Vec::new(),
-        });
+        }
+    });
     cx.lookup_stat(found.is_some());
     Ok(Reply::bulks(found.unwrap_or_default()))
 }
@@ -327,7 +313,7 @@ fn ltrim(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Ok(Reply::ok());
     };
     let len = list.len();
-    let (left, right) = match clamp_range(start, end, len) {
+    let (left, right) = match super::args::index_range(start, end, len) {
         Some((s, e)) => (s, len - e - 1),
         None => (len, 0),
     };

@@ -203,19 +203,6 @@ enum Range {
     Lex(LexRange),
 }
 
-/// Normalizes `start..=end` ranks against `len` as Redis does; None when the range is empty.
-fn rank_bounds(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let mut start = if start < 0 { len + start } else { start };
-    let mut end = if end < 0 { len + end } else { end };
-    start = start.max(0);
-    if start > end || start >= len {
-        return None;
-    }
-    end = end.min(len - 1);
-    Some((start as usize, end as usize))
-}
-
 type Entries<'z> = Box<dyn Iterator<Item = (&'z Bytes, f64)> + 'z>;
 
 /// The entries of `z` in `range`, ascending or (`rev`) descending, after skipping `offset` and
@@ -228,7 +215,7 @@ fn select(z: &ZSet, range: &Range, rev: bool, offset: i64, limit: i64) -> Vec<(B
     };
     let entries: Entries = match range {
         Range::Rank(start, end) => {
-            let Some((start, end)) = rank_bounds(*start, *end, z.len()) else {
+            let Some((start, end)) = super::args::index_range(*start, *end, z.len()) else {
                 return Vec::new();
             };
             let count = end - start + 1;

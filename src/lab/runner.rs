@@ -43,22 +43,6 @@ pub fn split_command(line: &str) -> Vec<String> {
     words
 }
 
-/// Commands whose reply redis-cli prints raw on a terminal too (`output_raw` in redis-cli's
-/// cliSendCommand; the same list as `client::cli`).
-fn prints_verbatim(args: &[String]) -> bool {
-    let is = |i: usize, name: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(name));
-    let argc = args.len();
-    is(0, "info")
-        || is(0, "lolwut")
-        || (argc >= 2 && is(0, "debug") && (is(1, "htstats") || is(1, "htstats-key")))
-        || (argc >= 2 && is(0, "memory") && (is(1, "malloc-stats") || is(1, "doctor")))
-        || (argc == 2 && is(0, "cluster") && (is(1, "nodes") || is(1, "info")))
-        || (argc >= 2 && is(0, "client") && (is(1, "list") || is(1, "info")))
-        || (argc == 3 && is(0, "latency") && is(1, "graph"))
-        || (argc == 2 && is(0, "latency") && is(1, "doctor"))
-        || (argc >= 2 && is(0, "proxy") && is(1, "info"))
-}
-
 /// The state of one run.
 pub struct Runner<'a, 'w> {
     lab: &'a Lab,
@@ -433,7 +417,7 @@ impl<'a, 'w> Runner<'a, 'w> {
         }
         let typed = self.opts.ports.fill(command);
         let port = self.nodes.get(node).port;
-        let verbatim = prints_verbatim(&args);
+        let verbatim = crate::client::cli::prints_verbatim(&args);
         let deadline = Instant::now() + self.opts.deadline;
         let (text, problem) = loop {
             let client = self.session(node).await?;
@@ -523,7 +507,11 @@ mod tests {
 
     #[test]
     fn info_prints_verbatim() {
-        assert!(prints_verbatim(&split_command("info replication")));
-        assert!(!prints_verbatim(&split_command("get info")));
+        assert!(crate::client::cli::prints_verbatim(&split_command(
+            "info replication"
+        )));
+        assert!(!crate::client::cli::prints_verbatim(&split_command(
+            "get info"
+        )));
     }
 }
