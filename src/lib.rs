@@ -51,6 +51,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub mod client;
 pub mod cmd;
 pub mod config;
+pub mod events;
 pub mod glob;
 pub mod lab;
 pub mod node;

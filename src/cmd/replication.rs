@@ -63,9 +63,7 @@ fn replicaof(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         return Ok(Reply::simple("OK Already connected to specified master"));
     }
     if !cx.shared.is_replica.load(Ordering::Relaxed) {
-        cx.shared.emit(Event::Notice {
-            text: "Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.".into(),
-        });
+        cx.shared.emit(Event::CachedMasterSynthesized);
         cx.shared.repl().has_history = true;
     }
     cx.engine.propagate = false;

@@ -598,13 +598,9 @@ fn shutdown(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     // of losing data (Redis's prepareForShutdown).
     if mode.wants_save(!cx.shared.config().save.is_empty()) {
         crate::server::persistence::kill_bgsave(cx.shared);
-        cx.shared.emit(crate::server::events::Event::Notice {
-            text: "Saving the final RDB snapshot before exiting.".into(),
-        });
+        cx.shared.emit(crate::events::Event::FinalSaveStarted);
         if crate::server::persistence::save(cx.shared, cx.engine).is_err() {
-            cx.shared.emit(crate::server::events::Event::Warning {
-                text: "Error trying to save the DB, can't exit.".into(),
-            });
+            cx.shared.emit(crate::events::Event::ShutdownSaveFailed);
             return Err(CmdError::new("ERR Errors trying to SHUTDOWN. Check logs."));
         }
         mode = ShutdownMode::Saved;
@@ -697,9 +693,7 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 .config()
                 .rewrite()
                 .map_err(|e| CmdError::new(e.to_string()))?;
-            cx.shared.emit(crate::server::events::Event::Notice {
-                text: "CONFIG REWRITE executed with success.".into(),
-            });
+            cx.shared.emit(crate::events::Event::ConfigRewritten);
             Ok(Reply::ok())
         }
         b"resetstat" => {

@@ -13,8 +13,8 @@
 //!    binary (`redislab server 6379.conf --daemonize no`). Commands go through the async
 //!    [`crate::client::connection::Client`], one session per node, and replies print through
 //!    redis-cli's own formatting. Narration of what the nodes did comes only from their log
-//!    files: a `wait` step tails a node's `logfile` for an event's Redis log line
-//!    ([`events::EVENTS`]) with a deadline, prints that line as evidence, and only then its
+//!    files: a `wait` step tails a node's `logfile` for a line that [`crate::events::recognise`]
+//!    reads as the event kind it names, with a deadline, prints that line as evidence, and only then its
 //!    narration. Simultaneous events on two nodes print in the order the lab lists the waits,
 //!    so transcripts are deterministic.
 //! 5. Every line goes through [`transcript::Transcript`] (plain, or coloured on a terminal).
@@ -39,7 +39,6 @@
 //!
 //! Left out on purpose: running nodes on other hosts, and Windows (process groups, `/proc`).
 
-pub mod events;
 pub mod nodes;
 pub mod runner;
 pub mod spec;

@@ -213,10 +213,10 @@ impl Node {
         false
     }
 
-    /// The earliest complete log line containing `pattern` that no wait has matched yet; it
-    /// is marked as matched. Lines are matched individually rather than behind a cursor, so
+    /// The earliest complete log line for which `matches` holds that no wait has matched yet;
+    /// it is marked as matched. Lines are matched individually rather than behind a cursor, so
     /// two events logged close together can be waited for in either order.
-    pub fn next_match(&mut self, pattern: &str) -> Option<String> {
+    pub fn next_match(&mut self, matches: impl Fn(&str) -> bool) -> Option<String> {
         let mut text = String::new();
         File::open(&self.log_path)
             .ok()?
@@ -229,7 +229,7 @@ impl Node {
             }
             let start = at;
             at += line.len() as u64;
-            if line.contains(pattern) && !self.consumed.contains(&start) {
+            if !self.consumed.contains(&start) && matches(line.trim_end()) {
                 self.consumed.push(start);
                 return Some(line.trim_end().to_string());
             }

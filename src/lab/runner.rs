@@ -4,13 +4,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::events::{message, pattern_for};
 use super::nodes::Nodes;
 use super::spec::{Lab, Step, WaitCase};
 use super::transcript::{Line, Transcript};
 use super::{LabError, RunOptions};
 use crate::client::connection::{info_field, Client};
 use crate::client::format::{format_reply, format_tty, OutputMode};
+use crate::events::{definition, message, recognise};
 use crate::resp::frame::Frame;
 
 /// Splits a command line as redis-cli does for simple input: words, `"quoted words"`.
@@ -324,13 +324,14 @@ impl<'a, 'w> Runner<'a, 'w> {
         let deadline = Instant::now() + self.opts.deadline;
         loop {
             for case in cases {
-                let pattern = match (&case.event, &case.pattern) {
-                    (Some(kind), _) => pattern_for(kind).unwrap_or_default().to_string(),
-                    (None, Some(p)) => self.opts.ports.fill(p),
-                    (None, None) => String::new(),
+                let pattern = case.pattern.as_ref().map(|p| self.opts.ports.fill(p));
+                let matches = |line: &str| match (&case.event, &pattern) {
+                    (Some(kind), _) => recognise(message(line)).is_some_and(|e| e.kind() == kind),
+                    (None, Some(p)) => line.contains(p.as_str()),
+                    (None, None) => true,
                 };
                 let n = self.nodes.get(&case.node);
-                if let Some(line) = n.next_match(&pattern) {
+                if let Some(line) = n.next_match(matches) {
                     let msg = message(&line).to_string();
                     self.emit(Line::Event {
                         node: case.node.clone(),
@@ -366,8 +367,8 @@ impl<'a, 'w> Runner<'a, 'w> {
                         case.node,
                         case.event
                             .as_deref()
-                            .and_then(pattern_for)
-                            .map(str::to_string)
+                            .and_then(definition)
+                            .map(|d| d.template.to_string())
                             .or_else(|| case.pattern.clone())
                             .unwrap_or_default(),
                         n.log_tail(8)

@@ -87,7 +87,7 @@ pub enum Step {
     /// Wait (bounded) for a node's log to show an event, print that log line, then narrate.
     Wait {
         node: String,
-        /// An event kind from the runner's table (see `events::EVENTS`), or...
+        /// An event kind (see [`crate::events::DEFINITIONS`]), or...
         #[serde(default)]
         event: Option<String>,
         /// ...a literal piece of a log line.
@@ -178,7 +178,7 @@ impl Lab {
             let pattern = |event: &Option<String>, pattern: &Option<String>| match (event, pattern)
             {
                 (Some(kind), None) => {
-                    if super::events::pattern_for(kind).is_some() {
+                    if crate::events::definition(kind).is_some() {
                         Ok(())
                     } else {
                         Err(LabError::new(
@@ -186,9 +186,9 @@ impl Lab {
                             at(i),
                             format!(
                                 "unknown event {kind:?}; known events: {}",
-                                super::events::EVENTS
+                                crate::events::DEFINITIONS
                                     .iter()
-                                    .map(|(k, _)| *k)
+                                    .map(|d| d.kind)
                                     .collect::<Vec<_>>()
                                     .join(", ")
                             ),

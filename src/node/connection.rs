@@ -9,6 +9,7 @@
 //! MONITOR messages arrive on the session's push queue and are written as they come.
 //! Follows `networking.c` (`readQueryFromClient`, `processInputBuffer`) and `blocked.c`.
 
+use crate::events::Event;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,8 +142,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         Ok(n) => {
                             Stats::add(&shared.stats.net_input_bytes, n as u64);
                             if input.len() as u64 > shared.config().client_query_buffer_limit {
-                                shared.emit(crate::server::events::Event::Warning {
-                                    text: format!("Closing client that reached max query buffer length: addr={}", session.addr),
+                                shared.emit(Event::QueryBufferLimitReached {
+                                    addr: session.addr.clone(),
                                 });
                                 break 'connection;
                             }
@@ -161,8 +162,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         if output.len() > FLUSH_THRESHOLD_BYTES { break; }
                     }
                     if source.overflowed() {
-                        shared.emit(crate::server::events::Event::Warning {
-                            text: format!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", session.id, session.addr),
+                        shared.emit(Event::OutputLimitReached {
+                            id: session.id,
+                            addr: session.addr.clone(),
                         });
                         break 'connection;
                     }
@@ -210,11 +212,9 @@ fn run_requests<'a>(
             Ok(None) => return Next::Read,
             Err(error) => {
                 Reply::error(format!("ERR {error}")).encode(session.resp3, output);
-                shared.emit(crate::server::events::Event::Notice {
-                    text: format!(
-                        "Protocol error ({}) from client: addr={}",
-                        error.0, session.addr
-                    ),
+                shared.emit(Event::ProtocolError {
+                    error: error.0.to_string(),
+                    addr: session.addr.clone(),
                 });
                 return Next::Close;
             }

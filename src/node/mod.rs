@@ -71,11 +71,17 @@ pub fn run(
     }
     let logger = Logger::open(&logfile, config.loglevel).map_err(StartError::LogFile)?;
     let events = EventBus::new(logger);
-    events.emit(Event::Starting {
+    events.emit(Event::Starting);
+    events.emit(Event::VersionBanner {
+        version: format!(
+            "{} (redislab {})",
+            crate::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION")
+        ),
         pid: std::process::id(),
     });
-    for warning in warnings {
-        events.emit(Event::Warning { text: warning });
+    for message in warnings {
+        events.emit(Event::ConfigWarning { message });
     }
     if let Some(path) = config.pidfile.clone().or_else(|| {
         config
@@ -84,8 +90,8 @@ pub fn run(
     }) {
         // Redis only warns when the pidfile cannot be written.
         if let Err(source) = std::fs::write(&path, format!("{}\n", std::process::id())) {
-            events.emit(Event::Warning {
-                text: StartError::Pidfile { path, source }.to_string(),
+            events.emit(Event::PidfileFailed {
+                error: StartError::Pidfile { path, source }.to_string(),
             });
         }
     }
@@ -98,8 +104,8 @@ pub fn run(
         .map_err(StartError::Runtime)?;
     let shared = Shared::new(config, config_path, events).into_arc();
     if let Err(error) = load_dataset(&shared) {
-        shared.emit(Event::Warning {
-            text: error.clone(),
+        shared.emit(Event::LoadFailed {
+            error: error.clone(),
         });
         return Err(StartError::Load(error));
     }
@@ -140,9 +146,7 @@ fn final_save(shared: &Shared) {
     crate::server::aof::shutdown(shared);
     let mode = (*shared.shutdown.borrow()).unwrap_or(ShutdownMode::Default);
     if mode.wants_save(!shared.config().save.is_empty()) {
-        shared.emit(Event::Notice {
-            text: "Saving the final RDB snapshot before exiting.".into(),
-        });
+        shared.emit(Event::FinalSaveStarted);
         let mut engine = shared.engine();
         let _ = crate::server::persistence::save(shared, &mut engine);
     }
@@ -262,7 +266,10 @@ async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
         .map(|a| a.port())
     {
         shared.port.store(port as u64, Ordering::Relaxed);
-        shared.emit(Event::Listening { port });
+        shared.emit(Event::Listening {
+            mode: "standalone".into(),
+            port,
+        });
     }
     shared.emit(Event::Ready);
     let mut tasks = tokio::task::JoinSet::new();
@@ -284,13 +291,8 @@ async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
             break ShutdownMode::NoSave;
         }
     };
-    let reason = match mode {
-        ShutdownMode::NoSave => "User requested shutdown (NOSAVE)...",
-        _ => "User requested shutdown...",
-    };
-    shared.emit(Event::ShutdownRequested {
-        reason: reason.to_string(),
-    });
+    let _ = mode;
+    shared.emit(Event::ShutdownStarted);
     tasks.abort_all();
     for client in shared.clients.all() {
         client.kill();
@@ -311,8 +313,8 @@ async fn signals(shared: Arc<Shared>) {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     };
-    shared.emit(Event::Warning {
-        text: format!("Received {which} scheduling shutdown..."),
+    shared.emit(Event::SignalShutdown {
+        signal: which.into(),
     });
     shared.request_shutdown(ShutdownMode::Default);
 }

@@ -286,14 +286,16 @@ async fn full_sync_disk(
         let mut repl = shared.repl();
         let (replid, offset) = begin_full_sync(shared, &mut repl, link);
         drop(repl);
-        shared.emit(Event::BgsaveForSyncStarted { target: "disk" });
+        shared.emit(Event::BgsaveForSyncStarted {
+            target: "disk".into(),
+        });
         match crate::server::persistence::bgsave(shared, &mut engine) {
             Ok(_pid) => {
                 let config = shared.config();
                 (replid, offset, config.dir.join(&config.dbfilename))
             }
             Err(error) => {
-                shared.emit(Event::Warning { text: error });
+                shared.emit(Event::BgsaveForSyncFailed { error });
                 return false;
             }
         }
@@ -355,9 +357,7 @@ async fn full_sync_diskless(
     _request: &SyncRequest,
     addr: &str,
 ) -> bool {
-    shared.emit(Event::Notice {
-        text: "Delay next BGSAVE for diskless SYNC".into(),
-    });
+    shared.emit(Event::DisklessSyncDelayed);
     let delay = shared.config().repl_diskless_sync_delay;
     for _ in 0..delay {
         if stream.write_all(b"\n").await.is_err() {
@@ -375,7 +375,7 @@ async fn full_sync_diskless(
         let (replid, offset) = begin_full_sync(shared, &mut repl, link);
         drop(repl);
         shared.emit(Event::BgsaveForSyncStarted {
-            target: "replicas sockets",
+            target: "replicas sockets".into(),
         });
         let mut options = SaveOptions::new(unix_ms() / 1000);
         options.compression = shared.config().rdbcompression;
@@ -395,9 +395,7 @@ async fn full_sync_diskless(
             Err(_) => return false,
         }
     };
-    shared.emit(Event::Notice {
-        text: format!("Background RDB transfer started by pid {pid}"),
-    });
+    shared.emit(Event::DisklessTransferStarted { pid });
     set_state(shared, handle.id, ReplicaState::SendBulk);
     let ok = loop {
         if let Some(ok) = snapshot::try_reap(pid) {
@@ -408,8 +406,8 @@ async fn full_sync_diskless(
     if !ok {
         return false;
     }
-    shared.emit(Event::Notice {
-        text: format!("Streamed RDB transfer with replica {addr} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming"),
+    shared.emit(Event::DisklessTransferSucceeded {
+        addr: addr.to_string(),
     });
     true
 }
@@ -491,8 +489,9 @@ async fn stream_to_replica(
             }
         }
         if source.overflowed() {
-            shared.emit(Event::Warning {
-                text: format!("Client id={} addr={addr} scheduled to be closed ASAP for overcoming of output buffer limits.", handle.id),
+            shared.emit(Event::OutputLimitReached {
+                id: handle.id,
+                addr: addr.to_string(),
             });
             break;
         }
@@ -521,8 +520,9 @@ async fn stream_to_replica(
                 };
                 if !written {
                     if source.overflowed() {
-                        shared.emit(Event::Warning {
-                            text: format!("Client id={} addr={addr} scheduled to be closed ASAP for overcoming of output buffer limits.", handle.id),
+                        shared.emit(Event::OutputLimitReached {
+                            id: handle.id,
+                            addr: addr.to_string(),
                         });
                     }
                     break;

@@ -276,9 +276,7 @@ pub fn drop_timed_out_replicas(shared: &Shared) {
         .map(|r| (r.client, format!("{}:{}", r.ip, r.port)))
         .collect();
     for (client, addr) in stale {
-        shared.emit(crate::server::events::Event::Warning {
-            text: format!("Disconnecting timedout replica (streaming sync): {addr}"),
-        });
+        shared.emit(crate::events::Event::ReplicaTimedOut { addr });
         if let Some(handle) = shared.clients.get(client) {
             handle.kill();
         }

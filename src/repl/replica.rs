@@ -38,8 +38,8 @@ const MAX_LINE: usize = 64 * 1024;
 enum LinkEnd {
     /// REPLICAOF changed: this task must stop.
     Replaced,
-    /// Something failed; retry after a pause.
-    Retry(String),
+    /// Something failed (and what the log says of it, if anything); retry after a pause.
+    Retry(Option<Event>),
 }
 
 /// Makes this node a replica of `host:port` and starts the link task (configuration file,
@@ -96,14 +96,13 @@ pub fn promote_locked(shared: &Shared, rng: &mut impl rand::Rng) {
     drop(repl);
     shared.is_replica.store(false, Ordering::Relaxed);
     shared.events.logger.set_role(b'M');
-    shared.emit(Event::Notice {
-        text: "Discarding previously cached master state.".into(),
-    });
-    shared.emit(Event::Promoted {
-        replid,
+    shared.emit(Event::DiscardingCachedMaster);
+    shared.emit(Event::SecondaryReplidSet {
         replid2,
-        valid_until: second - 1,
+        valid_until: second,
+        replid,
     });
+    shared.emit(Event::MasterModeEnabled);
 }
 
 fn current_generation(shared: &Shared) -> Option<u64> {
@@ -140,11 +139,13 @@ async fn run(shared: Arc<Shared>, generation: u64) {
         match end {
             LinkEnd::Replaced => return,
             LinkEnd::Retry(reason) => {
+                if let Some(event) = reason {
+                    shared.emit(event);
+                }
                 if was_up {
                     shared.emit(Event::MasterLinkLost);
+                    shared.emit(Event::CachingMasterState);
                     backoff_ms = 1000;
-                } else if !reason.is_empty() {
-                    shared.emit(Event::Warning { text: reason });
                 }
             }
         }
@@ -154,7 +155,7 @@ async fn run(shared: Arc<Shared>, generation: u64) {
 }
 
 /// Reads a line (without CRLF) from the master, skipping `\n` keep-alives.
-async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String, String> {
+async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String, Event> {
     loop {
         while buf.first() == Some(&b'\n') {
             buf.advance(1);
@@ -165,27 +166,39 @@ async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String,
             return Ok(text.trim_end_matches('\r').to_string());
         }
         if buf.len() > MAX_LINE {
-            return Err("Protocol error: reply line too long".into());
+            return Err(Event::MasterProtocolError {
+                error: "reply line too long".into(),
+            });
         }
         let read = tokio::time::timeout(Duration::from_secs(60), stream.read_buf(buf))
             .await
-            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?;
+            .map_err(|_| Event::MasterConnectTimeout)?;
         match read {
-            Ok(0) => return Err("Master closed the connection".into()),
+            Ok(0) => {
+                return Err(Event::MasterConnectFailed {
+                    error: "Connection closed by the master".into(),
+                })
+            }
             Ok(_) => {}
-            Err(e) => return Err(format!("Error condition on socket for SYNC: {e}")),
+            Err(e) => {
+                return Err(Event::MasterConnectFailed {
+                    error: e.to_string(),
+                })
+            }
         }
     }
 }
 
-async fn send(stream: &mut TcpStream, argv: &[&[u8]]) -> Result<(), String> {
+async fn send(stream: &mut TcpStream, argv: &[&[u8]]) -> Result<(), Event> {
     let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     let mut out = BytesMut::new();
     encode_command(&argv, &mut out);
     stream
         .write_all(&out)
         .await
-        .map_err(|e| format!("Error condition on socket for SYNC: {e}"))
+        .map_err(|e| Event::MasterConnectFailed {
+            error: e.to_string(),
+        })
 }
 
 /// One connection to the master: handshake, sync, stream.
@@ -195,13 +208,16 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
     };
     let addr = format!("{}:{}", master.host, master.port);
     shared.emit(Event::ConnectingToMaster { addr: addr.clone() });
-    let mut stream = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr))
-        .await
-    {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => return LinkEnd::Retry(format!("Error condition on socket for SYNC: {e}")),
-        Err(_) => return LinkEnd::Retry("Timeout connecting to the MASTER...".into()),
-    };
+    let mut stream =
+        match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                return LinkEnd::Retry(Some(Event::MasterConnectFailed {
+                    error: e.to_string(),
+                }))
+            }
+            Err(_) => return LinkEnd::Retry(Some(Event::MasterConnectTimeout)),
+        };
     let _ = stream.set_nodelay(true);
     shared.emit(Event::MasterSyncStarted);
     update_link(shared, generation, |m| m.sync_in_progress = true);
@@ -223,14 +239,11 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
         }
     };
     if psync_id == "?" {
-        shared.emit(Event::Notice {
-            text: "Partial resynchronization not possible (no cached master)".into(),
-        });
+        shared.emit(Event::PartialResyncImpossible);
     } else {
-        shared.emit(Event::Notice {
-            text: format!(
-                "Trying a partial resynchronization (request {psync_id}:{psync_offset})."
-            ),
+        shared.emit(Event::PartialResyncTried {
+            replid: psync_id.clone(),
+            offset: psync_offset,
         });
     }
     let offset_text = psync_offset.to_string();
@@ -240,24 +253,24 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
     )
     .await
     {
-        return LinkEnd::Retry(reason);
+        return LinkEnd::Retry(Some(reason));
     }
     let reply = match read_line(&mut stream, &mut buf).await {
         Ok(reply) => reply,
-        Err(reason) => return LinkEnd::Retry(reason),
+        Err(reason) => return LinkEnd::Retry(Some(reason)),
     };
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split_whitespace();
         let (Some(replid), Some(Ok(offset))) = (parts.next(), parts.next().map(str::parse::<i64>))
         else {
-            return LinkEnd::Retry(format!("Bad FULLRESYNC reply: {reply}"));
+            return LinkEnd::Retry(Some(Event::UnexpectedPsyncReply { reply }));
         };
         shared.emit(Event::FullResyncFromMaster {
             replid: replid.to_string(),
             offset,
         });
         if let Err(reason) = full_sync(shared, &mut stream, &mut buf, replid, offset).await {
-            return LinkEnd::Retry(reason);
+            return LinkEnd::Retry(Some(reason));
         }
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
@@ -267,15 +280,16 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
             repl.shift_replid(&mut rng);
             repl.replid = new_id.to_string();
             drop(repl);
-            shared.emit(Event::Notice {
-                text: format!("Master replication ID changed to {new_id}"),
+            shared.emit(Event::MasterReplidChanged {
+                replid: new_id.to_string(),
             });
         } else {
             drop(repl);
         }
         shared.emit(Event::PartialResyncFromMaster);
+        shared.emit(Event::PartialResyncAcceptedByMaster);
     } else {
-        return LinkEnd::Retry(format!("Unexpected reply to PSYNC from master: {reply}"));
+        return LinkEnd::Retry(Some(Event::UnexpectedPsyncReply { reply }));
     }
     update_link(shared, generation, |m| {
         m.up = true;
@@ -285,7 +299,7 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
     // The link is a client like any other: CLIENT LIST shows it, `CLIENT KILL TYPE master`
     // breaks it.
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
-        return LinkEnd::Retry(String::new());
+        return LinkEnd::Retry(None);
     };
     let handle = Arc::new(ClientHandle::new(shared.next_client_id(), peer, local));
     handle.meta().kind = ClientKind::Master;
@@ -300,7 +314,7 @@ async fn handshake(
     shared: &Shared,
     stream: &mut TcpStream,
     buf: &mut BytesMut,
-) -> Result<(), String> {
+) -> Result<(), Option<Event>> {
     send(stream, &[b"PING"]).await?;
     let pong = read_line(stream, buf).await?;
     // NOAUTH / NOPERM / operation not permitted mean "reachable, authenticate next".
@@ -309,11 +323,9 @@ async fn handshake(
         && !pong.starts_with("-NOPERM")
         && !pong.starts_with("-ERR operation not permitted")
     {
-        return Err(format!("Error reply to PING from master: '{pong}'"));
+        return Err(Some(Event::PingRefused { reply: pong }));
     }
-    shared.emit(Event::Notice {
-        text: "Master replied to PING, replication can continue...".into(),
-    });
+    shared.emit(Event::MasterRepliedToPing);
     let (auth, user, port) = {
         let config = shared.config();
         (
@@ -333,22 +345,19 @@ async fn handshake(
         }
         let reply = read_line(stream, buf).await?;
         if reply.starts_with('-') {
-            let error = format!("Unable to AUTH to MASTER: {reply}");
-            shared.emit(Event::MasterAuthFailed {
-                error: error.clone(),
-            });
-            return Err(String::new());
+            return Err(Some(Event::MasterAuthFailed { error: reply }));
         }
     }
     let port = port.to_string();
     send(stream, &[b"REPLCONF", b"listening-port", port.as_bytes()]).await?;
     send(stream, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
-    for _ in 0..2 {
+    for what in ["listening-port", "capa"] {
         let reply = read_line(stream, buf).await?;
         if reply.starts_with('-') {
             // Old masters may refuse REPLCONF; Redis goes on, and so do we.
-            shared.emit(Event::Notice {
-                text: format!("(Non critical) Master does not understand REPLCONF: {reply}"),
+            shared.emit(Event::ReplconfRefused {
+                what: what.into(),
+                reply,
             });
         }
     }
@@ -362,18 +371,16 @@ async fn full_sync(
     buf: &mut BytesMut,
     replid: &str,
     offset: i64,
-) -> Result<(), String> {
+) -> Result<(), Event> {
     let header = read_line(stream, buf).await?;
     let Some(spec) = header.strip_prefix('$') else {
-        return Err(format!(
-            "Bad protocol from MASTER, the first byte is not '$': {header}"
-        ));
+        return Err(Event::BadBulkHeader { reply: header });
     };
     let dir = shared.config().dir.clone();
     let temp = dir.join(format!("temp-{}-{}.rdb", unix_ms(), std::process::id()));
     let mut data: Vec<u8> = Vec::new();
     if let Some(mark) = spec.strip_prefix("EOF:") {
-        shared.emit(Event::ReceivingRdb { bytes: None });
+        shared.emit(Event::ReceivingStreamedRdb);
         let mark = mark.as_bytes().to_vec();
         loop {
             data.extend_from_slice(&buf.split());
@@ -384,30 +391,39 @@ async fn full_sync(
             read_more(stream, buf).await?;
         }
     } else {
-        let len: usize = spec
-            .parse()
-            .map_err(|_| format!("Bad protocol from MASTER: bad bulk length {spec}"))?;
-        shared.emit(Event::ReceivingRdb { bytes: Some(len) });
+        let len: usize = spec.parse().map_err(|_| Event::BadBulkHeader {
+            reply: header.clone(),
+        })?;
+        shared.emit(Event::ReceivingRdb { bytes: len });
         while buf.len() < len {
             read_more(stream, buf).await?;
         }
         data.extend_from_slice(&buf.split_to(len));
     }
-    let received = data.len();
     tokio::fs::write(&temp, &data)
         .await
-        .map_err(|e| format!("Failed writing the received RDB to {}: {e}", temp.display()))?;
+        .map_err(|e| Event::MasterTransferFailed {
+            error: format!("writing {}: {e}", temp.display()),
+        })?;
     let snapshot = match rdb::load_snapshot(&data[..]) {
         Ok(snapshot) => snapshot,
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
-            return Err(format!(
-                "Failed trying to load the MASTER synchronization DB from disk: {e}"
-            ));
+            return Err(Event::MasterRdbLoadFailed {
+                error: e.to_string(),
+            });
         }
     };
     shared.emit(Event::FlushingOldData);
+    let version = snapshot
+        .aux
+        .iter()
+        .find(|(k, _)| &k[..] == b"redis-ver")
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
     shared.emit(Event::LoadingDbInMemory);
+    if let Some(version) = version {
+        shared.emit(Event::RdbLoading { version });
+    }
     let keys = {
         let mut engine = shared.engine();
         let databases = engine.dbs.len();
@@ -448,22 +464,23 @@ async fn full_sync(
         config.dir.join(&config.dbfilename)
     };
     let _ = std::fs::rename(&temp, &target);
-    shared.emit(Event::RdbLoadedFromMaster {
-        keys,
-        bytes: received,
-    });
+    shared.emit(Event::RdbLoaded { keys, expired: 0 });
     shared.emit(Event::MasterSyncFinished);
     Ok(())
 }
 
-async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), String> {
+async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), Event> {
     let read = tokio::time::timeout(Duration::from_secs(60), stream.read_buf(buf))
         .await
-        .map_err(|_| "Timeout receiving bulk data from MASTER...".to_string())?;
+        .map_err(|_| Event::MasterTransferTimeout)?;
     match read {
-        Ok(0) => Err("I/O error trying to sync with MASTER: connection lost".into()),
+        Ok(0) => Err(Event::MasterTransferFailed {
+            error: "connection lost".into(),
+        }),
         Ok(_) => Ok(()),
-        Err(e) => Err(format!("I/O error trying to sync with MASTER: {e}")),
+        Err(e) => Err(Event::MasterTransferFailed {
+            error: e.to_string(),
+        }),
     }
 }
 
@@ -500,7 +517,11 @@ async fn stream_from_master(
                 let argv = match parsed {
                     Ok(Some(argv)) => argv,
                     Ok(None) => break,
-                    Err(e) => return LinkEnd::Retry(format!("Protocol error from MASTER: {e}")),
+                    Err(e) => {
+                        return LinkEnd::Retry(Some(Event::MasterProtocolError {
+                            error: e.to_string(),
+                        }))
+                    }
                 };
                 let raw = pending_raw.split().freeze();
                 if argv.is_empty() {
@@ -525,7 +546,7 @@ async fn stream_from_master(
                 .await
                 .is_err()
             {
-                return LinkEnd::Retry(String::new());
+                return LinkEnd::Retry(None);
             }
         }
         if current_generation(shared) != Some(generation) {
@@ -534,24 +555,24 @@ async fn stream_from_master(
         tokio::select! {
             read = stream.read_buf(&mut buf) => {
                 match read {
-                    Ok(0) | Err(_) => return LinkEnd::Retry(String::new()),
+                    Ok(0) | Err(_) => return LinkEnd::Retry(None),
                     Ok(_) => {
                         last_io = Instant::now();
                         update_link(shared, generation, |m| m.last_io_ms = unix_ms());
                     }
                 }
             }
-            _ = handle.killed() => return LinkEnd::Retry(String::new()),
+            _ = handle.killed() => return LinkEnd::Retry(None),
             _ = ack.tick() => {
                 if current_generation(shared) != Some(generation) {
                     return LinkEnd::Replaced;
                 }
                 if last_io.elapsed() > timeout {
-                    return LinkEnd::Retry("MASTER timeout: no data nor PING received...".into());
+                    return LinkEnd::Retry(Some(Event::MasterTimedOut));
                 }
                 let text = shared.repl().offset.to_string();
                 if send(&mut stream, &[b"REPLCONF", b"ACK", text.as_bytes()]).await.is_err() {
-                    return LinkEnd::Retry(String::new());
+                    return LinkEnd::Retry(None);
                 }
             }
         }

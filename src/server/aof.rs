@@ -91,17 +91,21 @@ pub fn load_at_startup(shared: &Shared) -> Result<bool, String> {
     }
     drop(engine);
     if let Some(truncated) = &loaded.truncated {
-        for line in truncated.log_lines() {
-            shared.emit(Event::Warning { text: line });
+        let file = truncated.name.clone();
+        if truncated.reverted_multi {
+            shared.emit(Event::AofMultiReverted { file: file.clone() });
         }
+        shared.emit(Event::AofShortRead { file: file.clone() });
+        shared.emit(Event::AofTruncating {
+            file,
+            offset: truncated.valid_up_to,
+        });
         aof::truncate_tail(truncated).map_err(|e| e.to_string())?;
     }
-    shared.emit(Event::Notice {
-        text: format!(
-            "DB loaded from append only file: {:.3} seconds ({} commands, {keys} keys)",
-            started.elapsed().as_secs_f64(),
-            loaded.commands
-        ),
+    shared.emit(Event::AofLoaded {
+        seconds: started.elapsed().into(),
+        commands: loaded.commands,
+        keys,
     });
     Ok(true)
 }
@@ -119,9 +123,7 @@ pub fn open_at_startup(shared: &Shared, existed: bool) -> Result<(), String> {
         snapshot::write_temp(&engine.dbs, &temp, &base_aux(), &options(shared))
             .map_err(|e| format!("Can't create the AOF base {}: {e}", temp.display()))?;
         let done = writer.finish_rewrite().map_err(|e| e.to_string())?;
-        shared.emit(Event::Notice {
-            text: format!("Creating AOF base file {} on server start", done.base),
-        });
+        shared.emit(Event::AofBaseCreated { file: done.base });
         writer
     };
     engine.propagate = true;
@@ -172,13 +174,13 @@ pub fn feed(shared: &Shared, records: &[Propagated]) {
             drop(guard);
             if always {
                 // Redis exits here: acknowledging writes that may not be on disk is worse.
-                shared.emit(Event::Warning {
-                    text: format!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({error})"),
+                shared.emit(Event::AofWriteFatal {
+                    error: error.to_string(),
                 });
                 std::process::exit(1);
             }
-            shared.emit(Event::Warning {
-                text: format!("Error writing to the AOF file: {error}"),
+            shared.emit(Event::AofWriteFailed {
+                error: error.to_string(),
             });
         }
     }
@@ -220,9 +222,7 @@ pub fn bgrewrite(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     };
     state.rewrite = Some((pid, Instant::now()));
     drop(guard);
-    shared.emit(Event::Notice {
-        text: format!("Background append only file rewriting started by pid {pid}"),
-    });
+    shared.emit(Event::AofRewriteStarted { pid });
     Ok(pid)
 }
 
@@ -244,18 +244,14 @@ pub fn cron(shared: &Arc<Shared>) {
             state.last_rewrite_ok = ok && result.is_ok();
             let ok = state.last_rewrite_ok;
             drop(guard);
-            shared.emit(if ok {
-                Event::Notice {
-                    text: format!(
-                        "Background AOF rewrite terminated with success ({:.3} seconds)\nBackground AOF rewrite finished successfully",
-                        started.elapsed().as_secs_f64()
-                    ),
-                }
+            if ok {
+                shared.emit(Event::AofRewriteSucceeded {
+                    seconds: started.elapsed().into(),
+                });
+                shared.emit(Event::AofRewriteFinished);
             } else {
-                Event::Warning {
-                    text: "Background AOF rewrite terminated with error".into(),
-                }
-            });
+                shared.emit(Event::AofRewriteFailed);
+            }
             return;
         }
     }
@@ -282,9 +278,7 @@ pub fn cron(shared: &Arc<Shared>) {
         && (current.saturating_sub(base)) * 100 / base >= percentage;
     drop(guard);
     if due {
-        shared.emit(Event::Notice {
-            text: format!("Starting automatic rewriting of AOF on {percentage}% growth"),
-        });
+        shared.emit(Event::AofAutoRewrite { percentage });
         let mut engine = shared.engine();
         crate::repl::flush(shared, &mut engine);
         let _ = bgrewrite(shared, &mut engine);
@@ -311,9 +305,7 @@ pub fn enable(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
     state.rewrite = Some((pid, Instant::now()));
     *shared.aof() = Some(state);
     engine.propagate = true;
-    shared.emit(Event::Notice {
-        text: format!("Background append only file rewriting started by pid {pid}"),
-    });
+    shared.emit(Event::AofRewriteStarted { pid });
     Ok(())
 }
 

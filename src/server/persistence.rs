@@ -193,7 +193,11 @@ pub fn check_bgsave(shared: &Shared) {
         drop(engine);
         shared.emit(Event::DbSaved);
     }
-    shared.emit(Event::BackgroundSaveFinished { ok: renamed });
+    shared.emit(if renamed {
+        Event::BackgroundSaveSucceeded
+    } else {
+        Event::BackgroundSaveFailed
+    });
 }
 
 /// Starts a background save if a `save <seconds> <changes>` point is reached (serverCron).
@@ -299,18 +303,14 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
     }
     drop(engine);
     if snapshot.streams_skipped > 0 {
-        shared.emit(Event::Warning {
-            text: format!(
-                "{} stream keys in the RDB were skipped: redislab has no stream type",
-                snapshot.streams_skipped
-            ),
+        shared.emit(Event::StreamKeysSkipped {
+            count: snapshot.streams_skipped,
         });
     }
-    shared.emit(Event::RdbLoaded {
-        version,
-        keys,
-        expired,
-        millis: started.elapsed().as_millis(),
+    shared.emit(Event::RdbLoading { version });
+    shared.emit(Event::RdbLoaded { keys, expired });
+    shared.emit(Event::DbLoadedFromDisk {
+        seconds: started.elapsed().into(),
     });
     Ok(())
 }
