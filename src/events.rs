@@ -135,13 +135,14 @@ define_events! {
     /// A line of the config file is accepted but has no effect in redislab.
     ConfigWarning { message: String } = "config-warning", Warning, "WARNING: {message}";
     /// The pidfile could not be written (Redis only warns).
-    PidfileFailed { error: String } = "pidfile-failed", Warning, "Failed to write PID file: {error}";
+    PidfileFailed { path: String, error: String } = "pidfile-failed", Warning,
+        "Failed to write PID file {path}: {error}";
     /// The listener is bound.
     Listening { mode: String, port: u16 } = "listening", Notice, "Running mode={mode}, port={port}.";
     /// The dataset is loaded and clients are served.
     Ready = "ready", Notice, "Ready to accept connections tcp";
     /// Start-up failed while loading the dataset.
-    LoadFailed { error: String } = "load-failed", Warning, "Fatal error loading the DB: {error}. Exiting.";
+    LoadFailed { error: String } = "load-failed", Warning, "Fatal error at start-up: {error}";
     /// A signal asked the server to stop.
     SignalShutdown { signal: String } = "signal-shutdown", Warning, "Received {signal} scheduling shutdown...";
     /// SHUTDOWN or a signal: the server starts stopping.

@@ -273,11 +273,19 @@ fn a_promoted_replica_lets_its_former_sibling_resume() {
         ) == offset));
     }
     let old_id = field(&info(&mut m, "replication"), "master_replid");
-    let _: () = redis::cmd("REPLICAOF")
+    // Promoted as a Sentinel promotes: SLAVEOF NO ONE inside MULTI, with a CLIENT KILL.
+    let (promoted, killed): (String, i64) = redis::pipe()
+        .atomic()
+        .cmd("SLAVEOF")
         .arg("NO")
         .arg("ONE")
+        .cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
         .query(&mut ca)
         .unwrap();
+    assert_eq!((promoted.as_str(), killed), ("OK", 0));
     let text = info(&mut ca, "replication");
     assert_eq!(field(&text, "role"), "master");
     assert_eq!(field(&text, "master_replid2"), old_id);

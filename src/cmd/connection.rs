@@ -140,11 +140,7 @@ fn hello(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         set_name(cx, name)?;
     }
     cx.session.resp3 = resp3;
-    let role = if cx
-        .shared
-        .is_replica
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
+    let role = if cx.engine.repl.is_replica() {
         "replica"
     } else {
         "master"

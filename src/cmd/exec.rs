@@ -130,7 +130,7 @@ pub fn call(
     session: &mut Session,
     argv: &[Bytes],
 ) -> (Reply, Effect) {
-    match check(shared, session, argv) {
+    match check(shared, engine, session, argv) {
         Ok(spec) => {
             session.last_command = spec.name;
             if let Some(multi) = session.multi.as_mut() {
@@ -162,7 +162,12 @@ fn is_transaction_control(spec: &Spec) -> bool {
 }
 
 /// The checks before a command runs (`processCommand`), in Redis's order.
-fn check(shared: &Shared, session: &Session, argv: &[Bytes]) -> Result<&'static Spec, CmdError> {
+fn check(
+    shared: &Shared,
+    engine: &Engine,
+    session: &Session,
+    argv: &[Bytes],
+) -> Result<&'static Spec, CmdError> {
     let Some(spec) = lookup(&argv[0]) else {
         return Err(CmdError::unknown_command(argv));
     };
@@ -189,12 +194,12 @@ fn check(shared: &Shared, session: &Session, argv: &[Bytes]) -> Result<&'static 
         ));
     }
     if !session.is_master_link {
-        let replica = shared.is_replica.load(std::sync::atomic::Ordering::Relaxed);
+        let replica = engine.repl.is_replica();
         if spec.has(flags::WRITE) && replica && shared.config().replica_read_only {
             return Err(CmdError::readonly_replica());
         }
         if replica && !spec.has(flags::STALE) && !shared.config().replica_serve_stale_data {
-            let link_up = shared.repl().master.as_ref().is_some_and(|m| m.up);
+            let link_up = engine.repl.master.as_ref().is_some_and(|m| m.up);
             if !link_up {
                 return Err(CmdError::new(
                     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
@@ -209,7 +214,7 @@ fn check(shared: &Shared, session: &Session, argv: &[Bytes]) -> Result<&'static 
                     config.min_replicas_max_lag as i64,
                 )
             };
-            if needed > 0 && crate::repl::good_replicas(shared, max_lag) < needed {
+            if needed > 0 && engine.repl.good_replicas(unix_ms(), max_lag) < needed {
                 return Err(CmdError::new(
                     "NOREPLICAS Not enough good replicas to write.",
                 ));

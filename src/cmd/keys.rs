@@ -142,10 +142,7 @@ fn expire_generic(
     if refused {
         return Ok(Reply::Int(0));
     }
-    let is_replica = cx
-        .shared
-        .is_replica
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let is_replica = cx.engine.repl.is_replica();
     if when <= now && !is_replica {
         cx.db().remove(key);
         cx.modified(key);

@@ -40,7 +40,7 @@ fn bgsave(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 
 /// `LASTSAVE`: Unix time of the last successful save.
 fn lastsave(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
-    Ok(Reply::Int(cx.shared.persistence().last_save))
+    Ok(Reply::Int(cx.engine.persistence.last_save))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! socket to [`crate::repl::master::serve_replica`]. REPLICAOF starts or stops the replica link
 //! ([`crate::repl::replica`]).
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,17 +13,12 @@ use super::{Args, CmdError, Effect, Exec, Spec};
 use crate::repl::master::SyncRequest;
 use crate::repl::ReplicaState;
 use crate::resp::Reply;
-use crate::server::events::Event;
+use crate::server::role::{change_role, Cause, Role, RoleChange};
 
 /// The replication commands' table entries.
 pub const COMMANDS: &[Spec] = &[
-    Spec::new(
-        "replicaof",
-        3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
-        replicaof,
-    ),
-    Spec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, replicaof),
+    Spec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
+    Spec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
     Spec::new(
         "replconf",
         -1,
@@ -37,57 +31,31 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role),
 ];
 
-/// `REPLICAOF host port | REPLICAOF NO ONE`
+/// `REPLICAOF host port | REPLICAOF NO ONE`: one role change through
+/// [`change_role`]. Allowed inside MULTI (a Sentinel promotes with `MULTI / SLAVEOF NO ONE /
+/// CONFIG REWRITE / CLIENT KILL / EXEC`); the runtime starts or stops the link after the
+/// command, when the role change is announced.
 fn replicaof(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let host = args.next()?.clone();
     let port = args.next()?.clone();
-    if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
-        if cx.shared.is_replica.load(Ordering::Relaxed) {
-            // The keyspace lock is held by this command: promote with it.
-            promote_locked(cx);
-        }
-        return Ok(Reply::ok());
-    }
-    let port = super::args::parse_int(&port)
-        .ok()
-        .filter(|p| (0..=65535).contains(p))
-        .ok_or_else(|| CmdError::new("ERR Invalid master port"))? as u16;
-    let host = String::from_utf8_lossy(&host).into_owned();
-    let already = cx
-        .shared
-        .repl()
-        .master
-        .as_ref()
-        .is_some_and(|m| m.host == host && m.port == port);
-    if already {
-        return Ok(Reply::simple("OK Already connected to specified master"));
-    }
-    if !cx.shared.is_replica.load(Ordering::Relaxed) {
-        cx.shared.emit(Event::CachedMasterSynthesized);
-        cx.shared.repl().has_history = true;
-    }
-    cx.engine.propagate = false;
-    cx.shared.emit(Event::ReplicaOfEnabled {
-        addr: format!("{host}:{port}"),
-    });
-    // The link task is spawned on the runtime; it takes the keyspace lock only after this
-    // command has released it.
-    let Some(shared) = cx.shared.self_arc() else {
-        return Err(CmdError::new("ERR replication needs a running server"));
+    let to = if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
+        Role::Master
+    } else {
+        let port = super::args::parse_int(&port)
+            .ok()
+            .filter(|p| (0..=65535).contains(p))
+            .ok_or_else(|| CmdError::new("ERR Invalid master port"))? as u16;
+        let host = String::from_utf8_lossy(&host).into_owned();
+        Role::ReplicaOf { host, port }
     };
-    for db in cx.engine.dbs.iter_mut() {
-        db.set_expiry_mode(crate::store::db::ExpiryMode::HideOnly);
-    }
-    crate::repl::replica::start_locked(&shared, host, port);
-    Ok(Reply::ok())
-}
-
-fn promote_locked(cx: &mut Exec) {
-    for db in cx.engine.dbs.iter_mut() {
-        db.set_expiry_mode(crate::store::db::ExpiryMode::Delete);
-    }
-    cx.engine.propagate = true;
-    crate::repl::replica::promote_locked(cx.shared, &mut cx.engine.rng);
+    Ok(
+        match change_role(cx.shared, cx.engine, to, Cause::Request, cx.now) {
+            RoleChange::AlreadyConnected => {
+                Reply::simple("OK Already connected to specified master")
+            }
+            RoleChange::Unchanged | RoleChange::NowReplica | RoleChange::Promoted => Reply::ok(),
+        },
+    )
 }
 
 /// `REPLCONF listening-port <port> | ip-address <ip> | capa <capa>... | ack <offset> | getack *`
@@ -128,9 +96,7 @@ fn replconf(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 fn check_can_serve_sync(cx: &Exec) -> Result<(), CmdError> {
-    if cx.shared.is_replica.load(Ordering::Relaxed)
-        && !cx.shared.repl().master.as_ref().is_some_and(|m| m.up)
-    {
+    if cx.engine.repl.is_replica() && !cx.engine.repl.master.as_ref().is_some_and(|m| m.up) {
         return Err(CmdError::new(
             "NOMASTERLINK Can't SYNC while not connected with my master",
         ));
@@ -170,7 +136,7 @@ fn sync(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
 /// `WAIT numreplicas timeout`: blocks until that many replicas acknowledged every write made so
 /// far, or the timeout (ms, 0 = forever); replies how many did.
 fn wait(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
-    if cx.shared.is_replica.load(Ordering::Relaxed) {
+    if cx.engine.repl.is_replica() {
         return Err(CmdError::new("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
     }
     let wanted = args.next_i64()?;
@@ -179,8 +145,8 @@ fn wait(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         return Err(CmdError::timeout_negative());
     }
     crate::repl::flush(cx.shared, cx.engine);
-    let offset = cx.shared.repl().offset;
-    let acked = crate::repl::acked_replicas(cx.shared, offset);
+    let offset = cx.engine.repl.offset;
+    let acked = cx.engine.repl.acked_replicas(offset);
     if acked as i64 >= wanted || cx.session.multi.is_some() || !cx.session.may_block {
         return Ok(Reply::Int(acked as i64));
     }
@@ -194,7 +160,7 @@ fn wait(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 
 /// `ROLE`: `[master, offset, [[ip, port, ack]...]]` or `[slave, host, port, state, offset]`.
 fn role(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
-    let repl = cx.shared.repl();
+    let repl = &cx.engine.repl;
     if let Some(master) = &repl.master {
         let state = if master.up {
             "connected"

@@ -190,7 +190,7 @@ fn info_memory(text: &mut String) {
 }
 
 fn info_persistence(cx: &mut Exec, text: &mut String) {
-    let state = cx.shared.persistence();
+    let state = &cx.engine.persistence;
     text.push_str("# Persistence\r\n");
     line(text, "loading", 0);
     line(text, "async_loading", 0);
@@ -214,8 +214,7 @@ fn info_persistence(cx: &mut Exec, text: &mut String) {
             .map_or(-1, |job| job.started.elapsed().as_secs() as i64),
     );
     line(text, "rdb_saves", state.saves);
-    drop(state);
-    let aof = crate::server::aof::info(cx.shared);
+    let aof = crate::server::aof::info(cx.engine);
     line(text, "aof_enabled", aof.is_some() as u8);
     line(
         text,
@@ -270,7 +269,7 @@ fn info_stats(cx: &mut Exec, text: &mut String) {
         Stats::get(&stats.rejected_connections),
     );
     {
-        let repl = cx.shared.repl();
+        let repl = &cx.engine.repl;
         line(text, "sync_full", repl.sync_full);
         line(text, "sync_partial_ok", repl.sync_partial_ok);
         line(text, "sync_partial_err", repl.sync_partial_err);
@@ -285,7 +284,7 @@ fn info_stats(cx: &mut Exec, text: &mut String) {
 }
 
 fn info_replication(cx: &mut Exec, text: &mut String) {
-    let repl = cx.shared.repl();
+    let repl = &cx.engine.repl;
     let now = crate::server::unix_ms();
     text.push_str("# Replication\r\n");
     if let Some(master) = &repl.master {
@@ -597,7 +596,7 @@ fn shutdown(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     // Save now, under the keyspace lock, so that a failed save can refuse the shutdown instead
     // of losing data (Redis's prepareForShutdown).
     if mode.wants_save(!cx.shared.config().save.is_empty()) {
-        crate::server::persistence::kill_bgsave(cx.shared);
+        crate::server::persistence::kill_bgsave(cx.engine);
         cx.shared.emit(crate::events::Event::FinalSaveStarted);
         if crate::server::persistence::save(cx.shared, cx.engine).is_err() {
             cx.shared.emit(crate::events::Event::ShutdownSaveFailed);
@@ -677,7 +676,7 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 if on {
                     crate::server::aof::enable(cx.shared, cx.engine).map_err(CmdError::err)?;
                 } else {
-                    crate::server::aof::disable(cx.shared);
+                    crate::server::aof::disable(cx.engine);
                 }
             }
             if changed.contains(&"requirepass") && cx.shared.config().requirepass.is_some() {

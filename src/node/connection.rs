@@ -319,7 +319,7 @@ async fn wait_for_acks(
     crate::repl::request_acks(shared);
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     loop {
-        let acked = crate::repl::acked_replicas(shared, offset);
+        let acked = shared.engine().repl.acked_replicas(offset);
         if acked >= replicas || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return acked;
         }

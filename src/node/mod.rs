@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::server::clients::ClientHandle;
 use crate::server::events::{Event, EventBus};
 use crate::server::log::Logger;
+use crate::server::role::{change_role, Cause, Role};
 use crate::server::{unix_ms, Shared, ShutdownMode};
 
 /// Why the server could not start or stopped abnormally.
@@ -91,7 +92,8 @@ pub fn run(
         // Redis only warns when the pidfile cannot be written.
         if let Err(source) = std::fs::write(&path, format!("{}\n", std::process::id())) {
             events.emit(Event::PidfileFailed {
-                error: StartError::Pidfile { path, source }.to_string(),
+                path: path.display().to_string(),
+                error: source.to_string(),
             });
         }
     }
@@ -102,7 +104,7 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
-    let shared = Shared::new(config, config_path, events).into_arc();
+    let shared = Arc::new(Shared::new(config, config_path, events));
     if let Err(error) = load_dataset(&shared) {
         shared.emit(Event::LoadFailed {
             error: error.clone(),
@@ -142,8 +144,11 @@ fn load_dataset(shared: &Shared) -> Result<(), String> {
 /// What shutdown does with the dataset: kill a running BGSAVE, then save if SHUTDOWN SAVE was
 /// asked, or if save points are configured and NOSAVE was not (Redis's `prepareForShutdown`).
 fn final_save(shared: &Shared) {
-    crate::server::persistence::kill_bgsave(shared);
-    crate::server::aof::shutdown(shared);
+    {
+        let mut engine = shared.engine();
+        crate::server::persistence::kill_bgsave(&mut engine);
+        crate::server::aof::shutdown(&mut engine);
+    }
     let mode = (*shared.shutdown.borrow()).unwrap_or(ShutdownMode::Default);
     if mode.wants_save(!shared.config().save.is_empty()) {
         shared.emit(Event::FinalSaveStarted);
@@ -279,8 +284,11 @@ async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
     tasks.spawn(cron(shared.clone()));
     let replicaof = shared.config().replicaof.clone();
     if let Some((host, port)) = replicaof {
-        crate::repl::replica::start(&shared, host, port);
+        let mut engine = shared.engine();
+        let to = Role::ReplicaOf { host, port };
+        change_role(&shared, &mut engine, to, Cause::Config, unix_ms());
     }
+    tasks.spawn(replica_links(shared.clone()));
     tasks.spawn(signals(shared.clone()));
     let mut shutdown = shared.shutdown_signal();
     let mode = loop {
@@ -298,6 +306,21 @@ async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
         client.kill();
     }
     Ok(())
+}
+
+/// Carries out role changes ([`crate::server::role`]): after each one that made this node a
+/// replica, starts the link task for its generation. A link task whose generation is stale
+/// stops by itself.
+async fn replica_links(shared: Arc<Shared>) {
+    let mut changes = shared.role_changes.subscribe();
+    changes.mark_changed();
+    while changes.changed().await.is_ok() {
+        let generation = *changes.borrow_and_update();
+        let current = shared.engine().repl.master.as_ref().map(|m| m.generation);
+        if current == Some(generation) {
+            tokio::spawn(crate::repl::replica::run(shared.clone(), generation));
+        }
+    }
 }
 
 /// SIGTERM and SIGINT ask for a normal shutdown, like Redis's signal handler.

@@ -147,7 +147,7 @@ pub async fn serve_replica(
         let continued = {
             let mut engine = shared.engine();
             flush(&shared, &mut engine);
-            let mut repl = shared.repl();
+            let repl = &mut engine.repl;
             match repl.can_continue(replid, *offset) {
                 Ok(()) => {
                     let missing = repl
@@ -232,14 +232,14 @@ fn link_clone(link: &ReplicaLink) -> ReplicaLink {
 }
 
 fn set_state(shared: &Shared, client: u64, state: ReplicaState) {
-    let mut repl = shared.repl();
-    if let Some(r) = repl.replicas.iter_mut().find(|r| r.client == client) {
+    let mut engine = shared.engine();
+    if let Some(r) = engine.repl.replicas.iter_mut().find(|r| r.client == client) {
         r.state = state;
     }
 }
 
 fn remove(shared: &Shared, client: u64) {
-    shared.repl().replicas.retain(|r| r.client != client);
+    shared.engine().repl.replicas.retain(|r| r.client != client);
 }
 
 /// Prepares a full resync under the keyspace lock: the stream is flushed, a backlog exists,
@@ -272,7 +272,7 @@ async fn full_sync_disk(
 ) -> bool {
     // One child at a time: wait for a running BGSAVE to end (its offset is not ours).
     let mut ticks = 0u32;
-    while shared.persistence().bgsave.is_some() {
+    while shared.engine().persistence.bgsave.is_some() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         ticks += 1;
         if ticks.is_multiple_of(10) && stream.write_all(b"\n").await.is_err() {
@@ -283,9 +283,7 @@ async fn full_sync_disk(
         let mut engine = shared.engine();
         flush(shared, &mut engine);
         engine.propagate = true;
-        let mut repl = shared.repl();
-        let (replid, offset) = begin_full_sync(shared, &mut repl, link);
-        drop(repl);
+        let (replid, offset) = begin_full_sync(shared, &mut engine.repl, link);
         shared.emit(Event::BgsaveForSyncStarted {
             target: "disk".into(),
         });
@@ -309,10 +307,7 @@ async fn full_sync_disk(
     // Keep-alives while the child writes.
     let mut waited = 0u32;
     loop {
-        let done = {
-            let state = shared.persistence();
-            state.bgsave.is_none()
-        };
+        let done = { shared.engine().persistence.bgsave.is_none() };
         if done {
             break;
         }
@@ -325,7 +320,7 @@ async fn full_sync_disk(
             return false;
         }
     }
-    if !shared.persistence().last_bgsave_ok {
+    if !shared.engine().persistence.last_bgsave_ok {
         return false;
     }
     let Ok(rdb) = tokio::fs::read(&target).await else {
@@ -371,15 +366,13 @@ async fn full_sync_diskless(
         let mut engine = shared.engine();
         flush(shared, &mut engine);
         engine.propagate = true;
-        let mut repl = shared.repl();
-        let (replid, offset) = begin_full_sync(shared, &mut repl, link);
-        drop(repl);
+        let (replid, offset) = begin_full_sync(shared, &mut engine.repl, link);
         shared.emit(Event::BgsaveForSyncStarted {
             target: "replicas sockets".into(),
         });
         let mut options = SaveOptions::new(unix_ms() / 1000);
         options.compression = shared.config().rdbcompression;
-        let fields = crate::server::persistence::ReplAux::current(shared);
+        let fields = crate::server::persistence::ReplAux::current(&engine);
         let line = format!("+FULLRESYNC {replid} {offset}\r\n$EOF:{mark}\r\n");
         let dbs = &engine.dbs;
         let mark_bytes = mark.clone();
@@ -471,15 +464,20 @@ async fn stream_to_replica(
                     .ok()
                     .and_then(|s| s.parse::<i64>().ok())
                     .unwrap_or(0);
-                let mut repl = shared.repl();
-                if let Some(r) = repl.replicas.iter_mut().find(|r| r.client == handle.id) {
+                let mut engine = shared.engine();
+                if let Some(r) = engine
+                    .repl
+                    .replicas
+                    .iter_mut()
+                    .find(|r| r.client == handle.id)
+                {
                     r.ack_offset = offset;
                     r.last_ack_ms = unix_ms();
                     if !streaming {
                         r.state = ReplicaState::Online;
                     }
                 }
-                drop(repl);
+                drop(engine);
                 if !streaming {
                     streaming = true;
                     shared.emit(Event::ReplicaSynced {

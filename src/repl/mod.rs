@@ -115,9 +115,9 @@ pub struct ReplState {
 }
 
 impl ReplState {
-    pub fn new(backlog_size: usize) -> ReplState {
+    pub fn new(backlog_size: usize, replid: String) -> ReplState {
         ReplState {
-            replid: crate::server::random_hex_id(&mut rand::thread_rng()),
+            replid,
             replid2: NO_REPLID.to_string(),
             offset: 0,
             second_offset: -1,
@@ -190,6 +190,30 @@ impl ReplState {
         Ok(())
     }
 
+    /// Online replicas whose last ACK is at most `max_lag` seconds old at `now_ms`
+    /// (`min-replicas-max-lag`).
+    pub fn good_replicas(&self, now_ms: i64, max_lag: i64) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| {
+                r.state == ReplicaState::Online && (now_ms - r.last_ack_ms) / 1000 <= max_lag
+            })
+            .count()
+    }
+
+    /// Replicas that acknowledged at least `offset`.
+    pub fn acked_replicas(&self, offset: i64) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::Online && r.ack_offset >= offset)
+            .count()
+    }
+
+    /// True while this node replicates from a master.
+    pub fn is_replica(&self) -> bool {
+        self.master.is_some()
+    }
+
     /// Replicas in state online.
     pub fn online_replicas(&self) -> usize {
         self.replicas
@@ -220,8 +244,8 @@ pub fn flush(shared: &Shared, engine: &mut Engine) {
         return;
     }
     let records = std::mem::take(&mut engine.propagated);
-    crate::server::aof::feed(shared, &records);
-    let mut repl = shared.repl();
+    crate::server::aof::feed(shared, engine, &records);
+    let repl = &mut engine.repl;
     if repl.backlog.is_none() && repl.replicas.is_empty() {
         return;
     }
@@ -240,23 +264,12 @@ pub fn flush(shared: &Shared, engine: &mut Engine) {
     repl.feed(&out.freeze());
 }
 
-/// Online replicas whose last ACK is at most `max_lag` seconds old (`min-replicas-max-lag`).
-pub fn good_replicas(shared: &Shared, max_lag: i64) -> usize {
-    let now = crate::server::unix_ms();
-    shared
-        .repl()
-        .replicas
-        .iter()
-        .filter(|r| r.state == ReplicaState::Online && (now - r.last_ack_ms) / 1000 <= max_lag)
-        .count()
-}
-
 /// Injects the periodic `PING` into the stream (every `repl-ping-replica-period` seconds), so
 /// replicas can tell a quiet master from a dead one.
 pub fn ping_replicas(shared: &Shared) {
     let mut engine = shared.engine();
     flush(shared, &mut engine);
-    let mut repl = shared.repl();
+    let repl = &mut engine.repl;
     if repl.replicas.is_empty() || repl.master.is_some() {
         return;
     }
@@ -269,7 +282,8 @@ pub fn drop_timed_out_replicas(shared: &Shared) {
     let timeout_ms = shared.config().repl_timeout.max(1) as i64 * 1000;
     let now = crate::server::unix_ms();
     let stale: Vec<(ClientId, String)> = shared
-        .repl()
+        .engine()
+        .repl
         .replicas
         .iter()
         .filter(|r| r.state == ReplicaState::Online && now - r.last_ack_ms > timeout_ms)
@@ -297,23 +311,7 @@ pub fn request_acks(shared: &Shared) {
         ],
         &mut out,
     );
-    shared.repl().feed(&out.freeze());
-}
-
-/// Replicas that acknowledged at least `offset`.
-pub fn acked_replicas(shared: &Shared, offset: i64) -> usize {
-    shared
-        .repl()
-        .replicas
-        .iter()
-        .filter(|r| r.state == ReplicaState::Online && r.ack_offset >= offset)
-        .count()
-}
-
-/// True if writes must be queued for the stream (there is a backlog or a replica).
-pub fn wants_propagation(shared: &Shared) -> bool {
-    let repl = shared.repl();
-    repl.backlog.is_some() || !repl.replicas.is_empty()
+    engine.repl.feed(&out.freeze());
 }
 
 #[cfg(test)]
@@ -322,7 +320,7 @@ mod tests {
 
     #[test]
     fn psync_continues_only_within_history_and_backlog() {
-        let mut state = ReplState::new(1 << 20);
+        let mut state = ReplState::new(1 << 20, "a".repeat(40));
         state.ensure_backlog();
         state.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
         let id = state.replid.clone();

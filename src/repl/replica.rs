@@ -24,9 +24,9 @@ use crate::persist::rdb;
 use crate::resp::RequestParser;
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::events::Event;
+use crate::server::role::apply_expiry_mode;
 use crate::server::session::Session;
 use crate::server::{unix_ms, Shared};
-use crate::store::db::ExpiryMode;
 
 /// Longest wait between reconnection attempts (ms).
 const MAX_BACKOFF_MS: u64 = 5000;
@@ -42,82 +42,25 @@ enum LinkEnd {
     Retry(Option<Event>),
 }
 
-/// Makes this node a replica of `host:port` and starts the link task (configuration file,
-/// start-up). Takes the keyspace lock.
-pub fn start(shared: &Arc<Shared>, host: String, port: u16) {
-    {
-        let mut engine = shared.engine();
-        for db in engine.dbs.iter_mut() {
-            db.set_expiry_mode(ExpiryMode::HideOnly);
-        }
-        engine.propagate = false;
-    }
-    start_locked(shared, host, port);
-}
-
-/// Like [`start`], for a caller that holds the keyspace lock and has set the dbs' expiry mode
-/// (the REPLICAOF command).
-pub fn start_locked(shared: &Arc<Shared>, host: String, port: u16) {
-    let generation = {
-        let mut repl = shared.repl();
-        repl.next_generation += 1;
-        let generation = repl.next_generation;
-        repl.master = Some(MasterLink {
-            host,
-            port,
-            up: false,
-            last_io_ms: 0,
-            down_since_ms: unix_ms(),
-            sync_in_progress: false,
-            generation,
-        });
-        generation
-    };
-    shared.is_replica.store(true, Ordering::Relaxed);
-    shared.events.logger.set_role(b'S');
-    tokio::spawn(run(shared.clone(), generation));
-}
-
-/// `REPLICAOF NO ONE`: stops replicating and becomes a master, keeping the old history as
-/// `replid2` so former siblings can resume against us. The caller holds the keyspace lock and
-/// has switched the dbs to deleting expired keys.
-pub fn promote_locked(shared: &Shared, rng: &mut impl rand::Rng) {
-    let mut repl = shared.repl();
-    repl.master = None;
-    repl.next_generation += 1;
-    repl.shift_replid(rng);
-    repl.ensure_backlog();
-    repl.stream_db = None;
-    let (replid, replid2, second) = (
-        repl.replid.clone(),
-        repl.replid2.clone(),
-        repl.second_offset,
-    );
-    drop(repl);
-    shared.is_replica.store(false, Ordering::Relaxed);
-    shared.events.logger.set_role(b'M');
-    shared.emit(Event::DiscardingCachedMaster);
-    shared.emit(Event::SecondaryReplidSet {
-        replid2,
-        valid_until: second,
-        replid,
-    });
-    shared.emit(Event::MasterModeEnabled);
-}
-
 fn current_generation(shared: &Shared) -> Option<u64> {
-    shared.repl().master.as_ref().map(|m| m.generation)
+    shared.engine().repl.master.as_ref().map(|m| m.generation)
 }
 
 fn update_link(shared: &Shared, generation: u64, f: impl FnOnce(&mut MasterLink)) {
-    let mut repl = shared.repl();
-    if let Some(link) = repl.master.as_mut().filter(|m| m.generation == generation) {
+    let mut engine = shared.engine();
+    if let Some(link) = engine
+        .repl
+        .master
+        .as_mut()
+        .filter(|m| m.generation == generation)
+    {
         f(link);
     }
 }
 
-/// The link task: connects, syncs and streams, reconnecting until replaced.
-async fn run(shared: Arc<Shared>, generation: u64) {
+/// The link task for one role change (`generation`, see [`crate::server::role`]): connects,
+/// syncs and streams, reconnecting until the role changes again.
+pub async fn run(shared: Arc<Shared>, generation: u64) {
     let mut backoff_ms = 1000;
     let mut shutdown = shared.shutdown_signal();
     loop {
@@ -128,7 +71,7 @@ async fn run(shared: Arc<Shared>, generation: u64) {
             end = link_once(&shared, generation) => end,
             _ = shutdown.changed() => return,
         };
-        let was_up = shared.repl().master.as_ref().is_some_and(|m| m.up);
+        let was_up = shared.engine().repl.master.as_ref().is_some_and(|m| m.up);
         update_link(&shared, generation, |m| {
             if m.up {
                 m.down_since_ms = unix_ms();
@@ -203,7 +146,7 @@ async fn send(stream: &mut TcpStream, argv: &[&[u8]]) -> Result<(), Event> {
 
 /// One connection to the master: handshake, sync, stream.
 async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
-    let Some(master) = shared.repl().master.clone() else {
+    let Some(master) = shared.engine().repl.master.clone() else {
         return LinkEnd::Replaced;
     };
     let addr = format!("{}:{}", master.host, master.port);
@@ -231,7 +174,8 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
     }
     // PSYNC with what we have.
     let (psync_id, psync_offset) = {
-        let repl = shared.repl();
+        let engine = shared.engine();
+        let repl = &engine.repl;
         if repl.has_history {
             (repl.replid.clone(), repl.offset + 1)
         } else {
@@ -274,17 +218,21 @@ async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
         }
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
-        let mut repl = shared.repl();
-        if !new_id.is_empty() && new_id != repl.replid {
-            let mut rng = rand::thread_rng();
-            repl.shift_replid(&mut rng);
-            repl.replid = new_id.to_string();
-            drop(repl);
+        let changed = {
+            let mut guard = shared.engine();
+            let engine = &mut *guard;
+            let changed = !new_id.is_empty() && new_id != engine.repl.replid;
+            if changed {
+                // The master was promoted: its old history is ours up to here (PSYNC2).
+                engine.repl.shift_replid(&mut engine.rng);
+                engine.repl.replid = new_id.to_string();
+            }
+            changed
+        };
+        if changed {
             shared.emit(Event::MasterReplidChanged {
                 replid: new_id.to_string(),
             });
-        } else {
-            drop(repl);
         }
         shared.emit(Event::PartialResyncFromMaster);
         shared.emit(Event::PartialResyncAcceptedByMaster);
@@ -431,18 +379,17 @@ async fn full_sync(
             db.clear();
         }
         let mut keys = 0;
-        for (index, mut db) in snapshot.dbs {
+        for (index, db) in snapshot.dbs {
             if index < databases {
-                db.set_expiry_mode(ExpiryMode::HideOnly);
                 keys += db.len();
                 engine.dbs[index] = db;
             }
         }
+        apply_expiry_mode(&mut engine);
         for index in 0..databases {
-            engine.dbs[index].set_expiry_mode(ExpiryMode::HideOnly);
             engine.touch_all(index);
         }
-        let mut repl = shared.repl();
+        let repl = &mut engine.repl;
         repl.replid = replid.to_string();
         repl.replid2 = super::NO_REPLID.to_string();
         repl.second_offset = -1;
@@ -532,12 +479,12 @@ async fn stream_from_master(
                     && argv[1].eq_ignore_ascii_case(b"getack")
                 {
                     // The ACK does not include the GETACK itself.
-                    acks.push(shared.repl().offset);
+                    acks.push(engine.repl.offset);
                 } else if !argv[0].eq_ignore_ascii_case(b"ping") {
                     crate::cmd::call(shared, &mut engine, &mut session, &argv);
                 }
                 // Proxy the exact bytes: offset, our backlog, our own replicas.
-                shared.repl().feed(&raw);
+                engine.repl.feed(&raw);
             }
         }
         for offset in acks {
@@ -570,7 +517,7 @@ async fn stream_from_master(
                 if last_io.elapsed() > timeout {
                     return LinkEnd::Retry(Some(Event::MasterTimedOut));
                 }
-                let text = shared.repl().offset.to_string();
+                let text = shared.engine().repl.offset.to_string();
                 if send(&mut stream, &[b"REPLCONF", b"ACK", text.as_bytes()]).await.is_err() {
                     return LinkEnd::Retry(None);
                 }

@@ -18,7 +18,6 @@ use crate::server::engine::{Engine, Propagated};
 use crate::server::events::Event;
 use crate::server::session::Session;
 use crate::server::{unix_ms, Shared};
-use crate::store::db::ExpiryMode;
 
 /// A running AOF.
 #[derive(Debug)]
@@ -86,9 +85,7 @@ pub fn load_at_startup(shared: &Shared) -> Result<bool, String> {
     };
     engine.propagated.clear();
     let keys: usize = engine.dbs.iter().map(|d| d.len()).sum();
-    for db in engine.dbs.iter_mut() {
-        db.set_expiry_mode(ExpiryMode::Delete);
-    }
+    super::role::apply_expiry_mode(&mut engine);
     drop(engine);
     if let Some(truncated) = &loaded.truncated {
         let file = truncated.name.clone();
@@ -127,7 +124,7 @@ pub fn open_at_startup(shared: &Shared, existed: bool) -> Result<(), String> {
         writer
     };
     engine.propagate = true;
-    *shared.aof() = Some(new_state(writer));
+    engine.aof = Some(new_state(writer));
     Ok(())
 }
 
@@ -153,9 +150,8 @@ fn options(shared: &Shared) -> SaveOptions {
 
 /// Appends writes to the AOF and writes them out; fsyncs now under `appendfsync always`.
 /// Called with the keyspace lock held, before replies are sent.
-pub fn feed(shared: &Shared, records: &[Propagated]) {
-    let mut guard = shared.aof();
-    let Some(state) = guard.as_mut() else {
+pub fn feed(shared: &Shared, engine: &mut Engine, records: &[Propagated]) {
+    let Some(state) = engine.aof.as_mut() else {
         return;
     };
     for record in records {
@@ -171,7 +167,6 @@ pub fn feed(shared: &Shared, records: &[Propagated]) {
         Ok(()) => state.last_write_ok = true,
         Err(error) => {
             state.last_write_ok = false;
-            drop(guard);
             if always {
                 // Redis exits here: acknowledging writes that may not be on disk is worse.
                 shared.emit(Event::AofWriteFatal {
@@ -189,12 +184,11 @@ pub fn feed(shared: &Shared, records: &[Propagated]) {
 /// BGREWRITEAOF: a forked child writes the dataset as the new base while writes go to a new
 /// incr file.
 pub fn bgrewrite(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
-    if shared.persistence().bgsave.is_some() {
+    if engine.persistence.bgsave.is_some() {
         return Err("ERR Background save already in progress".into());
     }
     let options = options(shared);
-    let mut guard = shared.aof();
-    let Some(state) = guard.as_mut() else {
+    let Some(state) = engine.aof.as_mut() else {
         return Err(
             "ERR Background append only file rewriting is not possible: the AOF is off".into(),
         );
@@ -221,7 +215,6 @@ pub fn bgrewrite(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
         }
     };
     state.rewrite = Some((pid, Instant::now()));
-    drop(guard);
     shared.emit(Event::AofRewriteStarted { pid });
     Ok(pid)
 }
@@ -229,8 +222,8 @@ pub fn bgrewrite(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
 /// The periodic AOF work (serverCron): reap a finished rewrite, fsync under everysec, start an
 /// automatic rewrite when the AOF outgrew its base.
 pub fn cron(shared: &Arc<Shared>) {
-    let mut guard = shared.aof();
-    let Some(state) = guard.as_mut() else {
+    let mut engine = shared.engine();
+    let Some(state) = engine.aof.as_mut() else {
         return;
     };
     if let Some((pid, started)) = state.rewrite {
@@ -243,7 +236,7 @@ pub fn cron(shared: &Arc<Shared>) {
             };
             state.last_rewrite_ok = ok && result.is_ok();
             let ok = state.last_rewrite_ok;
-            drop(guard);
+            drop(engine);
             if ok {
                 shared.emit(Event::AofRewriteSucceeded {
                     seconds: started.elapsed().into(),
@@ -276,10 +269,8 @@ pub fn cron(shared: &Arc<Shared>) {
         && state.rewrite.is_none()
         && current >= min_size
         && (current.saturating_sub(base)) * 100 / base >= percentage;
-    drop(guard);
     if due {
         shared.emit(Event::AofAutoRewrite { percentage });
-        let mut engine = shared.engine();
         crate::repl::flush(shared, &mut engine);
         let _ = bgrewrite(shared, &mut engine);
     }
@@ -288,7 +279,7 @@ pub fn cron(shared: &Arc<Shared>) {
 /// `CONFIG SET appendonly yes` at run time: create the AOF from the current dataset in a
 /// background rewrite; writes from now on are appended.
 pub fn enable(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
-    if shared.aof().is_some() {
+    if engine.aof.is_some() {
         return Ok(());
     }
     crate::repl::flush(shared, engine);
@@ -303,15 +294,15 @@ pub fn enable(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let mut state = new_state(writer);
     state.rewrite = Some((pid, Instant::now()));
-    *shared.aof() = Some(state);
+    engine.aof = Some(state);
     engine.propagate = true;
     shared.emit(Event::AofRewriteStarted { pid });
     Ok(())
 }
 
 /// `CONFIG SET appendonly no`: flush what is buffered and stop appending.
-pub fn disable(shared: &Shared) {
-    if let Some(mut state) = shared.aof().take() {
+pub fn disable(engine: &mut Engine) {
+    if let Some(mut state) = engine.aof.take() {
         let _ = state.writer.write_out();
         let _ = state.writer.fsync();
         if let Some((pid, _)) = state.rewrite {
@@ -322,8 +313,8 @@ pub fn disable(shared: &Shared) {
 }
 
 /// Flushes and fsyncs on shutdown.
-pub fn shutdown(shared: &Shared) {
-    if let Some(state) = shared.aof().as_mut() {
+pub fn shutdown(engine: &mut Engine) {
+    if let Some(state) = engine.aof.as_mut() {
         let _ = state.writer.write_out();
         let _ = state.writer.fsync();
         if let Some((pid, _)) = state.rewrite.take() {
@@ -334,8 +325,8 @@ pub fn shutdown(shared: &Shared) {
 }
 
 /// For INFO persistence: (enabled, rewrite in progress, last rewrite ok, last write ok, size).
-pub fn info(shared: &Shared) -> Option<(bool, bool, bool, u64, u64)> {
-    shared.aof().as_ref().map(|s| {
+pub fn info(engine: &Engine) -> Option<(bool, bool, bool, u64, u64)> {
+    engine.aof.as_ref().map(|s| {
         (
             s.rewrite.is_some(),
             s.last_rewrite_ok,

@@ -1,11 +1,14 @@
-//! The [`Engine`]: everything a command may change, behind the one keyspace mutex.
+//! The [`Engine`]: one node's state behind one lock — everything a command may change.
 //!
 //! Commands run one at a time against the engine (as Redis's single thread runs them), so the
 //! order in which writes are applied is the order in which they are propagated. Besides the
-//! databases, the engine holds the bookkeeping that must change atomically with them: which
-//! clients WATCH which keys (`multi.c`: `touchWatchedKey`), which clients are blocked on which
-//! keys (`blocked.c`: `signalKeyAsReady`), the dirty counter that save points read, and the
-//! propagation queue that AOF and replicas drain.
+//! databases, the engine holds what must change atomically with them: which clients WATCH
+//! which keys (`multi.c`: `touchWatchedKey`), which clients are blocked on which keys
+//! (`blocked.c`: `signalKeyAsReady`), the dirty counter that save points read, the propagation
+//! queue, and the two consumers of that queue — the replication stream state ([`ReplState`]:
+//! role, replid, offsets, backlog, replica sinks) and the AOF writer — plus the persistence
+//! status. `repl::flush` turns what a batch of commands changed into AOF and stream bytes
+//! before the lock is released. There is no second lock to order against.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -14,6 +17,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::oneshot;
 
+use super::aof::AofState;
+use super::persistence::Persistence;
+use crate::repl::ReplState;
 use crate::resp::Reply;
 use crate::store::Db;
 
@@ -59,6 +65,12 @@ pub struct Engine {
     /// When true, writes are queued in `propagated` for AOF and replicas to drain.
     pub propagate: bool,
     pub propagated: Vec<Propagated>,
+    /// Replication: the role, ids, offsets, backlog and replica sinks.
+    pub repl: ReplState,
+    /// The append-only file, when `appendonly yes`.
+    pub aof: Option<AofState>,
+    /// RDB save state (INFO persistence, the running BGSAVE child).
+    pub persistence: Persistence,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -75,6 +87,9 @@ impl Engine {
             rng: StdRng::from_entropy(),
             propagate: false,
             propagated: Vec::new(),
+            repl: ReplState::new(1 << 20, crate::repl::NO_REPLID.to_string()),
+            aof: None,
+            persistence: Persistence::new(0),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),

@@ -4,8 +4,9 @@
 //! This layer sits between the keyspace (`store`) and the commands (`cmd`): commands read and
 //! change it, the runtime (`node`) creates it and drives I/O around it. It holds no sockets.
 //!
-//! Lock order, to stay deadlock-free: `engine` before `aof`, `persistence`, `repl`, `pubsub`, `clients`,
-//! `monitors` and `config`; none of these locks is held across an `.await`.
+//! Lock order, to stay deadlock-free: `engine` (the keyspace, replication, AOF and persistence
+//! state: one lock) before `pubsub`, `clients`, `monitors` and `config`; none of these locks is
+//! held across an `.await`.
 
 pub mod aof;
 pub mod clients;
@@ -15,11 +16,12 @@ pub mod log;
 pub mod memory;
 pub mod persistence;
 pub mod pubsub;
+pub mod role;
 pub mod session;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -108,24 +110,21 @@ pub struct Shared {
     /// The port actually bound (differs from the config when it asked for port 0).
     pub port: AtomicU64,
     next_client_id: AtomicU64,
-    /// Replication ids, offsets, backlog, replicas and the link to our master.
-    pub repl: Mutex<crate::repl::ReplState>,
-    /// The append-only file, when `appendonly yes`.
-    pub aof: Mutex<Option<aof::AofState>>,
-    /// RDB save state (INFO persistence, the running BGSAVE child).
-    pub persistence: Mutex<persistence::Persistence>,
-    /// True while this node replicates from a master (read-only replica checks, lazy expiry).
-    pub is_replica: AtomicBool,
-    /// This state's own `Arc`, for commands that start tasks (REPLICAOF).
-    self_ref: OnceLock<Weak<Shared>>,
+    /// The replica-link generation after each role change ([`role::change_role`]); the
+    /// runtime starts the link task for it.
+    pub role_changes: watch::Sender<u64>,
     /// Set to ask every task to stop.
     pub shutdown: watch::Sender<Option<ShutdownMode>>,
 }
 
 impl Shared {
     pub fn new(config: Config, config_path: Option<PathBuf>, events: EventBus) -> Shared {
-        let engine = Engine::new(config.databases);
-        let backlog_size = config.repl_backlog_size as usize;
+        let mut engine = Engine::new(config.databases);
+        engine.repl = crate::repl::ReplState::new(
+            config.repl_backlog_size as usize,
+            random_hex_id(&mut rand::thread_rng()),
+        );
+        engine.persistence = persistence::Persistence::new(unix_ms() / 1000);
         let (shutdown, _) = watch::channel(None);
         Shared {
             port: AtomicU64::new(config.port as u64),
@@ -141,43 +140,15 @@ impl Shared {
             run_id: random_hex_id(&mut rand::thread_rng()),
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
-            is_replica: AtomicBool::new(false),
-            repl: Mutex::new(crate::repl::ReplState::new(backlog_size)),
-            aof: Mutex::new(None),
-            persistence: Mutex::new(persistence::Persistence::new(unix_ms() / 1000)),
             shutdown,
-            self_ref: OnceLock::new(),
+            role_changes: watch::channel(0).0,
         }
-    }
-
-    /// Wraps the state in an `Arc` that commands can reach through [`Shared::self_arc`].
-    pub fn into_arc(self) -> Arc<Shared> {
-        let shared = Arc::new(self);
-        let _ = shared.self_ref.set(Arc::downgrade(&shared));
-        shared
-    }
-
-    /// The `Arc` this state lives in, if it was made with [`Shared::into_arc`].
-    pub fn self_arc(&self) -> Option<Arc<Shared>> {
-        self.self_ref.get().and_then(Weak::upgrade)
     }
 
     /// Locks the keyspace. A panic in another thread while holding it must not take the whole
     /// server down with it, so a poisoned lock is recovered.
     pub fn engine(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn repl(&self) -> MutexGuard<'_, crate::repl::ReplState> {
-        self.repl.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn aof(&self) -> MutexGuard<'_, Option<aof::AofState>> {
-        self.aof.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn persistence(&self) -> MutexGuard<'_, persistence::Persistence> {
-        self.persistence.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn pubsub(&self) -> MutexGuard<'_, PubSub> {

@@ -12,7 +12,6 @@ use crate::persist::snapshot;
 use crate::server::engine::Engine;
 use crate::server::events::Event;
 use crate::server::{memory, unix_ms, Shared};
-use crate::store::db::ExpiryMode;
 
 /// Seconds to wait after a failed background save before a save point may try again (Redis's
 /// `CONFIG_BGSAVE_RETRY_DELAY`).
@@ -70,8 +69,8 @@ pub struct ReplAux {
 }
 
 impl ReplAux {
-    pub fn current(shared: &Shared) -> ReplAux {
-        let repl = shared.repl();
+    pub fn current(engine: &Engine) -> ReplAux {
+        let repl = &engine.repl;
         ReplAux {
             replid: repl.replid.clone(),
             offset: repl.offset,
@@ -98,12 +97,12 @@ fn options(shared: &Shared) -> SaveOptions {
 
 /// SAVE: writes the dump in the foreground, holding the keyspace lock.
 pub fn save(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
-    if shared.persistence().bgsave.is_some() {
+    if engine.persistence.bgsave.is_some() {
         return Err("ERR Background save already in progress".into());
     }
     let target = dump_path(shared);
     let temp = target.with_file_name(format!("temp-{}.rdb", std::process::id()));
-    let repl_aux = ReplAux::current(shared);
+    let repl_aux = ReplAux::current(engine);
     match snapshot::save_to_file(
         &engine.dbs,
         &temp,
@@ -113,10 +112,8 @@ pub fn save(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
     ) {
         Ok(_) => {
             engine.dirty = 0;
-            let mut state = shared.persistence();
-            state.last_save = unix_ms() / 1000;
-            state.saves += 1;
-            drop(state);
+            engine.persistence.last_save = unix_ms() / 1000;
+            engine.persistence.saves += 1;
             shared.emit(Event::DbSaved);
             Ok(())
         }
@@ -131,8 +128,8 @@ pub fn save(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
 
 /// BGSAVE: forks a child that writes the dump while the server keeps serving.
 pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
-    let repl_aux = ReplAux::current(shared);
-    let mut state = shared.persistence();
+    let repl_aux = ReplAux::current(engine);
+    let state = &mut engine.persistence;
     if state.bgsave.is_some() {
         return Err("ERR Background save already in progress".into());
     }
@@ -152,14 +149,13 @@ pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
         snapshot::write_temp(dbs, &child_temp, &repl_aux.fields(), &options).is_ok()
     })
     .map_err(|e| format!("ERR Can't save in background: fork: {e}"))?;
-    state.bgsave = Some(BackgroundSave {
+    engine.persistence.bgsave = Some(BackgroundSave {
         pid,
         started: Instant::now(),
         dirty_at_start: engine.dirty,
         temp,
         target,
     });
-    drop(state);
     shared.emit(Event::BackgroundSaveStarted { pid });
     Ok(pid)
 }
@@ -167,7 +163,8 @@ pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
 /// Reaps a finished background save (called from the periodic tick): renames its file into
 /// place on success and accounts the changes it saved.
 pub fn check_bgsave(shared: &Shared) {
-    let mut state = shared.persistence();
+    let mut engine = shared.engine();
+    let state = &mut engine.persistence;
     let Some(job) = state.bgsave.as_ref() else {
         return;
     };
@@ -186,9 +183,7 @@ pub fn check_bgsave(shared: &Shared) {
         state.last_save = unix_ms() / 1000;
         state.saves += 1;
     }
-    drop(state);
     if renamed {
-        let mut engine = shared.engine();
         engine.dirty = engine.dirty.saturating_sub(job.dirty_at_start);
         drop(engine);
         shared.emit(Event::DbSaved);
@@ -207,8 +202,9 @@ pub fn check_save_points(shared: &Shared) {
         return;
     }
     let now = unix_ms() / 1000;
+    let mut engine = shared.engine();
     let (last_save, last_ok, last_try, running) = {
-        let state = shared.persistence();
+        let state = &engine.persistence;
         (
             state.last_save,
             state.last_bgsave_ok,
@@ -219,7 +215,6 @@ pub fn check_save_points(shared: &Shared) {
     if running || (!last_ok && now - last_try < BGSAVE_RETRY_DELAY_SECS) {
         return;
     }
-    let mut engine = shared.engine();
     let dirty = engine.dirty;
     let due = points.iter().find(|(seconds, changes)| {
         dirty >= *changes && dirty > 0 && now - last_save >= *seconds as i64
@@ -233,8 +228,8 @@ pub fn check_save_points(shared: &Shared) {
 }
 
 /// Kills a running background save (SHUTDOWN, FLUSHALL) and removes its temp file.
-pub fn kill_bgsave(shared: &Shared) {
-    if let Some(job) = shared.persistence().bgsave.take() {
+pub fn kill_bgsave(engine: &mut Engine) {
+    if let Some(job) = engine.persistence.bgsave.take() {
         snapshot::kill_child(job.pid);
         let _ = std::fs::remove_file(&job.temp);
     }
@@ -262,15 +257,15 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
             path.display()
         )
     })?;
+    let mut engine = shared.engine();
     if let (Some(replid), Some(offset)) = (snapshot.repl_id(), snapshot.repl_offset()) {
         if replid.len() == 40 {
-            let mut repl = shared.repl();
+            let repl = &mut engine.repl;
             repl.replid = replid.to_string();
             repl.offset = offset;
             repl.has_history = true;
         }
     }
-    let mut engine = shared.engine();
     let databases = engine.dbs.len();
     let now = unix_ms();
     let mut keys = 0;
@@ -288,7 +283,6 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         }
         // Expired keys are deleted on load (a master's choice; replicas keep them).
         let before = db.len();
-        db.set_expiry_mode(ExpiryMode::Delete);
         let dead: Vec<_> = db
             .iter_with_expiry()
             .filter(|(_, _, at)| at.is_some_and(|at| at <= now))
@@ -301,6 +295,7 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         keys += db.len();
         engine.dbs[index] = db;
     }
+    super::role::apply_expiry_mode(&mut engine);
     drop(engine);
     if snapshot.streams_skipped > 0 {
         shared.emit(Event::StreamKeysSkipped {
