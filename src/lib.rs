@@ -3,26 +3,31 @@
 //!
 //! # The map
 //!
-//! The modules are layers; a lower one never depends on a higher one, except where noted.
+//! The modules are layers, listed bottom first. A module uses only the modules listed before
+//! it (`tests/layers.rs` fails when an import runs upward, so this list cannot drift):
 //!
-//! - [`resp`]: the wire. Requests in (multibulk and inline, Redis's limits), replies out (RESP2
-//!   or RESP3), and client-side frames.
-//! - [`store`]: the keyspace. Databases, value types, lazy expiry, SCAN cursors.
-//! - [`config`] and [`glob`]: redis.conf and the glob matcher used by CONFIG GET, KEYS and
-//!   PSUBSCRIBE.
-//! - [`persist`]: the RDB and AOF file formats, and writing snapshots safely (temp file, fork).
-//! - [`server`]: what one node shares between its connections. The keyspace [`server::engine`]
-//!   sits behind one mutex, next to pub/sub, clients, events and logging, and the persistence
-//!   and AOF state.
-//! - [`cmd`]: the command table and one module per family; [`cmd::call`] is the path of a
-//!   command.
-//! - [`node`]: the runtime. Listeners, connection tasks, the periodic tick, shutdown,
-//!   daemonizing.
-//! - [`repl`]: replication, master and replica sides. It builds on `server` and `cmd`, and
-//!   `server` holds its state ([`repl::ReplState`]): the two are one feature split by role.
-//! - [`client`]: the async client, redis-cli formatting and `redislab cli`.
-//! - [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
-//!   transcripts.
+//! 1. [`glob`]: the glob matcher used by CONFIG GET, KEYS and PSUBSCRIBE.
+//! 2. [`config`]: redis.conf, its directive table, CONFIG REWRITE.
+//! 3. [`events`]: what a node did, each kind defined once: typed value, Redis log line, and the
+//!    recogniser the labs read logs with.
+//! 4. [`store`]: the keyspace. Databases, value types, lazy expiry, SCAN cursors.
+//! 5. [`resp`]: the wire. Requests in (multibulk and inline, Redis's limits), replies out (RESP2
+//!    or RESP3), and client-side frames.
+//! 6. [`persist`]: the RDB and AOF file formats, and writing snapshots safely (temp file, fork).
+//! 7. [`repl`]: replication state with no I/O: ids, offsets, the backlog, PSYNC's
+//!    continue-or-not rule, the per-replica stream channel.
+//! 8. [`server`]: the core. One node's state: the [`server::engine::Engine`] (keyspace,
+//!    replication state, AOF writer, persistence status, the role) behind one lock, the one
+//!    role transition ([`server::role`]), propagation ([`server::propagation::flush`]), and
+//!    what sits beside the engine (pub/sub, clients, config, the event bus).
+//! 9. [`cmd`]: the command table and one module per family; [`cmd::call`] is the path of a
+//!    command. Commands change the core and return a reply and an effect for the runtime.
+//! 10. [`node`]: the runtime. Listeners, connection tasks, the periodic tick and child reaping
+//!     ([`node::cron`]), start-up loading, the replica link ([`node::replica_link`]) and the
+//!     master's side of a sync ([`node::serve_replica`]), carrying out role changes, shutdown.
+//! 11. [`client`]: the async client, redis-cli formatting and `redislab cli`.
+//! 12. [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
+//!     transcripts.
 //!
 //! # The life of a command
 //!
@@ -39,7 +44,7 @@
 //! 6. What it changed is recorded in apply order. Keys found expired become `DEL`s; the write
 //!    itself, or its deterministic form (`SET ... PXAT`), is queued in the engine; WATCHers are
 //!    invalidated; clients blocked on keys that became ready are served.
-//! 7. Before the lock is released, [`repl::flush`] turns the queue into the AOF (fsynced now
+//! 7. Before the lock is released, [`server::propagation::flush`] turns the queue into the AOF (fsynced now
 //!    under `appendfsync always`) and the replication stream (backlog and replicas).
 //! 8. The replies of the whole batch are encoded for the connection's protocol and written
 //!    at once.

@@ -31,7 +31,7 @@ pub enum Effect {
     /// Stop the server (SHUTDOWN).
     Shutdown(ShutdownMode),
     /// Hand the connection to the replication master side (PSYNC, SYNC).
-    Replicate(crate::repl::master::SyncRequest),
+    Replicate(crate::repl::SyncRequest),
     /// WAIT: until `replicas` replicas acknowledged `offset`, or `timeout` (None = forever).
     Wait {
         replicas: usize,

@@ -17,7 +17,7 @@ pub const COMMANDS: &[Spec] = &[
 
 /// `BGREWRITEAOF`: rewrites the AOF in a forked child (a new base from the dataset).
 fn bgrewriteaof(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
-    crate::repl::flush(cx.shared, cx.engine);
+    crate::server::propagation::flush(cx.shared, cx.engine);
     crate::server::aof::bgrewrite(cx.shared, cx.engine).map_err(CmdError::new)?;
     Ok(Reply::simple(
         "Background append only file rewriting started",

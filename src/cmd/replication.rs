@@ -1,7 +1,7 @@
 //! Replication commands: REPLICAOF (and SLAVEOF), REPLCONF, PSYNC, SYNC, WAIT, ROLE.
 //!
 //! PSYNC and SYNC only record what the replica asked for; the connection task then hands its
-//! socket to [`crate::repl::master::serve_replica`]. REPLICAOF starts or stops the replica link
+//! socket to [`super::serve_replica::serve_replica`]. REPLICAOF starts or stops the replica link
 //! ([`crate::repl::replica`]).
 
 use std::time::Duration;
@@ -10,8 +10,8 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{Args, CmdError, Effect, Exec, Spec};
-use crate::repl::master::SyncRequest;
 use crate::repl::ReplicaState;
+use crate::repl::SyncRequest;
 use crate::resp::Reply;
 use crate::server::role::{change_role, Cause, Role, RoleChange};
 
@@ -144,7 +144,7 @@ fn wait(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     if timeout < 0 {
         return Err(CmdError::timeout_negative());
     }
-    crate::repl::flush(cx.shared, cx.engine);
+    crate::server::propagation::flush(cx.shared, cx.engine);
     let offset = cx.engine.repl.offset;
     let acked = cx.engine.repl.acked_replicas(offset);
     if acked as i64 >= wanted || cx.session.multi.is_some() || !cx.session.may_block {

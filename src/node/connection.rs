@@ -43,7 +43,7 @@ enum Next {
     /// Flush and close.
     Close,
     /// Hand the socket to the replication master side.
-    Replicate(crate::repl::master::SyncRequest),
+    Replicate(crate::repl::SyncRequest),
     /// WAIT for replica acknowledgements.
     Wait {
         replicas: usize,
@@ -92,7 +92,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             Next::Close => break,
             Next::Replicate(request) => {
                 let pending = std::mem::take(&mut input);
-                crate::repl::master::serve_replica(
+                super::serve_replica::serve_replica(
                     shared.clone(),
                     stream,
                     handle.clone(),
@@ -193,7 +193,7 @@ fn run_batch(
     let mut engine = None;
     let next = run_requests(shared, session, parser, input, output, &mut engine);
     if let Some(engine) = engine.as_mut() {
-        crate::repl::flush(shared, engine);
+        crate::server::propagation::flush(shared, engine);
     }
     next
 }
@@ -316,7 +316,7 @@ async fn wait_for_acks(
     offset: i64,
     timeout: Option<Duration>,
 ) -> usize {
-    crate::repl::request_acks(shared);
+    crate::server::propagation::request_acks(shared);
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     loop {
         let acked = shared.engine().repl.acked_replicas(offset);

@@ -8,12 +8,16 @@
 //! the same path: stop accepting, close connections, remove the pidfile, log, exit.
 
 pub mod connection;
+pub mod cron;
+pub mod replica_link;
+pub mod serve_replica;
+pub mod startup;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -105,7 +109,7 @@ pub fn run(
         .build()
         .map_err(StartError::Runtime)?;
     let shared = Arc::new(Shared::new(config, config_path, events));
-    if let Err(error) = load_dataset(&shared) {
+    if let Err(error) = startup::load_dataset(&shared) {
         shared.emit(Event::LoadFailed {
             error: error.clone(),
         });
@@ -125,20 +129,6 @@ pub fn run(
     // Connection tasks still parked on sockets are dropped with the runtime.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
-}
-
-/// Loads the dataset at start-up: the AOF when `appendonly yes` and one exists (it wins over
-/// the RDB, as in Redis), else the RDB; then opens the AOF for appending.
-fn load_dataset(shared: &Shared) -> Result<(), String> {
-    let appendonly = shared.config().appendonly;
-    let from_aof = appendonly && crate::server::aof::load_at_startup(shared)?;
-    if !from_aof {
-        crate::server::persistence::load_at_startup(shared)?;
-    }
-    if appendonly {
-        crate::server::aof::open_at_startup(shared, from_aof)?;
-    }
-    Ok(())
 }
 
 /// What shutdown does with the dataset: kill a running BGSAVE, then save if SHUTDOWN SAVE was
@@ -281,7 +271,7 @@ async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
     for listener in listeners {
         tasks.spawn(accept_loop(shared.clone(), listener));
     }
-    tasks.spawn(cron(shared.clone()));
+    tasks.spawn(cron::run(shared.clone()));
     let replicaof = shared.config().replicaof.clone();
     if let Some((host, port)) = replicaof {
         let mut engine = shared.engine();
@@ -318,7 +308,7 @@ async fn replica_links(shared: Arc<Shared>) {
         let generation = *changes.borrow_and_update();
         let current = shared.engine().repl.master.as_ref().map(|m| m.generation);
         if current == Some(generation) {
-            tokio::spawn(crate::repl::replica::run(shared.clone(), generation));
+            tokio::spawn(replica_link::run(shared.clone(), generation));
         }
     }
 }
@@ -392,49 +382,3 @@ fn refuse(shared: &Shared, peer: &SocketAddr) -> Option<String> {
 
 /// Redis 7.0's protected-mode refusal, verbatim.
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
-
-/// The periodic tick (`serverCron`): active expiry, `hz` times a second.
-async fn cron(shared: Arc<Shared>) {
-    let hz = shared.config().hz.clamp(1, 500);
-    let mut interval = tokio::time::interval(Duration::from_millis(1000 / hz as u64));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ping = Instant::now();
-    loop {
-        interval.tick().await;
-        let period = Duration::from_secs(shared.config().repl_ping_replica_period.max(1));
-        if last_ping.elapsed() >= period {
-            last_ping = Instant::now();
-            crate::repl::ping_replicas(&shared);
-        }
-        crate::repl::drop_timed_out_replicas(&shared);
-        crate::server::persistence::check_bgsave(&shared);
-        crate::server::aof::cron(&shared);
-        crate::server::persistence::check_save_points(&shared);
-        active_expire_cycle(&shared, Duration::from_millis(25 * 10 / hz as u64));
-    }
-}
-
-/// Redis's `activeExpireCycle`: per db, sample 20 keys with a TTL and delete the expired ones,
-/// repeating while more than a quarter of a sample was expired, within a time budget so the
-/// keyspace lock is never held for long.
-pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
-    const SAMPLE: usize = 20;
-    let started = Instant::now();
-    let mut engine = shared.engine();
-    let now = unix_ms();
-    let engine = &mut *engine;
-    for db in 0..engine.dbs.len() {
-        loop {
-            let (sampled, expired) =
-                engine.dbs[db].active_expire_round(now, SAMPLE, &mut engine.rng);
-            if sampled == 0 || expired * 4 <= sampled || started.elapsed() > budget {
-                break;
-            }
-        }
-        if started.elapsed() > budget {
-            break;
-        }
-    }
-    crate::cmd::exec::propagate_expired(engine);
-    crate::repl::flush(shared, engine);
-}

@@ -1,18 +1,13 @@
-//! Replication, as Redis 7.0 does it (`replication.c`): a master streams every write to its
-//! replicas; a replica connects, synchronises (full or partial) and applies the stream.
+//! Replication state, as Redis 7.0 keeps it (`replication.c`), with no I/O: what the core
+//! holds and the rules it decides by. The tasks that move bytes live in the runtime
+//! (`node::replica_link`, `node::serve_replica`); the stream is built by
+//! `server::propagation::flush` under the keyspace lock, so the stream order is the apply order.
 //!
+//! - [`ReplState`]: the role's link to a master ([`MasterLink`]), replication id and offset,
+//!   the secondary id of PSYNC2, the replicas and their ACKs, and PSYNC's rule
+//!   ([`ReplState::can_continue`]).
 //! - [`backlog`]: the last bytes of the stream, for partial resyncs.
-//! - [`master`]: serving PSYNC/SYNC on a connection that a replica opened: `+FULLRESYNC` with an
-//!   RDB snapshot (from disk, `$<len>` framing, or diskless, `$EOF:<mark>` framing) or
-//!   `+CONTINUE` with the missing part of the backlog; then the live stream and the replica's
-//!   `REPLCONF ACK`s.
-//! - [`replica`]: the replica's side: the handshake state machine (PING, AUTH, REPLCONF,
-//!   PSYNC), receiving and loading the snapshot, applying the stream, ACKs, reconnecting.
-//!
-//! The stream is built in one place, [`flush`]: the writes the command layer queued in the
-//! engine (in the order they were applied, already in their deterministic forms) are encoded as
-//! RESP, preceded by `SELECT` when the db changes, appended to the backlog, and handed to every
-//! replica. It runs under the keyspace lock, so the stream order is the apply order.
+//! - [`stream`]: the per-replica channel with its output-buffer limit.
 //!
 //! PSYNC2: a replica keeps its master's replication id and offset; when promoted it keeps
 //! serving the old id as `replid2` up to the offset where the history forked, so its former
@@ -20,14 +15,11 @@
 //! from a file), and `REPLCONF rdb-only`.
 
 pub mod backlog;
-pub mod master;
-pub mod replica;
+pub mod stream;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use rand::Rng;
 
-use crate::server::engine::{ClientId, Engine};
-use crate::server::Shared;
 use backlog::Backlog;
 
 /// The id Redis shows when there is no secondary history.
@@ -57,7 +49,8 @@ impl ReplicaState {
 /// One replica connected to this node.
 #[derive(Debug)]
 pub struct ReplicaLink {
-    pub client: ClientId,
+    /// The connection's client id (`CLIENT ID`).
+    pub client: u64,
     pub ip: String,
     /// The port it listens on (`REPLCONF listening-port`), shown as `slaveN:port=`.
     pub port: u16,
@@ -67,7 +60,7 @@ pub struct ReplicaLink {
     /// Unix ms of its last ACK.
     pub last_ack_ms: i64,
     /// Stream bytes for it; `None` once it must be dropped.
-    pub stream: master::StreamSink,
+    pub stream: stream::StreamSink,
 }
 
 /// Our link to our master, when we are a replica.
@@ -136,7 +129,7 @@ impl ReplState {
 
     /// Starts a new history (`changeReplicationId`).
     pub fn new_replid(&mut self, rng: &mut impl Rng) {
-        self.replid = crate::server::random_hex_id(rng);
+        self.replid = random_hex_id(rng);
     }
 
     /// Keeps the current id as the secondary one, valid up to the current offset, and starts a
@@ -237,81 +230,20 @@ pub fn encode_command(argv: &[Bytes], out: &mut BytesMut) {
     }
 }
 
-/// Turns the writes queued in the engine into the AOF and the replication stream.
-/// Call with the keyspace lock held, after every batch of commands.
-pub fn flush(shared: &Shared, engine: &mut Engine) {
-    if engine.propagated.is_empty() {
-        return;
-    }
-    let records = std::mem::take(&mut engine.propagated);
-    crate::server::aof::feed(shared, engine, &records);
-    let repl = &mut engine.repl;
-    if repl.backlog.is_none() && repl.replicas.is_empty() {
-        return;
-    }
-    let mut out = BytesMut::new();
-    for record in &records {
-        if repl.stream_db != Some(record.db) {
-            let select = [
-                Bytes::from_static(b"SELECT"),
-                Bytes::from(record.db.to_string()),
-            ];
-            encode_command(&select, &mut out);
-            repl.stream_db = Some(record.db);
-        }
-        encode_command(&record.argv, &mut out);
-    }
-    repl.feed(&out.freeze());
+/// What a replica asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRequest {
+    /// `PSYNC <replid> <offset>`; None for the old `SYNC`.
+    pub psync: Option<(String, i64)>,
+    pub listening_port: Option<u16>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
 }
 
-/// Injects the periodic `PING` into the stream (every `repl-ping-replica-period` seconds), so
-/// replicas can tell a quiet master from a dead one.
-pub fn ping_replicas(shared: &Shared) {
-    let mut engine = shared.engine();
-    flush(shared, &mut engine);
-    let repl = &mut engine.repl;
-    if repl.replicas.is_empty() || repl.master.is_some() {
-        return;
-    }
-    repl.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
-}
-
-/// Drops online replicas that sent no `REPLCONF ACK` for `repl-timeout` seconds
-/// (`replicationCron`: "Disconnecting timedout replica").
-pub fn drop_timed_out_replicas(shared: &Shared) {
-    let timeout_ms = shared.config().repl_timeout.max(1) as i64 * 1000;
-    let now = crate::server::unix_ms();
-    let stale: Vec<(ClientId, String)> = shared
-        .engine()
-        .repl
-        .replicas
-        .iter()
-        .filter(|r| r.state == ReplicaState::Online && now - r.last_ack_ms > timeout_ms)
-        .map(|r| (r.client, format!("{}:{}", r.ip, r.port)))
-        .collect();
-    for (client, addr) in stale {
-        shared.emit(crate::events::Event::ReplicaTimedOut { addr });
-        if let Some(handle) = shared.clients.get(client) {
-            handle.kill();
-        }
-    }
-}
-
-/// Asks every replica for an ACK now (`REPLCONF GETACK *`, sent by WAIT). Like any stream
-/// bytes it goes into the backlog and counts in the offset.
-pub fn request_acks(shared: &Shared) {
-    let mut engine = shared.engine();
-    flush(shared, &mut engine);
-    let mut out = BytesMut::new();
-    encode_command(
-        &[
-            Bytes::from_static(b"REPLCONF"),
-            Bytes::from_static(b"GETACK"),
-            Bytes::from_static(b"*"),
-        ],
-        &mut out,
-    );
-    engine.repl.feed(&out.freeze());
+/// A fresh 40-hex-character id (run ids, replication ids), as Redis's `getRandomHexChars`.
+pub fn random_hex_id(rng: &mut impl Rng) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    (0..40).map(|_| HEX[rng.gen_range(0..16)] as char).collect()
 }
 
 #[cfg(test)]

@@ -1,22 +1,21 @@
-//! The append-only file as the server runs it (`aof.c`): loading at start-up, appending every
-//! write in apply order, the `appendfsync` policy, BGREWRITEAOF and automatic rewrites, and
-//! turning the AOF on or off at run time.
+//! The append-only file as the server runs it (`aof.c`): appending every write in apply
+//! order, the `appendfsync` policy, BGREWRITEAOF and automatic rewrites, and turning the AOF
+//! on or off at run time. Replaying it at start-up runs commands, so it lives with the
+//! runtime (`node::startup`).
 //!
 //! The file layout and format are in [`crate::persist::aof`]. Writes reach the AOF from the
-//! same flush that builds the replication stream ([`crate::repl::flush`]), under the keyspace
+//! same flush that builds the replication stream ([`crate::server::propagation::flush`]), under the keyspace
 //! lock and before any reply leaves the server, so with `appendfsync always` a client never
 //! hears "OK" for a write that is not on disk.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::AppendFsync;
-use crate::persist::aof::{self, AofPaths, AofWriter, BaseFormat, Replay};
+use crate::persist::aof::{AofPaths, AofWriter, BaseFormat};
 use crate::persist::rdb::{AuxValue, SaveOptions};
 use crate::persist::snapshot;
 use crate::server::engine::{Engine, Propagated};
 use crate::server::events::Event;
-use crate::server::session::Session;
 use crate::server::{unix_ms, Shared};
 
 /// A running AOF.
@@ -42,69 +41,6 @@ pub fn paths(shared: &Shared) -> AofPaths {
         paths.filename = config.appendfilename.clone();
     }
     paths
-}
-
-/// Loads the AOF if `appendonly yes` and one exists. Returns Ok(true) if it did (the RDB is
-/// then ignored, as in Redis), Ok(false) if there is none. A corrupt AOF is an error naming the
-/// file and offset; a truncated last command is dropped with Redis's warning and cut from the
-/// file (`aof-load-truncated yes`).
-pub fn load_at_startup(shared: &Shared) -> Result<bool, String> {
-    let paths = paths(shared);
-    let started = Instant::now();
-    let mut engine = shared.engine();
-    let databases = engine.dbs.len();
-    let mut session = Session::new(0, "aof".into(), true);
-    session.is_master_link = true; // applied as recorded: no propagation, no read-only check
-    session.may_block = false;
-    let loaded = aof::load(&paths, |item| match item {
-        Replay::Snapshot { snapshot, .. } => {
-            for (index, db) in snapshot.dbs {
-                if index >= databases {
-                    return Err(format!(
-                        "the base uses db {index}, beyond 'databases {databases}'"
-                    ));
-                }
-                engine.dbs[index] = db;
-            }
-            Ok(())
-        }
-        Replay::Command(command) => {
-            if crate::cmd::lookup(&command.argv[0]).is_none() {
-                return Err(format!(
-                    "Unknown command '{}'",
-                    String::from_utf8_lossy(&command.argv[0])
-                ));
-            }
-            crate::cmd::call(shared, &mut engine, &mut session, &command.argv);
-            Ok(())
-        }
-    })
-    .map_err(|e| e.to_string())?;
-    let Some(loaded) = loaded else {
-        return Ok(false);
-    };
-    engine.propagated.clear();
-    let keys: usize = engine.dbs.iter().map(|d| d.len()).sum();
-    super::role::apply_expiry_mode(&mut engine);
-    drop(engine);
-    if let Some(truncated) = &loaded.truncated {
-        let file = truncated.name.clone();
-        if truncated.reverted_multi {
-            shared.emit(Event::AofMultiReverted { file: file.clone() });
-        }
-        shared.emit(Event::AofShortRead { file: file.clone() });
-        shared.emit(Event::AofTruncating {
-            file,
-            offset: truncated.valid_up_to,
-        });
-        aof::truncate_tail(truncated).map_err(|e| e.to_string())?;
-    }
-    shared.emit(Event::AofLoaded {
-        seconds: started.elapsed().into(),
-        commands: loaded.commands,
-        keys,
-    });
-    Ok(true)
 }
 
 /// Opens the AOF for appending at start-up (`appendonly yes`). With no AOF on disk yet, the
@@ -219,70 +155,13 @@ pub fn bgrewrite(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     Ok(pid)
 }
 
-/// The periodic AOF work (serverCron): reap a finished rewrite, fsync under everysec, start an
-/// automatic rewrite when the AOF outgrew its base.
-pub fn cron(shared: &Arc<Shared>) {
-    let mut engine = shared.engine();
-    let Some(state) = engine.aof.as_mut() else {
-        return;
-    };
-    if let Some((pid, started)) = state.rewrite {
-        if let Some(ok) = snapshot::try_reap(pid) {
-            state.rewrite = None;
-            let result = if ok {
-                state.writer.finish_rewrite().map(|_| ())
-            } else {
-                state.writer.abort_rewrite()
-            };
-            state.last_rewrite_ok = ok && result.is_ok();
-            let ok = state.last_rewrite_ok;
-            drop(engine);
-            if ok {
-                shared.emit(Event::AofRewriteSucceeded {
-                    seconds: started.elapsed().into(),
-                });
-                shared.emit(Event::AofRewriteFinished);
-            } else {
-                shared.emit(Event::AofRewriteFailed);
-            }
-            return;
-        }
-    }
-    let (policy, percentage, min_size) = {
-        let config = shared.config();
-        (
-            config.appendfsync,
-            config.auto_aof_rewrite_percentage,
-            config.auto_aof_rewrite_min_size,
-        )
-    };
-    if policy == AppendFsync::EverySec && state.last_fsync.elapsed().as_secs() >= 1 {
-        state.last_fsync = Instant::now();
-        if let Some(Ok(file)) = state.writer.sync_handle() {
-            // fsync can take long on a busy disk: keep it off the serving thread.
-            tokio::task::spawn_blocking(move || file.sync_data());
-        }
-    }
-    let current = state.writer.current_size();
-    let base = state.writer.base_size().max(1);
-    let due = percentage > 0
-        && state.rewrite.is_none()
-        && current >= min_size
-        && (current.saturating_sub(base)) * 100 / base >= percentage;
-    if due {
-        shared.emit(Event::AofAutoRewrite { percentage });
-        crate::repl::flush(shared, &mut engine);
-        let _ = bgrewrite(shared, &mut engine);
-    }
-}
-
 /// `CONFIG SET appendonly yes` at run time: create the AOF from the current dataset in a
 /// background rewrite; writes from now on are appended.
 pub fn enable(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
     if engine.aof.is_some() {
         return Ok(());
     }
-    crate::repl::flush(shared, engine);
+    crate::server::propagation::flush(shared, engine);
     let paths = paths(shared);
     let (writer, temp) = AofWriter::create(&paths, BaseFormat::Rdb).map_err(|e| e.to_string())?;
     let options = options(shared);

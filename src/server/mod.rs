@@ -15,6 +15,7 @@ pub mod events;
 pub mod log;
 pub mod memory;
 pub mod persistence;
+pub mod propagation;
 pub mod pubsub;
 pub mod role;
 pub mod session;
@@ -25,7 +26,6 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use rand::Rng;
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -227,11 +227,7 @@ impl Shared {
     }
 }
 
-/// A fresh 40-hex-character id (run ids, replication ids), as Redis's `getRandomHexChars`.
-pub fn random_hex_id(rng: &mut impl Rng) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    (0..40).map(|_| HEX[rng.gen_range(0..16)] as char).collect()
-}
+pub use crate::repl::random_hex_id;
 
 /// Quotes an argument like Redis's `sdscatrepr`: `"..."` with `\n`, `\"`, `\xHH` escapes.
 pub fn quote_for_monitor(arg: &[u8]) -> String {

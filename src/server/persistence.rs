@@ -15,7 +15,7 @@ use crate::server::{memory, unix_ms, Shared};
 
 /// Seconds to wait after a failed background save before a save point may try again (Redis's
 /// `CONFIG_BGSAVE_RETRY_DELAY`).
-const BGSAVE_RETRY_DELAY_SECS: i64 = 5;
+pub const BGSAVE_RETRY_DELAY_SECS: i64 = 5;
 
 /// A background save in progress.
 #[derive(Debug)]
@@ -158,73 +158,6 @@ pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     });
     shared.emit(Event::BackgroundSaveStarted { pid });
     Ok(pid)
-}
-
-/// Reaps a finished background save (called from the periodic tick): renames its file into
-/// place on success and accounts the changes it saved.
-pub fn check_bgsave(shared: &Shared) {
-    let mut engine = shared.engine();
-    let state = &mut engine.persistence;
-    let Some(job) = state.bgsave.as_ref() else {
-        return;
-    };
-    let Some(ok) = snapshot::try_reap(job.pid) else {
-        return;
-    };
-    let job = state.bgsave.take().expect("checked above");
-    let renamed = ok && std::fs::rename(&job.temp, &job.target).is_ok();
-    if !renamed {
-        let _ = std::fs::remove_file(&job.temp);
-    }
-    state.last_bgsave_ok = renamed;
-    state.last_bgsave_secs = job.started.elapsed().as_secs() as i64;
-    if renamed {
-        snapshot::sync_dir(&job.target);
-        state.last_save = unix_ms() / 1000;
-        state.saves += 1;
-    }
-    if renamed {
-        engine.dirty = engine.dirty.saturating_sub(job.dirty_at_start);
-        drop(engine);
-        shared.emit(Event::DbSaved);
-    }
-    shared.emit(if renamed {
-        Event::BackgroundSaveSucceeded
-    } else {
-        Event::BackgroundSaveFailed
-    });
-}
-
-/// Starts a background save if a `save <seconds> <changes>` point is reached (serverCron).
-pub fn check_save_points(shared: &Shared) {
-    let points = shared.config().save.clone();
-    if points.is_empty() {
-        return;
-    }
-    let now = unix_ms() / 1000;
-    let mut engine = shared.engine();
-    let (last_save, last_ok, last_try, running) = {
-        let state = &engine.persistence;
-        (
-            state.last_save,
-            state.last_bgsave_ok,
-            state.last_bgsave_try,
-            state.bgsave.is_some(),
-        )
-    };
-    if running || (!last_ok && now - last_try < BGSAVE_RETRY_DELAY_SECS) {
-        return;
-    }
-    let dirty = engine.dirty;
-    let due = points.iter().find(|(seconds, changes)| {
-        dirty >= *changes && dirty > 0 && now - last_save >= *seconds as i64
-    });
-    if let Some(&(seconds, changes)) = due {
-        shared.emit(Event::SavePointReached { changes, seconds });
-        if let Err(error) = bgsave(shared, &mut engine) {
-            shared.emit(Event::SaveFailed { error });
-        }
-    }
 }
 
 /// Kills a running background save (SHUTDOWN, FLUSHALL) and removes its temp file.

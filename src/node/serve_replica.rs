@@ -14,96 +14,22 @@
 //!   replica's first ACK arrives.
 
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
-use super::{flush, ReplState, ReplicaLink, ReplicaState, NO_REPLID};
 use crate::persist::rdb::{self, SaveOptions};
 use crate::persist::snapshot;
+use crate::repl::stream::{stream_channel, StreamSource};
+use crate::repl::{ReplState, ReplicaLink, ReplicaState, SyncRequest, NO_REPLID};
 use crate::resp::RequestParser;
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::events::Event;
+use crate::server::propagation::flush;
 use crate::server::{random_hex_id, unix_ms, Shared};
-
-/// The sending side of a replica's stream, with its output-buffer accounting
-/// (`client-output-buffer-limit replica`: past the hard limit the replica is dropped).
-#[derive(Debug, Clone)]
-pub struct StreamSink {
-    tx: mpsc::UnboundedSender<Bytes>,
-    queued: Arc<AtomicUsize>,
-    overflowed: Arc<AtomicBool>,
-    limit: usize,
-}
-
-/// The receiving side, owned by the link task.
-#[derive(Debug)]
-pub struct StreamSource {
-    rx: mpsc::UnboundedReceiver<Bytes>,
-    queued: Arc<AtomicUsize>,
-    overflowed: Arc<AtomicBool>,
-}
-
-/// A linked sink/source with a hard limit in bytes (0 = none).
-pub fn stream_channel(limit: usize) -> (StreamSink, StreamSource) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let queued = Arc::new(AtomicUsize::new(0));
-    let overflowed = Arc::new(AtomicBool::new(false));
-    (
-        StreamSink {
-            tx,
-            queued: queued.clone(),
-            overflowed: overflowed.clone(),
-            limit,
-        },
-        StreamSource {
-            rx,
-            queued,
-            overflowed,
-        },
-    )
-}
-
-impl StreamSink {
-    pub fn send(&self, bytes: Bytes) {
-        if self.overflowed.load(Ordering::Relaxed) {
-            return;
-        }
-        let queued = self.queued.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
-        if self.limit > 0 && queued > self.limit {
-            self.overflowed.store(true, Ordering::Relaxed);
-            return;
-        }
-        let _ = self.tx.send(bytes);
-    }
-}
-
-impl StreamSource {
-    async fn recv(&mut self) -> Option<Bytes> {
-        let bytes = self.rx.recv().await?;
-        self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
-        Some(bytes)
-    }
-
-    fn overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Relaxed)
-    }
-}
-
-/// What a replica asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SyncRequest {
-    /// `PSYNC <replid> <offset>`; None for the old `SYNC`.
-    pub psync: Option<(String, i64)>,
-    pub listening_port: Option<u16>,
-    pub capa_eof: bool,
-    pub capa_psync2: bool,
-}
 
 /// Why a link ended, for the log.
 fn lost(shared: &Shared, addr: &str) {

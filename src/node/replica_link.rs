@@ -1,7 +1,8 @@
 //! The replica's side of replication (`replication.c`: `connectWithMaster`,
 //! `syncWithMaster`, `readSyncBulkPayload`, `replicationCron`).
 //!
-//! One task per `REPLICAOF`: connect; `PING`; `AUTH` if `masterauth` is set; `REPLCONF
+//! One task per role change to replica ([`crate::server::role`] announces it, the runtime
+//! spawns [`run`] for its generation): connect; `PING`; `AUTH` if `masterauth` is set; `REPLCONF
 //! listening-port` and `REPLCONF capa eof capa psync2`; `PSYNC <replid> <offset+1>` (or
 //! `PSYNC ? -1` with no history). `+FULLRESYNC`: the snapshot (`$<len>` or `$EOF:<mark>`, with
 //! `\n` keep-alives skipped) is stored in a temp file, loaded, and only then replaces the
@@ -19,8 +20,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{encode_command, MasterLink};
 use crate::persist::rdb;
+use crate::repl::{encode_command, MasterLink};
 use crate::resp::RequestParser;
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::events::Event;
@@ -391,11 +392,14 @@ async fn full_sync(
         }
         let repl = &mut engine.repl;
         repl.replid = replid.to_string();
-        repl.replid2 = super::NO_REPLID.to_string();
+        repl.replid2 = crate::repl::NO_REPLID.to_string();
         repl.second_offset = -1;
         repl.offset = offset;
         repl.has_history = true;
-        repl.backlog = Some(super::backlog::Backlog::new(repl.backlog_size, offset));
+        repl.backlog = Some(crate::repl::backlog::Backlog::new(
+            repl.backlog_size,
+            offset,
+        ));
         repl.stream_db = None;
         // Our own replicas hold a history we just threw away: they must resync.
         for replica in repl.replicas.drain(..) {

@@ -1,0 +1,220 @@
+//! The periodic tick (`serverCron`): the runtime's timers and child reaping. Replication
+//! PINGs and replica timeouts, reaping BGSAVE and BGREWRITEAOF children, save points,
+//! `appendfsync everysec`, automatic AOF rewrites, and active expiry.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::AppendFsync;
+use crate::persist::snapshot;
+use crate::repl::ReplicaState;
+use crate::server::engine::ClientId;
+use crate::server::events::Event;
+use crate::server::persistence::{bgsave, BGSAVE_RETRY_DELAY_SECS};
+use crate::server::propagation::flush;
+use crate::server::{unix_ms, Shared};
+
+/// The periodic tick (`serverCron`): active expiry, `hz` times a second.
+pub async fn run(shared: Arc<Shared>) {
+    let hz = shared.config().hz.clamp(1, 500);
+    let mut interval = tokio::time::interval(Duration::from_millis(1000 / hz as u64));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ping = Instant::now();
+    loop {
+        interval.tick().await;
+        let period = Duration::from_secs(shared.config().repl_ping_replica_period.max(1));
+        if last_ping.elapsed() >= period {
+            last_ping = Instant::now();
+            ping_replicas(&shared);
+        }
+        drop_timed_out_replicas(&shared);
+        check_bgsave(&shared);
+        aof_cron(&shared);
+        check_save_points(&shared);
+        active_expire_cycle(&shared, Duration::from_millis(25 * 10 / hz as u64));
+    }
+}
+
+/// Redis's `activeExpireCycle`: per db, sample 20 keys with a TTL and delete the expired ones,
+/// repeating while more than a quarter of a sample was expired, within a time budget so the
+/// keyspace lock is never held for long.
+pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
+    const SAMPLE: usize = 20;
+    let started = Instant::now();
+    let mut engine = shared.engine();
+    let now = unix_ms();
+    let engine = &mut *engine;
+    for db in 0..engine.dbs.len() {
+        loop {
+            let (sampled, expired) =
+                engine.dbs[db].active_expire_round(now, SAMPLE, &mut engine.rng);
+            if sampled == 0 || expired * 4 <= sampled || started.elapsed() > budget {
+                break;
+            }
+        }
+        if started.elapsed() > budget {
+            break;
+        }
+    }
+    crate::cmd::exec::propagate_expired(engine);
+    crate::server::propagation::flush(shared, engine);
+}
+
+/// Injects the periodic `PING` into the stream (every `repl-ping-replica-period` seconds), so
+/// replicas can tell a quiet master from a dead one.
+pub fn ping_replicas(shared: &Shared) {
+    let mut engine = shared.engine();
+    flush(shared, &mut engine);
+    let repl = &mut engine.repl;
+    if repl.replicas.is_empty() || repl.master.is_some() {
+        return;
+    }
+    repl.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
+}
+
+/// Drops online replicas that sent no `REPLCONF ACK` for `repl-timeout` seconds
+/// (`replicationCron`: "Disconnecting timedout replica").
+pub fn drop_timed_out_replicas(shared: &Shared) {
+    let timeout_ms = shared.config().repl_timeout.max(1) as i64 * 1000;
+    let now = crate::server::unix_ms();
+    let stale: Vec<(ClientId, String)> = shared
+        .engine()
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplicaState::Online && now - r.last_ack_ms > timeout_ms)
+        .map(|r| (r.client, format!("{}:{}", r.ip, r.port)))
+        .collect();
+    for (client, addr) in stale {
+        shared.emit(crate::events::Event::ReplicaTimedOut { addr });
+        if let Some(handle) = shared.clients.get(client) {
+            handle.kill();
+        }
+    }
+}
+
+/// Reaps a finished background save (called from the periodic tick): renames its file into
+/// place on success and accounts the changes it saved.
+pub fn check_bgsave(shared: &Shared) {
+    let mut engine = shared.engine();
+    let state = &mut engine.persistence;
+    let Some(job) = state.bgsave.as_ref() else {
+        return;
+    };
+    let Some(ok) = snapshot::try_reap(job.pid) else {
+        return;
+    };
+    let job = state.bgsave.take().expect("checked above");
+    let renamed = ok && std::fs::rename(&job.temp, &job.target).is_ok();
+    if !renamed {
+        let _ = std::fs::remove_file(&job.temp);
+    }
+    state.last_bgsave_ok = renamed;
+    state.last_bgsave_secs = job.started.elapsed().as_secs() as i64;
+    if renamed {
+        snapshot::sync_dir(&job.target);
+        state.last_save = unix_ms() / 1000;
+        state.saves += 1;
+    }
+    if renamed {
+        engine.dirty = engine.dirty.saturating_sub(job.dirty_at_start);
+        drop(engine);
+        shared.emit(Event::DbSaved);
+    }
+    shared.emit(if renamed {
+        Event::BackgroundSaveSucceeded
+    } else {
+        Event::BackgroundSaveFailed
+    });
+}
+
+/// Starts a background save if a `save <seconds> <changes>` point is reached (serverCron).
+pub fn check_save_points(shared: &Shared) {
+    let points = shared.config().save.clone();
+    if points.is_empty() {
+        return;
+    }
+    let now = unix_ms() / 1000;
+    let mut engine = shared.engine();
+    let (last_save, last_ok, last_try, running) = {
+        let state = &engine.persistence;
+        (
+            state.last_save,
+            state.last_bgsave_ok,
+            state.last_bgsave_try,
+            state.bgsave.is_some(),
+        )
+    };
+    if running || (!last_ok && now - last_try < BGSAVE_RETRY_DELAY_SECS) {
+        return;
+    }
+    let dirty = engine.dirty;
+    let due = points.iter().find(|(seconds, changes)| {
+        dirty >= *changes && dirty > 0 && now - last_save >= *seconds as i64
+    });
+    if let Some(&(seconds, changes)) = due {
+        shared.emit(Event::SavePointReached { changes, seconds });
+        if let Err(error) = bgsave(shared, &mut engine) {
+            shared.emit(Event::SaveFailed { error });
+        }
+    }
+}
+
+/// The periodic AOF work (serverCron): reap a finished rewrite, fsync under everysec, start an
+/// automatic rewrite when the AOF outgrew its base.
+fn aof_cron(shared: &Shared) {
+    let mut engine = shared.engine();
+    let Some(state) = engine.aof.as_mut() else {
+        return;
+    };
+    if let Some((pid, started)) = state.rewrite {
+        if let Some(ok) = snapshot::try_reap(pid) {
+            state.rewrite = None;
+            let result = if ok {
+                state.writer.finish_rewrite().map(|_| ())
+            } else {
+                state.writer.abort_rewrite()
+            };
+            state.last_rewrite_ok = ok && result.is_ok();
+            let ok = state.last_rewrite_ok;
+            drop(engine);
+            if ok {
+                shared.emit(Event::AofRewriteSucceeded {
+                    seconds: started.elapsed().into(),
+                });
+                shared.emit(Event::AofRewriteFinished);
+            } else {
+                shared.emit(Event::AofRewriteFailed);
+            }
+            return;
+        }
+    }
+    let (policy, percentage, min_size) = {
+        let config = shared.config();
+        (
+            config.appendfsync,
+            config.auto_aof_rewrite_percentage,
+            config.auto_aof_rewrite_min_size,
+        )
+    };
+    if policy == AppendFsync::EverySec && state.last_fsync.elapsed().as_secs() >= 1 {
+        state.last_fsync = Instant::now();
+        if let Some(Ok(file)) = state.writer.sync_handle() {
+            // fsync can take long on a busy disk: keep it off the serving thread.
+            tokio::task::spawn_blocking(move || file.sync_data());
+        }
+    }
+    let current = state.writer.current_size();
+    let base = state.writer.base_size().max(1);
+    let due = percentage > 0
+        && state.rewrite.is_none()
+        && current >= min_size
+        && (current.saturating_sub(base)) * 100 / base >= percentage;
+    if due {
+        shared.emit(Event::AofAutoRewrite { percentage });
+        crate::server::propagation::flush(shared, &mut engine);
+        let _ = crate::server::aof::bgrewrite(shared, &mut engine);
+    }
+}
