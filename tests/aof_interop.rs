@@ -91,6 +91,9 @@ impl RedisServer {
             .arg("--dir")
             .arg(dir)
             .args(["--appendonly", "yes", "--save", "", "--daemonize", "no"])
+            // `everysec` may postpone a write while a slow fsync runs (a busy disk), and the
+            // tests SIGKILL the server: `always` writes before every reply.
+            .args(["--appendfsync", "always"])
             .arg("--logfile")
             .arg(&log)
             .stdin(Stdio::null())

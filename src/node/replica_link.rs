@@ -1,46 +1,121 @@
-//! The replica's side of replication (`replication.c`: `connectWithMaster`,
-//! `syncWithMaster`, `readSyncBulkPayload`, `replicationCron`).
+//! The runtime side of a replica's link: a thin tokio driver for the state machine
+//! [`crate::repl::link::ReplicaLink`], which takes every decision (handshake, PSYNC, transfer,
+//! streaming, ACKs, timeouts, backoff).
 //!
 //! One task per role change to replica ([`crate::server::role`] announces it, the runtime
-//! spawns [`run`] for its generation): connect; `PING`; `AUTH` if `masterauth` is set; `REPLCONF
-//! listening-port` and `REPLCONF capa eof capa psync2`; `PSYNC <replid> <offset+1>` (or
-//! `PSYNC ? -1` with no history). `+FULLRESYNC`: the snapshot (`$<len>` or `$EOF:<mark>`, with
-//! `\n` keep-alives skipped) is stored in a temp file, loaded, and only then replaces the
-//! dataset — a master that dies mid-transfer leaves the previous data. `+CONTINUE [replid]`:
-//! the data is kept and the stream resumes. Then every command of the stream is applied in
-//! order, its bytes counted in the offset and passed verbatim to our own backlog and replicas
-//! (chained replication); `REPLCONF ACK <offset>` goes out every second and in answer to
-//! `REPLCONF GETACK`. A lost link is retried with backoff while reads keep being served.
+//! spawns [`run`] for its generation). The driver feeds the machine socket bytes, connection
+//! results and a 100 ms tick, and carries out its outputs: connect, write, apply the stream's
+//! commands through the command path (with their exact bytes fed to our own backlog and
+//! replicas), load a received snapshot (into a temp file first; only a complete, valid
+//! snapshot replaces the dataset), update the link status, and emit events. It stops when the
+//! role changes again or the server shuts down.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::persist::rdb;
+use crate::repl::link::{History, LinkConfig, LinkStatus, Output, ReplicaLink};
 use crate::repl::{encode_command, MasterLink};
-use crate::resp::RequestParser;
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::events::Event;
 use crate::server::role::apply_expiry_mode;
 use crate::server::session::Session;
 use crate::server::{unix_ms, Shared};
 
-/// Longest wait between reconnection attempts (ms).
-const MAX_BACKOFF_MS: u64 = 5000;
-/// Bound on one handshake reply line (bytes).
-const MAX_LINE: usize = 64 * 1024;
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the machine is ticked.
+const TICK: Duration = Duration::from_millis(100);
 
-/// Why a link attempt ended.
-#[derive(Debug)]
-enum LinkEnd {
-    /// REPLICAOF changed: this task must stop.
-    Replaced,
-    /// Something failed (and what the log says of it, if anything); retry after a pause.
-    Retry(Option<Event>),
+/// The link task for one role change (`generation`): runs the machine until the role changes
+/// again or the server shuts down.
+pub async fn run(shared: Arc<Shared>, generation: u64) {
+    let Some(config) = link_config(&shared, generation) else {
+        return;
+    };
+    let mut driver = Driver {
+        shared: shared.clone(),
+        generation,
+        link: ReplicaLink::new(config, unix_ms()),
+        stream: None,
+        handle: None,
+        session: master_session(),
+    };
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = shared.shutdown_signal();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if current_generation(&shared) != Some(generation) {
+            break;
+        }
+        let outputs = tokio::select! {
+            _ = tick.tick() => driver.link.tick(unix_ms()),
+            read = read_some(&mut driver.stream, &mut buf) => match read {
+                Ok(n) if n > 0 => {
+                    let now = unix_ms();
+                    update_link(&shared, generation, |m| m.last_io_ms = now);
+                    let history = history(&shared);
+                    driver.link.received(now, &buf[..n], &history)
+                }
+                _ => driver.link.closed(unix_ms()),
+            },
+            _ = killed(&driver.handle) => driver.link.closed(unix_ms()),
+            _ = shutdown.changed() => break,
+        };
+        driver.carry_out(outputs).await;
+    }
+    driver.disconnect();
+}
+
+/// What the machine needs from the configuration and the role.
+fn link_config(shared: &Shared, generation: u64) -> Option<LinkConfig> {
+    let (host, port) = {
+        let engine = shared.engine();
+        let master = engine.repl.master.as_ref()?;
+        if master.generation != generation {
+            return None;
+        }
+        (master.host.clone(), master.port)
+    };
+    let config = shared.config();
+    Some(LinkConfig {
+        host,
+        port,
+        auth: config
+            .masterauth
+            .clone()
+            .map(|password| (config.masteruser.clone(), password)),
+        listening_port: if config.replica_announce_port != 0 {
+            config.replica_announce_port
+        } else {
+            shared.port.load(Ordering::Relaxed) as u16
+        },
+        timeout_ms: config.repl_timeout.max(1) as i64 * 1000,
+    })
+}
+
+/// The history a PSYNC offers: the id and offset the core holds.
+fn history(shared: &Shared) -> History {
+    let engine = shared.engine();
+    History {
+        replid: engine.repl.replid.clone(),
+        offset: engine.repl.offset,
+        known: engine.repl.has_history,
+    }
+}
+
+fn master_session() -> Session {
+    let mut session = Session::new(0, "master".into(), true);
+    session.is_master_link = true;
+    session.may_block = false;
+    session
 }
 
 fn current_generation(shared: &Shared) -> Option<u64> {
@@ -59,308 +134,214 @@ fn update_link(shared: &Shared, generation: u64, f: impl FnOnce(&mut MasterLink)
     }
 }
 
-/// The link task for one role change (`generation`, see [`crate::server::role`]): connects,
-/// syncs and streams, reconnecting until the role changes again.
-pub async fn run(shared: Arc<Shared>, generation: u64) {
-    let mut backoff_ms = 1000;
-    let mut shutdown = shared.shutdown_signal();
-    loop {
-        if current_generation(&shared) != Some(generation) {
+async fn read_some(stream: &mut Option<TcpStream>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match stream {
+        Some(stream) => stream.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn killed(handle: &Option<Arc<ClientHandle>>) {
+    match handle {
+        Some(handle) => handle.killed().await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Driver {
+    shared: Arc<Shared>,
+    generation: u64,
+    link: ReplicaLink,
+    stream: Option<TcpStream>,
+    /// The link as a client (`CLIENT LIST` shows it, `CLIENT KILL TYPE master` breaks it),
+    /// registered while the stream flows.
+    handle: Option<Arc<ClientHandle>>,
+    /// The session the stream's commands run in.
+    session: Session,
+}
+
+impl Driver {
+    /// Carries out the machine's outputs in order, feeding it what they result in.
+    async fn carry_out(&mut self, outputs: Vec<Output>) {
+        let mut queue: VecDeque<Output> = outputs.into();
+        while let Some(output) = queue.pop_front() {
+            let more = match output {
+                Output::Connect => self.connect().await,
+                Output::Send(bytes) => self.write(&bytes).await,
+                Output::SendAck => {
+                    let offset = self.shared.engine().repl.offset.to_string();
+                    let mut out = BytesMut::new();
+                    let ack = ["REPLCONF", "ACK", offset.as_str()]
+                        .map(|s| Bytes::copy_from_slice(s.as_bytes()));
+                    encode_command(&ack, &mut out);
+                    self.write(&out).await
+                }
+                apply @ (Output::Apply { .. } | Output::Proxy(_)) => {
+                    // Every command of this read under one lock, in stream order.
+                    let mut batch = vec![apply];
+                    while matches!(queue.front(), Some(Output::Apply { .. } | Output::Proxy(_))) {
+                        batch.extend(queue.pop_front());
+                    }
+                    self.apply(batch);
+                    Vec::new()
+                }
+                Output::LoadSnapshot {
+                    rdb,
+                    replid,
+                    offset,
+                } => {
+                    let result = load_snapshot(&self.shared, &rdb, &replid, offset).await;
+                    self.link.snapshot_loaded(unix_ms(), result)
+                }
+                Output::Continue { new_replid } => {
+                    self.adopt(new_replid);
+                    Vec::new()
+                }
+                Output::Disconnect => {
+                    self.disconnect();
+                    Vec::new()
+                }
+                Output::Status(status) => {
+                    self.status(status);
+                    Vec::new()
+                }
+                Output::Emit(event) => {
+                    self.shared.emit(event);
+                    Vec::new()
+                }
+            };
+            queue.extend(more);
+        }
+    }
+
+    async fn connect(&mut self) -> Vec<Output> {
+        let addr = {
+            let config = self.link.config();
+            format!("{}:{}", config.host, config.port)
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                self.stream = Some(stream);
+                self.link.connected(unix_ms())
+            }
+            Ok(Err(e)) => self.link.connect_failed(unix_ms(), e.to_string()),
+            Err(_) => self
+                .link
+                .connect_failed(unix_ms(), "connection timed out".into()),
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Vec<Output> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Vec::new();
+        };
+        match stream.write_all(bytes).await {
+            Ok(()) => Vec::new(),
+            Err(_) => self.link.closed(unix_ms()),
+        }
+    }
+
+    fn apply(&mut self, batch: Vec<Output>) {
+        let mut engine = self.shared.engine();
+        for output in batch {
+            let raw = match output {
+                Output::Apply { argv, raw } => {
+                    crate::cmd::call(&self.shared, &mut engine, &mut self.session, &argv);
+                    raw
+                }
+                Output::Proxy(raw) => raw,
+                _ => continue,
+            };
+            // The exact bytes: our offset, backlog and own replicas (chained replication).
+            engine.repl.feed(&raw);
+        }
+    }
+
+    /// `+CONTINUE <new id>`: the master was promoted; its old history is ours up to here
+    /// (PSYNC2), so our own replicas can continue too.
+    fn adopt(&mut self, new_replid: Option<String>) {
+        let Some(new_id) = new_replid else {
             return;
-        }
-        let end = tokio::select! {
-            end = link_once(&shared, generation) => end,
-            _ = shutdown.changed() => return,
         };
-        let was_up = shared.engine().repl.master.as_ref().is_some_and(|m| m.up);
-        update_link(&shared, generation, |m| {
-            if m.up {
-                m.down_since_ms = unix_ms();
-            }
-            m.up = false;
-            m.sync_in_progress = false;
-        });
-        match end {
-            LinkEnd::Replaced => return,
-            LinkEnd::Retry(reason) => {
-                if let Some(event) = reason {
-                    shared.emit(event);
-                }
-                if was_up {
-                    shared.emit(Event::MasterLinkLost);
-                    shared.emit(Event::CachingMasterState);
-                    backoff_ms = 1000;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
-        backoff_ms = (backoff_ms * 2).min(MAX_BACKOFF_MS);
-    }
-}
-
-/// Reads a line (without CRLF) from the master, skipping `\n` keep-alives.
-async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String, Event> {
-    loop {
-        while buf.first() == Some(&b'\n') {
-            buf.advance(1);
-        }
-        if let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-            let line = buf.split_to(pos + 1);
-            let text = String::from_utf8_lossy(&line[..pos]);
-            return Ok(text.trim_end_matches('\r').to_string());
-        }
-        if buf.len() > MAX_LINE {
-            return Err(Event::MasterProtocolError {
-                error: "reply line too long".into(),
-            });
-        }
-        let read = tokio::time::timeout(Duration::from_secs(60), stream.read_buf(buf))
-            .await
-            .map_err(|_| Event::MasterConnectTimeout)?;
-        match read {
-            Ok(0) => {
-                return Err(Event::MasterConnectFailed {
-                    error: "Connection closed by the master".into(),
-                })
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Event::MasterConnectFailed {
-                    error: e.to_string(),
-                })
-            }
-        }
-    }
-}
-
-async fn send(stream: &mut TcpStream, argv: &[&[u8]]) -> Result<(), Event> {
-    let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-    let mut out = BytesMut::new();
-    encode_command(&argv, &mut out);
-    stream
-        .write_all(&out)
-        .await
-        .map_err(|e| Event::MasterConnectFailed {
-            error: e.to_string(),
-        })
-}
-
-/// One connection to the master: handshake, sync, stream.
-async fn link_once(shared: &Arc<Shared>, generation: u64) -> LinkEnd {
-    let Some(master) = shared.engine().repl.master.clone() else {
-        return LinkEnd::Replaced;
-    };
-    let addr = format!("{}:{}", master.host, master.port);
-    shared.emit(Event::ConnectingToMaster { addr: addr.clone() });
-    let mut stream =
-        match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                return LinkEnd::Retry(Some(Event::MasterConnectFailed {
-                    error: e.to_string(),
-                }))
-            }
-            Err(_) => return LinkEnd::Retry(Some(Event::MasterConnectTimeout)),
-        };
-    let _ = stream.set_nodelay(true);
-    shared.emit(Event::MasterSyncStarted);
-    update_link(shared, generation, |m| m.sync_in_progress = true);
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    match handshake(shared, &mut stream, &mut buf).await {
-        Ok(()) => {}
-        Err(reason) => return LinkEnd::Retry(reason),
-    }
-    if current_generation(shared) != Some(generation) {
-        return LinkEnd::Replaced;
-    }
-    // PSYNC with what we have.
-    let (psync_id, psync_offset) = {
-        let engine = shared.engine();
-        let repl = &engine.repl;
-        if repl.has_history {
-            (repl.replid.clone(), repl.offset + 1)
-        } else {
-            ("?".to_string(), -1)
-        }
-    };
-    if psync_id == "?" {
-        shared.emit(Event::PartialResyncImpossible);
-    } else {
-        shared.emit(Event::PartialResyncTried {
-            replid: psync_id.clone(),
-            offset: psync_offset,
-        });
-    }
-    let offset_text = psync_offset.to_string();
-    if let Err(reason) = send(
-        &mut stream,
-        &[b"PSYNC", psync_id.as_bytes(), offset_text.as_bytes()],
-    )
-    .await
-    {
-        return LinkEnd::Retry(Some(reason));
-    }
-    let reply = match read_line(&mut stream, &mut buf).await {
-        Ok(reply) => reply,
-        Err(reason) => return LinkEnd::Retry(Some(reason)),
-    };
-    if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
-        let mut parts = rest.split_whitespace();
-        let (Some(replid), Some(Ok(offset))) = (parts.next(), parts.next().map(str::parse::<i64>))
-        else {
-            return LinkEnd::Retry(Some(Event::UnexpectedPsyncReply { reply }));
-        };
-        shared.emit(Event::FullResyncFromMaster {
-            replid: replid.to_string(),
-            offset,
-        });
-        if let Err(reason) = full_sync(shared, &mut stream, &mut buf, replid, offset).await {
-            return LinkEnd::Retry(Some(reason));
-        }
-    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
-        let new_id = rest.trim();
         let changed = {
-            let mut guard = shared.engine();
+            let mut guard = self.shared.engine();
             let engine = &mut *guard;
-            let changed = !new_id.is_empty() && new_id != engine.repl.replid;
+            let changed = new_id != engine.repl.replid;
             if changed {
-                // The master was promoted: its old history is ours up to here (PSYNC2).
                 engine.repl.shift_replid(&mut engine.rng);
-                engine.repl.replid = new_id.to_string();
+                engine.repl.replid = new_id.clone();
             }
             changed
         };
         if changed {
-            shared.emit(Event::MasterReplidChanged {
-                replid: new_id.to_string(),
-            });
+            self.shared
+                .emit(Event::MasterReplidChanged { replid: new_id });
         }
-        shared.emit(Event::PartialResyncFromMaster);
-        shared.emit(Event::PartialResyncAcceptedByMaster);
-    } else {
-        return LinkEnd::Retry(Some(Event::UnexpectedPsyncReply { reply }));
     }
-    update_link(shared, generation, |m| {
-        m.up = true;
-        m.sync_in_progress = false;
-        m.last_io_ms = unix_ms();
-    });
-    // The link is a client like any other: CLIENT LIST shows it, `CLIENT KILL TYPE master`
-    // breaks it.
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
-        return LinkEnd::Retry(None);
-    };
-    let handle = Arc::new(ClientHandle::new(shared.next_client_id(), peer, local));
-    handle.meta().kind = ClientKind::Master;
-    shared.clients.register(handle.clone());
-    let end = stream_from_master(shared, stream, buf, generation, &handle).await;
-    shared.clients.unregister(handle.id);
-    end
+
+    fn status(&mut self, status: LinkStatus) {
+        let now = unix_ms();
+        update_link(&self.shared, self.generation, |m| match status {
+            LinkStatus::Syncing => m.sync_in_progress = true,
+            LinkStatus::Up => {
+                m.up = true;
+                m.sync_in_progress = false;
+                m.last_io_ms = now;
+            }
+            LinkStatus::Down => {
+                if m.up {
+                    m.down_since_ms = now;
+                }
+                m.up = false;
+                m.sync_in_progress = false;
+            }
+        });
+        if status == LinkStatus::Up {
+            self.register();
+        }
+    }
+
+    fn register(&mut self) {
+        let Some(stream) = self.stream.as_ref() else {
+            return;
+        };
+        let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+            return;
+        };
+        let handle = Arc::new(ClientHandle::new(self.shared.next_client_id(), peer, local));
+        handle.meta().kind = ClientKind::Master;
+        self.shared.clients.register(handle.clone());
+        self.handle = Some(handle);
+    }
+
+    fn disconnect(&mut self) {
+        self.stream = None;
+        if let Some(handle) = self.handle.take() {
+            self.shared.clients.unregister(handle.id);
+        }
+        self.session = master_session();
+    }
 }
 
-/// PING, AUTH, REPLCONF listening-port, REPLCONF capa.
-async fn handshake(
+/// Stores the snapshot in a temp file, loads it, and only then replaces the dataset with it
+/// and adopts the master's history; the file becomes our dump.
+async fn load_snapshot(
     shared: &Shared,
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-) -> Result<(), Option<Event>> {
-    send(stream, &[b"PING"]).await?;
-    let pong = read_line(stream, buf).await?;
-    // NOAUTH / NOPERM / operation not permitted mean "reachable, authenticate next".
-    if pong.starts_with('-')
-        && !pong.starts_with("-NOAUTH")
-        && !pong.starts_with("-NOPERM")
-        && !pong.starts_with("-ERR operation not permitted")
-    {
-        return Err(Some(Event::PingRefused { reply: pong }));
-    }
-    shared.emit(Event::MasterRepliedToPing);
-    let (auth, user, port) = {
-        let config = shared.config();
-        (
-            config.masterauth.clone(),
-            config.masteruser.clone(),
-            if config.replica_announce_port != 0 {
-                config.replica_announce_port
-            } else {
-                shared.port.load(Ordering::Relaxed) as u16
-            },
-        )
-    };
-    if let Some(password) = auth {
-        match &user {
-            Some(user) => send(stream, &[b"AUTH", user.as_bytes(), password.as_bytes()]).await?,
-            None => send(stream, &[b"AUTH", password.as_bytes()]).await?,
-        }
-        let reply = read_line(stream, buf).await?;
-        if reply.starts_with('-') {
-            return Err(Some(Event::MasterAuthFailed { error: reply }));
-        }
-    }
-    let port = port.to_string();
-    send(stream, &[b"REPLCONF", b"listening-port", port.as_bytes()]).await?;
-    send(stream, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
-    for what in ["listening-port", "capa"] {
-        let reply = read_line(stream, buf).await?;
-        if reply.starts_with('-') {
-            // Old masters may refuse REPLCONF; Redis goes on, and so do we.
-            shared.emit(Event::ReplconfRefused {
-                what: what.into(),
-                reply,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Reads the snapshot into a temp file, loads it, and replaces the dataset with it.
-async fn full_sync(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
+    data: &[u8],
     replid: &str,
     offset: i64,
-) -> Result<(), Event> {
-    let header = read_line(stream, buf).await?;
-    let Some(spec) = header.strip_prefix('$') else {
-        return Err(Event::BadBulkHeader { reply: header });
-    };
+) -> Result<(), String> {
     let dir = shared.config().dir.clone();
     let temp = dir.join(format!("temp-{}-{}.rdb", unix_ms(), std::process::id()));
-    let mut data: Vec<u8> = Vec::new();
-    if let Some(mark) = spec.strip_prefix("EOF:") {
-        shared.emit(Event::ReceivingStreamedRdb);
-        let mark = mark.as_bytes().to_vec();
-        loop {
-            data.extend_from_slice(&buf.split());
-            if data.len() >= mark.len() && data.ends_with(&mark) {
-                data.truncate(data.len() - mark.len());
-                break;
-            }
-            read_more(stream, buf).await?;
-        }
-    } else {
-        let len: usize = spec.parse().map_err(|_| Event::BadBulkHeader {
-            reply: header.clone(),
-        })?;
-        shared.emit(Event::ReceivingRdb { bytes: len });
-        while buf.len() < len {
-            read_more(stream, buf).await?;
-        }
-        data.extend_from_slice(&buf.split_to(len));
-    }
-    tokio::fs::write(&temp, &data)
+    tokio::fs::write(&temp, data)
         .await
-        .map_err(|e| Event::MasterTransferFailed {
-            error: format!("writing {}: {e}", temp.display()),
-        })?;
-    let snapshot = match rdb::load_snapshot(&data[..]) {
+        .map_err(|e| format!("writing {}: {e}", temp.display()))?;
+    let snapshot = match rdb::load_snapshot(data) {
         Ok(snapshot) => snapshot,
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
-            return Err(Event::MasterRdbLoadFailed {
-                error: e.to_string(),
-            });
+            return Err(e.to_string());
         }
     };
     shared.emit(Event::FlushingOldData);
@@ -416,116 +397,5 @@ async fn full_sync(
     };
     let _ = std::fs::rename(&temp, &target);
     shared.emit(Event::RdbLoaded { keys, expired: 0 });
-    shared.emit(Event::MasterSyncFinished);
     Ok(())
-}
-
-async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), Event> {
-    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_buf(buf))
-        .await
-        .map_err(|_| Event::MasterTransferTimeout)?;
-    match read {
-        Ok(0) => Err(Event::MasterTransferFailed {
-            error: "connection lost".into(),
-        }),
-        Ok(_) => Ok(()),
-        Err(e) => Err(Event::MasterTransferFailed {
-            error: e.to_string(),
-        }),
-    }
-}
-
-/// Applies the master's stream until the link breaks or REPLICAOF changes.
-async fn stream_from_master(
-    shared: &Arc<Shared>,
-    mut stream: TcpStream,
-    mut buf: BytesMut,
-    generation: u64,
-    handle: &ClientHandle,
-) -> LinkEnd {
-    let mut parser = RequestParser::new(i64::MAX);
-    let mut pending_raw = BytesMut::new();
-    let mut session = Session::new(0, "master".into(), true);
-    session.is_master_link = true;
-    session.may_block = false;
-    let mut ack = tokio::time::interval(Duration::from_secs(1));
-    let mut last_io = Instant::now();
-    let timeout = Duration::from_secs(shared.config().repl_timeout.max(1));
-    loop {
-        // Apply every complete command, keeping the exact bytes each one took on the wire
-        // (a command may span several reads: `pending_raw` holds its first part).
-        let mut acks = Vec::new();
-        {
-            let mut engine = shared.engine();
-            let snapshot = buf.clone().freeze();
-            let mut pos = 0;
-            loop {
-                let before = buf.len();
-                let parsed = parser.parse(&mut buf);
-                let consumed = before - buf.len();
-                pending_raw.extend_from_slice(&snapshot[pos..pos + consumed]);
-                pos += consumed;
-                let argv = match parsed {
-                    Ok(Some(argv)) => argv,
-                    Ok(None) => break,
-                    Err(e) => {
-                        return LinkEnd::Retry(Some(Event::MasterProtocolError {
-                            error: e.to_string(),
-                        }))
-                    }
-                };
-                let raw = pending_raw.split().freeze();
-                if argv.is_empty() {
-                    continue; // a bare \n keep-alive: not part of the stream
-                }
-                if argv.len() >= 2
-                    && argv[0].eq_ignore_ascii_case(b"replconf")
-                    && argv[1].eq_ignore_ascii_case(b"getack")
-                {
-                    // The ACK does not include the GETACK itself.
-                    acks.push(engine.repl.offset);
-                } else if !argv[0].eq_ignore_ascii_case(b"ping") {
-                    crate::cmd::call(shared, &mut engine, &mut session, &argv);
-                }
-                // Proxy the exact bytes: offset, our backlog, our own replicas.
-                engine.repl.feed(&raw);
-            }
-        }
-        for offset in acks {
-            let text = offset.to_string();
-            if send(&mut stream, &[b"REPLCONF", b"ACK", text.as_bytes()])
-                .await
-                .is_err()
-            {
-                return LinkEnd::Retry(None);
-            }
-        }
-        if current_generation(shared) != Some(generation) {
-            return LinkEnd::Replaced;
-        }
-        tokio::select! {
-            read = stream.read_buf(&mut buf) => {
-                match read {
-                    Ok(0) | Err(_) => return LinkEnd::Retry(None),
-                    Ok(_) => {
-                        last_io = Instant::now();
-                        update_link(shared, generation, |m| m.last_io_ms = unix_ms());
-                    }
-                }
-            }
-            _ = handle.killed() => return LinkEnd::Retry(None),
-            _ = ack.tick() => {
-                if current_generation(shared) != Some(generation) {
-                    return LinkEnd::Replaced;
-                }
-                if last_io.elapsed() > timeout {
-                    return LinkEnd::Retry(Some(Event::MasterTimedOut));
-                }
-                let text = shared.engine().repl.offset.to_string();
-                if send(&mut stream, &[b"REPLCONF", b"ACK", text.as_bytes()]).await.is_err() {
-                    return LinkEnd::Retry(None);
-                }
-            }
-        }
-    }
 }

@@ -6,6 +6,8 @@
 //! - [`ReplState`]: the role's link to a master ([`MasterLink`]), replication id and offset,
 //!   the secondary id of PSYNC2, the replicas and their ACKs, and PSYNC's rule
 //!   ([`ReplState::can_continue`]).
+//! - [`link`]: the replica's side of a sync as a state machine (handshake, PSYNC, transfer,
+//!   streaming, ACKs, backoff), driven by `node::replica_link` and by the simulator.
 //! - [`backlog`]: the last bytes of the stream, for partial resyncs.
 //! - [`stream`]: the per-replica channel with its output-buffer limit.
 //!
@@ -15,6 +17,7 @@
 //! from a file), and `REPLCONF rdb-only`.
 
 pub mod backlog;
+pub mod link;
 pub mod stream;
 
 use bytes::{BufMut, Bytes, BytesMut};
