@@ -9,7 +9,6 @@ use bytes::Bytes;
 
 use crate::config::AppendFsync;
 use crate::persist::snapshot;
-use crate::repl::ReplicaState;
 use crate::server::engine::ClientId;
 use crate::server::events::Event;
 use crate::server::persistence::{bgsave, BGSAVE_RETRY_DELAY_SECS};
@@ -82,9 +81,8 @@ pub fn drop_timed_out_replicas(shared: &Shared) {
     let stale: Vec<(ClientId, String)> = shared
         .engine()
         .repl
-        .replicas
-        .iter()
-        .filter(|r| r.state == ReplicaState::Online && now - r.last_ack_ms > timeout_ms)
+        .timed_out_replicas(now, timeout_ms)
+        .into_iter()
         .map(|r| (r.client, format!("{}:{}", r.ip, r.port)))
         .collect();
     for (client, addr) in stale {

@@ -24,9 +24,10 @@ use tokio::net::TcpStream;
 use crate::persist::rdb::{self, SaveOptions};
 use crate::persist::snapshot;
 use crate::repl::stream::{stream_channel, StreamSource};
-use crate::repl::{ReplState, ReplicaLink, ReplicaState, SyncRequest, NO_REPLID};
+use crate::repl::{Psync, ReplicaLink, ReplicaState, SyncRequest};
 use crate::resp::RequestParser;
 use crate::server::clients::{ClientHandle, ClientKind};
+use crate::server::engine::Engine;
 use crate::server::events::Event;
 use crate::server::propagation::flush;
 use crate::server::{random_hex_id, unix_ms, Shared};
@@ -69,65 +70,45 @@ pub async fn serve_replica(
     };
 
     // Partial resync, if the replica's history and offset are still in our backlog.
-    if let Some((replid, offset)) = &request.psync {
-        let continued = {
-            let mut engine = shared.engine();
-            flush(&shared, &mut engine);
-            let repl = &mut engine.repl;
-            match repl.can_continue(replid, *offset) {
-                Ok(()) => {
-                    let missing = repl
-                        .backlog
-                        .as_ref()
-                        .and_then(|b| b.since(*offset))
-                        .unwrap_or_default();
-                    repl.sync_partial_ok += 1;
-                    let mut link = link_clone(&link);
-                    link.state = ReplicaState::Online;
-                    link.ack_offset = *offset - 1;
-                    repl.replicas.push(link);
-                    Ok((repl.replid.clone(), missing))
-                }
-                Err(reason) => {
-                    if replid != "?" {
-                        repl.sync_partial_err += 1;
-                    }
-                    Err(reason)
-                }
-            }
-        };
-        match continued {
-            Ok((current, missing)) => {
-                shared.emit(Event::PartialResyncAccepted {
-                    addr: addr.clone(),
-                    bytes: missing.len(),
-                    offset: *offset,
-                });
-                let line = if request.capa_psync2 {
-                    format!("+CONTINUE {current}\r\n")
-                } else {
-                    "+CONTINUE\r\n".to_string()
-                };
-                if stream.write_all(line.as_bytes()).await.is_err()
-                    || stream.write_all(&missing).await.is_err()
-                {
-                    remove(&shared, handle.id);
-                    lost(&shared, &addr);
-                    return;
-                }
-                stream_to_replica(&shared, stream, &handle, source, &addr, pending, false).await;
+    let answer = {
+        let mut engine = shared.engine();
+        flush(&shared, &mut engine);
+        let answer = engine.repl.answer_psync(&request);
+        if let Psync::Continue { offset, .. } = &answer {
+            let mut link = link_clone(&link);
+            link.state = ReplicaState::Online;
+            link.ack_offset = offset - 1;
+            engine.repl.replicas.push(link);
+        }
+        answer
+    };
+    match answer {
+        Psync::Continue {
+            reply,
+            missing,
+            offset,
+        } => {
+            shared.emit(Event::PartialResyncAccepted {
+                addr: addr.clone(),
+                bytes: missing.len(),
+                offset,
+            });
+            if stream.write_all(reply.as_bytes()).await.is_err()
+                || stream.write_all(&missing).await.is_err()
+            {
+                remove(&shared, handle.id);
+                lost(&shared, &addr);
                 return;
             }
-            Err(reason) => {
-                if replid != "?" {
-                    shared.emit(Event::PartialResyncRejected { reason });
-                } else {
-                    shared.emit(Event::FullResyncRequested { addr: addr.clone() });
-                }
-            }
+            stream_to_replica(&shared, stream, &handle, source, &addr, pending, false).await;
+            return;
         }
-    } else {
-        shared.emit(Event::FullResyncRequested { addr: addr.clone() });
+        Psync::Full {
+            rejected: Some(reason),
+        } => shared.emit(Event::PartialResyncRejected { reason }),
+        Psync::Full { rejected: None } => {
+            shared.emit(Event::FullResyncRequested { addr: addr.clone() })
+        }
     }
 
     let diskless =
@@ -168,23 +149,14 @@ fn remove(shared: &Shared, client: u64) {
     shared.engine().repl.replicas.retain(|r| r.client != client);
 }
 
-/// Prepares a full resync under the keyspace lock: the stream is flushed, a backlog exists,
-/// the replica is registered (so it receives everything after this instant), and the offset
-/// the snapshot must be taken at is returned.
-fn begin_full_sync(shared: &Shared, repl: &mut ReplState, link: ReplicaLink) -> (String, i64) {
-    if repl.backlog.is_none() {
-        repl.new_replid(&mut rand::thread_rng());
-        repl.replid2 = NO_REPLID.to_string();
-        repl.second_offset = -1;
-        repl.ensure_backlog();
-        shared.emit(Event::BacklogCreated {
-            replid: repl.replid.clone(),
-            replid2: repl.replid2.clone(),
-        });
+/// Prepares a full resync under the keyspace lock (see [`ReplState::begin_full_sync`]).
+fn begin_full_sync(shared: &Shared, engine: &mut Engine, link: ReplicaLink) -> (String, i64) {
+    let engine = &mut *engine;
+    let (replid, offset, created) = engine.repl.begin_full_sync(link, &mut engine.rng);
+    if let Some((replid, replid2)) = created {
+        shared.emit(Event::BacklogCreated { replid, replid2 });
     }
-    repl.sync_full += 1;
-    repl.replicas.push(link);
-    (repl.replid.clone(), repl.offset)
+    (replid, offset)
 }
 
 /// Disk mode: BGSAVE, keep-alives, then `$<len>` and the file.
@@ -209,7 +181,7 @@ async fn full_sync_disk(
         let mut engine = shared.engine();
         flush(shared, &mut engine);
         engine.propagate = true;
-        let (replid, offset) = begin_full_sync(shared, &mut engine.repl, link);
+        let (replid, offset) = begin_full_sync(shared, &mut engine, link);
         shared.emit(Event::BgsaveForSyncStarted {
             target: "disk".into(),
         });
@@ -292,7 +264,7 @@ async fn full_sync_diskless(
         let mut engine = shared.engine();
         flush(shared, &mut engine);
         engine.propagate = true;
-        let (replid, offset) = begin_full_sync(shared, &mut engine.repl, link);
+        let (replid, offset) = begin_full_sync(shared, &mut engine, link);
         shared.emit(Event::BgsaveForSyncStarted {
             target: "replicas sockets".into(),
         });
@@ -390,20 +362,10 @@ async fn stream_to_replica(
                     .ok()
                     .and_then(|s| s.parse::<i64>().ok())
                     .unwrap_or(0);
-                let mut engine = shared.engine();
-                if let Some(r) = engine
+                shared
+                    .engine()
                     .repl
-                    .replicas
-                    .iter_mut()
-                    .find(|r| r.client == handle.id)
-                {
-                    r.ack_offset = offset;
-                    r.last_ack_ms = unix_ms();
-                    if !streaming {
-                        r.state = ReplicaState::Online;
-                    }
-                }
-                drop(engine);
+                    .ack(handle.id, offset, unix_ms(), !streaming);
                 if !streaming {
                     streaming = true;
                     shared.emit(Event::ReplicaSynced {

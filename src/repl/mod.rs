@@ -186,6 +186,83 @@ impl ReplState {
         Ok(())
     }
 
+    /// PSYNC's answer (`masterTryPartialResynchronization`): continue from the backlog, or
+    /// not (with why, when the replica had a history to offer). Counts the attempt.
+    pub fn answer_psync(&mut self, request: &SyncRequest) -> Psync {
+        let Some((replid, offset)) = &request.psync else {
+            return Psync::Full { rejected: None };
+        };
+        match self.can_continue(replid, *offset) {
+            Ok(()) => {
+                let missing = self
+                    .backlog
+                    .as_ref()
+                    .and_then(|b| b.since(*offset))
+                    .map(Bytes::from)
+                    .unwrap_or_default();
+                self.sync_partial_ok += 1;
+                let reply = if request.capa_psync2 {
+                    format!("+CONTINUE {}\r\n", self.replid)
+                } else {
+                    "+CONTINUE\r\n".to_string()
+                };
+                Psync::Continue {
+                    reply,
+                    missing,
+                    offset: *offset,
+                }
+            }
+            Err(reason) if replid != "?" => {
+                self.sync_partial_err += 1;
+                Psync::Full {
+                    rejected: Some(reason),
+                }
+            }
+            Err(_) => Psync::Full { rejected: None },
+        }
+    }
+
+    /// Prepares a full resync: a backlog (and a new history) if there is none yet, the
+    /// replica registered so it receives everything from this instant. Returns the id and
+    /// offset the snapshot is taken at, and the new ids if a backlog was created.
+    pub fn begin_full_sync(
+        &mut self,
+        link: ReplicaLink,
+        rng: &mut impl Rng,
+    ) -> (String, i64, Option<(String, String)>) {
+        let mut created = None;
+        if self.backlog.is_none() {
+            self.new_replid(rng);
+            self.replid2 = NO_REPLID.to_string();
+            self.second_offset = -1;
+            self.ensure_backlog();
+            created = Some((self.replid.clone(), self.replid2.clone()));
+        }
+        self.sync_full += 1;
+        self.replicas.push(link);
+        (self.replid.clone(), self.offset, created)
+    }
+
+    /// Online replicas that sent no ACK for more than `timeout_ms` at `now_ms`.
+    pub fn timed_out_replicas(&self, now_ms: i64, timeout_ms: i64) -> Vec<&ReplicaLink> {
+        self.replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::Online && now_ms - r.last_ack_ms > timeout_ms)
+            .collect()
+    }
+
+    /// A replica's `REPLCONF ACK <offset>`; `online` puts it online (the first ACK after a
+    /// diskless transfer).
+    pub fn ack(&mut self, client: u64, offset: i64, now_ms: i64, online: bool) {
+        if let Some(r) = self.replicas.iter_mut().find(|r| r.client == client) {
+            r.ack_offset = offset;
+            r.last_ack_ms = now_ms;
+            if online {
+                r.state = ReplicaState::Online;
+            }
+        }
+    }
+
     /// Online replicas whose last ACK is at most `max_lag` seconds old at `now_ms`
     /// (`min-replicas-max-lag`).
     pub fn good_replicas(&self, now_ms: i64, max_lag: i64) -> usize {
@@ -241,6 +318,19 @@ pub struct SyncRequest {
     pub listening_port: Option<u16>,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+}
+
+/// PSYNC's answer; see [`ReplState::answer_psync`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Psync {
+    /// `+CONTINUE [replid]`, then the `missing` backlog bytes from `offset`.
+    Continue {
+        reply: String,
+        missing: Bytes,
+        offset: i64,
+    },
+    /// A full resync; `rejected` says why the replica's history could not continue.
+    Full { rejected: Option<String> },
 }
 
 /// A fresh 40-hex-character id (run ids, replication ids), as Redis's `getRandomHexChars`.
