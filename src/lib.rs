@@ -25,8 +25,11 @@
 //! 10. [`node`]: the runtime. Listeners, connection tasks, the periodic tick and child reaping
 //!     ([`node::cron`]), start-up loading, the replica link ([`node::replica_link`]) and the
 //!     master's side of a sync ([`node::serve_replica`]), carrying out role changes, shutdown.
-//! 11. [`client`]: the async client, redis-cli formatting and `redislab cli`.
-//! 12. [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
+//! 11. [`sim`]: the deterministic simulator: nodes running the real core, command path and
+//!     replication machines over a virtual network, in virtual time, with seeded randomness;
+//!     scenarios as scripts whose traces are snapshots.
+//! 12. [`client`]: the async client, redis-cli formatting and `redislab cli`.
+//! 13. [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
 //!     transcripts.
 //!
 //! # The life of a command
@@ -64,4 +67,5 @@ pub mod persist;
 pub mod repl;
 pub mod resp;
 pub mod server;
+pub mod sim;
 pub mod store;

@@ -679,6 +679,10 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                     crate::server::aof::disable(cx.engine);
                 }
             }
+            if changed.contains(&"repl-backlog-size") {
+                let size = cx.shared.config().repl_backlog_size as usize;
+                cx.engine.repl.set_backlog_size(size);
+            }
             if changed.contains(&"requirepass") && cx.shared.config().requirepass.is_some() {
                 // The client that set the password stays authenticated, as in Redis.
                 cx.session.authenticated = true;

@@ -24,7 +24,7 @@ use crate::repl::link::{History, LinkConfig, LinkStatus, Output, ReplicaLink};
 use crate::repl::{encode_command, MasterLink};
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::events::Event;
-use crate::server::role::apply_expiry_mode;
+use crate::server::persistence::install_master_snapshot;
 use crate::server::session::Session;
 use crate::server::{unix_ms, Shared};
 
@@ -267,12 +267,7 @@ impl Driver {
         let changed = {
             let mut guard = self.shared.engine();
             let engine = &mut *guard;
-            let changed = new_id != engine.repl.replid;
-            if changed {
-                engine.repl.shift_replid(&mut engine.rng);
-                engine.repl.replid = new_id.clone();
-            }
-            changed
+            engine.repl.adopt_master_replid(&new_id, &mut engine.rng)
         };
         if changed {
             self.shared
@@ -324,8 +319,8 @@ impl Driver {
     }
 }
 
-/// Stores the snapshot in a temp file, loads it, and only then replaces the dataset with it
-/// and adopts the master's history; the file becomes our dump.
+/// Stores the snapshot in a temp file and loads it; only a valid snapshot replaces the dataset
+/// ([`install_master_snapshot`]), and the file becomes our dump.
 async fn load_snapshot(
     shared: &Shared,
     data: &[u8],
@@ -344,58 +339,11 @@ async fn load_snapshot(
             return Err(e.to_string());
         }
     };
-    shared.emit(Event::FlushingOldData);
-    let version = snapshot
-        .aux
-        .iter()
-        .find(|(k, _)| &k[..] == b"redis-ver")
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
-    shared.emit(Event::LoadingDbInMemory);
-    if let Some(version) = version {
-        shared.emit(Event::RdbLoading { version });
-    }
-    let keys = {
-        let mut engine = shared.engine();
-        let databases = engine.dbs.len();
-        for db in engine.dbs.iter_mut() {
-            db.clear();
-        }
-        let mut keys = 0;
-        for (index, db) in snapshot.dbs {
-            if index < databases {
-                keys += db.len();
-                engine.dbs[index] = db;
-            }
-        }
-        apply_expiry_mode(&mut engine);
-        for index in 0..databases {
-            engine.touch_all(index);
-        }
-        let repl = &mut engine.repl;
-        repl.replid = replid.to_string();
-        repl.replid2 = crate::repl::NO_REPLID.to_string();
-        repl.second_offset = -1;
-        repl.offset = offset;
-        repl.has_history = true;
-        repl.backlog = Some(crate::repl::backlog::Backlog::new(
-            repl.backlog_size,
-            offset,
-        ));
-        repl.stream_db = None;
-        // Our own replicas hold a history we just threw away: they must resync.
-        for replica in repl.replicas.drain(..) {
-            if let Some(handle) = shared.clients.get(replica.client) {
-                handle.kill();
-            }
-        }
-        engine.propagate = true;
-        keys
-    };
+    install_master_snapshot(shared, snapshot, replid, offset);
     let target = {
         let config = shared.config();
         config.dir.join(&config.dbfilename)
     };
     let _ = std::fs::rename(&temp, &target);
-    shared.emit(Event::RdbLoaded { keys, expired: 0 });
     Ok(())
 }

@@ -25,6 +25,9 @@ use rand::Rng;
 
 use backlog::Backlog;
 
+/// The smallest backlog Redis keeps (`CONFIG_REPL_BACKLOG_MIN_SIZE`).
+pub const MIN_BACKLOG_SIZE: usize = 16 * 1024;
+
 /// The id Redis shows when there is no secondary history.
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
@@ -154,6 +157,26 @@ impl ReplState {
         }
         for replica in &self.replicas {
             replica.stream.send(bytes.clone());
+        }
+    }
+
+    /// `+CONTINUE <id>` from a master with a new id (it was promoted): its old history is
+    /// ours up to here (PSYNC2). Returns true if the id changed.
+    pub fn adopt_master_replid(&mut self, new_id: &str, rng: &mut impl Rng) -> bool {
+        if new_id == self.replid {
+            return false;
+        }
+        self.shift_replid(rng);
+        self.replid = new_id.to_string();
+        true
+    }
+
+    /// `CONFIG SET repl-backlog-size` (`resizeReplicationBacklog`): at least 16 KiB, as in
+    /// Redis; an existing backlog keeps its newest bytes.
+    pub fn set_backlog_size(&mut self, size: usize) {
+        self.backlog_size = size.max(MIN_BACKLOG_SIZE);
+        if let Some(backlog) = self.backlog.as_mut() {
+            backlog.resize(self.backlog_size);
         }
     }
 

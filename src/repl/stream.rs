@@ -61,6 +61,13 @@ impl StreamSink {
 }
 
 impl StreamSource {
+    /// The next bytes to send, if any are queued (for a driver that polls).
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        let bytes = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+        Some(bytes)
+    }
+
     /// The next bytes to send, once queued.
     pub async fn recv(&mut self) -> Option<Bytes> {
         let bytes = self.rx.recv().await?;

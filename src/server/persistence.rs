@@ -242,3 +242,62 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
     });
     Ok(())
 }
+
+/// A replica's full sync: replaces the dataset with the master's snapshot and adopts the
+/// master's history (`replid` at `offset`). Our own replicas hold a history that was just
+/// thrown away: they are disconnected and must resync. Returns the number of keys.
+pub fn install_master_snapshot(
+    shared: &Shared,
+    snapshot: rdb::Snapshot,
+    replid: &str,
+    offset: i64,
+) -> usize {
+    shared.emit(Event::FlushingOldData);
+    let version = snapshot
+        .aux
+        .iter()
+        .find(|(k, _)| &k[..] == b"redis-ver")
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    shared.emit(Event::LoadingDbInMemory);
+    if let Some(version) = version {
+        shared.emit(Event::RdbLoading { version });
+    }
+    let keys = {
+        let mut engine = shared.engine();
+        let databases = engine.dbs.len();
+        for db in engine.dbs.iter_mut() {
+            db.clear();
+        }
+        let mut keys = 0;
+        for (index, db) in snapshot.dbs {
+            if index < databases {
+                keys += db.len();
+                engine.dbs[index] = db;
+            }
+        }
+        super::role::apply_expiry_mode(&mut engine);
+        for index in 0..databases {
+            engine.touch_all(index);
+        }
+        let repl = &mut engine.repl;
+        repl.replid = replid.to_string();
+        repl.replid2 = crate::repl::NO_REPLID.to_string();
+        repl.second_offset = -1;
+        repl.offset = offset;
+        repl.has_history = true;
+        repl.backlog = Some(crate::repl::backlog::Backlog::new(
+            repl.backlog_size,
+            offset,
+        ));
+        repl.stream_db = None;
+        for replica in repl.replicas.drain(..) {
+            if let Some(handle) = shared.clients.get(replica.client) {
+                handle.kill();
+            }
+        }
+        engine.propagate = true;
+        keys
+    };
+    shared.emit(Event::RdbLoaded { keys, expired: 0 });
+    keys
+}
