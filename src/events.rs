@@ -331,6 +331,10 @@ define_events! {
     ProtocolError { error: String, addr: String } = "protocol-error", Verbose,
         "Protocol error ({error}) from client: addr={addr}";
     ConfigRewritten = "config-rewritten", Notice, "CONFIG REWRITE executed with success.";
+
+    // --- labs ---
+    /// A lab changed this node's fault table (only with `--lab-faults`).
+    LabFault { peer: String, what: String } = "lab-fault", Warning, "Lab fault: traffic with {peer} {what}";
 }
 
 /// The definition of `kind`, if there is one.

@@ -181,7 +181,11 @@ fn rdb(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn server(args: Vec<String>) -> ExitCode {
+fn server(mut args: Vec<String>) -> ExitCode {
+    // redislab's own switch, not a redis.conf directive: the lab's fault table.
+    let lab_faults = args.iter().any(|a| a == "--lab-faults");
+    args.retain(|a| a != "--lab-faults");
+    let options = redislab::node::Options { lab_faults };
     let (path, overrides) = match args.first() {
         Some(first) if !first.starts_with("--") => (Some(PathBuf::from(first)), &args[1..]),
         _ => (None, &args[..]),
@@ -193,7 +197,7 @@ fn server(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match redislab::node::run(loaded.config, path, loaded.warnings) {
+    match redislab::node::run_with(loaded.config, path, loaded.warnings, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{error}");

@@ -636,3 +636,71 @@ fn a_replica_that_stops_acknowledging_is_dropped_after_repl_timeout() {
         .log()
         .contains("Disconnecting timedout replica (streaming sync): 127.0.0.1:1"));
 }
+
+fn fault(con: &mut redis::Connection, args: &[&str]) {
+    let ok: String = redis::cmd("REDISLAB")
+        .arg("FAULT")
+        .arg(args)
+        .query(con)
+        .unwrap();
+    assert_eq!(ok, "OK");
+}
+
+/// A partition between real processes, made with the lab's fault table (`--lab-faults`) on
+/// both sides: both notice after repl-timeout, and after the heal the replica continues from
+/// the backlog.
+#[test]
+fn a_lab_partition_times_out_both_sides_and_heals_into_a_partial_resync() {
+    let master = TestNode::start(&[
+        "--repl-timeout",
+        "2",
+        "--repl-ping-replica-period",
+        "1",
+        "--repl-diskless-sync",
+        "no",
+        "--lab-faults",
+    ]);
+    let mut m = master.conn();
+    let replica = start_replica(master.port, &["--repl-timeout", "2", "--lab-faults"]);
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    let _: () = m.set("before", "1").unwrap();
+    fault(&mut r, &["CUT", &format!("127.0.0.1:{}", master.port)]);
+    fault(&mut m, &["CUT", &format!("127.0.0.1:{}", replica.port)]);
+    let _: () = m.set("during", "2").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || replica
+            .log()
+            .contains("MASTER timeout: no data nor PING received")),
+        "the replica notices: {}",
+        replica.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || master
+            .log()
+            .contains("Disconnecting timedout replica")),
+        "the master notices: {}",
+        master.log()
+    );
+    assert!(
+        replica.log().contains("Lab fault: traffic with"),
+        "{}",
+        replica.log()
+    );
+    fault(&mut r, &["HEAL", "ALL"]);
+    fault(&mut m, &["HEAL", "ALL"]);
+    wait_link_up(&mut r);
+    assert!(wait_until(Duration::from_secs(10), || r
+        .exists::<_, bool>("during")
+        .unwrap()));
+    let stats = info(&mut m, "stats");
+    assert_eq!(field(&stats, "sync_partial_ok"), "1", "{stats}");
+    // A node started without the switch has no such command.
+    let plain = TestNode::start(&[]);
+    let err = redis::cmd("REDISLAB")
+        .arg("FAULT")
+        .arg("LIST")
+        .query::<String>(&mut plain.conn())
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown command"), "{err}");
+}

@@ -130,6 +130,11 @@ pub fn call(
     session: &mut Session,
     argv: &[Bytes],
 ) -> (Reply, Effect) {
+    if let Some(table) = shared.faults.as_deref() {
+        if argv[0].eq_ignore_ascii_case(b"redislab") {
+            return (super::lab::redislab(shared, table, argv), Effect::None);
+        }
+    }
     match check(shared, engine, session, argv) {
         Ok(spec) => {
             session.last_command = spec.name;

@@ -21,6 +21,7 @@ pub mod exec;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod lab;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;

@@ -54,12 +54,30 @@ pub enum StartError {
     Runtime(std::io::Error),
 }
 
+/// How a node runs beyond its configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `--lab-faults`: keep a fault table for peer links and accept `REDISLAB FAULT` (see
+    /// [`crate::net`]). Off unless a lab asks for it.
+    pub lab_faults: bool,
+}
+
 /// Sets up logging and the working directory, then runs the server until it shuts down.
 /// `warnings` are start-up warnings from the config loader. Blocks the calling thread.
 pub fn run(
     config: Config,
     config_path: Option<PathBuf>,
     warnings: Vec<String>,
+) -> Result<(), StartError> {
+    run_with(config, config_path, warnings, Options::default())
+}
+
+/// [`run`], with [`Options`].
+pub fn run_with(
+    config: Config,
+    config_path: Option<PathBuf>,
+    warnings: Vec<String>,
+    options: Options,
 ) -> Result<(), StartError> {
     std::env::set_current_dir(&config.dir).map_err(|source| StartError::Dir {
         path: config.dir.clone(),
@@ -108,7 +126,11 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
-    let shared = Arc::new(Shared::new(config, config_path, events));
+    let mut shared = Shared::new(config, config_path, events);
+    if options.lab_faults {
+        shared.faults = Some(Arc::default());
+    }
+    let shared = Arc::new(shared);
     if let Err(error) = startup::load_dataset(&shared) {
         shared.emit(Event::LoadFailed {
             error: error.clone(),

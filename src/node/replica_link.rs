@@ -11,14 +11,17 @@
 //! role changes again or the server shuts down.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
+use crate::net::PeerStream;
 use crate::persist::rdb;
 use crate::repl::link::{History, LinkConfig, LinkStatus, Output, ReplicaLink};
 use crate::repl::{encode_command, MasterLink};
@@ -44,8 +47,10 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
         generation,
         link: ReplicaLink::new(config, unix_ms()),
         stream: None,
+        writer: None,
         handle: None,
         session: master_session(),
+        addrs: None,
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,7 +139,10 @@ fn update_link(shared: &Shared, generation: u64, f: impl FnOnce(&mut MasterLink)
     }
 }
 
-async fn read_some(stream: &mut Option<TcpStream>, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn read_some(
+    stream: &mut Option<ReadHalf<PeerStream<TcpStream>>>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
     match stream {
         Some(stream) => stream.read(buf).await,
         None => std::future::pending().await,
@@ -152,12 +160,50 @@ struct Driver {
     shared: Arc<Shared>,
     generation: u64,
     link: ReplicaLink,
-    stream: Option<TcpStream>,
+    /// What the driver reads from the master.
+    stream: Option<ReadHalf<PeerStream<TcpStream>>>,
+    /// Writes go through a task of their own, so a stalled write (a cut link, a full socket)
+    /// never stops the machine's clock: the link still times out as Redis's does.
+    writer: Option<Writer>,
     /// The link as a client (`CLIENT LIST` shows it, `CLIENT KILL TYPE master` breaks it),
     /// registered while the stream flows.
     handle: Option<Arc<ClientHandle>>,
     /// The session the stream's commands run in.
     session: Session,
+    /// The connection's peer and local addresses.
+    addrs: Option<(SocketAddr, SocketAddr)>,
+}
+
+/// The task that writes to the master, fed through a channel; aborted (closing its half of the
+/// socket) when dropped.
+struct Writer {
+    tx: mpsc::UnboundedSender<Bytes>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    fn spawn(mut half: WriteHalf<PeerStream<TcpStream>>) -> Writer {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+        let task = tokio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                if half.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Writer { tx, task }
+    }
+
+    /// Queues `bytes`; false once the writer failed.
+    fn send(&self, bytes: Bytes) -> bool {
+        self.tx.send(bytes).is_ok()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Driver {
@@ -222,7 +268,14 @@ impl Driver {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                self.stream = Some(stream);
+                let addrs = (stream.peer_addr(), stream.local_addr());
+                let faults = self.shared.faults.clone();
+                let (read, write) = tokio::io::split(PeerStream::new(stream, addr, faults));
+                self.stream = Some(read);
+                self.writer = Some(Writer::spawn(write));
+                if let (Ok(peer), Ok(local)) = addrs {
+                    self.addrs = Some((peer, local));
+                }
                 self.link.connected(unix_ms())
             }
             Ok(Err(e)) => self.link.connect_failed(unix_ms(), e.to_string()),
@@ -233,12 +286,10 @@ impl Driver {
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Vec<Output> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Vec::new();
-        };
-        match stream.write_all(bytes).await {
-            Ok(()) => Vec::new(),
-            Err(_) => self.link.closed(unix_ms()),
+        match self.writer.as_ref() {
+            Some(writer) if writer.send(Bytes::copy_from_slice(bytes)) => Vec::new(),
+            Some(_) => self.link.closed(unix_ms()),
+            None => Vec::new(),
         }
     }
 
@@ -298,10 +349,7 @@ impl Driver {
     }
 
     fn register(&mut self) {
-        let Some(stream) = self.stream.as_ref() else {
-            return;
-        };
-        let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        let Some((peer, local)) = self.addrs else {
             return;
         };
         let handle = Arc::new(ClientHandle::new(self.shared.next_client_id(), peer, local));
@@ -312,6 +360,8 @@ impl Driver {
 
     fn disconnect(&mut self) {
         self.stream = None;
+        self.writer = None;
+        self.addrs = None;
         if let Some(handle) = self.handle.take() {
             self.shared.clients.unregister(handle.id);
         }

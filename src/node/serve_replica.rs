@@ -21,6 +21,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::net::PeerStream;
+
 use crate::persist::rdb::{self, SaveOptions};
 use crate::persist::snapshot;
 use crate::repl::stream::{stream_channel, StreamSource};
@@ -43,7 +45,7 @@ fn lost(shared: &Shared, addr: &str) {
 /// after PSYNC that were already read.
 pub async fn serve_replica(
     shared: Arc<Shared>,
-    mut stream: TcpStream,
+    stream: TcpStream,
     handle: Arc<ClientHandle>,
     request: SyncRequest,
     pending: BytesMut,
@@ -51,6 +53,8 @@ pub async fn serve_replica(
     let ip = handle.addr.ip().to_string();
     let port = request.listening_port.unwrap_or(handle.addr.port());
     let addr = format!("{ip}:{port}");
+    // The replica is a peer now: its traffic goes through the fault table by its address.
+    let mut stream = PeerStream::new(stream, addr.clone(), shared.faults.clone());
     handle.meta().kind = ClientKind::Replica;
     shared.emit(Event::ReplicaAskedForSync { addr: addr.clone() });
     let limit = shared
@@ -162,7 +166,7 @@ fn begin_full_sync(shared: &Shared, engine: &mut Engine, link: ReplicaLink) -> (
 /// Disk mode: BGSAVE, keep-alives, then `$<len>` and the file.
 async fn full_sync_disk(
     shared: &Arc<Shared>,
-    stream: &mut TcpStream,
+    stream: &mut PeerStream<TcpStream>,
     handle: &ClientHandle,
     link: ReplicaLink,
     request: &SyncRequest,
@@ -244,7 +248,7 @@ async fn full_sync_disk(
 /// straight to the replica's socket.
 async fn full_sync_diskless(
     shared: &Arc<Shared>,
-    stream: &mut TcpStream,
+    stream: &mut PeerStream<TcpStream>,
     handle: &ClientHandle,
     link: ReplicaLink,
     _request: &SyncRequest,
@@ -259,7 +263,7 @@ async fn full_sync_diskless(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let mark = random_hex_id(&mut rand::thread_rng());
-    let fd = stream.as_raw_fd();
+    let fd = stream.get_ref().as_raw_fd();
     let pid = {
         let mut engine = shared.engine();
         flush(shared, &mut engine);
@@ -341,7 +345,7 @@ impl std::io::Write for FdWriter {
 /// Streams writes to an online replica and reads its ACKs until the link breaks.
 async fn stream_to_replica(
     shared: &Arc<Shared>,
-    mut stream: TcpStream,
+    mut stream: PeerStream<TcpStream>,
     handle: &ClientHandle,
     mut source: StreamSource,
     addr: &str,
@@ -403,6 +407,8 @@ async fn stream_to_replica(
                 let written = tokio::select! {
                     result = stream.write_all(&bytes) => result.is_ok(),
                     _ = overflow => false,
+                    // Dropped meanwhile (repl-timeout): a stalled write must not hold the link.
+                    _ = handle.killed() => false,
                 };
                 if !written {
                     if source.overflowed() {

@@ -113,6 +113,8 @@ pub struct Shared {
     /// The replica-link generation after each role change ([`role::change_role`]); the
     /// runtime starts the link task for it.
     pub role_changes: watch::Sender<u64>,
+    /// Faults to apply to peer links; only on a node started with `--lab-faults`.
+    pub faults: Option<std::sync::Arc<crate::net::FaultTable>>,
     /// Set to ask every task to stop.
     pub shutdown: watch::Sender<Option<ShutdownMode>>,
 }
@@ -142,6 +144,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             shutdown,
             role_changes: watch::channel(0).0,
+            faults: None,
         }
     }
 
