@@ -3,8 +3,10 @@
 //! in-memory stdin. Cluster redirects (`-c`) are tested against tiny fake servers.
 //!
 //! Tests that need `redis-server`/`redis-cli` print "SKIPPED: ..." and pass when they are not
-//! installed. Every server started here is killed by PID in a Drop guard; every wait has a
+//! installed (`tests/tools_present.rs` makes that visible; under `CI=true` it fails). Every server started here is killed by PID in a Drop guard; every wait has a
 //! deadline.
+
+mod common;
 
 use std::io::{BufRead, Write};
 use std::net::TcpStream as StdTcpStream;
@@ -23,12 +25,6 @@ use tokio::sync::Notify;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-fn installed(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(bin).is_file()))
-        .unwrap_or(false)
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -45,8 +41,7 @@ struct RedisServer {
 
 impl RedisServer {
     fn start() -> Option<RedisServer> {
-        if !installed("redis-server") || !installed("redis-cli") {
-            eprintln!("SKIPPED: redis-server not installed (needs redis-server and redis-cli)");
+        if !common::have_tools(&["redis-server", "redis-cli"]) {
             return None;
         }
         for _attempt in 0..3 {
