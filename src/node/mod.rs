@@ -8,6 +8,7 @@
 //! the same path: stop accepting, close connections, remove the pidfile, log, exit.
 
 pub mod connection;
+mod daemon;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -26,12 +27,15 @@ use crate::server::{unix_ms, Shared, ShutdownMode};
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("Could not create server TCP listening socket {addr}: bind: {source}")]
+    #[error(
+        "Could not create server TCP listening socket {addr}: bind: {}",
+        strerror(source)
+    )]
     Bind {
         addr: String,
         source: std::io::Error,
     },
-    #[error("Can't open the log file: {0}")]
+    #[error("Can't open the log file: {}", strerror(.0))]
     LogFile(std::io::Error),
     #[error("Failed to write PID file {path}: {source}")]
     Pidfile {
@@ -47,10 +51,27 @@ pub enum StartError {
     Load(String),
     #[error("Failed to start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("{0}")]
+    Daemon(String),
+}
+
+/// An I/O error as C's `strerror` words it (`Address already in use`), without Rust's
+/// ` (os error 98)` suffix, so messages read like Redis's.
+fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
 }
 
 /// Sets up logging and the working directory, then runs the server until it shuts down.
 /// `warnings` are start-up warnings from the config loader. Blocks the calling thread.
+///
+/// With `daemonize yes` the process forks: the parent waits for the daemon to report that it
+/// listens (or why it could not start) and exits, so a taken port is an error on the terminal
+/// and a non-zero exit status, not a silent exit 0. Failures after the log is open are also
+/// logged, as Redis logs them.
 pub fn run(
     config: Config,
     config_path: Option<PathBuf>,
@@ -66,10 +87,42 @@ pub fn run(
     } else {
         config.logfile.clone()
     };
-    if config.daemonize {
-        daemonize();
+    // Open the log once while still attached to the terminal, so that a logfile in a missing
+    // folder is reported there (Redis checks it while reading the config, before forking).
+    if !logfile.is_empty() {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+            .map_err(StartError::LogFile)?;
     }
-    let logger = Logger::open(&logfile, config.loglevel).map_err(StartError::LogFile)?;
+    let mut report = if config.daemonize {
+        daemon::daemonize()?
+    } else {
+        daemon::StartReport::none()
+    };
+    let logger = Logger::open(&logfile, config.loglevel).map_err(StartError::LogFile);
+    let logger = match logger {
+        Ok(logger) => logger,
+        Err(error) => {
+            report.failed(&error.to_string());
+            return Err(error);
+        }
+    };
+    let result = run_logged(config, config_path, warnings, logger, &mut report);
+    if let Err(error) = &result {
+        report.failed(&error.to_string());
+    }
+    result
+}
+
+fn run_logged(
+    config: Config,
+    config_path: Option<PathBuf>,
+    warnings: Vec<String>,
+    logger: Logger,
+    report: &mut daemon::StartReport,
+) -> Result<(), StartError> {
     let events = EventBus::new(logger);
     events.emit(Event::Starting {
         pid: std::process::id(),
@@ -103,7 +156,22 @@ pub fn run(
         });
         return Err(StartError::Load(error));
     }
-    let result = runtime.block_on(serve(shared.clone()));
+    let config = shared.config().clone();
+    let listeners = match runtime.block_on(async { bind_all(&config) }) {
+        Ok(listeners) => listeners,
+        Err(error) => {
+            // Redis's two lines (`listenToPort`, then `initServer`) before it exits 1.
+            shared.emit(Event::Warning {
+                text: format!("Warning: {error}"),
+            });
+            shared.emit(Event::Warning {
+                text: format!("Failed listening on port {} (TCP), aborting.", config.port),
+            });
+            return Err(error);
+        }
+    };
+    report.ready();
+    let result = runtime.block_on(serve(shared.clone(), listeners));
     if result.is_ok() {
         final_save(&shared);
     }
@@ -145,30 +213,6 @@ fn final_save(shared: &Shared) {
         });
         let mut engine = shared.engine();
         let _ = crate::server::persistence::save(shared, &mut engine);
-    }
-}
-
-/// Detaches from the terminal like Redis's `daemonize()`: fork, the parent exits, the child
-/// starts a new session with stdio on /dev/null. Must run before any thread is started.
-fn daemonize() {
-    // SAFETY: called before the tokio runtime or any other thread exists, so fork() cannot
-    // leave a lock held by another thread in the child.
-    unsafe {
-        match libc::fork() {
-            -1 => return,
-            0 => {}
-            _ => libc::_exit(0),
-        }
-        libc::setsid();
-        let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if devnull >= 0 {
-            libc::dup2(devnull, 0);
-            libc::dup2(devnull, 1);
-            libc::dup2(devnull, 2);
-            if devnull > 2 {
-                libc::close(devnull);
-            }
-        }
     }
 }
 
@@ -252,10 +296,8 @@ fn set_ipv6_only(socket: &TcpSocket) -> std::io::Result<()> {
     }
 }
 
-/// Binds, accepts and ticks until shutdown is requested.
-async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
-    let config = shared.config().clone();
-    let listeners = bind_all(&config)?;
+/// Accepts on `listeners` and ticks until shutdown is requested.
+async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) -> Result<(), StartError> {
     if let Some(port) = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
