@@ -39,8 +39,17 @@ enum Command {
     },
     /// Run a lab: replay a stage of the tutorial with real nodes and narrate what they do.
     Run(RunArgs),
-    /// List the labs.
-    Labs,
+    /// List the labs (`--kept`: the labs left running by `redislab run LAB --keep`).
+    Labs {
+        /// List the labs kept with `--keep`: their folders, nodes, PIDs and ports.
+        #[arg(long)]
+        kept: bool,
+    },
+    /// Stop labs kept with `--keep` and remove their folders (all of them, or those named).
+    Stop {
+        /// Kept labs' folders, as `redislab labs --kept` lists them.
+        folders: Vec<PathBuf>,
+    },
     /// List the commands in an append-only file: the appendonlydir, its manifest, or one file.
     Aof {
         /// e.g. appendonlydir
@@ -56,7 +65,12 @@ fn main() -> ExitCode {
         Command::Rdb { file } => rdb(&file),
         Command::Aof { path } => aof(&path),
         Command::Run(args) => run(args),
-        Command::Labs => labs(),
+        Command::Labs { kept } => labs(kept),
+        Command::Stop { folders } => {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            let code = redislab::lab::stop_kept(&folders, &mut out, &mut err);
+            ExitCode::from(code.clamp(0, 255) as u8)
+        }
     }
 }
 
@@ -64,10 +78,11 @@ fn main() -> ExitCode {
 struct RunArgs {
     /// The lab, e.g. `replication` (`redislab labs` lists them).
     lab: String,
-    /// Wait for Enter before each section (`q` + Enter stops).
+    /// Wait for Enter before each section (`q` or `quit` + Enter stops).
     #[arg(long)]
     step: bool,
-    /// Leave the nodes running at the end, and say how to reach and stop them.
+    /// Leave the nodes running at the end, and say how to reach them (`redislab labs --kept`
+    /// lists kept labs, `redislab stop` stops them and removes their folders).
     #[arg(long)]
     keep: bool,
     /// No pauses between narration lines (same as `--speed 0`).
@@ -132,8 +147,19 @@ fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
-fn labs() -> ExitCode {
-    match redislab::lab::list(&mut std::io::stdout()) {
+fn labs(kept: bool) -> ExitCode {
+    let mut out = std::io::stdout();
+    if kept {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "redislab".into());
+        return match redislab::lab::list_kept(&mut out, &exe) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match redislab::lab::list(&mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{error}");

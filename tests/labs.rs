@@ -277,3 +277,92 @@ fn a_reply_that_differs_from_the_lab_fails_the_run() {
     );
     assert!(transcript.ends_with("> get name\n(nil)\n"), "{transcript}");
 }
+
+/// Stops a kept lab when dropped (also when the test fails), by its folder.
+struct KeptGuard(String);
+
+impl Drop for KeptGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(redislab()).args(["stop", &self.0]).output();
+    }
+}
+
+/// Each node's `[name log]` lines in the transcript, in transcript order.
+fn events_of<'a>(transcript: &'a str, node: &str) -> Vec<&'a str> {
+    let tag = format!("[{node} log] ");
+    transcript
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix(tag.as_str()))
+        .collect()
+}
+
+/// The lab shows each node's log lines in the order the node logged them (the restarted
+/// replica loads its RDB before it is ready), and `--keep` leaves nodes that
+/// `redislab labs --kept` lists and `redislab stop` stops, folders removed.
+#[test]
+fn lab_log_lines_keep_each_nodes_order_and_kept_labs_can_be_stopped() {
+    let out = Command::new(redislab())
+        .args([
+            "run",
+            "replication",
+            "--ports",
+            "auto",
+            "--fast",
+            "--no-color",
+        ])
+        .arg("--keep")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout).into_owned();
+    let root = transcript
+        .lines()
+        .find_map(|l| l.strip_prefix("Their folders are in "))
+        .and_then(|l| l.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("the kept folder is named:\n{transcript}"))
+        .to_string();
+    let _guard = KeptGuard(root.clone());
+    assert!(out.status.success(), "{transcript}");
+
+    for (node, log) in [("master", "6379/6379.log"), ("replica", "6380/6380.log")] {
+        let log = std::fs::read_to_string(Path::new(&root).join(log)).unwrap();
+        let logged: Vec<&str> = log.lines().map(redislab::lab::events::message).collect();
+        let shown = events_of(&transcript, node);
+        assert!(shown.len() > 3, "{node}: {shown:?}");
+        // Each shown line is found in the log after the previous one: a subsequence.
+        let mut at = 0;
+        for line in &shown {
+            match logged[at..].iter().position(|l| l == line) {
+                Some(i) => at += i + 1,
+                None => panic!(
+                    "{node}: {line:?} is shown out of the node's log order\n\
+                     shown: {shown:#?}\nlogged: {logged:#?}"
+                ),
+            }
+        }
+    }
+
+    let listed = Command::new(redislab())
+        .args(["labs", "--kept"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains(&format!("replication  {root}")), "{listed}");
+    let pids: Vec<u32> = transcript
+        .lines()
+        .filter_map(|l| l.split_once("(pid ")?.1.split(')').next()?.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "{transcript}");
+    assert!(pids.iter().all(|&p| alive(p)));
+
+    let stopped = Command::new(redislab())
+        .args(["stop", &root])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&stopped.stdout);
+    assert!(stopped.status.success(), "{said}");
+    assert!(said.contains("master (pid"), "{said}");
+    assert!(said.contains(&format!("removed {root}")), "{said}");
+    assert!(!Path::new(&root).exists(), "{root} was removed");
+    assert!(pids.iter().all(|&p| !alive(p)), "the nodes are stopped");
+}
