@@ -541,3 +541,65 @@ async fn cluster_redirect_loops_are_bounded() {
     );
     assert!(seen.lock().unwrap().len() <= redislab::client::cli::MAX_REDIRECTS + 1);
 }
+
+/// `help` is answered by the client, from the server's COMMAND DOCS, exactly as redis-cli
+/// 7.0 prints it; real redis-cli's `help` against redislab shows Redis's real docs too.
+#[test]
+fn help_and_clear_are_local_and_match_redis_cli() {
+    let node = common::TestNode::start(&[]);
+    let port = node.port.to_string();
+    let ours = Command::new(common::redislab())
+        .args(["cli", "-p", &port, "help", "set"])
+        .output()
+        .unwrap();
+    let ours = String::from_utf8(ours.stdout).unwrap();
+    assert!(
+        ours.contains("\x1b[33msummary:\x1b[0m Set the string value of a key\r\n"),
+        "{ours:?}"
+    );
+    assert!(
+        ours.contains("[NX|XX] [GET] [EX seconds|PX milliseconds"),
+        "{ours:?}"
+    );
+
+    // The REPL: help and clear never reach the server.
+    let mut repl = Command::new(common::redislab())
+        .args(["cli", "-p", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    repl.stdin
+        .take()
+        .unwrap()
+        .write_all(b"help get\nclear\nhelp\nping\n")
+        .unwrap();
+    let out = repl.wait_with_output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(out.contains("Get the value of a key"), "{out:?}");
+    assert!(out.contains("\x1b[H\x1b[2J"), "{out:?}");
+    assert!(out.contains("\"help @<group>\""), "{out:?}");
+    assert!(out.ends_with("PONG\n"), "{out:?}");
+    assert!(!out.contains("unknown command"), "{out:?}");
+
+    if !common::have_tools(&["redis-cli"]) {
+        return;
+    }
+    for words in [&["set"][..], &["config", "get"], &["@list"], &["nosuch"]] {
+        let real = Command::new("redis-cli")
+            .args(["-p", &port, "help"])
+            .args(words)
+            .output()
+            .unwrap();
+        let mine = Command::new(common::redislab())
+            .args(["cli", "-p", &port, "help"])
+            .args(words)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&mine.stdout),
+            String::from_utf8_lossy(&real.stdout),
+            "help {words:?}"
+        );
+    }
+}

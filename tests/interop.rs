@@ -126,6 +126,16 @@ const MIRROR_SCRIPT: &[&[&str]] = &[
     &["CLIENT", "NOSUCH"],
     &["PUBLISH", "ch", "msg"],
     &["PUBSUB", "NUMSUB", "ch"],
+    &[
+        "COMMAND",
+        "DOCS",
+        "set",
+        "get",
+        "config|get",
+        "zadd",
+        "blmove",
+        "nosuch",
+    ],
     &["FLUSHALL"],
     &["DBSIZE"],
 ];

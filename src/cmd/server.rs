@@ -489,28 +489,7 @@ fn command(_cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                     .collect(),
             ))
         }
-        b"docs" => {
-            let names: Vec<&'static Spec> = if args.is_empty() {
-                all_specs().iter().collect()
-            } else {
-                args.rest().iter().filter_map(|n| lookup(n)).collect()
-            };
-            Ok(Reply::Map(
-                names
-                    .into_iter()
-                    .map(|spec| {
-                        (
-                            Reply::bulk(spec.name.as_bytes()),
-                            Reply::Map(vec![
-                                (Reply::bulk(b"summary"), Reply::bulk(b"")),
-                                (Reply::bulk(b"since"), Reply::bulk(b"1.0.0")),
-                                (Reply::bulk(b"group"), Reply::bulk(b"generic")),
-                            ]),
-                        )
-                    })
-                    .collect(),
-            ))
-        }
+        b"docs" => Ok(crate::cmd::docs::reply(args.rest())),
         b"getkeys" => {
             let argv = args.rest();
             if argv.is_empty() {
