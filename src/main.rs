@@ -102,7 +102,7 @@ struct RunArgs {
     /// `auto`: use free ports picked at start.
     #[arg(long, value_parser = ["auto"])]
     ports: Option<String>,
-    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    /// No colours (also when NO_COLOR is set, TERM=dumb, or stdout is not a terminal).
     #[arg(long)]
     no_color: bool,
     /// For tests: stop after the first node starts and wait for a signal.
@@ -119,9 +119,16 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let terminal = std::io::stdout().is_terminal();
     let color = !args.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal();
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        && terminal;
+    // Narration follows the terminal's width (within reason); pipes get the fixed width.
+    let width = match redislab::lab::transcript::terminal_width() {
+        Some(columns) if terminal => columns.clamp(40, 120),
+        _ => redislab::lab::transcript::FIXED_WIDTH,
+    };
     let speed = if args.fast { 0.0 } else { args.speed };
     let pause = if speed > 0.0 && speed.is_finite() {
         std::time::Duration::from_millis((350.0 / speed) as u64)
@@ -138,6 +145,7 @@ fn run(args: RunArgs) -> ExitCode {
         keep: args.keep,
         pause,
         color,
+        width,
         hold_after_start: args.hold_after_start,
         exe,
         deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),

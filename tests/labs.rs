@@ -206,6 +206,7 @@ fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
         keep: false,
         pause: Duration::ZERO,
         color: false,
+        width: redislab::lab::transcript::FIXED_WIDTH,
         hold_after_start: false,
         exe: redislab().into(),
         deadline: Duration::from_millis(deadline_ms),
@@ -287,13 +288,25 @@ impl Drop for KeptGuard {
     }
 }
 
-/// Each node's `[name log]` lines in the transcript, in transcript order.
-fn events_of<'a>(transcript: &'a str, node: &str) -> Vec<&'a str> {
-    let tag = format!("[{node} log] ");
-    transcript
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix(tag.as_str()))
-        .collect()
+/// Each node's `[name log]` lines in the transcript, in transcript order, rejoined where
+/// they were wrapped (continuation lines are indented by six spaces).
+fn events_of(transcript: &str, node: &str) -> Vec<String> {
+    let tag = format!("  [{node} log] ");
+    let mut events: Vec<String> = Vec::new();
+    let mut in_event = false;
+    for line in transcript.lines() {
+        if let Some(rest) = line.strip_prefix(tag.as_str()) {
+            events.push(rest.to_string());
+            in_event = true;
+        } else if let (true, Some(rest)) = (in_event, line.strip_prefix("      ")) {
+            let last = events.last_mut().expect("in an event");
+            last.push(' ');
+            last.push_str(rest);
+        } else {
+            in_event = false;
+        }
+    }
+    events
 }
 
 /// The lab shows each node's log lines in the order the node logged them (the restarted

@@ -111,6 +111,8 @@ pub struct Options {
     /// Pause after each narration line (zero with `--fast`).
     pub pause: Duration,
     pub color: bool,
+    /// Columns to wrap narration to (the terminal's, or [`transcript::FIXED_WIDTH`]).
+    pub width: usize,
     /// Hidden: stop after the first node starts, print where things are on stderr, and wait
     /// for a signal (for the Ctrl-C cleanup test).
     pub hold_after_start: bool,
@@ -184,7 +186,12 @@ pub async fn run_lab(
         deadline: opts.deadline,
     };
     let nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
-    let transcript = transcript::Transcript::new(out, opts.color, opts.pause);
+    let layout = transcript::Layout {
+        width: opts.width,
+        ports: ports.pairs().to_vec(),
+        nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+    };
+    let transcript = transcript::Transcript::new(out, opts.color, opts.pause).with_layout(layout);
     let mut runner = runner::Runner::new(lab, &run_opts, nodes, transcript, input);
     if !runner.run().await? {
         let what = if opts.keep {
