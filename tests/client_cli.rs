@@ -603,3 +603,43 @@ fn help_and_clear_are_local_and_match_redis_cli() {
         );
     }
 }
+
+/// As redis-cli: `--version`/`-v` print the version, an unknown option is refused (never sent
+/// to the server as a command), and `REDISCLI_AUTH` gives the password without a warning.
+#[test]
+fn version_unknown_options_and_rediscli_auth_follow_redis_cli() {
+    let node = common::TestNode::start(&["--requirepass", "s3cret"]);
+    let port = node.port.to_string();
+    let cli = |args: &[&str], auth: Option<&str>| {
+        let mut command = Command::new(common::redislab());
+        command.arg("cli").args(["-p", &port]).args(args);
+        command.env_remove("REDISCLI_AUTH");
+        if let Some(password) = auth {
+            command.env("REDISCLI_AUTH", password);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for flag in ["--version", "-v"] {
+        let (code, out, _) = cli(&[flag], None);
+        assert_eq!(code, Some(0));
+        assert!(out.starts_with("redislab cli "), "{out}");
+    }
+    let (code, out, err) = cli(&["--no-such-option", "ping"], None);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "Unrecognized option or bad number of args for: '--no-such-option'\n"
+    );
+    assert!(out.is_empty(), "nothing was sent: {out}");
+
+    let (_, out, err) = cli(&["ping"], Some("s3cret"));
+    assert_eq!(out, "PONG\n");
+    assert!(err.is_empty(), "no warning for REDISCLI_AUTH: {err}");
+    let (_, out, _) = cli(&["ping"], None);
+    assert!(out.contains("NOAUTH"), "{out}");
+}

@@ -35,6 +35,8 @@ pub const MAX_REDIRECTS: usize = 16;
 pub const HISTFILE_ENV: &str = "REDISLAB_CLI_HISTFILE";
 /// History file name under `$HOME`.
 pub const HISTFILE_DEFAULT: &str = ".redislab_cli_history";
+/// Environment variable redis-cli reads the password from when `-a` is not given.
+pub const AUTH_ENV: &str = "REDISCLI_AUTH";
 /// Exit code after Ctrl-C outside a MONITOR/SUBSCRIBE stream (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -827,9 +829,35 @@ fn terminal_lines(
 ///
 /// With command words: connect, run the command (`-r`/`-i` times), print, exit (1 if the
 /// server cannot be reached). Without: the REPL on `io.input`.
-pub async fn run(args: CliArgs, mut io: CliIo<'_>) -> i32 {
+pub async fn run(mut args: CliArgs, mut io: CliIo<'_>) -> i32 {
+    // Options clap did not know end up first among the command words; redis-cli's
+    // `parseOptions` stops at the first word that is not an option, and refuses unknown ones.
+    if let Some(first) = args
+        .command
+        .first()
+        .filter(|w| w.len() > 1 && w.starts_with('-'))
+    {
+        if first == "-v" || first == "--version" {
+            let _ = writeln!(
+                io.stdout,
+                "redislab cli {} (redis-cli {})",
+                env!("CARGO_PKG_VERSION"),
+                crate::REDIS_VERSION
+            );
+            return 0;
+        }
+        let _ = writeln!(
+            io.stderr,
+            "Unrecognized option or bad number of args for: '{first}'"
+        );
+        return 1;
+    }
     if args.password.is_some() && !args.no_auth_warning {
         let _ = io.stderr.write_all(AUTH_WARNING.as_bytes());
+    }
+    // As redis-cli: the password may come from the environment instead (no warning then).
+    if args.password.is_none() {
+        args.password = std::env::var(AUTH_ENV).ok();
     }
     let mode = if args.raw {
         OutputMode::Raw
