@@ -240,3 +240,32 @@ fn daemonize_reports_a_logfile_in_a_missing_folder() {
     );
     assert!(!dir.path().join("redis.pid").exists(), "no daemon started");
 }
+
+/// The last lines a server logs on SHUTDOWN, in Redis 7.0's order (captured from
+/// redis-server 7.0.15 with a save point and a pidfile): the request first, then the save.
+#[test]
+fn shutdown_logs_its_lines_in_redis_7_0_order() {
+    let mut node = TestNode::start(&["--save", "900 1", "--pidfile", "redis.pid"]);
+    let mut con = node.conn();
+    let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut con).unwrap();
+    let _ = redis::cmd("SHUTDOWN").query::<()>(&mut con);
+    assert_eq!(node.wait_exit(Duration::from_secs(10)), Some(true));
+    let log = node.log();
+    let messages: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.splitn(7, ' ').nth(6))
+        .collect();
+    let tail = &messages[messages.len().saturating_sub(5)..];
+    assert_eq!(
+        tail,
+        [
+            "User requested shutdown...",
+            "Saving the final RDB snapshot before exiting.",
+            "DB saved on disk",
+            "Removing the pid file.",
+            "Redis is now ready to exit, bye bye...",
+        ],
+        "{log}"
+    );
+    assert!(!node.path().join("redis.pid").exists());
+}

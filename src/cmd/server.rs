@@ -573,6 +573,15 @@ fn shutdown(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         }
         args.next()?;
     }
+    // Redis's prepareForShutdown logs the request first, then saves.
+    cx.shared
+        .emit(crate::server::events::Event::ShutdownRequested {
+            reason: match mode {
+                ShutdownMode::NoSave => "User requested shutdown (NOSAVE)...",
+                _ => "User requested shutdown...",
+            }
+            .to_string(),
+        });
     // Save now, under the keyspace lock, so that a failed save can refuse the shutdown instead
     // of losing data (Redis's prepareForShutdown).
     if mode.wants_save(!cx.shared.config().save.is_empty()) {

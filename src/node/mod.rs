@@ -130,11 +130,12 @@ fn run_logged(
     for warning in warnings {
         events.emit(Event::Warning { text: warning });
     }
-    if let Some(path) = config.pidfile.clone().or_else(|| {
+    let pidfile = config.pidfile.clone().or_else(|| {
         config
             .daemonize
             .then(|| PathBuf::from(format!("/var/run/redis_{}.pid", config.port)))
-    }) {
+    });
+    if let Some(path) = pidfile.clone() {
         // Redis only warns when the pidfile cannot be written.
         if let Err(source) = std::fs::write(&path, format!("{}\n", std::process::id())) {
             events.emit(Event::Warning {
@@ -175,8 +176,10 @@ fn run_logged(
     if result.is_ok() {
         final_save(&shared);
     }
-    let pidfile = shared.config().pidfile.clone();
     if let Some(path) = pidfile {
+        shared.emit(Event::Notice {
+            text: "Removing the pid file.".into(),
+        });
         let _ = std::fs::remove_file(path);
     }
     if result.is_ok() {
@@ -318,21 +321,12 @@ async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) -> Result<(), S
     }
     tasks.spawn(signals(shared.clone()));
     let mut shutdown = shared.shutdown_signal();
-    let mode = loop {
-        if let Some(mode) = *shutdown.borrow_and_update() {
-            break mode;
+    // Whoever asks (SHUTDOWN, a signal) has logged "User requested shutdown..." already.
+    loop {
+        if shutdown.borrow_and_update().is_some() || shutdown.changed().await.is_err() {
+            break;
         }
-        if shutdown.changed().await.is_err() {
-            break ShutdownMode::NoSave;
-        }
-    };
-    let reason = match mode {
-        ShutdownMode::NoSave => "User requested shutdown (NOSAVE)...",
-        _ => "User requested shutdown...",
-    };
-    shared.emit(Event::ShutdownRequested {
-        reason: reason.to_string(),
-    });
+    }
     tasks.abort_all();
     for client in shared.clients.all() {
         client.kill();
@@ -355,6 +349,9 @@ async fn signals(shared: Arc<Shared>) {
     };
     shared.emit(Event::Warning {
         text: format!("Received {which} scheduling shutdown..."),
+    });
+    shared.emit(Event::ShutdownRequested {
+        reason: "User requested shutdown...".to_string(),
     });
     shared.request_shutdown(ShutdownMode::Default);
 }
