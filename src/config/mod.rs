@@ -268,6 +268,10 @@ impl LoadState {
     }
 }
 
+/// How long a line of the start-up list of unimplemented directives may grow (characters,
+/// before the log line's prefix).
+const UNIMPLEMENTED_LINE_WIDTH: usize = 72;
+
 /// Why a server with `cluster-enabled yes` does not start: Cluster is not built yet, and
 /// serving as a plain standalone node (`INFO cluster` saying `cluster_enabled:0`) would pretend.
 pub const CLUSTER_NOT_IMPLEMENTED: &str = "cluster-enabled yes: Redis Cluster is not implemented \
@@ -476,11 +480,25 @@ impl Config {
             }
         }
         if !unimplemented.is_empty() {
-            warnings.push(format!(
-                "These directives are accepted but not implemented by redislab (CONFIG GET and \
-                 CONFIG REWRITE show them, nothing else uses them): {}",
-                unimplemented.join(", ")
-            ));
+            warnings.push(
+                "Directives accepted but not implemented by redislab (only CONFIG GET and \
+                 REWRITE use them):"
+                    .to_string(),
+            );
+            // Listed a few to a log line, so that Redis's own redis.conf does not produce one
+            // line of a thousand characters.
+            let mut line = String::new();
+            for name in unimplemented {
+                if !line.is_empty() && line.len() + name.len() + 2 > UNIMPLEMENTED_LINE_WIDTH {
+                    warnings.push(format!("  {line},"));
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push_str(", ");
+                }
+                line.push_str(name);
+            }
+            warnings.push(format!("  {line}"));
         }
         let cluster_enabled_at = st.cluster_enabled_at.filter(|_| config.cluster_enabled);
         Ok((Loaded { config, warnings }, cluster_enabled_at))
