@@ -368,6 +368,21 @@ fn lab_log_lines_keep_each_nodes_order_and_kept_labs_can_be_stopped() {
     assert_eq!(pids.len(), 2, "{transcript}");
     assert!(pids.iter().all(|&p| alive(p)));
 
+    // A new run on a port the kept lab holds names it and says how to stop it.
+    let master_port = ports_in(&transcript)[0].1;
+    let again = Command::new(redislab())
+        .args(["run", "replication", "--fast", "--port-offset"])
+        .arg((i32::from(master_port) - 6379).to_string())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("held by the master node of the replication lab you kept with --keep"),
+        "{said}"
+    );
+    assert!(said.contains(" stop`"), "{said}");
+
     let stopped = Command::new(redislab())
         .args(["stop", &root])
         .output()
@@ -378,4 +393,53 @@ fn lab_log_lines_keep_each_nodes_order_and_kept_labs_can_be_stopped() {
     assert!(said.contains(&format!("removed {root}")), "{said}");
     assert!(!Path::new(&root).exists(), "{root} was removed");
     assert!(pids.iter().all(|&p| !alive(p)), "the nodes are stopped");
+}
+
+/// `--step --keep`, stopped with `quit` after the master started: the replica never ran, so the
+/// lab offers no way to connect to it, and says the truth about what is left running.
+#[test]
+fn quitting_a_kept_step_run_names_only_the_nodes_that_run() {
+    let mut child = Command::new(redislab())
+        .args([
+            "run",
+            "replication",
+            "--ports",
+            "auto",
+            "--fast",
+            "--no-color",
+        ])
+        .args(["--step", "--keep"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Enter at "Two config files" and "Start the master", `quit` before the replica.
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\n\nquit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout).into_owned();
+    let root = transcript
+        .lines()
+        .find_map(|l| l.strip_prefix("Their folders are in "))
+        .and_then(|l| l.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("the kept folder is named:\n{transcript}"))
+        .to_string();
+    let _guard = KeptGuard(root);
+    assert!(out.status.success(), "{transcript}");
+    assert!(
+        transcript.contains("stopped; the nodes that were started are left running (--keep)"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("master (pid "), "{transcript}");
+    assert!(transcript.contains("replica: not running"), "{transcript}");
+    let ports = ports_in(&transcript);
+    assert!(
+        !transcript.contains(&format!("cli -p {}", ports[1].1)),
+        "no way to connect to the replica is offered:\n{transcript}"
+    );
 }
