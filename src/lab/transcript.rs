@@ -72,12 +72,32 @@ impl Default for Layout {
 
 /// A word to wrap, measured as it reads with the tutorial's ports.
 #[derive(Debug)]
-struct Word<'a> {
-    text: &'a str,
+struct Word {
+    text: String,
     width: f64,
 }
 
-impl textwrap::core::Fragment for Word<'_> {
+/// The words of a paragraph; a `code span` with spaces in it stays one word, so a command the
+/// reader may copy is never broken across lines.
+fn words_of(paragraph: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut in_code = false;
+    for word in paragraph.split_whitespace() {
+        match words.last_mut() {
+            Some(last) if in_code => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => words.push(word.to_string()),
+        }
+        if word.matches('`').count() % 2 == 1 {
+            in_code = !in_code;
+        }
+    }
+    words
+}
+
+impl textwrap::core::Fragment for Word {
     fn width(&self) -> f64 {
         self.width
     }
@@ -99,11 +119,11 @@ impl Layout {
             if i > 0 {
                 out.push('\n');
             }
-            let words: Vec<Word> = paragraph
-                .split_whitespace()
+            let words: Vec<Word> = words_of(paragraph)
+                .into_iter()
                 .map(|w| Word {
+                    width: textwrap::core::display_width(&self.as_tutorial(&w)) as f64,
                     text: w,
-                    width: textwrap::core::display_width(&self.as_tutorial(w)) as f64,
                 })
                 .collect();
             let widths = [
@@ -113,7 +133,7 @@ impl Layout {
             let lines = textwrap::wrap_algorithms::wrap_first_fit(&words, &widths);
             for (n, line) in lines.iter().enumerate() {
                 out.push_str(if i == 0 && n == 0 { first } else { rest });
-                let texts: Vec<&str> = line.iter().map(|w| w.text).collect();
+                let texts: Vec<&str> = line.iter().map(|w| w.text.as_str()).collect();
                 out.push_str(&texts.join(" "));
                 out.push('\n');
             }
@@ -330,6 +350,23 @@ mod tests {
             render_with(&event, &layout),
             "  [master log] Partial resynchronization\n      request from 127.0.0.1:6380\n      \
              accepted.\n"
+        );
+    }
+
+    #[test]
+    fn commands_in_backticks_are_never_broken() {
+        let layout = Layout {
+            width: 30,
+            ..Layout::default()
+        };
+        let text = layout.wrap(
+            "master: connect with `redislab cli -p 6379 -a redis`.",
+            "",
+            "",
+        );
+        assert_eq!(
+            text,
+            "master: connect with\n`redislab cli -p 6379 -a redis`.\n"
         );
     }
 
