@@ -290,12 +290,9 @@ pub fn list_kept(out: &mut dyn Write, exe: &std::path::Path) -> std::io::Result<
             writeln!(out, "    {line}")?;
         }
     }
-    writeln!(
-        out,
-        "`{} stop` stops them all and removes their folders; `{} stop FOLDER` stops one.",
-        kept::invocation(exe),
-        kept::invocation(exe)
-    )
+    let me = kept::invocation(exe);
+    writeln!(out, "Stop them all and remove their folders: {me} stop")?;
+    writeln!(out, "Stop one: {me} stop FOLDER")
 }
 
 /// `redislab stop [FOLDER...]`: stops the named kept labs (all of them if none is named) and
