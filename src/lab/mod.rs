@@ -281,8 +281,9 @@ fn cleaned_up(opts: &Options) -> String {
 /// `redislab labs --kept`: the labs kept with `--keep`, their folders and nodes.
 pub fn list_kept(out: &mut dyn Write, exe: &std::path::Path) -> std::io::Result<()> {
     let labs = kept::list();
+    let me = kept::invocation(exe);
     if labs.is_empty() {
-        return writeln!(out, "No kept labs (`redislab run LAB --keep` keeps one).");
+        return writeln!(out, "No kept labs (`{me} run LAB --keep` keeps one).");
     }
     for lab in &labs {
         writeln!(out, "{}  {}", lab.lab, lab.root.display())?;
@@ -290,7 +291,6 @@ pub fn list_kept(out: &mut dyn Write, exe: &std::path::Path) -> std::io::Result<
             writeln!(out, "    {line}")?;
         }
     }
-    let me = kept::invocation(exe);
     writeln!(out, "Stop them all and remove their folders: {me} stop")?;
     writeln!(out, "Stop one: {me} stop FOLDER")
 }
