@@ -141,6 +141,12 @@ define_events! {
     Listening { mode: String, port: u16 } = "listening", Notice, "Running mode={mode}, port={port}.";
     /// The dataset is loaded and clients are served.
     Ready = "ready", Notice, "Ready to accept connections tcp";
+    /// The listening socket could not be bound (Redis's `listenToPort`).
+    ListenFailed { error: String } = "listen-failed", Warning, "Warning: Could not create server TCP listening socket {error}";
+    /// ... and the server gives up (`initServer`).
+    ListenAborted { port: u16 } = "listen-aborted", Warning, "Failed listening on port {port} (TCP), aborting.";
+    /// The pidfile is removed on the way out.
+    PidfileRemoved = "pidfile-removed", Notice, "Removing the pid file.";
     /// Start-up failed while loading the dataset.
     LoadFailed { error: String } = "load-failed", Warning, "Fatal error at start-up: {error}";
     /// A signal asked the server to stop.

@@ -39,8 +39,17 @@ enum Command {
     },
     /// Run a lab: replay a stage of the tutorial with real nodes and narrate what they do.
     Run(RunArgs),
-    /// List the labs.
-    Labs,
+    /// List the labs (`--kept`: the labs left running by `redislab run LAB --keep`).
+    Labs {
+        /// List the labs kept with `--keep`: their folders, nodes, PIDs and ports.
+        #[arg(long)]
+        kept: bool,
+    },
+    /// Stop labs kept with `--keep` and remove their folders (all of them, or those named).
+    Stop {
+        /// Kept labs' folders, as `redislab labs --kept` lists them.
+        folders: Vec<PathBuf>,
+    },
     /// List the commands in an append-only file: the appendonlydir, its manifest, or one file.
     Aof {
         /// e.g. appendonlydir
@@ -56,7 +65,12 @@ fn main() -> ExitCode {
         Command::Rdb { file } => rdb(&file),
         Command::Aof { path } => aof(&path),
         Command::Run(args) => run(args),
-        Command::Labs => labs(),
+        Command::Labs { kept } => labs(kept),
+        Command::Stop { folders } => {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            let code = redislab::lab::stop_kept(&folders, &mut out, &mut err);
+            ExitCode::from(code.clamp(0, 255) as u8)
+        }
     }
 }
 
@@ -64,10 +78,11 @@ fn main() -> ExitCode {
 struct RunArgs {
     /// The lab, e.g. `replication` (`redislab labs` lists them).
     lab: String,
-    /// Wait for Enter before each section (`q` + Enter stops).
+    /// Wait for Enter before each section (`q` or `quit` + Enter stops).
     #[arg(long)]
     step: bool,
-    /// Leave the nodes running at the end, and say how to reach and stop them.
+    /// Leave the nodes running at the end, and say how to reach them (`redislab labs --kept`
+    /// lists kept labs, `redislab stop` stops them and removes their folders).
     #[arg(long)]
     keep: bool,
     /// No pauses between narration lines (same as `--speed 0`).
@@ -87,7 +102,7 @@ struct RunArgs {
     /// `auto`: use free ports picked at start.
     #[arg(long, value_parser = ["auto"])]
     ports: Option<String>,
-    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    /// No colours (also when NO_COLOR is set, TERM=dumb, or stdout is not a terminal).
     #[arg(long)]
     no_color: bool,
     /// For tests: stop after the first node starts and wait for a signal.
@@ -104,9 +119,16 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let terminal = std::io::stdout().is_terminal();
     let color = !args.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal();
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        && terminal;
+    // Narration follows the terminal's width (within reason); pipes get the fixed width.
+    let width = match redislab::lab::transcript::terminal_width() {
+        Some(columns) if terminal => columns.clamp(40, 120),
+        _ => redislab::lab::transcript::FIXED_WIDTH,
+    };
     let speed = if args.fast { 0.0 } else { args.speed };
     let pause = if speed > 0.0 && speed.is_finite() {
         std::time::Duration::from_millis((350.0 / speed) as u64)
@@ -123,6 +145,7 @@ fn run(args: RunArgs) -> ExitCode {
         keep: args.keep,
         pause,
         color,
+        width,
         hold_after_start: args.hold_after_start,
         exe,
         deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),
@@ -132,8 +155,19 @@ fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
-fn labs() -> ExitCode {
-    match redislab::lab::list(&mut std::io::stdout()) {
+fn labs(kept: bool) -> ExitCode {
+    let mut out = std::io::stdout();
+    if kept {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "redislab".into());
+        return match redislab::lab::list_kept(&mut out, &exe) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match redislab::lab::list(&mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{error}");

@@ -6,8 +6,11 @@
 //!   a truncated tail) loads into a real server with the same data, and the server cuts the
 //!   tail where `load` says it should.
 //!
-//! Each test prints a loud SKIPPED line and passes when redis-server is absent. Every process
+//! Each test prints a loud SKIPPED line and passes when redis-server is absent (`tests/tools_present.rs`
+//! makes that visible; under `CI=true` it fails). Every process
 //! started here is killed by its PID on drop, and every wait has a deadline.
+
+mod common;
 
 use std::fs;
 use std::io::Write;
@@ -27,23 +30,7 @@ const FAR_FUTURE_MS: i64 = 4_102_444_800_000;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn redis_installed() -> bool {
-    let ok = |tool: &str| {
-        Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if ok("redis-server") && ok("redis-cli") {
-        true
-    } else {
-        eprintln!(
-            "\n!!!!! SKIPPED: redis-server not installed (need redis-server and redis-cli) !!!!!\n"
-        );
-        false
-    }
+    common::have_tools(&["redis-server", "redis-cli"])
 }
 
 /// Runs `cmd` with `stdin`, killing it by PID if it outlives [`COMMAND_TIMEOUT`].

@@ -81,3 +81,44 @@ fn includes_are_found_with_their_ranges() {
         ]
     );
 }
+
+/// The README quotes the lab's first lines: they must be the transcript's own, from its very
+/// first line, in order (`...` marks a cut), so the excerpt cannot drift from what the lab prints.
+#[test]
+fn the_readme_excerpt_is_the_start_of_the_lab_transcript() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("The lab's first lines")
+        .expect("the README quotes the lab");
+    let block = readme[start..]
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a text block");
+    let snap = std::fs::read_to_string(root.join("tests/snapshots/replication.snap")).unwrap();
+    let transcript: Vec<&str> = snap.lines().skip(3).collect();
+    let quoted: Vec<&str> = block.lines().collect();
+    assert_eq!(
+        quoted[0], transcript[0],
+        "the excerpt starts where the lab starts"
+    );
+    let mut at = 0;
+    let mut cut = false;
+    for line in quoted {
+        if line == "..." {
+            cut = true;
+            continue;
+        }
+        let found = if cut {
+            transcript[at..].iter().position(|l| *l == line)
+        } else {
+            (transcript.get(at) == Some(&line)).then_some(0)
+        };
+        match found {
+            Some(i) => at += i + 1,
+            None => panic!("README excerpt line {line:?} is not the transcript's next line"),
+        }
+        cut = false;
+    }
+}

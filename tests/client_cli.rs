@@ -3,8 +3,10 @@
 //! in-memory stdin. Cluster redirects (`-c`) are tested against tiny fake servers.
 //!
 //! Tests that need `redis-server`/`redis-cli` print "SKIPPED: ..." and pass when they are not
-//! installed. Every server started here is killed by PID in a Drop guard; every wait has a
+//! installed (`tests/tools_present.rs` makes that visible; under `CI=true` it fails). Every server started here is killed by PID in a Drop guard; every wait has a
 //! deadline.
+
+mod common;
 
 use std::io::{BufRead, Write};
 use std::net::TcpStream as StdTcpStream;
@@ -23,12 +25,6 @@ use tokio::sync::Notify;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-fn installed(bin: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(bin).is_file()))
-        .unwrap_or(false)
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -45,8 +41,7 @@ struct RedisServer {
 
 impl RedisServer {
     fn start() -> Option<RedisServer> {
-        if !installed("redis-server") || !installed("redis-cli") {
-            eprintln!("SKIPPED: redis-server not installed (needs redis-server and redis-cli)");
+        if !common::have_tools(&["redis-server", "redis-cli"]) {
             return None;
         }
         for _attempt in 0..3 {
@@ -545,4 +540,106 @@ async fn cluster_redirect_loops_are_bounded() {
         ours.stderr
     );
     assert!(seen.lock().unwrap().len() <= redislab::client::cli::MAX_REDIRECTS + 1);
+}
+
+/// `help` is answered by the client, from the server's COMMAND DOCS, exactly as redis-cli
+/// 7.0 prints it; real redis-cli's `help` against redislab shows Redis's real docs too.
+#[test]
+fn help_and_clear_are_local_and_match_redis_cli() {
+    let node = common::TestNode::start(&[]);
+    let port = node.port.to_string();
+    let ours = Command::new(common::redislab())
+        .args(["cli", "-p", &port, "help", "set"])
+        .output()
+        .unwrap();
+    let ours = String::from_utf8(ours.stdout).unwrap();
+    assert!(
+        ours.contains("\x1b[33msummary:\x1b[0m Set the string value of a key\r\n"),
+        "{ours:?}"
+    );
+    assert!(
+        ours.contains("[NX|XX] [GET] [EX seconds|PX milliseconds"),
+        "{ours:?}"
+    );
+
+    // The REPL: help and clear never reach the server.
+    let mut repl = Command::new(common::redislab())
+        .args(["cli", "-p", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    repl.stdin
+        .take()
+        .unwrap()
+        .write_all(b"help get\nclear\nhelp\nping\n")
+        .unwrap();
+    let out = repl.wait_with_output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(out.contains("Get the value of a key"), "{out:?}");
+    assert!(out.contains("\x1b[H\x1b[2J"), "{out:?}");
+    assert!(out.contains("\"help @<group>\""), "{out:?}");
+    assert!(out.ends_with("PONG\n"), "{out:?}");
+    assert!(!out.contains("unknown command"), "{out:?}");
+
+    if !common::have_tools(&["redis-cli"]) {
+        return;
+    }
+    for words in [&["set"][..], &["config", "get"], &["@list"], &["nosuch"]] {
+        let real = Command::new("redis-cli")
+            .args(["-p", &port, "help"])
+            .args(words)
+            .output()
+            .unwrap();
+        let mine = Command::new(common::redislab())
+            .args(["cli", "-p", &port, "help"])
+            .args(words)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&mine.stdout),
+            String::from_utf8_lossy(&real.stdout),
+            "help {words:?}"
+        );
+    }
+}
+
+/// As redis-cli: `--version`/`-v` print the version, an unknown option is refused (never sent
+/// to the server as a command), and `REDISCLI_AUTH` gives the password without a warning.
+#[test]
+fn version_unknown_options_and_rediscli_auth_follow_redis_cli() {
+    let node = common::TestNode::start(&["--requirepass", "s3cret"]);
+    let port = node.port.to_string();
+    let cli = |args: &[&str], auth: Option<&str>| {
+        let mut command = Command::new(common::redislab());
+        command.arg("cli").args(["-p", &port]).args(args);
+        command.env_remove("REDISCLI_AUTH");
+        if let Some(password) = auth {
+            command.env("REDISCLI_AUTH", password);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for flag in ["--version", "-v"] {
+        let (code, out, _) = cli(&[flag], None);
+        assert_eq!(code, Some(0));
+        assert!(out.starts_with("redislab cli "), "{out}");
+    }
+    let (code, out, err) = cli(&["--no-such-option", "ping"], None);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "Unrecognized option or bad number of args for: '--no-such-option'\n"
+    );
+    assert!(out.is_empty(), "nothing was sent: {out}");
+
+    let (_, out, err) = cli(&["ping"], Some("s3cret"));
+    assert_eq!(out, "PONG\n");
+    assert!(err.is_empty(), "no warning for REDISCLI_AUTH: {err}");
+    let (_, out, _) = cli(&["ping"], None);
+    assert!(out.contains("NOAUTH"), "{out}");
 }

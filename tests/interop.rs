@@ -126,6 +126,16 @@ const MIRROR_SCRIPT: &[&[&str]] = &[
     &["CLIENT", "NOSUCH"],
     &["PUBLISH", "ch", "msg"],
     &["PUBSUB", "NUMSUB", "ch"],
+    &[
+        "COMMAND",
+        "DOCS",
+        "set",
+        "get",
+        "config|get",
+        "zadd",
+        "blmove",
+        "nosuch",
+    ],
     &["FLUSHALL"],
     &["DBSIZE"],
 ];
@@ -244,13 +254,7 @@ fn redis_cli_sees_noauth_then_role_master_like_the_tutorial() {
 /// HGETALL and CONFIG GET, push frames for pub/sub).
 #[test]
 fn redis_py_works_over_resp3() {
-    let has_redis_py = Command::new("python3")
-        .args(["-c", "import redis"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !has_redis_py {
-        eprintln!("\n*** SKIPPED: redis-py is not installed (pip install redis) ***\n");
+    if !common::have_tools(&["python3 redis"]) {
         return;
     }
     let node = TestNode::start(&["--requirepass", "redis"]);

@@ -206,6 +206,7 @@ fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
         keep: false,
         pause: Duration::ZERO,
         color: false,
+        width: redislab::lab::transcript::FIXED_WIDTH,
         hold_after_start: false,
         exe: redislab().into(),
         deadline: Duration::from_millis(deadline_ms),
@@ -276,4 +277,169 @@ fn a_reply_that_differs_from_the_lab_fails_the_run() {
         "{err}"
     );
     assert!(transcript.ends_with("> get name\n(nil)\n"), "{transcript}");
+}
+
+/// Stops a kept lab when dropped (also when the test fails), by its folder.
+struct KeptGuard(String);
+
+impl Drop for KeptGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(redislab()).args(["stop", &self.0]).output();
+    }
+}
+
+/// Each node's `[name log]` lines in the transcript, in transcript order, rejoined where
+/// they were wrapped (continuation lines are indented by six spaces).
+fn events_of(transcript: &str, node: &str) -> Vec<String> {
+    let tag = format!("  [{node} log] ");
+    let mut events: Vec<String> = Vec::new();
+    let mut in_event = false;
+    for line in transcript.lines() {
+        if let Some(rest) = line.strip_prefix(tag.as_str()) {
+            events.push(rest.to_string());
+            in_event = true;
+        } else if let (true, Some(rest)) = (in_event, line.strip_prefix("      ")) {
+            let last = events.last_mut().expect("in an event");
+            last.push(' ');
+            last.push_str(rest);
+        } else {
+            in_event = false;
+        }
+    }
+    events
+}
+
+/// The lab shows each node's log lines in the order the node logged them (the restarted
+/// replica loads its RDB before it is ready), and `--keep` leaves nodes that
+/// `redislab labs --kept` lists and `redislab stop` stops, folders removed.
+#[test]
+fn lab_log_lines_keep_each_nodes_order_and_kept_labs_can_be_stopped() {
+    let out = Command::new(redislab())
+        .args([
+            "run",
+            "replication",
+            "--ports",
+            "auto",
+            "--fast",
+            "--no-color",
+        ])
+        .arg("--keep")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout).into_owned();
+    let root = transcript
+        .lines()
+        .find_map(|l| l.strip_prefix("Their folders are in "))
+        .and_then(|l| l.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("the kept folder is named:\n{transcript}"))
+        .to_string();
+    let _guard = KeptGuard(root.clone());
+    assert!(out.status.success(), "{transcript}");
+
+    for (node, log) in [("master", "6379/6379.log"), ("replica", "6380/6380.log")] {
+        let log = std::fs::read_to_string(Path::new(&root).join(log)).unwrap();
+        let logged: Vec<&str> = log.lines().map(redislab::events::message).collect();
+        let shown = events_of(&transcript, node);
+        assert!(shown.len() > 3, "{node}: {shown:?}");
+        // Each shown line is found in the log after the previous one: a subsequence.
+        let mut at = 0;
+        for line in &shown {
+            match logged[at..].iter().position(|l| l == line) {
+                Some(i) => at += i + 1,
+                None => panic!(
+                    "{node}: {line:?} is shown out of the node's log order\n\
+                     shown: {shown:#?}\nlogged: {logged:#?}"
+                ),
+            }
+        }
+    }
+
+    let listed = Command::new(redislab())
+        .args(["labs", "--kept"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains(&format!("replication  {root}")), "{listed}");
+    let pids: Vec<u32> = transcript
+        .lines()
+        .filter_map(|l| l.split_once("(pid ")?.1.split(')').next()?.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "{transcript}");
+    assert!(pids.iter().all(|&p| alive(p)));
+
+    // A new run on a port the kept lab holds names it and says how to stop it.
+    let master_port = ports_in(&transcript)[0].1;
+    let again = Command::new(redislab())
+        .args(["run", "replication", "--fast", "--port-offset"])
+        .arg((i32::from(master_port) - 6379).to_string())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("held by the master node of the replication lab you kept with --keep"),
+        "{said}"
+    );
+    assert!(said.contains(" stop`"), "{said}");
+
+    let stopped = Command::new(redislab())
+        .args(["stop", &root])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&stopped.stdout);
+    assert!(stopped.status.success(), "{said}");
+    assert!(said.contains("master (pid"), "{said}");
+    assert!(said.contains(&format!("removed {root}")), "{said}");
+    assert!(!Path::new(&root).exists(), "{root} was removed");
+    assert!(pids.iter().all(|&p| !alive(p)), "the nodes are stopped");
+}
+
+/// `--step --keep`, stopped with `quit` after the master started: the replica never ran, so the
+/// lab offers no way to connect to it, and says the truth about what is left running.
+#[test]
+fn quitting_a_kept_step_run_names_only_the_nodes_that_run() {
+    let mut child = Command::new(redislab())
+        .args([
+            "run",
+            "replication",
+            "--ports",
+            "auto",
+            "--fast",
+            "--no-color",
+        ])
+        .args(["--step", "--keep"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Enter at "Two config files" and "Start the master", `quit` before the replica.
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\n\nquit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout).into_owned();
+    let root = transcript
+        .lines()
+        .find_map(|l| l.strip_prefix("Their folders are in "))
+        .and_then(|l| l.strip_suffix('.'))
+        .unwrap_or_else(|| panic!("the kept folder is named:\n{transcript}"))
+        .to_string();
+    let _guard = KeptGuard(root);
+    assert!(out.status.success(), "{transcript}");
+    assert!(
+        transcript.contains("stopped; the nodes that were started are left running (--keep)"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("master (pid "), "{transcript}");
+    assert!(transcript.contains("replica: not running"), "{transcript}");
+    let ports = ports_in(&transcript);
+    assert!(
+        !transcript.contains(&format!("cli -p {}", ports[1].1)),
+        "no way to connect to the replica is offered:\n{transcript}"
+    );
 }

@@ -315,7 +315,7 @@ fn a_taken_port_is_a_clear_one_line_error() {
     assert_eq!(
         stderr.trim_end(),
         format!(
-            "Could not create server TCP listening socket 127.0.0.1:{}: bind: Address already in use (os error 98)",
+            "Could not create server TCP listening socket 127.0.0.1:{}: bind: Address already in use",
             node.port
         )
     );

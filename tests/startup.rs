@@ -69,6 +69,39 @@ fn a_bad_directive_stops_startup_with_file_line_and_reason() {
     );
 }
 
+/// Cluster is not built yet: a cluster node's config must not start a plain server that says
+/// `cluster_enabled:0`. It stops start-up like any config error, naming the file and line.
+#[test]
+fn cluster_enabled_yes_is_refused_at_startup_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("9001.conf");
+    let port = free_port();
+    std::fs::write(
+        &path,
+        format!("port {port}\nbind 127.0.0.1\ncluster-enabled yes\n"),
+    )
+    .unwrap();
+    let out = Command::new(redislab())
+        .arg("server")
+        .arg(&path)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("*** FATAL CONFIG FILE ERROR"), "{stderr}");
+    assert!(stderr.contains("9001.conf', at line 3"), "{stderr}");
+    assert!(stderr.contains(">>> 'cluster-enabled yes'"), "{stderr}");
+    assert!(
+        stderr.contains("Redis Cluster is not implemented by redislab yet"),
+        "{stderr}"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "no server was left listening"
+    );
+}
+
 #[test]
 fn daemonize_detaches_writes_the_pidfile_and_logs_redis_style() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,4 +177,95 @@ fn daemonize_detaches_writes_the_pidfile_and_logs_redis_style() {
     assert!(std::fs::read_to_string(&logfile)
         .unwrap()
         .contains("Received SIGTERM scheduling shutdown..."));
+}
+
+/// The tutorial's configs use `daemonize yes`. A taken port must not be a silent exit 0: the
+/// daemon logs Redis's two lines, and the process the user started prints the error and exits 1.
+#[test]
+fn daemonize_reports_a_taken_port_on_the_terminal_and_in_the_log() {
+    let node = TestNode::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let logfile = dir.path().join("redis.log");
+    let out = Command::new(redislab())
+        .args(["server", "--port", &node.port.to_string()])
+        .args(["--bind", "127.0.0.1", "--daemonize", "yes", "--save", ""])
+        .arg("--logfile")
+        .arg(&logfile)
+        .arg("--pidfile")
+        .arg(dir.path().join("redis.pid"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let expected = format!(
+        "Could not create server TCP listening socket 127.0.0.1:{}: bind: Address already in use",
+        node.port
+    );
+    assert_eq!(stderr.trim_end(), expected);
+    let log = std::fs::read_to_string(&logfile).unwrap();
+    let tail: Vec<&str> = log
+        .lines()
+        .rev()
+        .take(2)
+        .map(|l| l.splitn(7, ' ').nth(6).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            format!("Failed listening on port {} (TCP), aborting.", node.port),
+            format!("Warning: {expected}"),
+        ],
+        "{log}"
+    );
+}
+
+/// A logfile in a folder that does not exist is reported before detaching, with exit 1.
+#[test]
+fn daemonize_reports_a_logfile_in_a_missing_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(redislab())
+        .args(["server", "--port", &free_port().to_string()])
+        .args(["--bind", "127.0.0.1", "--daemonize", "yes", "--save", ""])
+        .args(["--logfile", "no-such-folder/redis.log"])
+        .arg("--pidfile")
+        .arg(dir.path().join("redis.pid"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "Can't open the log file: No such file or directory"
+    );
+    assert!(!dir.path().join("redis.pid").exists(), "no daemon started");
+}
+
+/// The last lines a server logs on SHUTDOWN, in Redis 7.0's order (captured from
+/// redis-server 7.0.15 with a save point and a pidfile): the request first, then the save.
+#[test]
+fn shutdown_logs_its_lines_in_redis_7_0_order() {
+    let mut node = TestNode::start(&["--save", "900 1", "--pidfile", "redis.pid"]);
+    let mut con = node.conn();
+    let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut con).unwrap();
+    let _ = redis::cmd("SHUTDOWN").query::<()>(&mut con);
+    assert_eq!(node.wait_exit(Duration::from_secs(10)), Some(true));
+    let log = node.log();
+    let messages: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.splitn(7, ' ').nth(6))
+        .collect();
+    let tail = &messages[messages.len().saturating_sub(5)..];
+    assert_eq!(
+        tail,
+        [
+            "User requested shutdown...",
+            "Saving the final RDB snapshot before exiting.",
+            "DB saved on disk",
+            "Removing the pid file.",
+            "Redis is now ready to exit, bye bye...",
+        ],
+        "{log}"
+    );
+    assert!(!node.path().join("redis.pid").exists());
 }

@@ -16,7 +16,8 @@
 //!
 //! Left out: `-s`, `-u`, `-x`, `-e`, `-d`/`-D`, `--csv`, `--pipe`, `--stat`, `--scan`,
 //! `--bigkeys`, `--latency*`, `--eval`/`--ldb`, `--cluster` (the cluster manager), replica mode
-//! (`SYNC`/`PSYNC`), command hints/completion, the `(0.52s)` timing line, and `help` texts.
+//! (`SYNC`/`PSYNC`), command hints/completion and the `(0.52s)` timing line. `help` and `clear`
+//! are answered locally as redis-cli does ([`super::help`]).
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub const MAX_REDIRECTS: usize = 16;
 pub const HISTFILE_ENV: &str = "REDISLAB_CLI_HISTFILE";
 /// History file name under `$HOME`.
 pub const HISTFILE_DEFAULT: &str = ".redislab_cli_history";
+/// Environment variable redis-cli reads the password from when `-a` is not given.
+pub const AUTH_ENV: &str = "REDISCLI_AUTH";
 /// Exit code after Ctrl-C outside a MONITOR/SUBSCRIBE stream (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
@@ -319,6 +322,10 @@ struct Session<'a, 'io> {
     in_multi: bool,
     pre_multi_db: i64,
     send_asking: bool,
+    /// The help table, built on the first `help` (from the server's COMMAND DOCS).
+    help: Option<Vec<super::help::Entry>>,
+    /// Connection errors are not printed (while fetching help, as redis-cli's `CC_QUIET`).
+    quiet: bool,
 }
 
 impl Session<'_, '_> {
@@ -329,6 +336,9 @@ impl Session<'_, '_> {
     }
 
     fn err(&mut self, text: &str) {
+        if self.quiet {
+            return;
+        }
         let _ = self.io.stderr.write_all(text.as_bytes());
         let _ = self.io.stderr.flush();
     }
@@ -613,6 +623,33 @@ impl Session<'_, '_> {
         }
     }
 
+    /// `help [command words | @group]`, answered here as redis-cli does, from the server's
+    /// `COMMAND DOCS` (or the built-in Redis 7.0 docs when the server cannot say).
+    async fn help(&mut self, words: &[Vec<u8>]) {
+        if self.help.is_none() {
+            self.quiet = true;
+            if self.conn.is_none() {
+                self.connect().await;
+            }
+            self.quiet = false;
+            let docs = match self.conn.as_mut() {
+                Some(conn) => conn.command(&["COMMAND", "DOCS"]).await.ok(),
+                None => None,
+            };
+            let docs = match docs {
+                Some(frame @ (Frame::Map(_) | Frame::Array(_))) => frame,
+                _ => super::help::builtin_docs(),
+            };
+            self.help = Some(super::help::entries(&docs));
+        }
+        let words: Vec<String> = words
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        let text = super::help::render(self.help.as_deref().unwrap_or_default(), &words);
+        self.out(text.as_bytes());
+    }
+
     /// `repl()`: read, split, run, until quit/exit or end of input.
     async fn repl(&mut self, lines: &mut LineSource) -> i32 {
         loop {
@@ -647,6 +684,9 @@ impl Session<'_, '_> {
             let first = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
             match first.as_str() {
                 "quit" | "exit" => return 0,
+                "help" | "?" => self.help(&args[1..]).await,
+                // linenoise's clear screen: cursor home, erase the display.
+                "clear" => self.out(b"\x1b[H\x1b[2J"),
                 "connect" if args.len() == 3 => {
                     let port = std::str::from_utf8(&args[2])
                         .ok()
@@ -789,9 +829,35 @@ fn terminal_lines(
 ///
 /// With command words: connect, run the command (`-r`/`-i` times), print, exit (1 if the
 /// server cannot be reached). Without: the REPL on `io.input`.
-pub async fn run(args: CliArgs, mut io: CliIo<'_>) -> i32 {
+pub async fn run(mut args: CliArgs, mut io: CliIo<'_>) -> i32 {
+    // Options clap did not know end up first among the command words; redis-cli's
+    // `parseOptions` stops at the first word that is not an option, and refuses unknown ones.
+    if let Some(first) = args
+        .command
+        .first()
+        .filter(|w| w.len() > 1 && w.starts_with('-'))
+    {
+        if first == "-v" || first == "--version" {
+            let _ = writeln!(
+                io.stdout,
+                "redislab cli {} (redis-cli {})",
+                env!("CARGO_PKG_VERSION"),
+                crate::REDIS_VERSION
+            );
+            return 0;
+        }
+        let _ = writeln!(
+            io.stderr,
+            "Unrecognized option or bad number of args for: '{first}'"
+        );
+        return 1;
+    }
     if args.password.is_some() && !args.no_auth_warning {
         let _ = io.stderr.write_all(AUTH_WARNING.as_bytes());
+    }
+    // As redis-cli: the password may come from the environment instead (no warning then).
+    if args.password.is_none() {
+        args.password = std::env::var(AUTH_ENV).ok();
     }
     let mode = if args.raw {
         OutputMode::Raw
@@ -824,6 +890,8 @@ pub async fn run(args: CliArgs, mut io: CliIo<'_>) -> i32 {
         in_multi: false,
         pre_multi_db: 0,
         send_asking: false,
+        help: None,
+        quiet: false,
     };
     if session.interactive {
         // In the REPL a failed connection is not fatal: every command tries again.
@@ -831,10 +899,14 @@ pub async fn run(args: CliArgs, mut io: CliIo<'_>) -> i32 {
         let mut lines = LineSource::spawn(input);
         return session.repl(&mut lines).await;
     }
+    let words: Vec<Vec<u8>> = args.command.into_iter().map(String::into_bytes).collect();
+    if words[0].eq_ignore_ascii_case(b"help") || words[0] == b"?" {
+        session.help(&words[1..]).await;
+        return 0;
+    }
     if !session.connect().await {
         return 1;
     }
-    let words: Vec<Vec<u8>> = args.command.into_iter().map(String::into_bytes).collect();
     match session.issue(&words, args.repeat).await {
         Ok(true) => 0,
         Ok(false) => 1,

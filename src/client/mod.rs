@@ -5,9 +5,11 @@
 //!   the lab runner, the cluster tool and sentinel; plus INFO parsing helpers.
 //! * [`format`](mod@format): replies rendered exactly as redis-cli 7.0 prints them (TTY and raw modes).
 //! * [`cli`]: the `redislab cli` command: options, one-shot mode, the REPL, `-c` redirects.
+//! * [`help`]: its `help` command, built from the server's `COMMAND DOCS` as redis-cli does.
 //!
 //! The frame type and its parser live below this layer, in [`crate::resp::frame`].
 
 pub mod cli;
 pub mod connection;
 pub mod format;
+pub mod help;

@@ -15,6 +15,7 @@
 //! connection mode (block, close) is an [`Effect`] the connection task acts on.
 
 pub mod args;
+pub mod docs;
 pub mod error;
 pub mod exec;
 

@@ -488,28 +488,7 @@ fn command(_cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                     .collect(),
             ))
         }
-        b"docs" => {
-            let names: Vec<&'static Spec> = if args.is_empty() {
-                all_specs().iter().collect()
-            } else {
-                args.rest().iter().filter_map(|n| lookup(n)).collect()
-            };
-            Ok(Reply::Map(
-                names
-                    .into_iter()
-                    .map(|spec| {
-                        (
-                            Reply::bulk(spec.name.as_bytes()),
-                            Reply::Map(vec![
-                                (Reply::bulk(b"summary"), Reply::bulk(b"")),
-                                (Reply::bulk(b"since"), Reply::bulk(b"1.0.0")),
-                                (Reply::bulk(b"group"), Reply::bulk(b"generic")),
-                            ]),
-                        )
-                    })
-                    .collect(),
-            ))
-        }
+        b"docs" => Ok(crate::cmd::docs::reply(args.rest())),
         b"getkeys" => {
             let argv = args.rest();
             if argv.is_empty() {
@@ -593,6 +572,8 @@ fn shutdown(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         }
         args.next()?;
     }
+    // Redis's prepareForShutdown logs the request first, then saves.
+    cx.shared.emit(crate::events::Event::ShutdownStarted);
     // Save now, under the keyspace lock, so that a failed save can refuse the shutdown instead
     // of losing data (Redis's prepareForShutdown).
     if mode.wants_save(!cx.shared.config().save.is_empty()) {

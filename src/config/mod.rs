@@ -253,7 +253,30 @@ struct LoadState {
     save_seen: bool,
     /// Table directives set so far.
     seen: Vec<&'static str>,
+    /// Where the `cluster-enabled yes` now in force was set, as the error that refuses it.
+    cluster_enabled_at: Option<ConfigError>,
 }
+
+impl LoadState {
+    fn new(base_dir: PathBuf) -> LoadState {
+        LoadState {
+            base_dir,
+            save_seen: false,
+            seen: Vec::new(),
+            cluster_enabled_at: None,
+        }
+    }
+}
+
+/// How long a line of the start-up list of unimplemented directives may grow (characters,
+/// before the log line's prefix).
+const UNIMPLEMENTED_LINE_WIDTH: usize = 72;
+
+/// Why a server with `cluster-enabled yes` does not start: Cluster is not built yet, and
+/// serving as a plain standalone node (`INFO cluster` saying `cluster_enabled:0`) would pretend.
+pub const CLUSTER_NOT_IMPLEMENTED: &str = "cluster-enabled yes: Redis Cluster is not implemented \
+     by redislab yet, and it will not pretend by starting a standalone node instead. Use \
+     redis-server for cluster nodes, or set cluster-enabled no.";
 
 impl Default for Config {
     /// Redis 7.0's defaults, with `dir` the current working directory.
@@ -402,13 +425,25 @@ impl Config {
     /// save points (the first one replaces the defaults), `client-output-buffer-limit`
     /// changes the classes it names, and `sentinel`, `rename-command`, `user`, `loadmodule`
     /// and `include` each add a line.
+    ///
+    /// Refuses a configuration for a role redislab does not run yet (`cluster-enabled yes`),
+    /// naming the file and line, rather than start a plain server in its place.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Loaded, ConfigError> {
+        let (loaded, cluster_enabled_at) = Self::read(path, overrides)?;
+        if let Some(refusal) = cluster_enabled_at {
+            return Err(refusal);
+        }
+        Ok(loaded)
+    }
+
+    /// [`Config::load`] without refusing unbuilt roles; also returns where
+    /// `cluster-enabled yes` was set, as the error that refuses it.
+    fn read(
+        path: Option<&Path>,
+        overrides: &[String],
+    ) -> Result<(Loaded, Option<ConfigError>), ConfigError> {
         let mut config = Config::default();
-        let mut st = LoadState {
-            base_dir: config.dir.clone(),
-            save_seen: false,
-            seen: Vec::new(),
-        };
+        let mut st = LoadState::new(config.dir.clone());
         if let Some(path) = path {
             let absolute = st.base_dir.join(path);
             config.config_file = Some(absolute);
@@ -445,13 +480,28 @@ impl Config {
             }
         }
         if !unimplemented.is_empty() {
-            warnings.push(format!(
-                "These directives are accepted but not implemented by redislab (CONFIG GET and \
-                 CONFIG REWRITE show them, nothing else uses them): {}",
-                unimplemented.join(", ")
-            ));
+            warnings.push(
+                "Directives accepted but not implemented by redislab (only CONFIG GET and \
+                 REWRITE use them):"
+                    .to_string(),
+            );
+            // Listed a few to a log line, so that Redis's own redis.conf does not produce one
+            // line of a thousand characters.
+            let mut line = String::new();
+            for name in unimplemented {
+                if !line.is_empty() && line.len() + name.len() + 2 > UNIMPLEMENTED_LINE_WIDTH {
+                    warnings.push(format!("  {line},"));
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push_str(", ");
+                }
+                line.push_str(name);
+            }
+            warnings.push(format!("  {line}"));
         }
-        Ok(Loaded { config, warnings })
+        let cluster_enabled_at = st.cluster_enabled_at.filter(|_| config.cluster_enabled);
+        Ok((Loaded { config, warnings }, cluster_enabled_at))
     }
 
     fn load_file(
@@ -512,6 +562,11 @@ impl Config {
             }
             let args = split_multi(d, argv[1..].to_vec());
             self.set_directive(d, &args, true, st).map_err(err)?;
+            if d.name == "cluster-enabled" {
+                st.cluster_enabled_at = self
+                    .cluster_enabled
+                    .then(|| err(CLUSTER_NOT_IMPLEMENTED.into()));
+            }
             if !st.seen.contains(&d.name) {
                 st.seen.push(d.name);
             }

@@ -95,11 +95,7 @@ impl Config {
         }
 
         let mut next = self.clone();
-        let mut st = LoadState {
-            base_dir: self.dir.clone(),
-            save_seen: false,
-            seen: Vec::new(),
-        };
+        let mut st = LoadState::new(self.dir.clone());
         for (d, shown, val) in &pairs {
             let args: Vec<String> = if d.has(MULTI_ARG) {
                 if val.is_empty() {

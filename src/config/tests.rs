@@ -110,13 +110,29 @@ fn redis_7_0_conf_loads_unchanged() {
     assert_eq!(c.logfile, "");
     assert_eq!(c.save, vec![(3600, 1), (300, 100), (60, 10000)]);
     assert_eq!(c.config_file.as_deref(), Some(Path::new(REDIS_CONF)));
-    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
-    let w = &loaded.warnings[0];
+    // One warning: a heading, then the directives a few to a line (no 1,000-character line).
+    let (heading, list) = loaded.warnings.split_first().expect("a warning");
     assert!(
-        w.contains("tcp-backlog") && w.contains("jemalloc-bg-thread"),
-        "{w}"
+        heading.contains("accepted but not implemented"),
+        "{heading}"
     );
-    assert!(!w.contains("port,") && !w.contains(" port"), "{w}");
+    assert!(list.len() > 1, "{list:?}");
+    assert!(
+        list.iter()
+            .all(|l| l.len() <= UNIMPLEMENTED_LINE_WIDTH + 3 && l.starts_with("  ")),
+        "{list:?}"
+    );
+    let names: Vec<&str> = list
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    assert!(
+        names.contains(&"tcp-backlog") && names.contains(&"jemalloc-bg-thread"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"port"), "{names:?}");
 }
 
 #[test]
@@ -184,13 +200,43 @@ fn tutorial_cluster_config() {
             tmp.path().display()
         ),
     );
-    let c = Config::load(Some(&conf), &[]).unwrap().config;
+    let c = Config::read(Some(&conf), &[]).unwrap().0.config;
     assert_eq!(c.port, 9001);
     assert_eq!(c.bind, vec!["127.0.0.1"]);
     assert_eq!(c.dir, std::fs::canonicalize(&data).unwrap());
     assert!(c.cluster_enabled && c.appendonly);
     assert_eq!(c.cluster_config_file, "nodes-9001.conf");
     assert_eq!(c.cluster_node_timeout, 15000);
+}
+
+#[test]
+fn cluster_mode_is_refused_with_its_file_and_line_until_cluster_is_built() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = write(
+        tmp.path(),
+        "redis.conf",
+        "port 9001\ncluster-enabled yes\ncluster-config-file nodes-9001.conf\n",
+    );
+    let e = Config::load(Some(&conf), &[]).expect_err("cluster mode is refused");
+    assert_eq!(e.line, Some(2));
+    assert_eq!(e.text.as_deref(), Some("cluster-enabled yes"));
+    assert_eq!(e.reason, CLUSTER_NOT_IMPLEMENTED);
+    assert!(e.file.ends_with("redis.conf"), "{e}");
+
+    // The command line too; a later `no` wins, as every later line does.
+    let e = Config::load(
+        None,
+        &strings(&["--port", "7000", "--cluster-enabled", "yes"]),
+    )
+    .expect_err("cluster mode is refused");
+    assert_eq!((e.file.as_str(), e.line), (COMMAND_LINE, Some(2)));
+    let on_then_off = strings(&["--cluster-enabled", "yes", "--cluster-enabled", "no"]);
+    assert!(
+        !Config::load(None, &on_then_off)
+            .unwrap()
+            .config
+            .cluster_enabled
+    );
 }
 
 #[test]

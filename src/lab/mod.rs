@@ -20,7 +20,8 @@
 //! 5. Every line goes through [`transcript::Transcript`] (plain, or coloured on a terminal).
 //! 6. The [`nodes::Nodes`] guard kills the nodes by PID and removes the temp dir on success,
 //!    failure, panic, and — via [`main`]'s signal handling — Ctrl-C/SIGTERM (exit 130), unless
-//!    `--keep`.
+//!    `--keep`: then the nodes are recorded in their temp dir ([`kept`]), listed by
+//!    `redislab labs --kept` and stopped, folders removed, by `redislab stop`.
 //!
 //! # Growing the format
 //!
@@ -39,6 +40,7 @@
 //!
 //! Left out on purpose: running nodes on other hosts, and Windows (process groups, `/proc`).
 
+pub mod kept;
 pub mod nodes;
 pub mod runner;
 pub mod spec;
@@ -108,6 +110,8 @@ pub struct Options {
     /// Pause after each narration line (zero with `--fast`).
     pub pause: Duration,
     pub color: bool,
+    /// Columns to wrap narration to (the terminal's, or [`transcript::FIXED_WIDTH`]).
+    pub width: usize,
     /// Hidden: stop after the first node starts, print where things are on stderr, and wait
     /// for a signal (for the Ctrl-C cleanup test).
     pub hold_after_start: bool,
@@ -172,7 +176,7 @@ pub async fn run_lab(
         PortChoice::Auto => PortMap::auto(&tutorial),
     }
     .map_err(LabError::failed)?;
-    nodes::check_ports_free(&ports)?;
+    nodes::check_ports_free(&ports, &opts.exe)?;
     let run_opts = RunOptions {
         ports: ports.clone(),
         step: opts.step,
@@ -180,19 +184,24 @@ pub async fn run_lab(
         exe: opts.exe.clone(),
         deadline: opts.deadline,
     };
-    let nodes = nodes::Nodes::prepare(&lab.nodes, &ports, opts.keep)?;
-    let transcript = transcript::Transcript::new(out, opts.color, opts.pause);
+    let nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
+    let layout = transcript::Layout {
+        width: opts.width,
+        ports: ports.pairs().to_vec(),
+        nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+    };
+    let transcript = transcript::Transcript::new(out, opts.color, opts.pause).with_layout(layout);
     let mut runner = runner::Runner::new(lab, &run_opts, nodes, transcript, input);
     if !runner.run().await? {
         let what = if opts.keep {
-            "stopped; the nodes are left running (--keep)"
+            "stopped; the nodes that were started are left running (--keep)"
         } else {
             "stopped; the nodes are stopped and their folder removed"
         };
         runner.note(what)?;
     }
     if opts.keep {
-        runner.finish_kept()?;
+        runner.finish_kept(&kept::invocation(&opts.exe))?;
     }
     Ok(())
 }
@@ -243,16 +252,93 @@ pub fn main(opts: Options, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 }
             },
             _ = int.recv() => {
-                let _ = writeln!(err, "interrupted: nodes stopped, temp dir removed");
+                let _ = writeln!(err, "interrupted: {}", cleaned_up(&opts));
                 130
             }
             _ = term.recv() => {
-                let _ = writeln!(err, "terminated: nodes stopped, temp dir removed");
+                let _ = writeln!(err, "terminated: {}", cleaned_up(&opts));
                 130
             }
         }
     });
     runtime.shutdown_background();
+    code
+}
+
+/// What happens to the nodes when a run is interrupted.
+fn cleaned_up(opts: &Options) -> String {
+    if opts.keep {
+        format!(
+            "the nodes started so far are left running (--keep); `{} stop` stops them",
+            kept::invocation(&opts.exe)
+        )
+    } else {
+        "nodes stopped, temp dir removed".to_string()
+    }
+}
+
+/// `redislab labs --kept`: the labs kept with `--keep`, their folders and nodes.
+pub fn list_kept(out: &mut dyn Write, exe: &std::path::Path) -> std::io::Result<()> {
+    let labs = kept::list();
+    let me = kept::invocation(exe);
+    if labs.is_empty() {
+        return writeln!(out, "No kept labs (`{me} run LAB --keep` keeps one).");
+    }
+    for lab in &labs {
+        writeln!(out, "{}  {}", lab.lab, lab.root.display())?;
+        for line in lab.describe() {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    writeln!(out, "Stop them all and remove their folders: {me} stop")?;
+    writeln!(out, "Stop one: {me} stop FOLDER")
+}
+
+/// `redislab stop [FOLDER...]`: stops the named kept labs (all of them if none is named) and
+/// removes their folders. Returns the exit code: 1 if a folder named is not a kept lab or a
+/// folder could not be removed.
+pub fn stop_kept(folders: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let mut code = 0;
+    let labs: Vec<kept::KeptLab> = if folders.is_empty() {
+        kept::list()
+    } else {
+        folders
+            .iter()
+            .filter_map(|f| {
+                let lab = kept::KeptLab::read(f);
+                if lab.is_none() {
+                    let _ = writeln!(err, "{}: not a kept lab's folder", f.display());
+                    code = 1;
+                }
+                lab
+            })
+            .collect()
+    };
+    if labs.is_empty() && code == 0 {
+        let _ = writeln!(out, "No kept labs to stop.");
+    }
+    for lab in labs {
+        match kept::stop(&lab, Duration::from_secs(10)) {
+            Ok(told) => {
+                let _ = writeln!(
+                    out,
+                    "{}: {}; removed {}",
+                    lab.lab,
+                    told.join(", "),
+                    lab.root.display()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "{}: cannot remove {}: {e}",
+                    lab.lab,
+                    lab.root.display()
+                );
+                code = 1;
+            }
+        }
+    }
     code
 }
 

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::spec::NodeSpec;
-use super::LabError;
+use super::{kept, LabError};
 
 /// The default for how long a node may take to start, and a wait step waits (ms).
 pub const DEADLINE_MS: u64 = 15_000;
@@ -213,10 +213,15 @@ impl Node {
         false
     }
 
-    /// The earliest complete log line for which `matches` holds that no wait has matched yet;
-    /// it is marked as matched. Lines are matched individually rather than behind a cursor, so
-    /// two events logged close together can be waited for in either order.
-    pub fn next_match(&mut self, matches: impl Fn(&str) -> bool) -> Option<String> {
+    /// The earliest complete log line for which `matches` holds that no wait has matched yet,
+    /// and where it starts in the log; it is marked as matched. Lines are matched individually
+    /// rather than behind a cursor, so two events logged close together can be waited for in
+    /// either order. With `before`, only lines starting before that offset count.
+    pub fn next_match(
+        &mut self,
+        matches: impl Fn(&str) -> bool,
+        before: Option<u64>,
+    ) -> Option<(u64, String)> {
         let mut text = String::new();
         File::open(&self.log_path)
             .ok()?
@@ -224,14 +229,14 @@ impl Node {
             .ok()?;
         let mut at = 0u64;
         for line in text.split_inclusive('\n') {
-            if !line.ends_with('\n') {
+            if !line.ends_with('\n') || before.is_some_and(|limit| at >= limit) {
                 break;
             }
             let start = at;
             at += line.len() as u64;
             if !self.consumed.contains(&start) && matches(line.trim_end()) {
                 self.consumed.push(start);
-                return Some(line.trim_end().to_string());
+                return Some((start, line.trim_end().to_string()));
             }
         }
         None
@@ -264,6 +269,8 @@ impl Node {
 /// Every node of a lab, and the temp dir they live in. Dropping it cleans up unless kept.
 #[derive(Debug)]
 pub struct Nodes {
+    /// The lab's name, for the kept-lab record.
+    lab: String,
     root: Option<tempfile::TempDir>,
     pub nodes: Vec<Node>,
     keep: bool,
@@ -272,9 +279,14 @@ pub struct Nodes {
 impl Nodes {
     /// Creates the temp dir, one folder per node (named after its tutorial port) and its config
     /// file with actual ports.
-    pub fn prepare(specs: &[NodeSpec], ports: &PortMap, keep: bool) -> Result<Nodes, LabError> {
+    pub fn prepare(
+        lab: &str,
+        specs: &[NodeSpec],
+        ports: &PortMap,
+        keep: bool,
+    ) -> Result<Nodes, LabError> {
         let root = tempfile::Builder::new()
-            .prefix("redislab-lab-")
+            .prefix(super::kept::DIR_PREFIX)
             .tempdir()
             .map_err(|e| LabError::failed(format!("cannot create a temp dir: {e}")))?;
         let mut nodes = Vec::new();
@@ -304,6 +316,7 @@ impl Nodes {
             });
         }
         Ok(Nodes {
+            lab: lab.to_string(),
             root: Some(root),
             nodes,
             keep,
@@ -323,11 +336,36 @@ impl Nodes {
     }
 }
 
+impl Nodes {
+    /// What `redislab stop` needs to find and stop these nodes later.
+    pub fn kept_record(&mut self) -> super::kept::KeptLab {
+        let root = self.root().to_path_buf();
+        let nodes = self
+            .nodes
+            .iter_mut()
+            .map(|n| super::kept::KeptNode {
+                name: n.spec.name.clone(),
+                dir: n.dir.clone(),
+                port: n.port,
+                pid: if n.exited() { None } else { n.pid() },
+                password: n.password(),
+            })
+            .collect();
+        super::kept::KeptLab {
+            lab: self.lab.clone(),
+            root,
+            nodes,
+        }
+    }
+}
+
 impl Drop for Nodes {
     fn drop(&mut self) {
         if self.keep {
+            let record = self.kept_record();
             if let Some(root) = self.root.take() {
-                let _ = root.keep();
+                let root = root.keep();
+                let _ = record.record(&root);
             }
             return;
         }
@@ -384,10 +422,24 @@ pub fn port_owner(port: u16) -> Option<(u32, String)> {
 }
 
 /// Fails with a helpful message if a port the lab needs is taken.
-pub fn check_ports_free(ports: &PortMap) -> Result<(), LabError> {
+/// `exe` is this binary, for the hint to stop a kept lab.
+pub fn check_ports_free(ports: &PortMap, exe: &Path) -> Result<(), LabError> {
     for &(_, actual) in ports.pairs() {
         if std::net::TcpListener::bind(("127.0.0.1", actual)).is_err() {
-            let by = match port_owner(actual) {
+            let owner = port_owner(actual);
+            if let Some((lab, node)) = owner.as_ref().and_then(|(pid, _)| kept::owner_of(*pid)) {
+                return Err(LabError::failed(format!(
+                    "port {actual} is held by the {} node of the {} lab you kept with --keep \
+                     (pid {}, in {}); stop it with `{} stop`, or move this run with \
+                     --port-offset N or --ports auto",
+                    node.name,
+                    lab.lab,
+                    node.pid.unwrap_or_default(),
+                    lab.root.display(),
+                    kept::invocation(exe),
+                )));
+            }
+            let by = match owner {
                 Some((pid, name)) => format!(" by {name} (pid {pid})"),
                 None => String::new(),
             };
@@ -433,7 +485,9 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let check = PortMap::offset(&[port], 0).unwrap();
-        let err = check_ports_free(&check).unwrap_err().to_string();
+        let err = check_ports_free(&check, Path::new("redislab"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(&format!("port {port} is already in use")),
             "{err}"

@@ -76,28 +76,32 @@ impl<'a, 'w> Runner<'a, 'w> {
         }
     }
 
-    /// `--keep`: how to reach and stop the nodes left running.
-    pub fn finish_kept(&mut self) -> Result<(), LabError> {
-        self.emit(Line::Heading("The nodes are still running (--keep)".into()))?;
+    /// `--keep`: how to reach the nodes left running, and how to stop them. `invocation` is how
+    /// to run this program from where the user is (`redislab`, or its path after `cargo run`).
+    pub fn finish_kept(&mut self, invocation: &str) -> Result<(), LabError> {
+        self.emit(Line::Heading("The nodes are left running (--keep)".into()))?;
+        let record = self.nodes.kept_record();
         let root = self.nodes.root().display().to_string();
         self.emit(Line::Say(format!("Their folders are in {root}.")))?;
-        let lines: Vec<(String, u16, Option<u32>, Option<String>)> = self
-            .nodes
-            .nodes
-            .iter()
-            .map(|n| (n.spec.name.clone(), n.port, n.pid(), n.password()))
-            .collect();
-        for (name, port, pid, password) in lines {
-            let auth = password.map(|p| format!(" -a {p}")).unwrap_or_default();
-            let pid = pid
-                .map(|p| format!("pid {p}"))
-                .unwrap_or("not running".into());
-            self.emit(Line::Say(format!(
-                "{name} ({pid}): connect with `redislab cli -p {port}{auth}`, \
-                 stop with `redislab cli -p {port}{auth} shutdown`"
-            )))?;
+        for node in &record.nodes {
+            let auth = node
+                .password
+                .as_ref()
+                .map(|p| format!(" -a {p}"))
+                .unwrap_or_default();
+            let text = match node.pid {
+                Some(pid) => format!(
+                    "{} (pid {pid}): connect with `{invocation} cli -p {}{auth}`",
+                    node.name, node.port
+                ),
+                None => format!("{}: not running", node.name),
+            };
+            self.emit(Line::Say(text))?;
         }
-        Ok(())
+        self.emit(Line::Say(format!(
+            "`{invocation} labs --kept` lists kept labs; `{invocation} stop` stops their nodes \
+             and removes their folders."
+        )))
     }
 
     /// A side remark in the transcript.
@@ -135,11 +139,23 @@ impl<'a, 'w> Runner<'a, 'w> {
                 map.join(", ")
             )))?;
         }
-        for step in &self.lab.steps {
+        let lab = self.lab;
+        let steps = &lab.steps;
+        let mut next = 0;
+        while let Some(step) = steps.get(next) {
+            next += 1;
             if let Step::Heading { .. } = step {
                 if !self.pause_for_enter().await? {
                     return Ok(false);
                 }
+            }
+            if let Step::Start { node, say } = step {
+                // Waits that follow a start may have happened before the node was ready
+                // (loading its RDB); `start` prints those first and says how many it ran.
+                next += self.start(node, &steps[next..]).await?;
+                self.say(say)?;
+                self.hold_if_asked().await;
+                continue;
             }
             self.step(step).await?;
         }
@@ -156,7 +172,7 @@ impl<'a, 'w> Runner<'a, 'w> {
             return Ok(true);
         };
         match input.recv().await {
-            Some(line) if line.trim().eq_ignore_ascii_case("q") => Ok(false),
+            Some(line) if is_quit(&line) => Ok(false),
             Some(_) => Ok(true),
             None => Ok(false),
         }
@@ -174,30 +190,9 @@ impl<'a, 'w> Runner<'a, 'w> {
                 self.emit(Line::File(text))
             }
             Step::Start { node, say } => {
-                self.start(node).await?;
+                self.start(node, &[]).await?;
                 self.say(say)?;
-                if self.opts.hold_after_start && !self.held {
-                    self.held = true;
-                    let pids: Vec<String> = self
-                        .nodes
-                        .nodes
-                        .iter()
-                        .filter_map(|n| n.pid())
-                        .map(|p| p.to_string())
-                        .collect();
-                    // For the Ctrl-C test: where things are, then wait for a signal.
-                    let mut err = std::io::stderr();
-                    let _ = std::io::Write::write_all(
-                        &mut err,
-                        format!(
-                            "holding: dir={} pids={}\n",
-                            self.nodes.root().display(),
-                            pids.join(",")
-                        )
-                        .as_bytes(),
-                    );
-                    std::future::pending::<()>().await;
-                }
+                self.hold_if_asked().await;
                 Ok(())
             }
             Step::Shutdown { node } => {
@@ -287,7 +282,38 @@ impl<'a, 'w> Runner<'a, 'w> {
         }
     }
 
-    async fn start(&mut self, node: &str) -> Result<(), LabError> {
+    /// For the Ctrl-C test (`--hold-after-start`): after the first start, say where things are
+    /// on stderr and wait for a signal.
+    async fn hold_if_asked(&mut self) {
+        if !self.opts.hold_after_start || self.held {
+            return;
+        }
+        self.held = true;
+        let pids: Vec<String> = self
+            .nodes
+            .nodes
+            .iter()
+            .filter_map(|n| n.pid())
+            .map(|p| p.to_string())
+            .collect();
+        let mut err = std::io::stderr();
+        let _ = std::io::Write::write_all(
+            &mut err,
+            format!(
+                "holding: dir={} pids={}\n",
+                self.nodes.root().display(),
+                pids.join(",")
+            )
+            .as_bytes(),
+        );
+        std::future::pending::<()>().await;
+    }
+
+    /// Starts a node and waits until it is ready. `following` are the lab's next steps: the
+    /// `wait`s on this node among them whose lines the node logged before it was ready (a
+    /// restarted replica loads its RDB first) are printed before the ready line, so that the
+    /// transcript keeps the node's log order. Returns how many of `following` it ran.
+    async fn start(&mut self, node: &str, following: &[Step]) -> Result<usize, LabError> {
         let exe = self.opts.exe.clone();
         let n = self.nodes.get(node);
         if n.pid().is_some() && !n.exited() {
@@ -309,35 +335,80 @@ impl<'a, 'w> Runner<'a, 'w> {
                     .into(),
             ))?;
         }
-        let case = WaitCase {
+        let ready = WaitCase {
             node: node.to_string(),
             event: Some("ready".into()),
             pattern: None,
             say: None,
         };
-        self.wait_any(std::slice::from_ref(&case)).await
+        let (_, ready_at, ready_line) = self.await_line(std::slice::from_ref(&ready)).await?;
+        let mut ran = 0;
+        for step in following {
+            let Step::Wait {
+                node: waited,
+                event,
+                pattern,
+                say,
+            } = step
+            else {
+                break;
+            };
+            if waited != node {
+                break;
+            }
+            let wanted = self.wanted(event, pattern);
+            let matches = |line: &str| wanted.matches(line);
+            let Some((_, line)) = self.nodes.get(node).next_match(matches, Some(ready_at)) else {
+                break;
+            };
+            self.print_event(node, &line, say)?;
+            ran += 1;
+        }
+        self.print_event(node, &ready_line, &None)?;
+        Ok(ran)
+    }
+
+    /// What a wait looks for: an event kind, or the lab's own piece of a log line.
+    fn wanted(&self, event: &Option<String>, pattern: &Option<String>) -> Wanted {
+        match (event, pattern) {
+            (Some(kind), _) => Wanted::Event(kind.clone()),
+            (None, Some(p)) => Wanted::Text(self.opts.ports.fill(p)),
+            (None, None) => Wanted::Any,
+        }
+    }
+
+    /// Prints a node's log line as evidence, then its narration.
+    fn print_event(
+        &mut self,
+        node: &str,
+        line: &str,
+        say: &Option<String>,
+    ) -> Result<(), LabError> {
+        self.emit(Line::Event {
+            node: node.to_string(),
+            message: message(line).to_string(),
+        })?;
+        self.say(say)
     }
 
     /// Waits (bounded) until one of `cases` shows up in its node's log; prints that log line,
     /// then its narration. Nothing is narrated for an event that did not happen.
     async fn wait_any(&mut self, cases: &[WaitCase]) -> Result<(), LabError> {
+        let (i, _, line) = self.await_line(cases).await?;
+        self.print_event(&cases[i].node, &line, &cases[i].say)
+    }
+
+    /// Waits (bounded) until one of `cases` shows up in its node's log: which case, where the
+    /// line starts in the log, and the line. On timeout, or when every node waited on has
+    /// exited, fails saying what was expected and the last lines each node logged.
+    async fn await_line(&mut self, cases: &[WaitCase]) -> Result<(usize, u64, String), LabError> {
         let deadline = Instant::now() + self.opts.deadline;
         loop {
-            for case in cases {
-                let pattern = case.pattern.as_ref().map(|p| self.opts.ports.fill(p));
-                let matches = |line: &str| match (&case.event, &pattern) {
-                    (Some(kind), _) => recognise(message(line)).is_some_and(|e| e.kind() == kind),
-                    (None, Some(p)) => line.contains(p.as_str()),
-                    (None, None) => true,
-                };
+            for (i, case) in cases.iter().enumerate() {
+                let wanted = self.wanted(&case.event, &case.pattern);
                 let n = self.nodes.get(&case.node);
-                if let Some(line) = n.next_match(matches) {
-                    let msg = message(&line).to_string();
-                    self.emit(Line::Event {
-                        node: case.node.clone(),
-                        message: msg,
-                    })?;
-                    return self.say(&case.say);
+                if let Some((at, line)) = n.next_match(|line| wanted.matches(line), None) {
+                    return Ok((i, at, line));
                 }
             }
             let dead: Vec<String> = cases
@@ -464,6 +535,15 @@ impl<'a, 'w> Runner<'a, 'w> {
     }
 }
 
+/// Whether a line typed at a `--step` pause asks to stop: `q`, `quit` or `exit`, as a student
+/// used to redis-cli would type.
+fn is_quit(line: &str) -> bool {
+    let word = line.trim();
+    ["q", "quit", "exit"]
+        .iter()
+        .any(|q| word.eq_ignore_ascii_case(q))
+}
+
 /// What is wrong with a reply, if anything.
 fn check(
     reply: &Frame,
@@ -492,6 +572,25 @@ fn check(
     None
 }
 
+/// What a wait looks for in a node's log.
+enum Wanted {
+    /// A line that [`recognise`] reads as this event kind.
+    Event(String),
+    /// A line containing this text.
+    Text(String),
+    Any,
+}
+
+impl Wanted {
+    fn matches(&self, line: &str) -> bool {
+        match self {
+            Wanted::Event(kind) => recognise(message(line)).is_some_and(|e| e.kind() == kind),
+            Wanted::Text(text) => line.contains(text.as_str()),
+            Wanted::Any => true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +603,16 @@ mod tests {
         );
         assert_eq!(split_command(" set  \"a b\" \"\" "), ["set", "a b", ""]);
         assert!(split_command("   ").is_empty());
+    }
+
+    #[test]
+    fn q_quit_and_exit_stop_a_step_pause() {
+        for line in ["q\n", "quit\n", " QUIT \n", "exit\n"] {
+            assert!(is_quit(line), "{line:?}");
+        }
+        for line in ["\n", "next\n", "quits\n"] {
+            assert!(!is_quit(line), "{line:?}");
+        }
     }
 
     #[test]

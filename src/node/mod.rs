@@ -9,6 +9,7 @@
 
 pub mod connection;
 pub mod cron;
+mod daemon;
 pub mod replica_link;
 pub mod serve_replica;
 pub mod startup;
@@ -31,12 +32,15 @@ use crate::server::{unix_ms, Shared, ShutdownMode};
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("Could not create server TCP listening socket {addr}: bind: {source}")]
+    #[error(
+        "Could not create server TCP listening socket {addr}: bind: {}",
+        strerror(source)
+    )]
     Bind {
         addr: String,
         source: std::io::Error,
     },
-    #[error("Can't open the log file: {0}")]
+    #[error("Can't open the log file: {}", strerror(.0))]
     LogFile(std::io::Error),
     #[error("Failed to write PID file {path}: {source}")]
     Pidfile {
@@ -52,6 +56,18 @@ pub enum StartError {
     Load(String),
     #[error("Failed to start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("{0}")]
+    Daemon(String),
+}
+
+/// An I/O error as C's `strerror` words it (`Address already in use`), without Rust's
+/// ` (os error 98)` suffix, so messages read like Redis's.
+fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
 }
 
 /// How a node runs beyond its configuration.
@@ -64,6 +80,11 @@ pub struct Options {
 
 /// Sets up logging and the working directory, then runs the server until it shuts down.
 /// `warnings` are start-up warnings from the config loader. Blocks the calling thread.
+///
+/// With `daemonize yes` the process forks: the parent waits for the daemon to report that it
+/// listens (or why it could not start) and exits, so a taken port is an error on the terminal
+/// and a non-zero exit status, not a silent exit 0. Failures after the log is open are also
+/// logged, as Redis logs them.
 pub fn run(
     config: Config,
     config_path: Option<PathBuf>,
@@ -89,10 +110,43 @@ pub fn run_with(
     } else {
         config.logfile.clone()
     };
-    if config.daemonize {
-        daemonize();
+    // Open the log once while still attached to the terminal, so that a logfile in a missing
+    // folder is reported there (Redis checks it while reading the config, before forking).
+    if !logfile.is_empty() {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+            .map_err(StartError::LogFile)?;
     }
-    let logger = Logger::open(&logfile, config.loglevel).map_err(StartError::LogFile)?;
+    let mut report = if config.daemonize {
+        daemon::daemonize()?
+    } else {
+        daemon::StartReport::none()
+    };
+    let logger = Logger::open(&logfile, config.loglevel).map_err(StartError::LogFile);
+    let logger = match logger {
+        Ok(logger) => logger,
+        Err(error) => {
+            report.failed(&error.to_string());
+            return Err(error);
+        }
+    };
+    let result = run_logged(config, config_path, warnings, logger, &mut report, options);
+    if let Err(error) = &result {
+        report.failed(&error.to_string());
+    }
+    result
+}
+
+fn run_logged(
+    config: Config,
+    config_path: Option<PathBuf>,
+    warnings: Vec<String>,
+    logger: Logger,
+    report: &mut daemon::StartReport,
+    options: Options,
+) -> Result<(), StartError> {
     let events = EventBus::new(logger);
     events.emit(Event::Starting);
     events.emit(Event::VersionBanner {
@@ -106,11 +160,12 @@ pub fn run_with(
     for message in warnings {
         events.emit(Event::ConfigWarning { message });
     }
-    if let Some(path) = config.pidfile.clone().or_else(|| {
+    let pidfile = config.pidfile.clone().or_else(|| {
         config
             .daemonize
             .then(|| PathBuf::from(format!("/var/run/redis_{}.pid", config.port)))
-    }) {
+    });
+    if let Some(path) = pidfile.clone() {
         // Redis only warns when the pidfile cannot be written.
         if let Err(source) = std::fs::write(&path, format!("{}\n", std::process::id())) {
             events.emit(Event::PidfileFailed {
@@ -137,12 +192,29 @@ pub fn run_with(
         });
         return Err(StartError::Load(error));
     }
-    let result = runtime.block_on(serve(shared.clone()));
+    let config = shared.config().clone();
+    let listeners = match runtime.block_on(async { bind_all(&config) }) {
+        Ok(listeners) => listeners,
+        Err(error) => {
+            // Redis's two lines (`listenToPort`, then `initServer`) before it exits 1.
+            let text = error.to_string();
+            let detail = text
+                .strip_prefix("Could not create server TCP listening socket ")
+                .unwrap_or(&text);
+            shared.emit(Event::ListenFailed {
+                error: detail.to_string(),
+            });
+            shared.emit(Event::ListenAborted { port: config.port });
+            return Err(error);
+        }
+    };
+    report.ready();
+    let result = runtime.block_on(serve(shared.clone(), listeners));
     if result.is_ok() {
         final_save(&shared);
     }
-    let pidfile = shared.config().pidfile.clone();
     if let Some(path) = pidfile {
+        shared.emit(Event::PidfileRemoved);
         let _ = std::fs::remove_file(path);
     }
     if result.is_ok() {
@@ -166,30 +238,6 @@ fn final_save(shared: &Shared) {
         shared.emit(Event::FinalSaveStarted);
         let mut engine = shared.engine();
         let _ = crate::server::persistence::save(shared, &mut engine);
-    }
-}
-
-/// Detaches from the terminal like Redis's `daemonize()`: fork, the parent exits, the child
-/// starts a new session with stdio on /dev/null. Must run before any thread is started.
-fn daemonize() {
-    // SAFETY: called before the tokio runtime or any other thread exists, so fork() cannot
-    // leave a lock held by another thread in the child.
-    unsafe {
-        match libc::fork() {
-            -1 => return,
-            0 => {}
-            _ => libc::_exit(0),
-        }
-        libc::setsid();
-        let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if devnull >= 0 {
-            libc::dup2(devnull, 0);
-            libc::dup2(devnull, 1);
-            libc::dup2(devnull, 2);
-            if devnull > 2 {
-                libc::close(devnull);
-            }
-        }
     }
 }
 
@@ -273,10 +321,8 @@ fn set_ipv6_only(socket: &TcpSocket) -> std::io::Result<()> {
     }
 }
 
-/// Binds, accepts and ticks until shutdown is requested.
-async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
-    let config = shared.config().clone();
-    let listeners = bind_all(&config)?;
+/// Accepts on `listeners` and ticks until shutdown is requested.
+async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) -> Result<(), StartError> {
     if let Some(port) = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
@@ -303,16 +349,12 @@ async fn serve(shared: Arc<Shared>) -> Result<(), StartError> {
     tasks.spawn(replica_links(shared.clone()));
     tasks.spawn(signals(shared.clone()));
     let mut shutdown = shared.shutdown_signal();
-    let mode = loop {
-        if let Some(mode) = *shutdown.borrow_and_update() {
-            break mode;
+    // Whoever asks (SHUTDOWN, a signal) has logged "User requested shutdown..." already.
+    loop {
+        if shutdown.borrow_and_update().is_some() || shutdown.changed().await.is_err() {
+            break;
         }
-        if shutdown.changed().await.is_err() {
-            break ShutdownMode::NoSave;
-        }
-    };
-    let _ = mode;
-    shared.emit(Event::ShutdownStarted);
+    }
     tasks.abort_all();
     for client in shared.clients.all() {
         client.kill();
@@ -351,6 +393,7 @@ async fn signals(shared: Arc<Shared>) {
     shared.emit(Event::SignalShutdown {
         signal: which.into(),
     });
+    shared.emit(Event::ShutdownStarted);
     shared.request_shutdown(ShutdownMode::Default);
 }
 

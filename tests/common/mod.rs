@@ -24,18 +24,95 @@ pub fn redislab() -> &'static str {
     env!("CARGO_BIN_EXE_redislab")
 }
 
-/// True if a real Redis tool is installed; prints a loud skip line if not.
-pub fn have_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        eprintln!("\n*** SKIPPED: {tool} is not installed (apt-get install redis-tools redis-server) ***\n");
+/// The real tools the interop tests drive. `tests/tools_present.rs` fails unless all are here
+/// (or `REDISLAB_SKIP_INTEROP=1` says that skipping them is intended).
+pub const INTEROP_TOOLS: &[&str] = &[
+    "redis-server",
+    "redis-cli",
+    "redis-sentinel",
+    "redis-benchmark",
+    "redis-check-rdb",
+];
+
+/// How to install what [`missing_interop_tools`] reports.
+pub const INSTALL_HINT: &str = "apt-get install redis-server redis-tools redis-sentinel; \
+     python3 -m pip install redis";
+
+/// True if `tool` is an executable file on PATH.
+pub fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths).any(|dir| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(dir.join(tool))
+                    .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// True if python3 can `import redis` (redis-py).
+pub fn redis_py_installed() -> bool {
+    Command::new("python3")
+        .args(["-c", "import redis"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Every interop tool (and redis-py, named `python3 redis`) that is missing.
+pub fn missing_interop_tools() -> Vec<String> {
+    let mut missing: Vec<String> = INTEROP_TOOLS
+        .iter()
+        .filter(|tool| !on_path(tool))
+        .map(|tool| tool.to_string())
+        .collect();
+    if !redis_py_installed() {
+        missing.push("python3 redis (redis-py)".to_string());
     }
-    found
+    missing
+}
+
+/// True when running under CI (`CI=true`), where a missing interop tool is a failure.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether an interop test may run: true if every tool in `tools` is installed (a tool named
+/// `python3 redis` means redis-py). Otherwise it prints a loud skip line and returns false, so
+/// the test returns early; under `CI=true` it panics instead, because CI must run every interop
+/// test. The skip is also counted by `tests/tools_present.rs`, which fails the run unless
+/// `REDISLAB_SKIP_INTEROP=1`.
+pub fn have_tools(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| {
+            if *tool == "python3 redis" {
+                !redis_py_installed()
+            } else {
+                !on_path(tool)
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let names = missing.join(", ");
+    assert!(
+        !under_ci(),
+        "CI=true and {names} missing: interop tests must run in CI ({INSTALL_HINT})"
+    );
+    eprintln!("\n*** SKIPPED: {names} not installed ({INSTALL_HINT}) ***\n");
+    false
+}
+
+/// [`have_tools`] for one tool.
+pub fn have_tool(tool: &str) -> bool {
+    have_tools(&[tool])
 }
 
 /// A running server process.
