@@ -20,6 +20,8 @@
 //!   daemonizing.
 //! - [`repl`]: replication, master and replica sides. It builds on `server` and `cmd`, and
 //!   `server` holds its state ([`repl::ReplState`]): the two are one feature split by role.
+//! - [`sentinel`]: Redis Sentinel as a pure state machine (time and randomness are inputs);
+//!   its driver is [`node::sentinel`].
 //! - [`client`]: the async client, redis-cli formatting and `redislab cli`.
 //! - [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
 //!   transcripts.
@@ -57,5 +59,6 @@ pub mod node;
 pub mod persist;
 pub mod repl;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod store;

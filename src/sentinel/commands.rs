@@ -1,0 +1,804 @@
+//! The SENTINEL command family, answered from the machine's state with Redis 7.0's reply
+//! shapes and error texts (`sentinelCommand` and `addReplySentinelRedisInstance`). Replies are
+//! [`Reply`] values; the driver encodes them in RESP2 or RESP3 (instances are maps in RESP3,
+//! flat arrays of bulk strings in RESP2, as in Redis).
+
+use rand::RngCore;
+
+use crate::config::LogLevel;
+use crate::glob::glob_match;
+use crate::resp::Reply;
+
+use super::config::{parse_addr, set_down_after, CreateError};
+use super::event::describe_master;
+use super::failover::{self, select_slave};
+use super::info::atoll;
+use super::instance::{Instance, Kind, Master};
+use super::{Ms, Output, Sentinel};
+
+fn err(text: impl Into<String>) -> Reply {
+    Reply::error(text.into())
+}
+
+fn no_such_master() -> Reply {
+    err("ERR No such master with that name")
+}
+
+fn arity_error(sub: &str) -> Reply {
+    err(format!(
+        "ERR wrong number of arguments for 'sentinel|{}' command",
+        sub.to_ascii_lowercase()
+    ))
+}
+
+fn bulk(text: impl Into<String>) -> Reply {
+    Reply::bulk_string(text.into())
+}
+
+/// One instance as SENTINEL MASTER/REPLICAS/SENTINELS show it.
+pub fn instance_reply(inst: &Instance, master: Option<&Master>, now: Ms) -> Reply {
+    let mut fields: Vec<(&str, String)> = vec![
+        ("name", inst.name.clone()),
+        ("ip", inst.addr.ip.clone()),
+        ("port", inst.addr.port.to_string()),
+        ("runid", inst.runid.clone().unwrap_or_default()),
+        ("flags", inst.flags_text()),
+        ("link-pending-commands", inst.link.pending.to_string()),
+        ("link-refcount", "1".into()),
+    ];
+    if let Some(m) = master.filter(|_| inst.flags.failover_in_progress) {
+        fields.push(("failover-state", m.failover_state.name().into()));
+    }
+    let ago = |t: Ms| now.saturating_sub(t).to_string();
+    fields.push((
+        "last-ping-sent",
+        if inst.link.act_ping_time != 0 {
+            ago(inst.link.act_ping_time)
+        } else {
+            "0".into()
+        },
+    ));
+    fields.push(("last-ok-ping-reply", ago(inst.link.last_avail_time)));
+    fields.push(("last-ping-reply", ago(inst.link.last_pong_time)));
+    if inst.flags.s_down {
+        fields.push(("s-down-time", ago(inst.s_down_since_time)));
+    }
+    if inst.flags.o_down {
+        fields.push(("o-down-time", ago(inst.o_down_since_time)));
+    }
+    fields.push((
+        "down-after-milliseconds",
+        inst.down_after_period.to_string(),
+    ));
+    if inst.kind != Kind::Sentinel {
+        fields.push((
+            "info-refresh",
+            if inst.info_refresh != 0 {
+                ago(inst.info_refresh)
+            } else {
+                "0".into()
+            },
+        ));
+        fields.push(("role-reported", inst.role_reported.word().into()));
+        fields.push(("role-reported-time", ago(inst.role_reported_time)));
+    }
+    if let (Kind::Master, Some(m)) = (inst.kind, master) {
+        fields.push(("config-epoch", m.config_epoch.to_string()));
+        fields.push(("num-slaves", m.replicas.len().to_string()));
+        fields.push(("num-other-sentinels", m.sentinels.len().to_string()));
+        fields.push(("quorum", m.quorum.to_string()));
+        fields.push(("failover-timeout", m.failover_timeout.to_string()));
+        fields.push(("parallel-syncs", m.parallel_syncs.to_string()));
+        if let Some(s) = &m.notification_script {
+            fields.push(("notification-script", s.clone()));
+        }
+        if let Some(s) = &m.client_reconfig_script {
+            fields.push(("client-reconfig-script", s.clone()));
+        }
+    }
+    if inst.kind == Kind::Replica {
+        fields.push((
+            "master-link-down-time",
+            inst.master_link_down_time.to_string(),
+        ));
+        fields.push((
+            "master-link-status",
+            if inst.slave_master_link_up {
+                "ok"
+            } else {
+                "err"
+            }
+            .into(),
+        ));
+        fields.push((
+            "master-host",
+            inst.slave_master_host.clone().unwrap_or_else(|| "?".into()),
+        ));
+        fields.push(("master-port", inst.slave_master_port.to_string()));
+        fields.push(("slave-priority", inst.slave_priority.to_string()));
+        fields.push(("slave-repl-offset", inst.slave_repl_offset.to_string()));
+        fields.push((
+            "replica-announced",
+            u8::from(inst.replica_announced).to_string(),
+        ));
+    }
+    if inst.kind == Kind::Sentinel {
+        fields.push(("last-hello-message", ago(inst.last_hello_time)));
+        fields.push((
+            "voted-leader",
+            inst.leader.clone().unwrap_or_else(|| "?".into()),
+        ));
+        fields.push(("voted-leader-epoch", inst.leader_epoch.to_string()));
+    }
+    Reply::Map(
+        fields
+            .into_iter()
+            .map(|(k, v)| (bulk(k), bulk(v)))
+            .collect(),
+    )
+}
+
+/// `SENTINEL <subcommand> ...` (`args` excludes the word SENTINEL).
+pub fn sentinel_command(
+    s: &mut Sentinel,
+    args: &[String],
+    now: Ms,
+    rng: &mut dyn RngCore,
+) -> (Reply, Vec<Output>) {
+    let reply = run(s, args, now, rng);
+    (reply, std::mem::take(&mut s.core.out))
+}
+
+fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Reply {
+    let Some(sub) = args.first() else {
+        return err("ERR wrong number of arguments for 'sentinel' command");
+    };
+    let sub_l = sub.to_ascii_lowercase();
+    let argc = args.len() + 1; // as Redis counts: SENTINEL included
+    let master_of = |s: &Sentinel, name: &str| s.masters.get(name).map(|m| m.name().to_string());
+    match sub_l.as_str() {
+        "help" if argc == 2 => {
+            Reply::Array(HELP.iter().map(|l| Reply::bulk(l.as_bytes())).collect())
+        }
+        "masters" if argc == 2 => Reply::Array(
+            s.masters
+                .values()
+                .map(|m| instance_reply(&m.inst, Some(m), now))
+                .collect(),
+        ),
+        "master" if argc == 3 => match s.masters.get(&args[1]) {
+            Some(m) => instance_reply(&m.inst, Some(m), now),
+            None => no_such_master(),
+        },
+        "slaves" | "replicas" if argc == 3 => match s.masters.get(&args[1]) {
+            Some(m) => Reply::Array(
+                m.replicas
+                    .values()
+                    .filter(|r| r.replica_announced)
+                    .map(|r| instance_reply(r, Some(m), now))
+                    .collect(),
+            ),
+            None => no_such_master(),
+        },
+        "sentinels" if argc == 3 => match s.masters.get(&args[1]) {
+            Some(m) => Reply::Array(
+                m.sentinels
+                    .values()
+                    .map(|r| instance_reply(r, Some(m), now))
+                    .collect(),
+            ),
+            None => no_such_master(),
+        },
+        "myid" if argc == 2 => bulk(s.core.myid.clone()),
+        "get-master-addr-by-name" if argc == 3 => match s.masters.get(&args[1]) {
+            Some(m) => {
+                let addr = m.current_addr();
+                Reply::Array(vec![bulk(addr.ip.clone()), bulk(addr.port.to_string())])
+            }
+            None => Reply::NullArray,
+        },
+        "is-master-down-by-addr" if argc == 6 => is_master_down_by_addr(s, args, now, rng),
+        "reset" if argc == 3 => {
+            let pattern = args[1].as_bytes();
+            let names: Vec<String> = s
+                .masters
+                .keys()
+                .filter(|n| glob_match(pattern, n.as_bytes(), false))
+                .cloned()
+                .collect();
+            for name in &names {
+                let m = s.masters.get_mut(name).expect("listed");
+                failover::reset_master(&mut s.core, m, true, now);
+                let m = &s.masters[name];
+                s.core
+                    .master_event(LogLevel::Warning, "+reset-master", m, "");
+            }
+            if !names.is_empty() {
+                s.core.flush_config();
+            }
+            Reply::Int(names.len() as i64)
+        }
+        "failover" if argc == 3 => {
+            let Some(m) = s.masters.get_mut(&args[1]) else {
+                return no_such_master();
+            };
+            if m.inst.flags.failover_in_progress {
+                return err("INPROG Failover already in progress");
+            }
+            if select_slave(m, &s.core, now).is_none() {
+                return err("NOGOODSLAVE No suitable replica to promote");
+            }
+            s.core.log(
+                LogLevel::Warning,
+                format!("Executing user requested FAILOVER of '{}'", m.name()),
+            );
+            failover::start_failover(&mut s.core, m, now, rng);
+            m.inst.flags.force_failover = true;
+            Reply::ok()
+        }
+        "ckquorum" if argc == 3 => {
+            let Some(m) = s.masters.get(&args[1]) else {
+                return no_such_master();
+            };
+            let voters = m.sentinels.len() + 1;
+            let usable = 1 + m
+                .sentinels
+                .values()
+                .filter(|r| !r.flags.s_down && !r.flags.o_down)
+                .count();
+            let no_quorum = usable < m.quorum as usize;
+            let no_auth = usable < voters / 2 + 1;
+            if !no_quorum && !no_auth {
+                return Reply::Simple(
+                    format!(
+                        "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
+                    )
+                    .into(),
+                );
+            }
+            let mut text = format!("NOQUORUM {usable} usable Sentinels. ");
+            if no_quorum {
+                text.push_str(
+                    "Not enough available Sentinels to reach the specified quorum for this master",
+                );
+            }
+            if no_auth {
+                if no_quorum {
+                    text.push_str(". ");
+                }
+                text.push_str(
+                    "Not enough available Sentinels to reach the majority and authorize a failover",
+                );
+            }
+            err(text)
+        }
+        "flushconfig" if argc == 2 => {
+            s.core.flush_config();
+            Reply::ok()
+        }
+        "monitor" if argc == 6 => {
+            let quorum = match args[4].parse::<i64>() {
+                Ok(q) => q,
+                Err(_) => return err("ERR Invalid quorum"),
+            };
+            if args[3].parse::<i64>().is_err() {
+                return err("ERR Invalid port");
+            }
+            if quorum <= 0 {
+                return err("ERR Quorum must be 1 or greater.");
+            }
+            match s.add_master(
+                &args[1],
+                &args[2],
+                &args[3],
+                quorum.min(u32::MAX as i64) as u32,
+                now,
+            ) {
+                Ok(()) => {
+                    let m = &s.masters[&args[1]];
+                    s.core.master_event(
+                        LogLevel::Warning,
+                        "+monitor",
+                        m,
+                        &format!(" quorum {}", m.quorum),
+                    );
+                    s.core.flush_config();
+                    Reply::ok()
+                }
+                Err(CreateError::Duplicate) => err("ERR Duplicated master name"),
+                Err(CreateError::BadPort) => err("ERR Invalid port number"),
+                Err(CreateError::BadAddress) => err("ERR Invalid IP address or hostname specified"),
+            }
+        }
+        "remove" if argc == 3 => {
+            let Some(m) = s.masters.get(&args[1]) else {
+                return no_such_master();
+            };
+            s.core.master_event(LogLevel::Warning, "-monitor", m, "");
+            s.masters.shift_remove(&args[1]);
+            s.core.flush_config();
+            Reply::ok()
+        }
+        "set" if argc >= 3 => set(s, args),
+        "config" if argc >= 3 => config(s, args),
+        "info-cache" if argc >= 2 => {
+            let names: Vec<&String> = if args.len() > 1 {
+                args[1..]
+                    .iter()
+                    .filter(|n| s.masters.contains_key(*n))
+                    .collect()
+            } else {
+                s.masters.keys().collect()
+            };
+            let mut out = Vec::new();
+            for name in names {
+                let m = &s.masters[name];
+                out.push(bulk(name.clone()));
+                let entry = |i: &Instance| {
+                    Reply::Array(vec![
+                        Reply::Int(if i.info_refresh != 0 {
+                            now.saturating_sub(i.info_refresh) as i64
+                        } else {
+                            0
+                        }),
+                        match &i.info {
+                            Some(text) => Reply::Verbatim(text.clone().into()),
+                            None => Reply::Null,
+                        },
+                    ])
+                };
+                let mut items = vec![entry(&m.inst)];
+                items.extend(m.replicas.values().map(entry));
+                out.push(Reply::Array(items));
+            }
+            Reply::Array(out)
+        }
+        "pending-scripts" if argc == 2 => Reply::Array(Vec::new()),
+        "simulate-failure" if argc >= 3 => {
+            s.core.simfailure_flags = 0;
+            for arg in &args[1..] {
+                match arg.to_ascii_lowercase().as_str() {
+                    "crash-after-election" => {
+                        s.core.simfailure_flags |= super::SIMFAILURE_CRASH_AFTER_ELECTION;
+                        s.core.log(LogLevel::Warning, "Failure simulation: this Sentinel will crash after being successfully elected as failover leader".into());
+                    }
+                    "crash-after-promotion" => {
+                        s.core.simfailure_flags |= super::SIMFAILURE_CRASH_AFTER_PROMOTION;
+                        s.core.log(LogLevel::Warning, "Failure simulation: this Sentinel will crash after promoting the selected replica to master".into());
+                    }
+                    "help" => {
+                        return Reply::Array(vec![
+                            bulk("crash-after-election"),
+                            bulk("crash-after-promotion"),
+                        ])
+                    }
+                    _ => return err("ERR Unknown failure simulation specified"),
+                }
+            }
+            Reply::ok()
+        }
+        "debug" if argc >= 2 => debug(s, args),
+        "masters"
+        | "master"
+        | "slaves"
+        | "replicas"
+        | "sentinels"
+        | "myid"
+        | "get-master-addr-by-name"
+        | "is-master-down-by-addr"
+        | "reset"
+        | "failover"
+        | "ckquorum"
+        | "flushconfig"
+        | "monitor"
+        | "remove"
+        | "set"
+        | "config"
+        | "pending-scripts"
+        | "simulate-failure"
+        | "help" => arity_error(&sub_l),
+        _ => {
+            let _ = master_of;
+            err(format!(
+                "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
+                truncate(sub, 128)
+            ))
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `SENTINEL IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid|*>`.
+fn is_master_down_by_addr(
+    s: &mut Sentinel,
+    args: &[String],
+    now: Ms,
+    rng: &mut dyn RngCore,
+) -> Reply {
+    let not_int = || err("ERR value is not an integer or out of range");
+    let Ok(port) = args[2].parse::<i64>() else {
+        return not_int();
+    };
+    let Ok(req_epoch) = args[3].parse::<i64>() else {
+        return not_int();
+    };
+    let found = s
+        .masters
+        .values()
+        .find(|m| {
+            m.inst.addr.is(&args[1], port.clamp(0, 65535) as u16) && (0..=65535).contains(&port)
+        })
+        .map(|m| m.name().to_string());
+    let mut is_down = false;
+    let mut leader: Option<String> = None;
+    let mut leader_epoch = 0u64;
+    if let Some(name) = found {
+        let m = s.masters.get_mut(&name).expect("found");
+        is_down = !s.core.tilt && m.inst.flags.s_down;
+        if args[4] != "*" {
+            let (l, e) =
+                failover::vote_leader(&mut s.core, m, req_epoch.max(0) as u64, &args[4], now, rng);
+            leader = l;
+            leader_epoch = e;
+        }
+    }
+    Reply::Array(vec![
+        Reply::Int(i64::from(is_down)),
+        bulk(leader.unwrap_or_else(|| "*".into())),
+        Reply::Int(leader_epoch as i64),
+    ])
+}
+
+/// `SENTINEL SET <master> <option> <value> [<option> <value> ...]`.
+fn set(s: &mut Sentinel, args: &[String]) -> Reply {
+    let Some(m) = s.masters.get_mut(&args[1]) else {
+        return no_such_master();
+    };
+    let name = m.name().to_string();
+    let mut changes = Vec::new();
+    let mut j = 2;
+    let bad = |value: &str, name: &str| {
+        err(format!(
+            "ERR Invalid argument '{value}' for SENTINEL SET '{name}'"
+        ))
+    };
+    let unknown = || {
+        err(format!(
+            "ERR Unknown option or number of arguments for SENTINEL SET '{name}'"
+        ))
+    };
+    if args.len() < 4 {
+        return arity_error("set");
+    }
+    while j < args.len() {
+        let Some(value) = args.get(j + 1) else {
+            return unknown();
+        };
+        let option = args[j].to_ascii_lowercase();
+        match option.as_str() {
+            "down-after-milliseconds" | "failover-timeout" | "master-reboot-down-after-period" => {
+                let Ok(ms) = value.parse::<i64>() else {
+                    return bad(value, &name);
+                };
+                let reboot = option == "master-reboot-down-after-period";
+                if ms < 0 || (ms == 0 && !reboot) {
+                    return bad(value, &name);
+                }
+                match option.as_str() {
+                    "down-after-milliseconds" => set_down_after(m, ms as Ms),
+                    "failover-timeout" => m.failover_timeout = ms as Ms,
+                    _ => m.master_reboot_down_after_period = ms as Ms,
+                }
+            }
+            "parallel-syncs" => {
+                let Ok(n) = value.parse::<i64>() else {
+                    return bad(value, &name);
+                };
+                if n <= 0 {
+                    return bad(value, &name);
+                }
+                m.parallel_syncs = n;
+            }
+            "quorum" => {
+                let Ok(q) = value.parse::<i64>() else {
+                    return bad(value, &name);
+                };
+                if q <= 0 {
+                    return bad(value, &name);
+                }
+                m.quorum = q.min(u32::MAX as i64) as u32;
+            }
+            "notification-script" | "client-reconfig-script" => {
+                if s.core.settings.deny_scripts_reconfig {
+                    return err("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration");
+                }
+                let slot = if option == "notification-script" {
+                    &mut m.notification_script
+                } else {
+                    &mut m.client_reconfig_script
+                };
+                *slot = (!value.is_empty()).then(|| value.clone());
+            }
+            "auth-pass" => m.auth_pass = (!value.is_empty()).then(|| value.clone()),
+            "auth-user" => m.auth_user = (!value.is_empty()).then(|| value.clone()),
+            "rename-command" => {
+                if j + 2 >= args.len() {
+                    return err(format!(
+                        "ERR Unknown option or number of arguments for SENTINEL SET '{name}'"
+                    ));
+                }
+                let to = args[j + 2].clone();
+                m.renamed_commands
+                    .retain(|(f, _)| !f.eq_ignore_ascii_case(value));
+                if !value.eq_ignore_ascii_case(&to) {
+                    m.renamed_commands.push((value.clone(), to.clone()));
+                }
+                changes.push(format!("{option} {value} {to}"));
+                j += 3;
+                continue;
+            }
+            _ => {
+                return err(format!(
+                    "ERR Unknown option or number of arguments for SENTINEL SET '{name}'"
+                ))
+            }
+        }
+        changes.push(format!("{option} {value}"));
+        j += 2;
+    }
+    let m = &s.masters[&name];
+    for change in changes {
+        let text = format!("{} {change}", describe_master(m));
+        s.core.event(LogLevel::Warning, "+set", text);
+    }
+    s.core.flush_config();
+    Reply::ok()
+}
+
+/// `SENTINEL CONFIG GET <pattern>` / `SENTINEL CONFIG SET <name> <value>`.
+fn config(s: &mut Sentinel, args: &[String]) -> Reply {
+    let st = &mut s.core.settings;
+    match (args[1].to_ascii_lowercase().as_str(), args.len()) {
+        ("get", 3) => {
+            let pattern = args[2].as_bytes();
+            let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
+            let all = [
+                ("resolve-hostnames", yn(st.resolve_hostnames)),
+                ("announce-hostnames", yn(st.announce_hostnames)),
+                ("announce-ip", st.announce_ip.clone().unwrap_or_default()),
+                ("announce-port", st.announce_port.to_string()),
+                (
+                    "sentinel-user",
+                    st.sentinel_user.clone().unwrap_or_default(),
+                ),
+                (
+                    "sentinel-pass",
+                    st.sentinel_pass.clone().unwrap_or_default(),
+                ),
+            ];
+            Reply::Map(
+                all.into_iter()
+                    .filter(|(k, _)| glob_match(pattern, k.as_bytes(), true))
+                    .map(|(k, v)| (bulk(k), bulk(v)))
+                    .collect(),
+            )
+        }
+        ("set", 4) => {
+            let (option, value) = (args[2].to_ascii_lowercase(), args[3].clone());
+            let bad = || {
+                err(format!(
+                    "ERR Invalid value '{}' to SENTINEL CONFIG SET '{}'",
+                    args[3], args[2]
+                ))
+            };
+            let yes_no = |v: &str| match v.to_ascii_lowercase().as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            };
+            match option.as_str() {
+                "resolve-hostnames" => match yes_no(&value) {
+                    Some(b) => st.resolve_hostnames = b,
+                    None => return bad(),
+                },
+                "announce-hostnames" => match yes_no(&value) {
+                    Some(b) => st.announce_hostnames = b,
+                    None => return bad(),
+                },
+                "announce-ip" => st.announce_ip = (!value.is_empty()).then_some(value),
+                "announce-port" => match value.parse::<u16>() {
+                    Ok(p) => st.announce_port = p,
+                    Err(_) => return bad(),
+                },
+                "sentinel-user" => st.sentinel_user = (!value.is_empty()).then_some(value),
+                "sentinel-pass" => st.sentinel_pass = (!value.is_empty()).then_some(value),
+                _ => {
+                    return err(format!(
+                        "ERR Invalid argument '{}' to SENTINEL CONFIG SET",
+                        args[2]
+                    ))
+                }
+            }
+            s.core.flush_config();
+            Reply::ok()
+        }
+        _ => err("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported."),
+    }
+}
+
+/// `SENTINEL DEBUG [<param> <value> ...]`: show or change the timing constants.
+fn debug(s: &mut Sentinel, args: &[String]) -> Reply {
+    let t = &mut s.core.timing;
+    if args.len() == 1 {
+        let all = [
+            ("INFO-PERIOD", t.info_period),
+            ("PING-PERIOD", t.ping_period),
+            ("ASK-PERIOD", t.ask_period),
+            ("PUBLISH-PERIOD", t.publish_period),
+            ("DEFAULT-DOWN-AFTER", t.default_down_after),
+            ("DEFAULT-FAILOVER-TIMEOUT", t.default_failover_timeout),
+            ("TILT-TRIGGER", t.tilt_trigger),
+            ("TILT-PERIOD", t.tilt_period),
+            ("SLAVE-RECONF-TIMEOUT", t.slave_reconf_timeout),
+            ("MIN-LINK-RECONNECT-PERIOD", t.min_link_reconnect_period),
+            ("ELECTION-TIMEOUT", t.election_timeout),
+            ("SCRIPT-MAX-RUNTIME", t.script_max_runtime),
+            ("SCRIPT-RETRY-DELAY", t.script_retry_delay),
+        ];
+        return Reply::Map(
+            all.into_iter()
+                .map(|(k, v)| (bulk(k), bulk(v.to_string())))
+                .collect(),
+        );
+    }
+    let mut j = 1;
+    while j < args.len() {
+        let Some(value) = args.get(j + 1) else {
+            return err(format!(
+                "ERR Invalid argument '{}' for SENTINEL DEBUG",
+                args[j]
+            ));
+        };
+        let v = atoll(value);
+        if v <= 0 {
+            return err(format!(
+                "ERR Invalid argument '{}' for SENTINEL DEBUG '{}'",
+                value, args[j]
+            ));
+        }
+        let v = v as Ms;
+        let slot = match args[j].to_ascii_lowercase().as_str() {
+            "info-period" => &mut t.info_period,
+            "ping-period" => &mut t.ping_period,
+            "ask-period" => &mut t.ask_period,
+            "publish-period" => &mut t.publish_period,
+            "default-down-after" => &mut t.default_down_after,
+            "default-failover-timeout" => &mut t.default_failover_timeout,
+            "tilt-trigger" => &mut t.tilt_trigger,
+            "tilt-period" => &mut t.tilt_period,
+            "slave-reconf-timeout" => &mut t.slave_reconf_timeout,
+            "min-link-reconnect-period" => &mut t.min_link_reconnect_period,
+            "election-timeout" => &mut t.election_timeout,
+            "script-max-runtime" => &mut t.script_max_runtime,
+            "script-retry-delay" => &mut t.script_retry_delay,
+            _ => {
+                return err(format!(
+                    "ERR Invalid argument '{}' for SENTINEL DEBUG",
+                    args[j]
+                ))
+            }
+        };
+        *slot = v;
+        j += 2;
+    }
+    Reply::ok()
+}
+
+/// The `# Sentinel` section of INFO.
+pub fn info_section(s: &Sentinel, now: Ms) -> String {
+    let core = &s.core;
+    let mut out = String::from("# Sentinel\r\n");
+    out.push_str(&format!("sentinel_masters:{}\r\n", s.masters.len()));
+    out.push_str(&format!("sentinel_tilt:{}\r\n", u8::from(core.tilt)));
+    let tilt_since = if core.tilt {
+        (now.saturating_sub(core.tilt_start_time) / 1000) as i64
+    } else {
+        -1
+    };
+    out.push_str(&format!("sentinel_tilt_since_seconds:{tilt_since}\r\n"));
+    out.push_str("sentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\n");
+    out.push_str(&format!(
+        "sentinel_simulate_failure_flags:{}\r\n",
+        core.simfailure_flags
+    ));
+    for (i, m) in s.masters.values().enumerate() {
+        let status = if m.inst.flags.o_down {
+            "odown"
+        } else if m.inst.flags.s_down {
+            "sdown"
+        } else {
+            "ok"
+        };
+        let addr = m.current_addr();
+        out.push_str(&format!(
+            "master{i}:name={},status={status},address={}:{},slaves={},sentinels={}\r\n",
+            m.name(),
+            addr.ip,
+            addr.port,
+            m.replicas.len(),
+            m.sentinels.len() + 1
+        ));
+    }
+    out
+}
+
+/// `ROLE` on a sentinel: `sentinel` and the names of the monitored masters.
+pub fn role_reply(s: &Sentinel) -> Reply {
+    Reply::Array(vec![
+        bulk("sentinel"),
+        Reply::Array(s.masters.keys().map(|n| bulk(n.clone())).collect()),
+    ])
+}
+
+const HELP: &[&str] = &[
+    "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CKQUORUM <master-name>",
+    "    Check if the current Sentinel configuration is able to reach the quorum needed",
+    "    to failover a master and the majority needed to authorize the failover.",
+    "CONFIG SET <param> <value>",
+    "    Set a global Sentinel configuration parameter.",
+    "CONFIG GET <param>",
+    "    Get global Sentinel configuration parameter.",
+    "DEBUG [<param> <value> ...]",
+    "    Show a list of configurable time parameters and their values (milliseconds).",
+    "    Or update current configurable parameters values (one or more).",
+    "GET-MASTER-ADDR-BY-NAME <master-name>",
+    "    Return the ip and port number of the master with that name.",
+    "FAILOVER <master-name>",
+    "    Manually failover a master node without asking for agreement from other",
+    "    Sentinels",
+    "FLUSHCONFIG",
+    "    Force Sentinel to rewrite its configuration on disk, including the current",
+    "    Sentinel state.",
+    "INFO-CACHE <master-name>",
+    "    Return last cached INFO output from masters and all its replicas.",
+    "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
+    "    Check if the master specified by ip:port is down from current Sentinel's",
+    "    point of view.",
+    "MASTER <master-name>",
+    "    Show the state and info of the specified master.",
+    "MASTERS",
+    "    Show a list of monitored masters and their state.",
+    "MONITOR <name> <ip> <port> <quorum>",
+    "    Start monitoring a new master with the specified name, ip, port and quorum.",
+    "MYID",
+    "    Return the ID of the Sentinel instance.",
+    "PENDING-SCRIPTS",
+    "    Get pending scripts information.",
+    "REMOVE <master-name>",
+    "    Remove master from Sentinel's monitor list.",
+    "REPLICAS <master-name>",
+    "    Show a list of replicas for this master and their state.",
+    "RESET <pattern>",
+    "    Reset masters for specific master name matching this pattern.",
+    "SENTINELS <master-name>",
+    "    Show a list of Sentinel instances for this master and their state.",
+    "SET <master-name> <option> <value> [<option> <value> ...]",
+    "    Set configuration paramters for certain masters.",
+    "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
+    "    Simulate a Sentinel crash.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// Parses an address for tests and callers that check one before monitoring it.
+pub fn valid_addr(ip: &str, port: &str) -> bool {
+    parse_addr(ip, port).is_ok()
+}
