@@ -28,6 +28,17 @@ enum Command {
         )]
         args: Vec<String>,
     },
+    /// Run a Sentinel, like redis-sentinel: `redislab sentinel <sentinel.conf> [--port 26380 ...]`
+    /// (the same as `redislab server <sentinel.conf> --sentinel`).
+    Sentinel {
+        /// A sentinel.conf, then `--directive value` overrides.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CONFIG_FILE] [--DIRECTIVE VALUE"
+        )]
+        args: Vec<String>,
+    },
     /// A redis-cli-like client: `redislab cli [-h host] [-p port] [-a password] [-c] [command ...]`.
     #[command(disable_help_flag = true)]
     Cli(redislab::client::cli::CliArgs),
@@ -51,7 +62,8 @@ enum Command {
 fn main() -> ExitCode {
     let parsed = Cli::parse();
     match parsed.command {
-        Command::Server { args } => server(args),
+        Command::Server { args } => server(args, false),
+        Command::Sentinel { args } => server(args, true),
         Command::Cli(args) => cli(args),
         Command::Rdb { file } => rdb(&file),
         Command::Aof { path } => aof(&path),
@@ -181,7 +193,9 @@ fn rdb(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn server(args: Vec<String>) -> ExitCode {
+/// `redislab server` and `redislab sentinel`: a config file, then overrides. A `--sentinel`
+/// override (or the `sentinel` subcommand) runs a Sentinel instead of a server.
+fn server(args: Vec<String>, sentinel: bool) -> ExitCode {
     let (path, overrides) = match args.first() {
         Some(first) if !first.starts_with("--") => (Some(PathBuf::from(first)), &args[1..]),
         _ => (None, &args[..]),
@@ -193,7 +207,12 @@ fn server(args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match redislab::node::run(loaded.config, path, loaded.warnings) {
+    let result = if sentinel || loaded.config.sentinel_mode {
+        redislab::node::sentinel::run(loaded.config, path, overrides, loaded.warnings)
+    } else {
+        redislab::node::run(loaded.config, path, loaded.warnings)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{error}");

@@ -18,13 +18,9 @@ use crate::server::events::Event;
 
 /// The replication commands' table entries.
 pub const COMMANDS: &[Spec] = &[
-    Spec::new(
-        "replicaof",
-        3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
-        replicaof,
-    ),
-    Spec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, replicaof),
+    // Allowed inside MULTI, as in Redis: Sentinel sends it in a MULTI block.
+    Spec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
+    Spec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
     Spec::new(
         "replconf",
         -1,

@@ -8,6 +8,7 @@
 //! the same path: stop accepting, close connections, remove the pidfile, log, exit.
 
 pub mod connection;
+pub mod sentinel;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -150,7 +151,7 @@ fn final_save(shared: &Shared) {
 
 /// Detaches from the terminal like Redis's `daemonize()`: fork, the parent exits, the child
 /// starts a new session with stdio on /dev/null. Must run before any thread is started.
-fn daemonize() {
+pub(crate) fn daemonize() {
     // SAFETY: called before the tokio runtime or any other thread exists, so fork() cannot
     // leave a lock held by another thread in the child.
     unsafe {
@@ -173,7 +174,7 @@ fn daemonize() {
 }
 
 /// Binds the configured addresses; `-` prefixed ones are optional (`bind * -::*`).
-fn bind_all(config: &Config) -> Result<Vec<TcpListener>, StartError> {
+pub(crate) fn bind_all(config: &Config) -> Result<Vec<TcpListener>, StartError> {
     let mut listeners = Vec::new();
     let binds = if config.bind.is_empty() {
         vec!["*".to_string(), "-::*".to_string()]
