@@ -231,9 +231,7 @@ impl Driver {
                     }
                 }
                 Output::Event(event) => {
-                    if event.level >= LogLevel::Debug {
-                        self.logger.log(event.level, &event.log_line());
-                    }
+                    self.logger.log(event.level, &event.log_line());
                     if event.published() {
                         let _ = self.events.send((event.name.to_string(), event.payload));
                     }
@@ -250,8 +248,10 @@ impl Driver {
                     }
                 }
                 Output::Crash => {
-                    self.logger
-                        .log(LogLevel::Warning, "Sentinel: SIMULATED CRASH. Exiting...");
+                    self.logger.log(
+                        LogLevel::Warning,
+                        "Sentinel CRASH because of SENTINEL simulate-failure",
+                    );
                     std::process::exit(99);
                 }
             }
@@ -867,12 +867,10 @@ async fn client_command(
             .await
         }
         "role" if argc == 1 => call(tx, |d| role_reply(&d.sentinel)).await,
-        "info" if argc <= 2 => {
-            let section = argv.get(1).map(|s| s.to_ascii_lowercase());
-            call(tx, move |d| {
-                Reply::Verbatim(info_text(d, section.as_deref()).into())
-            })
-            .await
+        "info" => {
+            let sections: Vec<String> = argv[1..].iter().map(|s| s.to_ascii_lowercase()).collect();
+            // A bulk string, not verbatim, even in RESP3: Redis's sentinelInfoCommand.
+            call(tx, move |d| Reply::Bulk(info_text(d, &sections).into())).await
         }
         "shutdown" => {
             let _ = call(tx, |d| {
@@ -889,7 +887,7 @@ async fn client_command(
                 argv[0]
             ))
         }
-        "subscribe" | "psubscribe" | "publish" | "role" | "info" => arity(&name),
+        "subscribe" | "psubscribe" | "publish" | "role" => arity(&name),
         _ => {
             let shown: String = argv[1..]
                 .iter()
@@ -1007,34 +1005,45 @@ fn client_subcommand(session: &mut Session, argv: &[String]) -> Reply {
     }
 }
 
-/// INFO on a sentinel: server, clients, stats and sentinel sections.
-fn info_text(d: &Driver, section: Option<&str>) -> String {
-    let all = matches!(section, None | Some("default" | "all" | "everything"));
-    let mut out = String::new();
-    if all || section == Some("server") {
-        out.push_str(&format!(
+/// INFO on a sentinel: the server, clients, cpu, stats and sentinel sections (the default,
+/// `all` and `everything` are all five), as `sentinelInfoCommand` offers.
+fn info_text(d: &Driver, sections: &[String]) -> String {
+    let all = sections.is_empty()
+        || sections
+            .iter()
+            .any(|s| matches!(s.as_str(), "default" | "all" | "everything"));
+    let wants = |name: &str| all || sections.iter().any(|s| s == name);
+    let mut parts: Vec<String> = Vec::new();
+    let uptime = d.started.elapsed().as_secs();
+    if wants("server") {
+        parts.push(format!(
             "# Server\r\nredis_version:{}\r\nredis_mode:sentinel\r\nos:{} {}\r\narch_bits:64\r\n\
-             process_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\
-             uptime_in_days:{}\r\nhz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n\r\n",
+             process_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\n\
+             uptime_in_days:{}\r\nhz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n",
             crate::REDIS_VERSION,
             std::env::consts::OS,
             std::env::consts::ARCH,
             std::process::id(),
             d.run_id,
             d.port,
-            d.started.elapsed().as_secs(),
-            d.started.elapsed().as_secs() / 86_400,
+            uptime / 86_400,
             std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             d.config_path.display()
         ));
     }
-    if all || section == Some("clients") {
-        out.push_str("# Clients\r\n\r\n");
+    if wants("clients") {
+        parts.push("# Clients\r\n".into());
     }
-    if all || section == Some("sentinel") {
-        out.push_str(&info_section(&d.sentinel, unix_ms()));
+    if wants("cpu") {
+        parts.push("# CPU\r\n".into());
     }
-    out
+    if wants("stats") {
+        parts.push("# Stats\r\n".into());
+    }
+    if wants("sentinel") {
+        parts.push(info_section(&d.sentinel, unix_ms()));
+    }
+    parts.join("\r\n")
 }

@@ -12,7 +12,6 @@ use crate::resp::Reply;
 use super::config::{parse_addr, set_down_after, CreateError};
 use super::event::describe_master;
 use super::failover::{self, select_slave};
-use super::info::atoll;
 use super::instance::{Instance, Kind, Master};
 use super::{Ms, Output, Sentinel};
 
@@ -155,7 +154,6 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
     };
     let sub_l = sub.to_ascii_lowercase();
     let argc = args.len() + 1; // as Redis counts: SENTINEL included
-    let master_of = |s: &Sentinel, name: &str| s.masters.get(name).map(|m| m.name().to_string());
     match sub_l.as_str() {
         "help" if argc == 2 => {
             Reply::Array(HELP.iter().map(|l| Reply::bulk(l.as_bytes())).collect())
@@ -305,8 +303,8 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
                     s.core.flush_config();
                     Reply::ok()
                 }
-                Err(CreateError::Duplicate) => err("ERR Duplicated master name"),
-                Err(CreateError::BadPort) => err("ERR Invalid port number"),
+                Err(CreateError::Duplicate) => err("ERR Duplicate master name."),
+                Err(CreateError::BadPort) => err("ERR Invalid port number."),
                 Err(CreateError::BadAddress) => err("ERR Invalid IP address or hostname specified"),
             }
         }
@@ -319,7 +317,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             s.core.flush_config();
             Reply::ok()
         }
-        "set" if argc >= 3 => set(s, args),
+        "set" if argc >= 3 => set(s, args, now),
         "config" if argc >= 3 => config(s, args),
         "info-cache" if argc >= 2 => {
             let names: Vec<&String> = if args.len() > 1 {
@@ -342,7 +340,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
                             0
                         }),
                         match &i.info {
-                            Some(text) => Reply::Verbatim(text.clone().into()),
+                            Some(text) => Reply::Bulk(text.clone().into()),
                             None => Reply::Null,
                         },
                     ])
@@ -354,7 +352,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             Reply::Array(out)
         }
         "pending-scripts" if argc == 2 => Reply::Array(Vec::new()),
-        "simulate-failure" if argc >= 3 => {
+        "simulate-failure" => {
             s.core.simfailure_flags = 0;
             for arg in &args[1..] {
                 match arg.to_ascii_lowercase().as_str() {
@@ -395,15 +393,11 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
         | "set"
         | "config"
         | "pending-scripts"
-        | "simulate-failure"
         | "help" => arity_error(&sub_l),
-        _ => {
-            let _ = master_of;
-            err(format!(
-                "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
-                truncate(sub, 128)
-            ))
-        }
+        _ => err(format!(
+            "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
+            truncate(sub, 128)
+        )),
     }
 }
 
@@ -456,110 +450,122 @@ fn is_master_down_by_addr(
     ])
 }
 
-/// `SENTINEL SET <master> <option> <value> [<option> <value> ...]`.
-fn set(s: &mut Sentinel, args: &[String]) -> Reply {
+/// `SENTINEL SET <master> <option> <value> [<option> <value> ...]`. Options are applied one
+/// by one, each with its `+set` event, as `sentinelSetCommand` does: an error stops at that
+/// option, keeping the ones before it.
+fn set(s: &mut Sentinel, args: &[String], now: Ms) -> Reply {
     let Some(m) = s.masters.get_mut(&args[1]) else {
         return no_such_master();
     };
-    let name = m.name().to_string();
-    let mut changes = Vec::new();
+    let master_name = m.name().to_string();
+    let mut changes = 0;
+    let mut drop_links = false;
     let mut j = 2;
-    let bad = |value: &str, name: &str| {
-        err(format!(
-            "ERR Invalid argument '{value}' for SENTINEL SET '{name}'"
-        ))
-    };
-    let unknown = || {
-        err(format!(
-            "ERR Unknown option or number of arguments for SENTINEL SET '{name}'"
-        ))
-    };
-    if args.len() < 4 {
-        return arity_error("set");
-    }
-    while j < args.len() {
-        let Some(value) = args.get(j + 1) else {
-            return unknown();
+    let result = loop {
+        if j >= args.len() {
+            break Ok(());
+        }
+        let option = args[j].as_str();
+        let option_l = option.to_ascii_lowercase();
+        let more = args.len() - 1 - j;
+        let value = args.get(j + 1).cloned().unwrap_or_default();
+        let bad = |value: &str| {
+            err(format!(
+                "ERR Invalid argument '{value}' for SENTINEL SET '{option}'"
+            ))
         };
-        let option = args[j].to_ascii_lowercase();
-        match option.as_str() {
-            "down-after-milliseconds" | "failover-timeout" | "master-reboot-down-after-period" => {
-                let Ok(ms) = value.parse::<i64>() else {
-                    return bad(value, &name);
-                };
-                let reboot = option == "master-reboot-down-after-period";
-                if ms < 0 || (ms == 0 && !reboot) {
-                    return bad(value, &name);
-                }
-                match option.as_str() {
-                    "down-after-milliseconds" => set_down_after(m, ms as Ms),
-                    "failover-timeout" => m.failover_timeout = ms as Ms,
-                    _ => m.master_reboot_down_after_period = ms as Ms,
+        let positive = |value: &str| value.parse::<i64>().ok().filter(|v| *v > 0);
+        let mut shown = value.clone();
+        let mut used = 2;
+        match option_l.as_str() {
+            "down-after-milliseconds" if more > 0 => match positive(&value) {
+                Some(ms) => set_down_after(m, ms as Ms),
+                None => break Err(bad(&value)),
+            },
+            "failover-timeout" if more > 0 => match positive(&value) {
+                Some(ms) => m.failover_timeout = ms as Ms,
+                None => break Err(bad(&value)),
+            },
+            "parallel-syncs" if more > 0 => match positive(&value) {
+                Some(n) => m.parallel_syncs = n,
+                None => break Err(bad(&value)),
+            },
+            "quorum" if more > 0 => match positive(&value) {
+                Some(q) => m.quorum = q.min(u32::MAX as i64) as u32,
+                None => break Err(bad(&value)),
+            },
+            "master-reboot-down-after-period" if more > 0 => {
+                match value.parse::<i64>().ok().filter(|v| *v >= 0) {
+                    Some(ms) => m.master_reboot_down_after_period = ms as Ms,
+                    None => break Err(bad(&value)),
                 }
             }
-            "parallel-syncs" => {
-                let Ok(n) = value.parse::<i64>() else {
-                    return bad(value, &name);
-                };
-                if n <= 0 {
-                    return bad(value, &name);
-                }
-                m.parallel_syncs = n;
-            }
-            "quorum" => {
-                let Ok(q) = value.parse::<i64>() else {
-                    return bad(value, &name);
-                };
-                if q <= 0 {
-                    return bad(value, &name);
-                }
-                m.quorum = q.min(u32::MAX as i64) as u32;
-            }
-            "notification-script" | "client-reconfig-script" => {
+            "notification-script" | "client-reconfig-script" if more > 0 => {
                 if s.core.settings.deny_scripts_reconfig {
-                    return err("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration");
+                    break Err(err("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration"));
                 }
-                let slot = if option == "notification-script" {
+                let notification = option_l == "notification-script";
+                if !value.is_empty() && !super::config::is_executable(&value) {
+                    break Err(err(if notification {
+                        "ERR Notification script seems non existing or non executable"
+                    } else {
+                        "ERR Client reconfiguration script seems non existing or non executable"
+                    }));
+                }
+                let slot = if notification {
                     &mut m.notification_script
                 } else {
                     &mut m.client_reconfig_script
                 };
                 *slot = (!value.is_empty()).then(|| value.clone());
             }
-            "auth-pass" => m.auth_pass = (!value.is_empty()).then(|| value.clone()),
-            "auth-user" => m.auth_user = (!value.is_empty()).then(|| value.clone()),
-            "rename-command" => {
-                if j + 2 >= args.len() {
-                    return err(format!(
-                        "ERR Unknown option or number of arguments for SENTINEL SET '{name}'"
-                    ));
-                }
+            "auth-pass" if more > 0 => {
+                m.auth_pass = (!value.is_empty()).then(|| value.clone());
+                drop_links = true;
+                shown = "******".into();
+            }
+            "auth-user" if more > 0 => {
+                m.auth_user = (!value.is_empty()).then(|| value.clone());
+                drop_links = true;
+            }
+            "rename-command" if more > 1 => {
                 let to = args[j + 2].clone();
+                if value.is_empty() || to.is_empty() {
+                    break Err(bad(if to.is_empty() { &to } else { &value }));
+                }
                 m.renamed_commands
-                    .retain(|(f, _)| !f.eq_ignore_ascii_case(value));
+                    .retain(|(f, _)| !f.eq_ignore_ascii_case(&value));
                 if !value.eq_ignore_ascii_case(&to) {
                     m.renamed_commands.push((value.clone(), to.clone()));
                 }
-                changes.push(format!("{option} {value} {to}"));
-                j += 3;
-                continue;
+                shown = format!("{value} {to}");
+                used = 3;
             }
             _ => {
-                return err(format!(
-                    "ERR Unknown option or number of arguments for SENTINEL SET '{name}'"
-                ))
+                break Err(err(format!(
+                    "ERR Unknown option or number of arguments for SENTINEL SET '{option}'"
+                )))
             }
         }
-        changes.push(format!("{option} {value}"));
-        j += 2;
-    }
-    let m = &s.masters[&name];
-    for change in changes {
-        let text = format!("{} {change}", describe_master(m));
+        changes += 1;
+        let text = format!("{} {option} {shown}", describe_master(m));
         s.core.event(LogLevel::Warning, "+set", text);
+        j += used;
+    };
+    if drop_links {
+        failover::drop_links(
+            &mut s.core,
+            s.masters.get_mut(&master_name).expect("exists"),
+        );
     }
-    s.core.flush_config();
-    Reply::ok()
+    let _ = now;
+    if changes > 0 {
+        s.core.flush_config();
+    }
+    match result {
+        Ok(()) => Reply::ok(),
+        Err(reply) => reply,
+    }
 }
 
 /// `SENTINEL CONFIG GET <pattern>` / `SENTINEL CONFIG SET <name> <value>`.
@@ -612,7 +618,7 @@ fn config(s: &mut Sentinel, args: &[String]) -> Reply {
                     Some(b) => st.announce_hostnames = b,
                     None => return bad(),
                 },
-                "announce-ip" => st.announce_ip = (!value.is_empty()).then_some(value),
+                "announce-ip" => st.announce_ip = Some(value),
                 "announce-port" => match value.parse::<u16>() {
                     Ok(p) => st.announce_port = p,
                     Err(_) => return bad(),
@@ -660,42 +666,36 @@ fn debug(s: &mut Sentinel, args: &[String]) -> Reply {
     }
     let mut j = 1;
     while j < args.len() {
-        let Some(value) = args.get(j + 1) else {
+        let option = args[j].as_str();
+        let slot = match option.to_ascii_lowercase().as_str() {
+            "info-period" => Some(&mut t.info_period),
+            "ping-period" => Some(&mut t.ping_period),
+            "ask-period" => Some(&mut t.ask_period),
+            "publish-period" => Some(&mut t.publish_period),
+            "default-down-after" => Some(&mut t.default_down_after),
+            "default-failover-timeout" => Some(&mut t.default_failover_timeout),
+            "tilt-trigger" => Some(&mut t.tilt_trigger),
+            "tilt-period" => Some(&mut t.tilt_period),
+            "slave-reconf-timeout" => Some(&mut t.slave_reconf_timeout),
+            "min-link-reconnect-period" => Some(&mut t.min_link_reconnect_period),
+            "election-timeout" => Some(&mut t.election_timeout),
+            "script-max-runtime" => Some(&mut t.script_max_runtime),
+            "script-retry-delay" => Some(&mut t.script_retry_delay),
+            _ => None,
+        };
+        let (Some(slot), Some(value)) = (slot, args.get(j + 1)) else {
             return err(format!(
-                "ERR Invalid argument '{}' for SENTINEL DEBUG",
-                args[j]
+                "ERR Unknown option or number of arguments for SENTINEL DEBUG '{option}'"
             ));
         };
-        let v = atoll(value);
-        if v <= 0 {
-            return err(format!(
-                "ERR Invalid argument '{}' for SENTINEL DEBUG '{}'",
-                value, args[j]
-            ));
-        }
-        let v = v as Ms;
-        let slot = match args[j].to_ascii_lowercase().as_str() {
-            "info-period" => &mut t.info_period,
-            "ping-period" => &mut t.ping_period,
-            "ask-period" => &mut t.ask_period,
-            "publish-period" => &mut t.publish_period,
-            "default-down-after" => &mut t.default_down_after,
-            "default-failover-timeout" => &mut t.default_failover_timeout,
-            "tilt-trigger" => &mut t.tilt_trigger,
-            "tilt-period" => &mut t.tilt_period,
-            "slave-reconf-timeout" => &mut t.slave_reconf_timeout,
-            "min-link-reconnect-period" => &mut t.min_link_reconnect_period,
-            "election-timeout" => &mut t.election_timeout,
-            "script-max-runtime" => &mut t.script_max_runtime,
-            "script-retry-delay" => &mut t.script_retry_delay,
+        match value.parse::<i64>() {
+            Ok(v) if v > 0 => *slot = v as Ms,
             _ => {
                 return err(format!(
-                    "ERR Invalid argument '{}' for SENTINEL DEBUG",
-                    args[j]
+                    "ERR Invalid argument '{value}' for SENTINEL DEBUG '{option}'"
                 ))
             }
-        };
-        *slot = v;
+        }
         j += 2;
     }
     Reply::ok()
@@ -726,7 +726,7 @@ pub fn info_section(s: &Sentinel, now: Ms) -> String {
         } else {
             "ok"
         };
-        let addr = m.current_addr();
+        let addr = &m.inst.addr;
         out.push_str(&format!(
             "master{i}:name={},status={status},address={}:{},slaves={},sentinels={}\r\n",
             m.name(),
@@ -750,8 +750,9 @@ pub fn role_reply(s: &Sentinel) -> Reply {
 const HELP: &[&str] = &[
     "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CKQUORUM <master-name>",
-    "    Check if the current Sentinel configuration is able to reach the quorum needed",
-    "    to failover a master and the majority needed to authorize the failover.",
+    "    Check if the current Sentinel configuration is able to reach the quorum",
+    "    needed to failover a master and the majority needed to authorize the",
+    "    failover.",
     "CONFIG SET <param> <value>",
     "    Set a global Sentinel configuration parameter.",
     "CONFIG GET <param>",
@@ -791,7 +792,7 @@ const HELP: &[&str] = &[
     "SENTINELS <master-name>",
     "    Show a list of Sentinel instances for this master and their state.",
     "SET <master-name> <option> <value> [<option> <value> ...]",
-    "    Set configuration paramters for certain masters.",
+    "    Set configuration parameters for certain masters.",
     "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
     "    Simulate a Sentinel crash.",
     "HELP",

@@ -21,7 +21,7 @@ fn create_error(kind: Kind, error: CreateError) -> String {
         CreateError::Duplicate if kind == Kind::Master => "Duplicate master name.".into(),
         CreateError::Duplicate => "Duplicate hostname and port for replica.".into(),
         CreateError::BadAddress => "Can't resolve instance hostname.".into(),
-        CreateError::BadPort => "Invalid port number".into(),
+        CreateError::BadPort => "Invalid port number.".into(),
     }
 }
 
@@ -446,7 +446,8 @@ fn quote(text: &str) -> String {
     }
 }
 
-fn is_executable(path: &str) -> bool {
+/// `access(path, X_OK)`, as Redis checks script paths.
+pub fn is_executable(path: &str) -> bool {
     let Ok(c) = std::ffi::CString::new(path) else {
         return false;
     };

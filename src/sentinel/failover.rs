@@ -538,6 +538,18 @@ pub fn reset_master(core: &mut Core, m: &mut Master, reset_sentinels: bool, now:
     m.inst.info = None;
 }
 
+/// `dropInstanceConnections`: close the master's and its replicas' links (after its
+/// credentials changed); they reconnect with the new ones.
+pub fn drop_links(core: &mut Core, m: &mut Master) {
+    let master_name = m.name().to_string();
+    for inst in std::iter::once(&mut m.inst).chain(m.replicas.values_mut()) {
+        close_links(core, &master_name, inst);
+        inst.link.cmd_up = false;
+        inst.link.pubsub_up = false;
+        inst.link.pending = 0;
+    }
+}
+
 fn close_links(core: &mut Core, master: &str, inst: &Instance) {
     if inst.link.cmd_up {
         core.out.push(Output::Close {

@@ -197,7 +197,6 @@ impl Instance {
             (f.reconf_done, "reconf_done"),
             (f.force_failover, "force_failover"),
             (f.script_kill_sent, "script_kill_sent"),
-            (f.master_reboot, "master_reboot"),
         ];
         for (on, word) in pairs {
             if on {

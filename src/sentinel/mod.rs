@@ -441,13 +441,20 @@ impl Sentinel {
         inst.link.pending = inst.link.pending.saturating_sub(1);
         match expect {
             Expect::Ping => {
-                let text = reply.as_str().unwrap_or("");
-                let valid = matches!(reply, Frame::Simple(_)) && text == "PONG"
-                    || reply.is_error()
-                        && (text.starts_with("LOADING") || text.starts_with("MASTERDOWN"));
+                // Status and error replies count (`sentinelPingReplyCallback`).
+                let text = match &reply {
+                    Frame::Simple(t) | Frame::Error(t) => String::from_utf8_lossy(t).into_owned(),
+                    _ => String::new(),
+                };
+                let valid = ["PONG", "LOADING", "MASTERDOWN"]
+                    .iter()
+                    .any(|p| text.starts_with(p));
                 if valid {
                     inst.link.last_avail_time = now;
                     inst.link.act_ping_time = 0;
+                    if text.starts_with("PONG") {
+                        inst.flags.master_reboot = false;
+                    }
                 } else if reply.is_error()
                     && text.starts_with("BUSY")
                     && inst.flags.s_down
@@ -660,6 +667,7 @@ impl Sentinel {
                     core.out.push(Output::Crash);
                 }
                 core.master_event(LogLevel::Warning, "+failover-state-reconf-slaves", m, "");
+                force_hello_update(m, &core.timing);
             } else {
                 // A replica turned master on its own (or an old master came back): convert it
                 // once things look stable.
@@ -737,6 +745,7 @@ impl Sentinel {
         let Some(m) = self.masters.get_mut(&hello.master_name) else {
             return;
         };
+        let mut obsolete: Option<String> = None;
         let known = m
             .sentinels
             .get(&hello.runid)
@@ -751,6 +760,13 @@ impl Sentinel {
                     hello.addr.ip, hello.addr.port, hello.runid
                 );
                 core.master_event(LogLevel::Notice, "+sentinel-address-switch", m, &extra);
+            } else if let Some(other) = m.sentinels.values().find(|s| s.addr == hello.addr).cloned()
+            {
+                // Another run id at that address: that sentinel restarted with a new id.
+                // Forget the old one everywhere.
+                core.instance_event(LogLevel::Notice, "+sentinel-invalid-addr", &other, m, "");
+                obsolete = Some(other.name.clone());
+                m.sentinels.shift_remove(&other.name);
             }
             let mut si = Instance::new(
                 Kind::Sentinel,
@@ -803,6 +819,11 @@ impl Sentinel {
         }
         if let Some(si) = m.sentinels.get_mut(&hello.runid) {
             si.last_hello_time = now;
+        }
+        if let Some(runid) = obsolete {
+            for other in self.masters.values_mut() {
+                other.sentinels.shift_remove(&runid);
+            }
         }
     }
 
@@ -868,6 +889,20 @@ fn handle_master(core: &mut Core, m: &mut Master, now: Ms, rng: &mut dyn RngCore
         periodic_commands(core, m, Kind::Sentinel, Some(&name), now);
         if !leave_tilt(core, now) {
             check_subjectively_down(core, m, Kind::Sentinel, Some(&name), now);
+        }
+    }
+}
+
+/// `sentinelForceHelloUpdateForMaster`: hellos about `m` go out at the next tick, so the
+/// other sentinels learn the new configuration at once.
+fn force_hello_update(m: &mut Master, timing: &Timing) {
+    let back = timing.publish_period + 1;
+    for inst in std::iter::once(&mut m.inst)
+        .chain(m.sentinels.values_mut())
+        .chain(m.replicas.values_mut())
+    {
+        if inst.last_pub_time >= back {
+            inst.last_pub_time -= back;
         }
     }
 }
