@@ -106,8 +106,8 @@ impl Proc {
         p
     }
 
-    /// A sentinel monitoring `mymaster` at `master_port` with `quorum`, down-after 1000 ms.
-    fn sentinel(engine: Engine, master_port: u16, quorum: u32) -> Proc {
+    /// A sentinel monitoring `mymaster` at `master_port` with `quorum` and `down_after` ms.
+    fn sentinel(engine: Engine, master_port: u16, quorum: u32, down_after: u32) -> Proc {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("sentinel.conf");
@@ -116,7 +116,7 @@ impl Proc {
             format!(
                 "port {port}\nbind 127.0.0.1\n\
                  sentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\n\
-                 sentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel down-after-milliseconds mymaster {down_after}\n\
                  sentinel failover-timeout mymaster 10000\n"
             ),
         )
@@ -208,6 +208,12 @@ struct Deployment {
 }
 
 fn deploy(data: Engine, sentinels: &[Engine], quorum: u32) -> Deployment {
+    let specs: Vec<(Engine, u32, u32)> = sentinels.iter().map(|e| (*e, quorum, 1000)).collect();
+    deploy_with(data, &specs)
+}
+
+/// Like [`deploy`], with each sentinel's own quorum and down-after period.
+fn deploy_with(data: Engine, sentinels: &[(Engine, u32, u32)]) -> Deployment {
     let master = Proc::node(data, None);
     let nodes = vec![
         Proc::node(data, Some(master.port)),
@@ -223,7 +229,7 @@ fn deploy(data: Engine, sentinels: &[Engine], quorum: u32) -> Deployment {
     assert!(synced, "replicas did not sync:\n{}", nodes[0].info());
     let sentinels: Vec<Proc> = sentinels
         .iter()
-        .map(|e| Proc::sentinel(*e, nodes[0].port, quorum))
+        .map(|(e, quorum, down_after)| Proc::sentinel(*e, nodes[0].port, *quorum, *down_after))
         .collect();
     let others = sentinels.len() - 1;
     let discovered = wait_until(Duration::from_secs(40), || {
@@ -399,6 +405,64 @@ fn a_mixed_quorum_of_real_and_redislab_sentinels_fails_over() {
     }
 }
 
+/// The sentinel of `d` that logged `+elected-leader`.
+fn leader(d: &Deployment) -> Vec<Engine> {
+    d.sentinels
+        .iter()
+        .filter(|s| s.log().contains("+elected-leader"))
+        .map(|s| s.engine)
+        .collect()
+}
+
+#[test]
+fn real_sentinels_elect_a_redislab_leader_and_follow_it() {
+    if !have_tool("redis-sentinel") {
+        return;
+    }
+    // The redislab sentinel sees the master down first and alone reaches its quorum of 1;
+    // the real ones (quorum 2, slower) give it their votes, then learn the new master from
+    // its hellos.
+    let mut d = deploy_with(
+        Engine::Redis,
+        &[
+            (Engine::Redislab, 1, 1000),
+            (Engine::Redis, 2, 5000),
+            (Engine::Redis, 2, 5000),
+        ],
+    );
+    let (_, new) = kill_master_and_wait(&mut d);
+    check_new_topology(&d, new);
+    assert_eq!(leader(&d), vec![Engine::Redislab]);
+    for s in &d.sentinels[1..] {
+        let log = s.log();
+        assert!(log.contains("+vote-for-leader"), "{log}");
+        assert!(log.contains("+config-update-from sentinel"), "{log}");
+    }
+}
+
+#[test]
+fn redislab_sentinels_vote_for_a_real_leader_and_follow_it() {
+    if !have_tool("redis-sentinel") {
+        return;
+    }
+    let mut d = deploy_with(
+        Engine::Redislab,
+        &[
+            (Engine::Redis, 1, 1000),
+            (Engine::Redislab, 2, 5000),
+            (Engine::Redislab, 2, 5000),
+        ],
+    );
+    let (_, new) = kill_master_and_wait(&mut d);
+    check_new_topology(&d, new);
+    assert_eq!(leader(&d), vec![Engine::Redis]);
+    for s in &d.sentinels[1..] {
+        let log = s.log();
+        assert!(log.contains("+vote-for-leader"), "{log}");
+        assert!(log.contains("+config-update-from sentinel"), "{log}");
+    }
+}
+
 #[test]
 fn redis_py_discovers_the_master_and_writes_resume_after_a_failover() {
     let python = Command::new("python3")
@@ -507,6 +571,50 @@ fn redis_own_and_the_tutorial_sentinel_conf_start_unchanged() {
 }
 
 #[test]
+fn server_with_the_sentinel_flag_runs_a_sentinel() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(&conf, "sentinel monitor mymaster 127.0.0.1 6379 1\n").unwrap();
+    let port = free_port();
+    let mut p = Proc {
+        port,
+        dir: tempfile::tempdir().unwrap(),
+        child: None,
+        engine: Engine::Redislab,
+        sentinel: false,
+        args: vec![
+            conf.display().to_string(),
+            "--sentinel".into(),
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+        ],
+    };
+    p.spawn();
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut p.conn())
+        .unwrap();
+    assert!(info.contains("redis_mode:sentinel"), "{info}");
+    let role: (String, Vec<String>) = redis::cmd("ROLE").query(&mut p.conn()).unwrap();
+    assert_eq!(role.0, "sentinel");
+    // Data commands are not in a sentinel's table.
+    let set: redis::RedisResult<String> = redis::cmd("SET").arg("k").arg("v").query(&mut p.conn());
+    assert!(set.unwrap_err().to_string().contains("unknown command"));
+    // SHUTDOWN saves the state and exits.
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut p.conn());
+    let exited = wait_until(Duration::from_secs(5), || {
+        p.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+    });
+    assert!(exited);
+    let saved = std::fs::read_to_string(&conf).unwrap();
+    assert!(saved.contains("sentinel myid "), "{saved}");
+}
+
+#[test]
 fn a_bad_sentinel_line_is_refused_with_file_line_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("bad.conf");
@@ -571,7 +679,7 @@ fn a_bad_sentinel_line_is_refused_with_file_line_and_reason() {
 #[test]
 fn sentinel_commands_answer_with_redis_shapes() {
     let master = Proc::node(Engine::Redislab, None);
-    let s = Proc::sentinel(Engine::Redislab, master.port, 1);
+    let s = Proc::sentinel(Engine::Redislab, master.port, 1, 1000);
     let mut c = s.conn();
     let q = |c: &mut redis::Connection, args: &[&str]| -> redis::Value {
         let mut cmd = redis::cmd(args[0]);

@@ -9,7 +9,7 @@ use crate::config::LogLevel;
 use crate::glob::glob_match;
 use crate::resp::Reply;
 
-use super::config::{parse_addr, set_down_after, CreateError};
+use super::config::{set_down_after, CreateError};
 use super::event::describe_master;
 use super::failover::{self, select_slave};
 use super::instance::{Instance, Kind, Master};
@@ -798,8 +798,3 @@ const HELP: &[&str] = &[
     "HELP",
     "    Print this help.",
 ];
-
-/// Parses an address for tests and callers that check one before monitoring it.
-pub fn valid_addr(ip: &str, port: &str) -> bool {
-    parse_addr(ip, port).is_ok()
-}

@@ -33,17 +33,22 @@ pub enum CreateError {
     BadPort,
 }
 
-/// Checks an address as `createSentinelAddr` does with `resolve-hostnames no`: an IP
-/// literal and a port in 0..=65535.
-pub fn parse_addr(ip: &str, port: &str) -> Result<Addr, CreateError> {
+/// Checks an address as `createSentinelAddr` does: a port in 0..=65535 and, with
+/// `resolve-hostnames no` (the default), an IP literal. With `resolve-hostnames yes` a host
+/// name is kept as given; the driver resolves it when it connects.
+pub fn parse_addr(ip: &str, port: &str, resolve_hostnames: bool) -> Result<Addr, CreateError> {
     let port = atoll(port);
     if !(0..=65535).contains(&port) {
         return Err(CreateError::BadPort);
     }
-    if ip.parse::<std::net::IpAddr>().is_err() && ip != "localhost" {
+    let valid = if resolve_hostnames {
+        !ip.is_empty()
+    } else {
+        ip.parse::<std::net::IpAddr>().is_ok()
+    };
+    if !valid {
         return Err(CreateError::BadAddress);
     }
-    let ip = if ip == "localhost" { "127.0.0.1" } else { ip };
     Ok(Addr::new(ip, port as u16))
 }
 
@@ -57,7 +62,7 @@ impl Sentinel {
         quorum: u32,
         now: Ms,
     ) -> Result<(), CreateError> {
-        let addr = parse_addr(ip, port)?;
+        let addr = parse_addr(ip, port, self.core.settings.resolve_hostnames)?;
         if self.masters.contains_key(name) {
             return Err(CreateError::Duplicate);
         }
@@ -185,8 +190,8 @@ impl Sentinel {
             }
             ("known-slave", 4) | ("known-replica", 4) => {
                 master(self, &argv[1])?;
-                let addr =
-                    parse_addr(&argv[2], &argv[3]).map_err(|e| create_error(Kind::Replica, e))?;
+                let addr = parse_addr(&argv[2], &argv[3], self.core.settings.resolve_hostnames)
+                    .map_err(|e| create_error(Kind::Replica, e))?;
                 let m = &mut self.masters[&argv[1]];
                 let key = addr.name();
                 if m.replicas.contains_key(&key) {
@@ -204,8 +209,8 @@ impl Sentinel {
             }
             ("known-sentinel", 4) | ("known-sentinel", 5) => {
                 master(self, &argv[1])?;
-                let addr =
-                    parse_addr(&argv[2], &argv[3]).map_err(|e| create_error(Kind::Sentinel, e))?;
+                let addr = parse_addr(&argv[2], &argv[3], self.core.settings.resolve_hostnames)
+                    .map_err(|e| create_error(Kind::Sentinel, e))?;
                 if argc == 5 {
                     let m = &mut self.masters[&argv[1]];
                     let runid = argv[4].clone();
