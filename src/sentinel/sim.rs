@@ -33,6 +33,8 @@ pub struct Node {
     pub priority: i64,
     /// Ignore `SLAVEOF NO ONE` (a replica that never gets promoted).
     pub refuse_promotion: bool,
+    /// Answer every command with `-NOAUTH` (a password the sentinel does not have).
+    pub requires_auth: bool,
 }
 
 /// Who is at an address.
@@ -82,6 +84,8 @@ pub struct Sim {
     /// `<time> s<i> <event> <payload>` lines.
     pub trace: Vec<String>,
     pub max_latency: Ms,
+    /// (epoch, sentinel) of every `+elected-leader`.
+    pub elections: Vec<(u64, usize)>,
 }
 
 pub const START: Ms = 1_700_000_000_000;
@@ -108,6 +112,7 @@ impl Sim {
                 offset: 0,
                 priority: 100,
                 refuse_promotion: false,
+                requires_auth: false,
             })
             .collect();
         let mut sim_sentinels = Vec::new();
@@ -144,6 +149,7 @@ impl Sim {
             cuts: BTreeSet::new(),
             trace: Vec::new(),
             max_latency: 5,
+            elections: Vec::new(),
         };
         for i in 0..sentinels {
             sim.start_sentinel(i);
@@ -371,6 +377,10 @@ impl Sim {
                     self.sentinels[i].links.remove(&(link, pubsub));
                 }
                 Output::Event(e) => {
+                    if e.name == "+elected-leader" {
+                        let epoch = self.sentinels[i].sentinel.masters["mymaster"].failover_epoch;
+                        self.elections.push((epoch, i));
+                    }
                     let line = format!("{} s{i} {}", self.now - START, e.log_line());
                     self.trace.push(line);
                 }
@@ -418,6 +428,9 @@ impl Sim {
 
     fn node_command(&mut self, n: usize, command: &[String]) -> Option<Frame> {
         let name = command[0].to_ascii_uppercase();
+        if self.nodes[n].requires_auth {
+            return Some(Frame::error("NOAUTH Authentication required."));
+        }
         match name.as_str() {
             "PING" => Some(Frame::simple("PONG")),
             "INFO" => Some(Frame::bulk(self.node_info(n))),
@@ -890,5 +903,141 @@ mod tests {
         assert_eq!(s.core.current_epoch, 0);
         assert!(m.sentinels.contains_key("dddd"));
         let _ = Kind::Master;
+    }
+
+    #[test]
+    fn a_master_that_wants_a_password_we_lack_is_down_and_never_failed_over() {
+        let mut sim = Sim::new(12, 2, 1, 1, FAST);
+        sim.nodes[0].requires_auth = true;
+        sim.run_until(20_000);
+        assert!(sim.trace.iter().any(|l| l.contains("+sdown master")));
+        let m = &sim.sentinels[0].sentinel.masters["mymaster"];
+        assert!(m.replicas.is_empty(), "INFO errors teach nothing");
+        assert!(!sim.events(None, "-failover-abort-no-good-slave").is_empty());
+        assert!(sim.events(None, "+switch-master").is_empty());
+    }
+
+    #[test]
+    fn junk_replies_never_panic_or_change_the_master() {
+        use crate::resp::frame::Frame;
+        let mut sim = Sim::new(13, 2, 2, 1, FAST);
+        sim.run_until(12_000);
+        let mut rng = StdRng::seed_from_u64(99);
+        let links: Vec<LinkId> = sim.sentinels[0]
+            .sentinel
+            .links()
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        let junk = |rng: &mut StdRng| -> Frame {
+            match rng.gen_range(0..7) {
+                0 => Frame::Integer(rng.gen()),
+                1 => Frame::bulk(format!(
+                    "role:slave\r\nmaster_port:{}\r\n",
+                    rng.gen::<u32>()
+                )),
+                2 => Frame::Array(vec![
+                    Frame::Integer(1),
+                    Frame::Integer(2),
+                    Frame::Integer(3),
+                ]),
+                3 => Frame::Array(vec![Frame::Integer(1), Frame::bulk("x"), Frame::bulk("y")]),
+                4 => Frame::Array(vec![
+                    Frame::Integer(rng.gen()),
+                    Frame::bulk("*"),
+                    Frame::Integer(-5),
+                ]),
+                5 => Frame::error("ERR junk"),
+                _ => Frame::Null,
+            }
+        };
+        let expects = [
+            Expect::Ping,
+            Expect::Info,
+            Expect::Publish,
+            Expect::IsMasterDown,
+            Expect::Ignore,
+        ];
+        for k in 0..2000 {
+            let link = links[k % links.len()].clone();
+            let expect = expects[rng.gen_range(0..expects.len())];
+            let reply = junk(&mut rng);
+            let now = sim.now;
+            let s = &mut sim.sentinels[0];
+            let _ = s.sentinel.handle(
+                Input::Reply {
+                    link,
+                    expect,
+                    reply,
+                },
+                now,
+                &mut s.rng,
+            );
+            let _ = s.sentinel.handle(
+                Input::Hello {
+                    payload: format!(
+                        "1.2.3.4,{},{},{},mymaster,9.9.9.9,1,0",
+                        rng.gen::<u16>(),
+                        k,
+                        rng.gen::<u32>()
+                    ),
+                },
+                now,
+                &mut s.rng,
+            );
+        }
+        assert_eq!(sim.master_addr(0), node_addr(0));
+    }
+
+    #[test]
+    fn random_kills_and_partitions_never_elect_two_leaders_in_one_epoch() {
+        for seed in 0..8 {
+            let mut sim = Sim::new(100 + seed, 3, 5, 3, FAST);
+            let mut rng = StdRng::seed_from_u64(seed);
+            sim.max_latency = rng.gen_range(1..40);
+            sim.run_until(12_000);
+            let mut t = 12_000;
+            for _round in 0..4 {
+                // Cut a random sentinel from a random set of peers, maybe kill the master.
+                let a = rng.gen_range(0..5);
+                for b in 0..5 {
+                    if b != a && rng.gen_bool(0.5) {
+                        sim.cut(&sentinel_addr(a), &sentinel_addr(b));
+                    }
+                }
+                let current = sim.master_addr(a);
+                if rng.gen_bool(0.5) {
+                    if let Some(n) = sim.nodes.iter().position(|n| n.addr == current) {
+                        sim.kill_node(n);
+                    }
+                }
+                t += rng.gen_range(3_000..15_000);
+                sim.run_until(t);
+                sim.heal();
+                for n in 0..3 {
+                    sim.restart_node(n);
+                }
+                t += 10_000;
+                sim.run_until(t);
+            }
+            // Settle: every sentinel agrees on one master.
+            sim.run_until(t + 60_000);
+            let mut seen = std::collections::BTreeMap::new();
+            for (epoch, who) in &sim.elections {
+                let first = seen.entry(*epoch).or_insert(*who);
+                assert_eq!(first, who, "seed {seed}: two leaders in epoch {epoch}");
+            }
+            let addr = sim.master_addr(0);
+            for i in 1..5 {
+                assert_eq!(sim.master_addr(i), addr, "seed {seed}: sentinels disagree");
+            }
+            let masters: Vec<&Addr> = sim
+                .nodes
+                .iter()
+                .filter(|n| n.master.is_none())
+                .map(|n| &n.addr)
+                .collect();
+            assert_eq!(masters, vec![&addr], "seed {seed}: one master once healed");
+        }
     }
 }
