@@ -12,6 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +34,25 @@ use crate::sentinel::{Expect, Input, LinkId, LinkSpec, Ms, Output, Sentinel, HEL
 use crate::server::log::Logger;
 
 use super::StartError;
+
+/// The commands a Sentinel knows (Redis 7.0's table in sentinel mode).
+const COMMAND_TABLE: &[&str] = &[
+    "acl",
+    "auth",
+    "client",
+    "command",
+    "hello",
+    "info",
+    "ping",
+    "psubscribe",
+    "publish",
+    "punsubscribe",
+    "role",
+    "sentinel",
+    "shutdown",
+    "subscribe",
+    "unsubscribe",
+];
 
 /// Redis Sentinel's default port.
 pub const SENTINEL_PORT: u16 = 26379;
@@ -208,6 +228,8 @@ struct Driver {
     started: Instant,
     port: u16,
     run_id: String,
+    /// Connected clients, for INFO.
+    clients: Arc<AtomicUsize>,
 }
 
 impl Driver {
@@ -530,6 +552,7 @@ async fn serve(
         started: Instant::now(),
         port: config.port,
         run_id: Sentinel::random_id(&mut StdRng::from_entropy()),
+        clients: Arc::new(AtomicUsize::new(0)),
     };
     logger.log(
         LogLevel::Notice,
@@ -544,23 +567,25 @@ async fn serve(
     // Redis saves the config at start-up (it may have just generated the id).
     driver.apply(vec![Output::FlushConfig]);
 
+    let next_id = Arc::new(AtomicU64::new(0));
     for listener in listeners {
         let tx = tx.clone();
         let events = events.clone();
+        let next_id = next_id.clone();
+        let clients = driver.clients.clone();
         tokio::spawn(async move {
-            let mut next_id = 0u64;
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                next_id += 1;
-                tokio::spawn(client_connection(
-                    stream,
-                    next_id,
-                    tx.clone(),
-                    events.clone(),
-                ));
+                let id = next_id.fetch_add(1, Ordering::Relaxed) + 1;
+                let (tx, events, clients) = (tx.clone(), events.clone(), clients.clone());
+                tokio::spawn(async move {
+                    clients.fetch_add(1, Ordering::Relaxed);
+                    client_connection(stream, id, tx, events).await;
+                    clients.fetch_sub(1, Ordering::Relaxed);
+                });
             }
         });
     }
@@ -880,13 +905,26 @@ async fn client_command(
             .await;
             return (Reply::None, true);
         }
-        "command" => Reply::Array(Vec::new()),
-        "acl" | "reset" | "failover" | "monitor" | "multi" | "exec" | "discard" => {
-            Reply::error(format!(
-                "ERR unknown command '{}', with args beginning with: ",
-                argv[0]
-            ))
-        }
+        "command" => match argv.get(1).map(|a| a.to_ascii_lowercase()).as_deref() {
+            Some("count") => Reply::Int(COMMAND_TABLE.len() as i64),
+            Some("list") => Reply::Array(
+                COMMAND_TABLE
+                    .iter()
+                    .map(|c| Reply::bulk(c.as_bytes()))
+                    .collect(),
+            ),
+            // Command docs and info are not kept: an empty answer, which redis-cli accepts.
+            _ => Reply::Array(Vec::new()),
+        },
+        "acl" => match argv.get(1).map(|a| a.to_ascii_lowercase()).as_deref() {
+            Some("whoami") if argc == 2 => Reply::bulk(b"default"),
+            Some("users") if argc == 2 => Reply::Array(vec![Reply::bulk(b"default")]),
+            Some(_) => Reply::error(format!(
+                "ERR unknown subcommand '{}'. Try ACL HELP.",
+                truncate(&argv[1], 128)
+            )),
+            None => arity("acl"),
+        },
         "subscribe" | "psubscribe" | "publish" | "role" => arity(&name),
         _ => {
             let shown: String = argv[1..]
@@ -1034,7 +1072,10 @@ fn info_text(d: &Driver, sections: &[String]) -> String {
         ));
     }
     if wants("clients") {
-        parts.push("# Clients\r\n".into());
+        parts.push(format!(
+            "# Clients\r\nconnected_clients:{}\r\n",
+            d.clients.load(Ordering::Relaxed)
+        ));
     }
     if wants("cpu") {
         parts.push("# CPU\r\n".into());

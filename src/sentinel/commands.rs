@@ -153,22 +153,29 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
         return err("ERR wrong number of arguments for 'sentinel' command");
     };
     let sub_l = sub.to_ascii_lowercase();
-    let argc = args.len() + 1; // as Redis counts: SENTINEL included
+    let argc = args.len() as i64 + 1; // as Redis counts: SENTINEL included
+    let Some(arity) = subcommand_arity(&sub_l) else {
+        return err(format!(
+            "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
+            truncate(sub, 128)
+        ));
+    };
+    if (arity > 0 && argc != arity) || argc < -arity {
+        return arity_error(&sub_l);
+    }
     match sub_l.as_str() {
-        "help" if argc == 2 => {
-            Reply::Array(HELP.iter().map(|l| Reply::bulk(l.as_bytes())).collect())
-        }
-        "masters" if argc == 2 => Reply::Array(
+        "help" => Reply::Array(HELP.iter().map(|l| Reply::bulk(l.as_bytes())).collect()),
+        "masters" => Reply::Array(
             s.masters
                 .values()
                 .map(|m| instance_reply(&m.inst, Some(m), now))
                 .collect(),
         ),
-        "master" if argc == 3 => match s.masters.get(&args[1]) {
+        "master" => match s.masters.get(&args[1]) {
             Some(m) => instance_reply(&m.inst, Some(m), now),
             None => no_such_master(),
         },
-        "slaves" | "replicas" if argc == 3 => match s.masters.get(&args[1]) {
+        "slaves" | "replicas" => match s.masters.get(&args[1]) {
             Some(m) => Reply::Array(
                 m.replicas
                     .values()
@@ -178,7 +185,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             ),
             None => no_such_master(),
         },
-        "sentinels" if argc == 3 => match s.masters.get(&args[1]) {
+        "sentinels" => match s.masters.get(&args[1]) {
             Some(m) => Reply::Array(
                 m.sentinels
                     .values()
@@ -187,16 +194,16 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             ),
             None => no_such_master(),
         },
-        "myid" if argc == 2 => bulk(s.core.myid.clone()),
-        "get-master-addr-by-name" if argc == 3 => match s.masters.get(&args[1]) {
+        "myid" => bulk(s.core.myid.clone()),
+        "get-master-addr-by-name" => match s.masters.get(&args[1]) {
             Some(m) => {
                 let addr = m.current_addr();
                 Reply::Array(vec![bulk(addr.ip.clone()), bulk(addr.port.to_string())])
             }
             None => Reply::NullArray,
         },
-        "is-master-down-by-addr" if argc == 6 => is_master_down_by_addr(s, args, now, rng),
-        "reset" if argc == 3 => {
+        "is-master-down-by-addr" => is_master_down_by_addr(s, args, now, rng),
+        "reset" => {
             let pattern = args[1].as_bytes();
             let names: Vec<String> = s
                 .masters
@@ -216,7 +223,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             }
             Reply::Int(names.len() as i64)
         }
-        "failover" if argc == 3 => {
+        "failover" => {
             let Some(m) = s.masters.get_mut(&args[1]) else {
                 return no_such_master();
             };
@@ -234,7 +241,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             m.inst.flags.force_failover = true;
             Reply::ok()
         }
-        "ckquorum" if argc == 3 => {
+        "ckquorum" => {
             let Some(m) = s.masters.get(&args[1]) else {
                 return no_such_master();
             };
@@ -270,11 +277,11 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             }
             err(text)
         }
-        "flushconfig" if argc == 2 => {
+        "flushconfig" => {
             s.core.flush_config();
             Reply::ok()
         }
-        "monitor" if argc == 6 => {
+        "monitor" => {
             let quorum = match args[4].parse::<i64>() {
                 Ok(q) => q,
                 Err(_) => return err("ERR Invalid quorum"),
@@ -308,7 +315,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
                 Err(CreateError::BadAddress) => err("ERR Invalid IP address or hostname specified"),
             }
         }
-        "remove" if argc == 3 => {
+        "remove" => {
             let Some(m) = s.masters.get(&args[1]) else {
                 return no_such_master();
             };
@@ -317,9 +324,9 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             s.core.flush_config();
             Reply::ok()
         }
-        "set" if argc >= 3 => set(s, args, now),
-        "config" if argc >= 3 => config(s, args),
-        "info-cache" if argc >= 2 => {
+        "set" => set(s, args, now),
+        "config" => config(s, args),
+        "info-cache" => {
             let names: Vec<&String> = if args.len() > 1 {
                 args[1..]
                     .iter()
@@ -351,7 +358,7 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             }
             Reply::Array(out)
         }
-        "pending-scripts" if argc == 2 => Reply::Array(Vec::new()),
+        "pending-scripts" => Reply::Array(Vec::new()),
         "simulate-failure" => {
             s.core.simfailure_flags = 0;
             for arg in &args[1..] {
@@ -375,30 +382,33 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             }
             Reply::ok()
         }
-        "debug" if argc >= 2 => debug(s, args),
-        "masters"
-        | "master"
-        | "slaves"
-        | "replicas"
-        | "sentinels"
-        | "myid"
-        | "get-master-addr-by-name"
-        | "is-master-down-by-addr"
-        | "reset"
-        | "failover"
-        | "ckquorum"
-        | "flushconfig"
-        | "monitor"
-        | "remove"
-        | "set"
-        | "config"
-        | "pending-scripts"
-        | "help" => arity_error(&sub_l),
+        "debug" => debug(s, args),
         _ => err(format!(
             "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
             truncate(sub, 128)
         )),
     }
+}
+
+/// The arity of each SENTINEL subcommand, from Redis 7.0's command table (negative: at least).
+fn subcommand_arity(sub: &str) -> Option<i64> {
+    Some(match sub {
+        "masters" | "myid" | "flushconfig" | "pending-scripts" | "help" => 2,
+        "master"
+        | "slaves"
+        | "replicas"
+        | "sentinels"
+        | "get-master-addr-by-name"
+        | "reset"
+        | "failover"
+        | "ckquorum"
+        | "remove" => 3,
+        "is-master-down-by-addr" | "monitor" => 6,
+        "set" => -5,
+        "config" | "info-cache" | "simulate-failure" => -3,
+        "debug" => -2,
+        _ => return None,
+    })
 }
 
 fn truncate(text: &str, max: usize) -> &str {
