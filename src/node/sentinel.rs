@@ -1,6 +1,6 @@
 //! The Sentinel driver: runs the pure [`Sentinel`] machine on tokio.
 //!
-//! One task owns the machine. It ticks it every 100 ms with the wall clock (Redis uses
+//! One task owns the machine. It ticks it 10 to 19 times a second with the wall clock (Redis uses
 //! `mstime()`, which is what makes TILT detect clock jumps) and a seeded rng, and carries out
 //! its outputs: commands go to the instance's command link, events are logged in Redis's
 //! format and published to clients subscribed on this Sentinel, the config file is rewritten
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -57,8 +57,10 @@ const COMMAND_TABLE: &[&str] = &[
 /// Redis Sentinel's default port.
 pub const SENTINEL_PORT: u16 = 26379;
 
-/// How often the machine's timer runs.
-const TICK_MS: u64 = 100;
+/// The machine's timer runs `TICK_HZ + rand % TICK_HZ` times a second, a new rate after each
+/// run, as `sentinelTimer` sets `server.hz`: sentinels stay out of step with each other, which
+/// makes split votes rarer.
+const TICK_HZ: u64 = 10;
 /// Links are reconnected at most this often (Redis's SENTINEL_PING_PERIOD).
 const RECONNECT_MS: u64 = 1_000;
 
@@ -161,6 +163,10 @@ pub fn run(
     if sentinel_warnings.iter().any(|w| w == SCRIPTS_WARNING) {
         logger.log(LogLevel::Warning, SCRIPTS_WARNING);
     }
+    // As redis-server: a daemon without a pidfile setting writes the default one.
+    if config.pidfile.is_none() && config.daemonize {
+        config.pidfile = Some(PathBuf::from(format!("/var/run/redis_{}.pid", config.port)));
+    }
     if let Some(pidfile) = &config.pidfile {
         if let Err(e) = std::fs::write(pidfile, format!("{}\n", std::process::id())) {
             logger.log(
@@ -174,7 +180,18 @@ pub fn run(
         .build()
         .map_err(StartError::Runtime)?;
     let pidfile = config.pidfile.clone();
-    let result = runtime.block_on(serve(config, path, sentinel, rng, logger.clone()));
+    let myid_configured = config
+        .sentinel_lines
+        .iter()
+        .any(|l| l.first().is_some_and(|w| w.eq_ignore_ascii_case("myid")));
+    let result = runtime.block_on(serve(
+        config,
+        path,
+        sentinel,
+        rng,
+        logger.clone(),
+        myid_configured,
+    ));
     if let Some(pidfile) = pidfile {
         let _ = std::fs::remove_file(pidfile);
     }
@@ -533,6 +550,7 @@ async fn serve(
     sentinel: Sentinel,
     rng: StdRng,
     logger: Arc<Logger>,
+    myid_configured: bool,
 ) -> Result<(), StartError> {
     let listeners = super::bind_all(&config)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -558,14 +576,16 @@ async fn serve(
         LogLevel::Notice,
         &format!("Running mode=sentinel, port={}.", config.port),
     );
+    // A new id is saved at once, so that it survives a restart (`sentinelIsRunning`).
+    if !myid_configured {
+        driver.apply(vec![Output::FlushConfig]);
+    }
     logger.log(
-        LogLevel::Notice,
+        LogLevel::Warning,
         &format!("Sentinel ID is {}", driver.sentinel.core.myid),
     );
     let outputs = driver.sentinel.start(unix_ms());
     driver.apply(outputs);
-    // Redis saves the config at start-up (it may have just generated the id).
-    driver.apply(vec![Output::FlushConfig]);
 
     let next_id = Arc::new(AtomicU64::new(0));
     for listener in listeners {
@@ -590,13 +610,20 @@ async fn serve(
         });
     }
 
-    let mut timer = tokio::time::interval(Duration::from_millis(TICK_MS));
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let next_tick = |rng: &mut StdRng| {
+        let hz = TICK_HZ + rng.next_u64() % TICK_HZ;
+        tokio::time::Instant::now() + Duration::from_millis(1000 / hz)
+    };
+    let timer = tokio::time::sleep_until(next_tick(&mut driver.rng));
+    tokio::pin!(timer);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(StartError::Runtime)?;
     loop {
         tokio::select! {
-            _ = timer.tick() => driver.tick(),
+            _ = &mut timer => {
+                driver.tick();
+                timer.as_mut().reset(next_tick(&mut driver.rng));
+            }
             msg = rx.recv() => match msg {
                 Some(Msg::Link { gen, input }) => {
                     if let Some((link, pubsub)) = input_link(&input) {
