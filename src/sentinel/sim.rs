@@ -35,6 +35,10 @@ pub struct Node {
     pub refuse_promotion: bool,
     /// Answer every command with `-NOAUTH` (a password the sentinel does not have).
     pub requires_auth: bool,
+    /// The ids of the writes this node holds.
+    pub data: Vec<u64>,
+    /// `min-replicas-to-write`.
+    pub min_replicas: usize,
 }
 
 /// Who is at an address.
@@ -113,6 +117,8 @@ impl Sim {
                 priority: 100,
                 refuse_promotion: false,
                 requires_auth: false,
+                data: Vec::new(),
+                min_replicas: 0,
             })
             .collect();
         let mut sim_sentinels = Vec::new();
@@ -291,24 +297,57 @@ impl Sim {
         }
     }
 
+    /// Is replica `r`'s replication link up (both alive, its master a master, no cut)?
+    fn repl_link_up(&self, r: usize) -> bool {
+        let node = &self.nodes[r];
+        let Some(m) = &node.master else {
+            return false;
+        };
+        node.alive
+            && !self.cuts.contains(&(node.addr.clone(), m.clone()))
+            && self
+                .nodes
+                .iter()
+                .any(|x| x.addr == *m && x.alive && x.master.is_none())
+    }
+
+    /// Replication: a connected replica has its master's offset and data (a full copy: the
+    /// model does not need partial syncs).
     fn advance_offsets(&mut self) {
         let offset = (self.now - START) / 10;
-        let masters: Vec<Addr> = self
-            .nodes
-            .iter()
-            .filter(|n| n.alive && n.master.is_none())
-            .map(|n| n.addr.clone())
-            .collect();
-        for n in self.nodes.iter_mut() {
-            if !n.alive {
-                continue;
-            }
-            match &n.master {
-                None => n.offset = offset,
-                Some(m) if masters.contains(m) => n.offset = offset,
-                Some(_) => {}
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].alive && self.nodes[i].master.is_none() {
+                self.nodes[i].offset = offset;
             }
         }
+        for i in 0..self.nodes.len() {
+            if !self.repl_link_up(i) {
+                continue;
+            }
+            let m = self.nodes[i].master.clone().expect("a replica");
+            let master = self.nodes.iter().find(|x| x.addr == m).expect("up");
+            let (offset, data) = (master.offset, master.data.clone());
+            self.nodes[i].offset = offset;
+            self.nodes[i].data = data;
+        }
+    }
+
+    /// A client write of `id` to node `n`: acknowledged if `n` is an alive master with at
+    /// least `min_replicas` connected replicas (`min-replicas-to-write`).
+    pub fn write(&mut self, n: usize, id: u64) -> bool {
+        let node = &self.nodes[n];
+        if !node.alive || node.master.is_some() {
+            return false;
+        }
+        let addr = node.addr.clone();
+        let connected = (0..self.nodes.len())
+            .filter(|&r| self.nodes[r].master.as_ref() == Some(&addr) && self.repl_link_up(r))
+            .count();
+        if connected < self.nodes[n].min_replicas {
+            return false;
+        }
+        self.nodes[n].data.push(id);
+        true
     }
 
     /// Opens wanted links that can be opened, drops links that broke.
@@ -483,11 +522,11 @@ impl Sim {
         match &node.master {
             None => {
                 out.push_str("role:master\r\n");
-                let replicas = self
-                    .nodes
-                    .iter()
-                    .filter(|r| r.alive && r.master.as_ref() == Some(&node.addr));
+                let replicas = (0..self.nodes.len()).filter(|&r| {
+                    self.nodes[r].master.as_ref() == Some(&node.addr) && self.repl_link_up(r)
+                });
                 for (k, r) in replicas.enumerate() {
+                    let r = &self.nodes[r];
                     out.push_str(&format!(
                         "slave{k}:ip={},port={},state=online,offset={},lag=0\r\n",
                         r.addr.ip, r.addr.port, r.offset
@@ -495,10 +534,7 @@ impl Sim {
                 }
             }
             Some(m) => {
-                let up = self
-                    .nodes
-                    .iter()
-                    .any(|x| x.addr == *m && x.alive && x.master.is_none());
+                let up = self.repl_link_up(n);
                 out.push_str(&format!(
                     "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n",
                     m.ip,
@@ -1039,5 +1075,74 @@ mod tests {
                 .collect();
             assert_eq!(masters, vec![&addr], "seed {seed}: one master once healed");
         }
+    }
+
+    /// The split-brain lesson: the old master, cut off with a client still writing to it,
+    /// acknowledges writes that are lost when it is converted after the heal. With
+    /// `min-replicas-to-write 1` it refuses them instead.
+    fn partitioned_master_writes(min_replicas: usize) -> (Vec<u64>, Vec<u64>) {
+        let mut sim = Sim::new(14, 3, 3, 2, FAST);
+        sim.nodes[0].min_replicas = min_replicas;
+        let mut t = 12_000;
+        let mut id = 0;
+        let mut acked = Vec::new();
+        let mut write_for = |sim: &mut Sim, t: &mut Ms, until: Ms, node: usize| {
+            while *t < until {
+                *t += 200;
+                sim.run_until(*t);
+                id += 1;
+                if sim.write(node, id) {
+                    acked.push(id);
+                }
+            }
+        };
+        write_for(&mut sim, &mut t, 14_000, 0);
+        // Node 0 is cut from the sentinels and the replicas; its client still reaches it.
+        for peer in [
+            node_addr(1),
+            node_addr(2),
+            sentinel_addr(0),
+            sentinel_addr(1),
+            sentinel_addr(2),
+        ] {
+            sim.cut(&node_addr(0), &peer);
+        }
+        write_for(&mut sim, &mut t, 30_000, 0);
+        let new_master = sim.master_addr(0);
+        assert_ne!(new_master, node_addr(0), "{:#?}", sim.trace);
+        sim.heal();
+        sim.run_until(60_000);
+        assert_eq!(
+            sim.nodes[0].master.as_ref(),
+            Some(&new_master),
+            "old master converted"
+        );
+        let new = sim.nodes.iter().find(|n| n.addr == new_master).unwrap();
+        let lost: Vec<u64> = acked
+            .iter()
+            .filter(|w| !new.data.contains(w))
+            .copied()
+            .collect();
+        (acked, lost)
+    }
+
+    #[test]
+    fn a_partitioned_old_master_loses_the_writes_it_acknowledged() {
+        let (acked, lost) = partitioned_master_writes(0);
+        assert_eq!(acked, (1..=90).collect::<Vec<u64>>());
+        // Every write acknowledged during the cut (ids 11..=90) is gone, and so is write 10:
+        // acknowledged just before the cut, it had not reached a replica yet (replication is
+        // asynchronous).
+        assert_eq!(lost, (10..=90).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn min_replicas_to_write_refuses_the_writes_that_would_be_lost() {
+        let (acked, lost) = partitioned_master_writes(1);
+        // Cut off from its replicas, the old master refuses every write: none of the cut's
+        // writes is acknowledged, so none is lost. Only the asynchronous-replication window
+        // before the cut remains (write 10), which min-replicas-max-lag bounds in Redis.
+        assert_eq!(acked, (1..=10).collect::<Vec<u64>>());
+        assert_eq!(lost, vec![10]);
     }
 }
