@@ -30,6 +30,8 @@ struct Proc {
     engine: Engine,
     sentinel: bool,
     args: Vec<String>,
+    /// `requirepass` of a data node.
+    password: Option<String>,
 }
 
 impl Proc {
@@ -61,8 +63,9 @@ impl Proc {
             .stderr(log);
         self.child = Some(command.spawn().expect("spawn"));
         let port = self.port;
+        let url = self.url();
         let up = wait_until(Duration::from_secs(10), || {
-            redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            redis::Client::open(url.as_str())
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
                 .is_ok()
@@ -75,8 +78,20 @@ impl Proc {
         );
     }
 
+    fn url(&self) -> String {
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
     /// A data node: a master, or a replica of `master`.
     fn node(engine: Engine, master: Option<u16>) -> Proc {
+        Self::node_with(engine, master, None)
+    }
+
+    /// A data node with `requirepass` and `masterauth` set to `password`.
+    fn node_with(engine: Engine, master: Option<u16>, password: Option<&str>) -> Proc {
         let port = free_port();
         let mut args: Vec<String> = [
             "--port",
@@ -94,6 +109,14 @@ impl Proc {
         if let Some(m) = master {
             args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
         }
+        if let Some(pw) = password {
+            args.extend([
+                "--requirepass".into(),
+                pw.into(),
+                "--masterauth".into(),
+                pw.into(),
+            ]);
+        }
         let mut p = Proc {
             port,
             dir: tempfile::tempdir().expect("temp dir"),
@@ -101,13 +124,20 @@ impl Proc {
             engine,
             sentinel: false,
             args,
+            password: password.map(str::to_string),
         };
         p.spawn();
         p
     }
 
     /// A sentinel monitoring `mymaster` at `master_port` with `quorum` and `down_after` ms.
-    fn sentinel(engine: Engine, master_port: u16, quorum: u32, down_after: u32) -> Proc {
+    fn sentinel(
+        engine: Engine,
+        master_port: u16,
+        quorum: u32,
+        down_after: u32,
+        auth_pass: Option<&str>,
+    ) -> Proc {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("sentinel.conf");
@@ -117,7 +147,10 @@ impl Proc {
                 "port {port}\nbind 127.0.0.1\n\
                  sentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\n\
                  sentinel down-after-milliseconds mymaster {down_after}\n\
-                 sentinel failover-timeout mymaster 10000\n"
+                 sentinel failover-timeout mymaster 10000\n{}",
+                auth_pass.map_or(String::new(), |p| format!(
+                    "sentinel auth-pass mymaster {p}\n"
+                ))
             ),
         )
         .expect("write sentinel.conf");
@@ -128,6 +161,7 @@ impl Proc {
             engine,
             sentinel: true,
             args: vec![conf.display().to_string()],
+            password: None,
         };
         p.spawn();
         p
@@ -138,7 +172,7 @@ impl Proc {
     }
 
     fn conn(&self) -> redis::Connection {
-        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+        let c = redis::Client::open(self.url())
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
             .expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(5))).ok();
@@ -214,10 +248,20 @@ fn deploy(data: Engine, sentinels: &[Engine], quorum: u32) -> Deployment {
 
 /// Like [`deploy`], with each sentinel's own quorum and down-after period.
 fn deploy_with(data: Engine, sentinels: &[(Engine, u32, u32)]) -> Deployment {
-    let master = Proc::node(data, None);
+    deploy_auth(data, sentinels, None)
+}
+
+/// Like [`deploy_with`], with `password` as the nodes' `requirepass`/`masterauth` and the
+/// sentinels' `auth-pass`.
+fn deploy_auth(
+    data: Engine,
+    sentinels: &[(Engine, u32, u32)],
+    password: Option<&str>,
+) -> Deployment {
+    let master = Proc::node_with(data, None, password);
     let nodes = vec![
-        Proc::node(data, Some(master.port)),
-        Proc::node(data, Some(master.port)),
+        Proc::node_with(data, Some(master.port), password),
+        Proc::node_with(data, Some(master.port), password),
     ];
     let mut nodes: Vec<Proc> = std::iter::once(master).chain(nodes).collect();
     let synced = wait_until(Duration::from_secs(20), || {
@@ -229,7 +273,9 @@ fn deploy_with(data: Engine, sentinels: &[(Engine, u32, u32)]) -> Deployment {
     assert!(synced, "replicas did not sync:\n{}", nodes[0].info());
     let sentinels: Vec<Proc> = sentinels
         .iter()
-        .map(|(e, quorum, down_after)| Proc::sentinel(*e, nodes[0].port, *quorum, *down_after))
+        .map(|(e, quorum, down_after)| {
+            Proc::sentinel(*e, nodes[0].port, *quorum, *down_after, password)
+        })
         .collect();
     let others = sentinels.len() - 1;
     let discovered = wait_until(Duration::from_secs(40), || {
@@ -464,6 +510,25 @@ fn redislab_sentinels_vote_for_a_real_leader_and_follow_it() {
 }
 
 #[test]
+fn password_protected_nodes_fail_over_with_auth_pass() {
+    if !have_tool("redis-sentinel") {
+        return;
+    }
+    // The tutorial's `sentinel auth-pass mymaster 123456`, redislab and real sentinels together.
+    let mut d = deploy_auth(
+        Engine::Redislab,
+        &[
+            (Engine::Redislab, 2, 1000),
+            (Engine::Redis, 2, 1000),
+            (Engine::Redislab, 2, 1000),
+        ],
+        Some("123456"),
+    );
+    let (_, new) = kill_master_and_wait(&mut d);
+    check_new_topology(&d, new);
+}
+
+#[test]
 fn redis_py_discovers_the_master_and_writes_resume_after_a_failover() {
     let python = Command::new("python3")
         .args(["-c", "import redis.sentinel"])
@@ -532,6 +597,7 @@ fn start_sentinel_with(conf_text: &str, extra: &[&str]) -> (Proc, tempfile::Temp
         engine: Engine::Redislab,
         sentinel: true,
         args,
+        password: None,
     };
     p.spawn();
     (p, dir)
@@ -582,6 +648,7 @@ fn server_with_the_sentinel_flag_runs_a_sentinel() {
         child: None,
         engine: Engine::Redislab,
         sentinel: false,
+        password: None,
         args: vec![
             conf.display().to_string(),
             "--sentinel".into(),
@@ -679,7 +746,7 @@ fn a_bad_sentinel_line_is_refused_with_file_line_and_reason() {
 #[test]
 fn sentinel_commands_answer_with_redis_shapes() {
     let master = Proc::node(Engine::Redislab, None);
-    let s = Proc::sentinel(Engine::Redislab, master.port, 1, 1000);
+    let s = Proc::sentinel(Engine::Redislab, master.port, 1, 1000, None);
     let mut c = s.conn();
     let q = |c: &mut redis::Connection, args: &[&str]| -> redis::Value {
         let mut cmd = redis::cmd(args[0]);
