@@ -9,6 +9,7 @@
 
 pub mod connection;
 pub mod sentinel;
+pub mod sentinel_clients;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
