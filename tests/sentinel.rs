@@ -862,3 +862,159 @@ fn failover_time() {
         }
     }
 }
+
+#[test]
+fn sentinel_failover_monitor_remove_and_reset() {
+    let master = Proc::node(Engine::Redislab, None);
+    let replica = Proc::node(Engine::Redislab, Some(master.port));
+    let s = Proc::sentinel(Engine::Redislab, master.port, 2, 1000, None);
+    // Known, connected and with a fresh INFO: a candidate for promotion.
+    let found = wait_until(Duration::from_secs(20), || {
+        let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
+            .arg("replicas")
+            .arg("mymaster")
+            .query(&mut s.conn())
+            .unwrap_or_default();
+        replicas.iter().any(|r| {
+            r.windows(2)
+                .any(|w| w[0] == "master-link-status" && w[1] == "ok")
+                && !r.iter().any(|f| f.contains("disconnected"))
+        })
+    });
+    assert!(found, "replica not discovered");
+    let mut c = s.conn();
+    // A manual failover needs no agreement.
+    let ok: String = redis::cmd("SENTINEL")
+        .arg("failover")
+        .arg("mymaster")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let switched = wait_until(Duration::from_secs(20), || {
+        master_port(&s) == Some(replica.port)
+    });
+    assert!(switched, "{}", s.log());
+    assert!(s
+        .log()
+        .contains("Executing user requested FAILOVER of 'mymaster'"));
+    assert_eq!(common::info_field(&replica.info(), "role"), "master");
+    // MONITOR, then REMOVE, a second master; RESET clears what was learned.
+    let ok: String = redis::cmd("SENTINEL")
+        .arg("monitor")
+        .arg("other")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let role: (String, Vec<String>) = redis::cmd("ROLE").query(&mut c).unwrap();
+    assert_eq!(role.1, vec!["mymaster".to_string(), "other".to_string()]);
+    let dup: redis::RedisResult<String> = redis::cmd("SENTINEL")
+        .arg("monitor")
+        .arg("other")
+        .arg("127.0.0.1")
+        .arg(1)
+        .arg(1)
+        .query(&mut c);
+    assert!(dup
+        .unwrap_err()
+        .to_string()
+        .contains("Duplicate master name."));
+    let ok: String = redis::cmd("SENTINEL")
+        .arg("remove")
+        .arg("other")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let n: i64 = redis::cmd("SENTINEL")
+        .arg("reset")
+        .arg("*")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    let conf = std::fs::read_to_string(s.dir.path().join("sentinel.conf")).unwrap();
+    assert!(!conf.contains("other"), "{conf}");
+    assert!(
+        conf.contains(&format!(
+            "sentinel monitor mymaster 127.0.0.1 {} 2",
+            replica.port
+        )),
+        "{conf}"
+    );
+}
+
+#[test]
+fn redis_cli_runs_every_sentinel_command() {
+    if !have_tool("redis-cli") {
+        return;
+    }
+    let master = Proc::node(Engine::Redislab, None);
+    let s = Proc::sentinel(Engine::Redislab, master.port, 1, 1000, None);
+    let port = s.port.to_string();
+    let commands: &[&[&str]] = &[
+        &["sentinel", "masters"],
+        &["sentinel", "master", "mymaster"],
+        &["sentinel", "replicas", "mymaster"],
+        &["sentinel", "slaves", "mymaster"],
+        &["sentinel", "sentinels", "mymaster"],
+        &["sentinel", "get-master-addr-by-name", "mymaster"],
+        &[
+            "sentinel",
+            "is-master-down-by-addr",
+            "127.0.0.1",
+            &master.port.to_string(),
+            "0",
+            "*",
+        ],
+        &["sentinel", "ckquorum", "mymaster"],
+        &["sentinel", "flushconfig"],
+        &[
+            "sentinel",
+            "set",
+            "mymaster",
+            "down-after-milliseconds",
+            "2000",
+        ],
+        &["sentinel", "config", "get", "*"],
+        &["sentinel", "config", "set", "announce-port", "0"],
+        &["sentinel", "myid"],
+        &["sentinel", "info-cache", "mymaster"],
+        &["sentinel", "pending-scripts"],
+        &["sentinel", "simulate-failure", "help"],
+        &["sentinel", "debug"],
+        &["sentinel", "help"],
+        &["info", "sentinel"],
+        &["role"],
+        &["ping"],
+        &["client", "list"],
+    ];
+    for args in commands {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port])
+            .args(*args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {stdout}");
+        assert!(
+            !stdout.starts_with("ERR") && !stdout.contains("Error:"),
+            "{args:?}: {stdout}"
+        );
+        let may_be_empty = ["pending-scripts", "replicas", "slaves", "sentinels"];
+        assert!(
+            !stdout.trim().is_empty() || may_be_empty.contains(&args[1]),
+            "{args:?}: empty"
+        );
+    }
+    // And in RESP3 (redis-cli -3).
+    let out = Command::new("redis-cli")
+        .args(["-3", "-p", &port, "sentinel", "master", "mymaster"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("mymaster"),
+        "{stdout}"
+    );
+}
