@@ -220,8 +220,10 @@ pub(super) struct Driver {
     pub(super) started: Instant,
     pub(super) port: u16,
     pub(super) run_id: String,
-    /// Connected clients, for INFO.
+    /// Connected clients, connections accepted so far, and `maxclients`, for INFO.
     pub(super) clients: Arc<AtomicUsize>,
+    pub(super) connections: Arc<AtomicU64>,
+    pub(super) maxclients: usize,
 }
 
 impl Driver {
@@ -546,6 +548,12 @@ async fn serve(
         port: config.port,
         run_id: Sentinel::random_id(&mut StdRng::from_entropy()),
         clients: Arc::new(AtomicUsize::new(0)),
+        connections: Arc::new(AtomicU64::new(0)),
+        maxclients: if config.maxclients == 0 {
+            10_000
+        } else {
+            config.maxclients
+        },
     };
     logger.log(
         LogLevel::Notice,
@@ -562,7 +570,7 @@ async fn serve(
     let outputs = driver.sentinel.start(unix_ms());
     driver.apply(outputs);
 
-    let next_id = Arc::new(AtomicU64::new(0));
+    let next_id = driver.connections.clone();
     for listener in listeners {
         let tx = tx.clone();
         let events = events.clone();

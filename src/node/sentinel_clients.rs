@@ -471,15 +471,33 @@ fn info_text(d: &Driver, sections: &[String]) -> String {
     }
     if wants("clients") {
         parts.push(format!(
-            "# Clients\r\nconnected_clients:{}\r\n",
-            d.clients.load(Ordering::Relaxed)
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+             client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
+             blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            d.clients.load(Ordering::Relaxed),
+            d.maxclients
         ));
     }
     if wants("cpu") {
-        parts.push("# CPU\r\n".into());
+        // SAFETY: getrusage writes only into the struct passed.
+        let usage = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+            usage
+        };
+        let secs = |tv: libc::timeval| format!("{}.{:06}", tv.tv_sec, tv.tv_usec);
+        parts.push(format!(
+            "# CPU\r\nused_cpu_sys:{}\r\nused_cpu_user:{}\r\nused_cpu_sys_children:0.000000\r\n\
+             used_cpu_user_children:0.000000\r\n",
+            secs(usage.ru_stime),
+            secs(usage.ru_utime)
+        ));
     }
     if wants("stats") {
-        parts.push("# Stats\r\n".into());
+        parts.push(format!(
+            "# Stats\r\ntotal_connections_received:{}\r\n",
+            d.connections.load(Ordering::Relaxed)
+        ));
     }
     if wants("sentinel") {
         parts.push(info_section(&d.sentinel, unix_ms()));

@@ -643,6 +643,13 @@ fn config(s: &mut Sentinel, args: &[String]) -> Reply {
                 }
             }
             s.core.flush_config();
+            if option.starts_with("sentinel-") {
+                // New credentials for the other sentinels: reconnect with them
+                // (`sentinelDropConnections`).
+                for m in s.masters.values_mut() {
+                    failover::drop_sentinel_links(&mut s.core, m);
+                }
+            }
             Reply::ok()
         }
         _ => err("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported."),

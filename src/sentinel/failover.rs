@@ -550,6 +550,16 @@ pub fn drop_links(core: &mut Core, m: &mut Master) {
     }
 }
 
+/// Closes the links to the other sentinels of `m` (their credentials changed).
+pub fn drop_sentinel_links(core: &mut Core, m: &mut Master) {
+    let master_name = m.name().to_string();
+    for inst in m.sentinels.values_mut() {
+        close_links(core, &master_name, inst);
+        inst.link.cmd_up = false;
+        inst.link.pending = 0;
+    }
+}
+
 fn close_links(core: &mut Core, master: &str, inst: &Instance) {
     if inst.link.cmd_up {
         core.out.push(Output::Close {
