@@ -890,8 +890,9 @@ fn sentinel_failover_monitor_remove_and_reset() {
         .query(&mut c)
         .unwrap();
     assert_eq!(ok, "OK");
+    // Switched: the master's own address changed, not only the address being promoted.
     let switched = wait_until(Duration::from_secs(20), || {
-        master_port(&s) == Some(replica.port)
+        sentinel_master(&s).get("port") == Some(&replica.port.to_string())
     });
     assert!(switched, "{}", s.log());
     assert!(s
