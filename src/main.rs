@@ -210,6 +210,10 @@ fn server(args: Vec<String>, sentinel: bool) -> ExitCode {
     let result = if sentinel || loaded.config.sentinel_mode {
         redislab::node::sentinel::run(loaded.config, path, overrides, loaded.warnings)
     } else {
+        if let Err(error) = redislab::node::sentinel::refuse_outside_sentinel_mode(&loaded.config) {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
         redislab::node::run(loaded.config, path, loaded.warnings)
     };
     match result {

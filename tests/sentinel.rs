@@ -735,6 +735,19 @@ fn a_bad_sentinel_line_is_refused_with_file_line_and_reason() {
             && stderr.contains("Unrecognized sentinel configuration statement."),
         "{stderr}"
     );
+    // A server (no --sentinel) refuses sentinel lines, as redis-server does.
+    std::fs::write(&conf, "port 0\nsentinel monitor m 127.0.0.1 6379 1\n").unwrap();
+    let out = Command::new(redislab())
+        .args(["server", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("at line 2")
+            && stderr.contains("sentinel directive while not in sentinel mode"),
+        "{stderr}"
+    );
     // Sentinel needs its file.
     let out = Command::new(redislab())
         .args(["sentinel"])

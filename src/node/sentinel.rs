@@ -67,6 +67,19 @@ pub fn load(
     Ok((sentinel, warnings))
 }
 
+/// Outside sentinel mode a `sentinel` line is an error, as in Redis's `config.c`.
+pub fn refuse_outside_sentinel_mode(config: &Config) -> Result<(), ConfigError> {
+    match config.sentinel_line_origins.first() {
+        Some(origin) => Err(ConfigError {
+            file: origin.file.clone(),
+            line: Some(origin.line),
+            text: Some(origin.text.clone()),
+            reason: "sentinel directive while not in sentinel mode".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Does the config file (or the command line) set `port`? Sentinel's default is 26379.
 fn port_is_set(path: &Path, overrides: &[String]) -> bool {
     let in_file = std::fs::read_to_string(path).is_ok_and(|text| {

@@ -930,15 +930,13 @@ fn pick<'a>(m: &'a mut Master, kind: Kind, name: Option<&str>) -> Option<&'a mut
 /// `sentinelSendPeriodicCommands`: INFO, PING and hello when they are due.
 fn periodic_commands(core: &mut Core, m: &mut Master, kind: Kind, name: Option<&str>, now: Ms) {
     let master_busy = m.inst.flags.o_down || m.inst.flags.failover_in_progress;
-    let hello = {
-        let Some(inst) = pick(m, kind, name) else {
-            return;
-        };
-        if inst.disconnected() || inst.link.pending >= MAX_PENDING_COMMANDS {
-            return;
-        }
-        Sentinel::hello_payload(core, m, pick_ref(m, kind, name).expect("present"))
+    let Some(inst) = pick_ref(m, kind, name) else {
+        return;
     };
+    if inst.disconnected() || inst.link.pending >= MAX_PENDING_COMMANDS {
+        return;
+    }
+    let hello = Sentinel::hello_payload(core, m, inst);
     let master_name = m.name().to_string();
     let inst = pick(m, kind, name).expect("present");
     let info_period = if kind == Kind::Replica && (master_busy || inst.master_link_down_time != 0) {
