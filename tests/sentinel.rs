@@ -390,6 +390,22 @@ fn redislab_sentinels_fail_over_redislab_nodes_and_convert_the_old_master() {
         );
         assert!(conf.contains("sentinel current-epoch 1"), "{conf}");
     }
+    // A restarted sentinel remembers all of it from its file, before discovering anything.
+    let myid: String = redis::cmd("SENTINEL")
+        .arg("myid")
+        .query(&mut d.sentinels[0].conn())
+        .unwrap();
+    d.sentinels[0].restart();
+    let m = sentinel_master(&d.sentinels[0]);
+    assert_eq!(m["port"], new.to_string());
+    assert_eq!(m["num-slaves"], "2");
+    assert_eq!(m["num-other-sentinels"], "2");
+    assert_eq!(m["config-epoch"], "1");
+    let again: String = redis::cmd("SENTINEL")
+        .arg("myid")
+        .query(&mut d.sentinels[0].conn())
+        .unwrap();
+    assert_eq!(again, myid);
 }
 
 #[test]
