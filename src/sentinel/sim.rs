@@ -33,6 +33,8 @@ pub struct Node {
     pub priority: i64,
     /// Ignore `SLAVEOF NO ONE` (a replica that never gets promoted).
     pub refuse_promotion: bool,
+    /// Ignore `SLAVEOF host port` (a replica that never follows a new master).
+    pub refuse_reconf: bool,
     /// Answer every command with `-NOAUTH` (a password the sentinel does not have).
     pub requires_auth: bool,
     /// The ids of the writes this node holds.
@@ -116,6 +118,7 @@ impl Sim {
                 offset: 0,
                 priority: 100,
                 refuse_promotion: false,
+                refuse_reconf: false,
                 requires_auth: false,
                 data: Vec::new(),
                 min_replicas: 0,
@@ -506,7 +509,7 @@ impl Sim {
                     if !node.refuse_promotion {
                         node.master = None;
                     }
-                } else {
+                } else if !node.refuse_reconf {
                     let port: u16 = command[2].parse().unwrap_or(0);
                     node.master = Some(Addr::new(&command[1], port));
                 }
@@ -1144,5 +1147,33 @@ mod tests {
         // before the cut remains (write 10), which min-replicas-max-lag bounds in Redis.
         assert_eq!(acked, (1..=10).collect::<Vec<u64>>());
         assert_eq!(lost, vec![10]);
+    }
+
+    #[test]
+    fn a_replica_that_never_follows_ends_the_failover_by_timeout() {
+        let mut sim = Sim::new(15, 3, 1, 1, FAST);
+        sim.nodes[1].priority = 10; // node 1 is promoted
+        sim.nodes[2].refuse_reconf = true;
+        sim.run_until(12_000);
+        sim.kill_node(0);
+        sim.run_until(40_000);
+        assert!(!sim.events(None, "+slave-reconf-sent").is_empty());
+        // With parallel-syncs 1 the stuck replica fills the only slot, so (as in Redis) it is
+        // the failover timeout that ends the failover, not the reconfiguration timeout.
+        assert!(sim.events(None, "-slave-reconf-sent-timeout").is_empty());
+        assert!(
+            !sim.events(None, "+failover-end-for-timeout").is_empty(),
+            "{:#?}",
+            sim.trace
+        );
+        assert!(!sim.events(None, "+failover-end").is_empty());
+        assert_eq!(sim.master_addr(0), node_addr(1));
+        // It keeps replicating from the dead master; the sentinel keeps trying to fix it.
+        sim.run_until(70_000);
+        assert!(
+            !sim.events(None, "+fix-slave-config").is_empty(),
+            "{:#?}",
+            sim.trace
+        );
     }
 }
