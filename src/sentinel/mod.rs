@@ -751,7 +751,11 @@ impl Sentinel {
             .get(&hello.runid)
             .is_some_and(|s| s.addr == hello.addr);
         let mut usable = known;
-        if !known {
+        // An address Redis could not use (`createSentinelAddr` fails) adds no sentinel; the
+        // epoch in the hello still counts.
+        let valid_addr =
+            core.settings.resolve_hostnames || hello.addr.ip.parse::<std::net::IpAddr>().is_ok();
+        if !known && valid_addr {
             // The same run id at another address: it moved.
             let removed = m.sentinels.shift_remove(&hello.runid).is_some();
             if removed {
