@@ -264,7 +264,8 @@ fn deploy_auth(
         Proc::node_with(data, Some(master.port), password),
     ];
     let mut nodes: Vec<Proc> = std::iter::once(master).chain(nodes).collect();
-    let synced = wait_until(Duration::from_secs(20), || {
+    // Bounds are generous: the machine is shared and these run in parallel.
+    let synced = wait_until(Duration::from_secs(60), || {
         common::info_field(&nodes[0].info(), "connected_slaves") == "2"
             && nodes[1..]
                 .iter()
@@ -278,7 +279,7 @@ fn deploy_auth(
         })
         .collect();
     let others = sentinels.len() - 1;
-    let discovered = wait_until(Duration::from_secs(40), || {
+    let discovered = wait_until(Duration::from_secs(60), || {
         sentinels.iter().all(|s| {
             let m = sentinel_master(s);
             m.get("num-slaves").map(String::as_str) == Some("2")
