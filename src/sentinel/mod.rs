@@ -385,7 +385,15 @@ impl Sentinel {
                         inst.link.pending = 0;
                         inst.link.local_ip = local_ip;
                         let inst = inst_of(&mut self.masters, &link).expect("looked up");
+                        // PING at once, and INFO with it when due, as Redis pipelines them
+                        // on a new link.
                         self.core.send_ping(&link.master, inst, now);
+                        let info_due = inst.info_refresh == 0
+                            || now.saturating_sub(inst.info_refresh) > self.core.timing.info_period;
+                        if inst.kind != Kind::Sentinel && info_due {
+                            self.core
+                                .send(&link.master, inst, vec!["INFO".into()], Expect::Info);
+                        }
                     }
                 }
             }
