@@ -14,24 +14,28 @@
 //! 5. [`resp`]: the wire. Requests in (multibulk and inline, Redis's limits), replies out (RESP2
 //!    or RESP3), and client-side frames.
 //! 6. [`persist`]: the RDB and AOF file formats, and writing snapshots safely (temp file, fork).
-//! 7. [`repl`]: replication state with no I/O: ids, offsets, the backlog, PSYNC's
-//!    continue-or-not rule, the per-replica stream channel.
-//! 8. [`net`]: peer links through one layer with a fault table (cut, delay per peer and
+//! 7. [`repl`]: replication with no I/O: ids, offsets, the backlog, PSYNC's continue-or-not
+//!    rule, the per-replica stream channel, and the replica side's state machine.
+//! 8. [`sentinel`]: Redis Sentinel as a pure state machine (time and randomness are inputs);
+//!    its driver is `node::sentinel`.
+//! 9. [`net`]: peer links through one layer with a fault table (cut, delay per peer and
 //!    direction), which a lab drives on a node started with `--lab-faults`.
-//! 9. [`server`]: the core. One node's state: the [`server::engine::Engine`] (keyspace,
-//!    replication state, AOF writer, persistence status, the role) behind one lock, the one
-//!    role transition ([`server::role`]), propagation ([`server::propagation::flush`]), and
-//!    what sits beside the engine (pub/sub, clients, config, the event bus).
-//! 10. [`cmd`]: the command table and one module per family; [`cmd::call`] is the path of a
+//! 10. [`server`]: the core. One node's state: the [`server::engine::Engine`] (keyspace,
+//!     replication state, AOF writer, persistence status, the role) behind one lock, the one
+//!     role transition ([`server::role`]), propagation ([`server::propagation::flush`]), and
+//!     what sits beside the engine (pub/sub, clients, config, the event bus).
+//! 11. [`cmd`]: the command table and one module per family; [`cmd::call`] is the path of a
 //!     command. Commands change the core and return a reply and an effect for the runtime.
-//! 11. [`node`]: the runtime. Listeners, connection tasks, the periodic tick and child reaping
+//! 12. [`client`]: the async client, redis-cli formatting and `redislab cli` (its help reads
+//!     the command docs).
+//! 13. [`node`]: the runtime. Listeners, connection tasks, the periodic tick and child reaping
 //!     ([`node::cron`]), start-up loading, the replica link ([`node::replica_link`]) and the
-//!     master's side of a sync ([`node::serve_replica`]), carrying out role changes, shutdown.
-//! 12. [`sim`]: the deterministic simulator: nodes running the real core, command path and
+//!     master's side of a sync ([`node::serve_replica`]), carrying out role changes, shutdown,
+//!     and the Sentinel's driver ([`node::sentinel`]).
+//! 14. [`sim`]: the deterministic simulator: nodes running the real core, command path and
 //!     replication machines over a virtual network, in virtual time, with seeded randomness;
 //!     scenarios as scripts whose traces are snapshots.
-//! 13. [`client`]: the async client, redis-cli formatting and `redislab cli`.
-//! 14. [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
+//! 15. [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
 //!     transcripts.
 //!
 //! # The life of a command
@@ -69,6 +73,7 @@ pub mod node;
 pub mod persist;
 pub mod repl;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod sim;
 pub mod store;

@@ -28,6 +28,17 @@ enum Command {
         )]
         args: Vec<String>,
     },
+    /// Run a Sentinel, like redis-sentinel: `redislab sentinel <sentinel.conf> [--port 26380 ...]`
+    /// (the same as `redislab server <sentinel.conf> --sentinel`).
+    Sentinel {
+        /// A sentinel.conf, then `--directive value` overrides.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CONFIG_FILE] [--DIRECTIVE VALUE"
+        )]
+        args: Vec<String>,
+    },
     /// A redis-cli-like client: `redislab cli [-h host] [-p port] [-a password] [-c] [command ...]`.
     #[command(disable_help_flag = true)]
     Cli(redislab::client::cli::CliArgs),
@@ -60,7 +71,8 @@ enum Command {
 fn main() -> ExitCode {
     let parsed = Cli::parse();
     match parsed.command {
-        Command::Server { args } => server(args),
+        Command::Server { args } => server(args, false),
+        Command::Sentinel { args } => server(args, true),
         Command::Cli(args) => cli(args),
         Command::Rdb { file } => rdb(&file),
         Command::Aof { path } => aof(&path),
@@ -215,7 +227,9 @@ fn rdb(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn server(mut args: Vec<String>) -> ExitCode {
+/// `redislab server` and `redislab sentinel`: a config file, then overrides. A `--sentinel`
+/// override (or the `sentinel` subcommand) runs a Sentinel instead of a server.
+fn server(mut args: Vec<String>, sentinel: bool) -> ExitCode {
     // redislab's own switch, not a redis.conf directive: the lab's fault table.
     let lab_faults = args.iter().any(|a| a == "--lab-faults");
     args.retain(|a| a != "--lab-faults");
@@ -231,7 +245,16 @@ fn server(mut args: Vec<String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match redislab::node::run_with(loaded.config, path, loaded.warnings, options) {
+    let result = if sentinel || loaded.config.sentinel_mode {
+        redislab::node::sentinel::run(loaded.config, path, overrides, loaded.warnings)
+    } else {
+        if let Err(error) = redislab::node::sentinel::refuse_outside_sentinel_mode(&loaded.config) {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+        redislab::node::run_with(loaded.config, path, loaded.warnings, options)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{error}");

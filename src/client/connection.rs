@@ -71,6 +71,11 @@ impl Client {
         })
     }
 
+    /// Our side's IP address on this connection (what a Sentinel announces in its hellos).
+    pub fn local_ip(&self) -> Option<String> {
+        self.stream.local_addr().ok().map(|a| a.ip().to_string())
+    }
+
     /// The address this client was asked to connect to.
     pub fn addr(&self) -> &str {
         &self.addr

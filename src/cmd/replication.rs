@@ -17,6 +17,7 @@ use crate::server::role::{change_role, Cause, Role, RoleChange};
 
 /// The replication commands' table entries.
 pub const COMMANDS: &[Spec] = &[
+    // Allowed inside MULTI, as in Redis: Sentinel sends it in a MULTI block.
     Spec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
     Spec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE, replicaof),
     Spec::new(

@@ -137,12 +137,15 @@ pub fn overrides_to_lines(args: &[String]) -> Vec<String> {
             let words = split_args(arg).map_or(0, |w| w.len());
             if words == 1 {
                 handled_last = false;
+                let next_is_name = args.get(j + 1).is_some_and(|n| n.starts_with("--"));
                 if arg.eq_ignore_ascii_case("--save") {
-                    let next_is_name = args.get(j + 1).is_some_and(|n| n.starts_with("--"));
                     if next_is_name || j + 1 == args.len() {
                         line.push_str("\"\"");
                         handled_last = true;
                     }
+                } else if arg.eq_ignore_ascii_case("--sentinel") && next_is_name {
+                    // A pseudo option without a value: `--sentinel --port 26380`.
+                    handled_last = true;
                 }
             } else {
                 handled_last = true;
@@ -267,5 +270,9 @@ mod tests {
             vec![r#"requirepass "--secret""#]
         );
         assert_eq!(o(&["--sentinel"]), vec!["sentinel"]);
+        assert_eq!(
+            o(&["--sentinel", "--port", "26380"]),
+            vec!["sentinel", "port \"26380\""]
+        );
     }
 }

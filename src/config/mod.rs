@@ -99,6 +99,15 @@ impl Default for ClientOutputBufferLimits {
     }
 }
 
+/// The file, 1-based line number and text of a config line, kept for reports made after
+/// loading (the sentinel checks its `sentinel ...` lines once the whole file is read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineOrigin {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+}
+
 /// A loaded configuration and what to log about it at start-up.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -228,6 +237,8 @@ pub struct Config {
     pub client_output_buffer_limit: ClientOutputBufferLimits,
     /// `sentinel ...` lines in order, without the word `sentinel`, for the sentinel role.
     pub sentinel_lines: Vec<Vec<String>>,
+    /// Where each of [`Config::sentinel_lines`] came from, for the sentinel's error reports.
+    pub sentinel_line_origins: Vec<LineOrigin>,
     /// A bare `sentinel` directive was seen (`--sentinel` on the command line).
     pub sentinel_mode: bool,
     /// `rename-command <old> <new>` lines, in order (not applied by this layer).
@@ -341,6 +352,7 @@ impl Default for Config {
             cluster_allow_reads_when_down: false,
             client_output_buffer_limit: ClientOutputBufferLimits::default(),
             sentinel_lines: Vec::new(),
+            sentinel_line_origins: Vec::new(),
             sentinel_mode: false,
             rename_commands: Vec::new(),
             users: Vec::new(),
@@ -602,6 +614,11 @@ impl Config {
                     self.sentinel_mode = true;
                 } else {
                     self.sentinel_lines.push(argv[1..].to_vec());
+                    self.sentinel_line_origins.push(LineOrigin {
+                        file: file.to_string(),
+                        line: lineno,
+                        text: line.to_string(),
+                    });
                 }
                 Ok(())
             }

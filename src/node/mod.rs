@@ -11,6 +11,8 @@ pub mod connection;
 pub mod cron;
 mod daemon;
 pub mod replica_link;
+pub mod sentinel;
+pub mod sentinel_clients;
 pub mod serve_replica;
 pub mod startup;
 
@@ -242,7 +244,7 @@ fn final_save(shared: &Shared) {
 }
 
 /// Binds the configured addresses; `-` prefixed ones are optional (`bind * -::*`).
-fn bind_all(config: &Config) -> Result<Vec<TcpListener>, StartError> {
+pub(crate) fn bind_all(config: &Config) -> Result<Vec<TcpListener>, StartError> {
     let mut listeners = Vec::new();
     let binds = if config.bind.is_empty() {
         vec!["*".to_string(), "-::*".to_string()]
