@@ -1,6 +1,7 @@
 //! The book: mdBook leaves an `{{#include}}` it cannot read in the page instead of failing, so
-//! this checks every include in book/src resolves, and that included insta snapshots still have
-//! their three-line header (the chapters include them from line 4).
+//! this checks every include in book/src resolves (a named excerpt to an `ANCHOR` the source
+//! still has), and that included insta snapshots still have their three-line header (the
+//! chapters include them from line 4).
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,19 @@ fn every_include_in_the_book_resolves() {
                 "{}: {{{{#include {file}}}}} does not resolve",
                 page.display()
             );
+            if let Some(anchor) = range
+                .as_deref()
+                .filter(|r| !r.starts_with(|c: char| c.is_ascii_digit()))
+            {
+                // A named excerpt: the source must still mark it, or mdBook includes nothing.
+                let source = std::fs::read_to_string(&target).unwrap();
+                assert!(
+                    source.contains(&format!("ANCHOR: {anchor}\n"))
+                        && source.contains(&format!("ANCHOR_END: {anchor}\n")),
+                    "{}: {file} has no ANCHOR {anchor}",
+                    page.display()
+                );
+            }
             if file.ends_with(".snap") {
                 let snap = std::fs::read_to_string(&target).unwrap();
                 let lines: Vec<&str> = snap.lines().collect();

@@ -261,6 +261,7 @@ fn run(
         session,
         ..
     } = cx;
+    // ANCHOR: after_a_write
     propagate_expired(engine);
     if engine.dirty > dirty_before && engine.propagate && !session.is_master_link {
         match rewrite {
@@ -272,6 +273,7 @@ fn run(
             }
         }
     }
+    // ANCHOR_END: after_a_write
     shared
         .stats
         .total_commands_processed

@@ -181,6 +181,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     disconnect(&shared, &mut session);
 }
 
+// ANCHOR: run_batch
 /// Runs every complete request in `input`. The keyspace lock is taken once for the batch, and
 /// the batch's writes become replication stream before it is released.
 fn run_batch(
@@ -197,6 +198,7 @@ fn run_batch(
     }
     next
 }
+// ANCHOR_END: run_batch
 
 fn run_requests<'a>(
     shared: &'a Shared,

@@ -442,6 +442,7 @@ impl ReplicaLink {
         self.state = State::WaitPsync;
     }
 
+    // ANCHOR: handle_psync_reply
     fn handle_psync_reply(&mut self, now: i64, reply: String, out: &mut Vec<Output>) {
         if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
             let mut parts = rest.split_whitespace();
@@ -470,6 +471,7 @@ impl ReplicaLink {
             self.fail(now, Some(Event::UnexpectedPsyncReply { reply }), out);
         }
     }
+    // ANCHOR_END: handle_psync_reply
 
     /// Moves bulk bytes from the buffer into the snapshot; hands it over once complete.
     fn collect_bulk(&mut self, out: &mut Vec<Output>) {

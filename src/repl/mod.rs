@@ -209,6 +209,7 @@ impl ReplState {
         Ok(())
     }
 
+    // ANCHOR: answer_psync
     /// PSYNC's answer (`masterTryPartialResynchronization`): continue from the backlog, or
     /// not (with why, when the replica had a history to offer). Counts the attempt.
     pub fn answer_psync(&mut self, request: &SyncRequest) -> Psync {
@@ -244,6 +245,7 @@ impl ReplState {
             Err(_) => Psync::Full { rejected: None },
         }
     }
+    // ANCHOR_END: answer_psync
 
     /// Prepares a full resync: a backlog (and a new history) if there is none yet, the
     /// replica registered so it receives everything from this instant. Returns the id and

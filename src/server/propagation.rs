@@ -8,6 +8,7 @@ use super::engine::Engine;
 use super::Shared;
 use crate::repl::encode_command;
 
+// ANCHOR: flush
 /// Turns the writes queued in the engine into the AOF and the replication stream.
 /// Call with the keyspace lock held, after every batch of commands.
 pub fn flush(shared: &Shared, engine: &mut Engine) {
@@ -34,6 +35,7 @@ pub fn flush(shared: &Shared, engine: &mut Engine) {
     }
     repl.feed(&out.freeze());
 }
+// ANCHOR_END: flush
 
 /// Asks every replica for an ACK now (`REPLCONF GETACK *`, sent by WAIT). Like any stream
 /// bytes it goes into the backlog and counts in the offset.

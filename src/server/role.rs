@@ -53,6 +53,7 @@ pub enum RoleChange {
     Promoted,
 }
 
+// ANCHOR: change_role
 /// Changes the node's role. The caller holds the keyspace lock (`engine`); `now_ms` is the
 /// current Unix time in ms. The new replication id on promotion comes from the engine's
 /// seedable rng.
@@ -125,6 +126,7 @@ pub fn change_role(
         .send_replace(engine.repl.next_generation);
     change
 }
+// ANCHOR_END: change_role
 
 /// Sets every db's expiry mode from the current role (after a role change, and after a load
 /// replaced the dbs).
