@@ -18,6 +18,8 @@ pub const UNAUTHENTICATED_MAX_ARGS: i64 = 10;
 pub const UNAUTHENTICATED_MAX_BULK: i64 = 16 * 1024;
 /// Upper bound on how many argument slots are reserved before the arguments arrive.
 const MAX_PREALLOCATED_ARGS: usize = 1024;
+/// Upper bound on how much buffer is reserved for a bulk beyond the bytes already received.
+const BULK_RESERVE_AHEAD_BYTES: usize = 1024 * 1024;
 
 /// A malformed request. The text is what Redis replies (after `-ERR `); the connection is then
 /// closed.
@@ -107,9 +109,12 @@ impl RequestParser {
             }
             let len = len as usize;
             if buf.len() < used + len + 2 {
-                // Reserve for the whole bulk once its header is here (big values arrive in many
-                // reads); the length has been checked against proto-max-bulk-len.
-                buf.reserve(used + len + 2 - buf.len());
+                // Big values arrive in many reads: reserve ahead, but never more than
+                // BULK_RESERVE_AHEAD_BYTES beyond what has arrived, so that a header alone
+                // (`$536870912`) cannot make the server allocate for bytes never sent. The
+                // buffer grows geometrically, so a big value is still copied only a few times.
+                let missing = used + len + 2 - buf.len();
+                buf.reserve(missing.min(BULK_RESERVE_AHEAD_BYTES));
                 return Ok(None);
             }
             buf.advance(used);
@@ -179,19 +184,29 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 }
 
 /// Splits a line into arguments the way Redis's `sdssplitargs` does: whitespace separates,
-/// `"..."` understands `\n \r \t \b \a \\ \" \xHH`, `'...'` understands only `\'`, and a closing
-/// quote must be followed by whitespace or the end. `None` means unbalanced quotes.
+/// `"..."` understands `\n \r \t \b \a \\ \" \xHH`, `'...'` understands only `\'`, and a
+/// closing quote must be followed by whitespace or the end. `None` means unbalanced quotes.
+///
+/// `sdssplitargs` reads a C string, so a NUL byte ends the line: what follows it is ignored,
+/// and a quote still open there is unbalanced. "Whitespace" is C's `isspace` (vertical tab
+/// and form feed included) between arguments; inside an unquoted argument only space, tab,
+/// CR and LF end it, as in Redis.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
             return Some(args);
         }
+        // line[i] is neither a space nor NUL, so the loop below consumes at least one byte.
         let mut current = Vec::new();
         let mut in_double = false;
         let mut in_single = false;
@@ -221,7 +236,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -238,7 +253,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     current.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -251,7 +266,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_double = true,
                     b'\'' => in_single = true,
                     c => current.push(c),
@@ -261,6 +276,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
         }
         args.push(Bytes::from(current));
     }
+}
+
+/// C's `isspace` in the "C" locale: space, `\t`, `\n`, `\v`, `\f`, `\r`.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 #[cfg(test)]
@@ -349,6 +369,18 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_bulk_header_reserves_little() {
+        let mut parser = RequestParser::new(512 * 1024 * 1024);
+        let mut buf = BytesMut::from(&b"*1\r\n$536870912\r\nabc"[..]);
+        assert_eq!(parser.parse(&mut buf), Ok(None));
+        assert!(
+            buf.capacity() <= 2 * BULK_RESERVE_AHEAD_BYTES,
+            "{}",
+            buf.capacity()
+        );
+    }
+
+    #[test]
     fn unauthenticated_clients_get_tight_limits() {
         let mut parser = RequestParser::new(1 << 20);
         parser.authenticated = false;
@@ -392,5 +424,28 @@ mod tests {
             parse_all(b"set \"a\r\n"),
             Err(ProtocolError::new("unbalanced quotes in request"))
         );
+    }
+
+    /// Regression: a NUL byte at the start of an argument was neither skipped as a separator
+    /// nor consumed, so the splitter pushed empty arguments forever (an 8 GB allocation, then
+    /// an abort). `sdssplitargs` reads a C string: the NUL ends the line.
+    #[test]
+    fn a_nul_byte_ends_an_inline_line() {
+        assert_eq!(split_args(b"\0").unwrap(), Vec::<Bytes>::new());
+        assert_eq!(split_args(b"get a \0b c").unwrap(), args(&["get", "a"]));
+        assert_eq!(split_args(b"get a\0b").unwrap(), args(&["get", "a"]));
+        assert_eq!(split_args(b"set \"a\0b\" c"), None);
+        assert_eq!(split_args(b"set 'a'\0x").unwrap(), args(&["set", "a"]));
+        assert_eq!(
+            parse_all(b"\0\r\nPING \0\0\r\n").unwrap(),
+            vec![vec![], args(&["PING"])]
+        );
+    }
+
+    #[test]
+    fn vertical_tab_and_form_feed_separate_but_do_not_end_an_argument() {
+        assert_eq!(split_args(b"\x0bget\x0ck").unwrap(), args(&["get\x0ck"]));
+        assert_eq!(split_args(b"get \x0b k").unwrap(), args(&["get", "k"]));
+        assert_eq!(split_args(b"\"a\"\x0bb").unwrap(), args(&["a", "b"]));
     }
 }
