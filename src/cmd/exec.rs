@@ -133,6 +133,9 @@ pub fn call(
     match check(shared, session, argv) {
         Ok(spec) => {
             session.last_command = spec.name;
+            if let Err(refusal) = check_memory(shared, engine, session, spec) {
+                return (refusal.into(), Effect::None);
+            }
             if let Some(multi) = session.multi.as_mut() {
                 if !is_transaction_control(spec) {
                     multi.queued.push(argv.to_vec());
@@ -151,6 +154,49 @@ pub fn call(
             (error.into(), Effect::None)
         }
     }
+}
+
+/// `maxmemory` (`processCommand`): evicts by policy, and refuses a command that may grow
+/// memory while it stays above the limit. Inside MULTI every command but EXEC, DISCARD, QUIT
+/// and RESET is refused (queueing takes memory); EXEC is refused when it holds a DENYOOM
+/// command, and then discards the transaction. Commands from the master are never refused.
+fn check_memory(
+    shared: &Shared,
+    engine: &mut Engine,
+    session: &mut Session,
+    spec: &Spec,
+) -> Result<(), CmdError> {
+    if session.is_master_link || crate::server::eviction::make_room(shared, engine).is_ok() {
+        return Ok(());
+    }
+    let queued_denyoom = |session: &Session| {
+        session.multi.as_ref().is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|argv| lookup(&argv[0]).is_some_and(|s| s.has(flags::DENYOOM)))
+        })
+    };
+    let oom = crate::server::eviction::OutOfMemory::TEXT;
+    if spec.name == "exec" {
+        if !queued_denyoom(session) {
+            return Ok(());
+        }
+        session.multi = None;
+        let watched = std::mem::take(&mut session.watched);
+        engine.unwatch_all(session.id, &watched);
+        return Err(CmdError(
+            format!("EXECABORT Transaction discarded because of: {oom}").into(),
+        ));
+    }
+    let refuse = spec.has(flags::DENYOOM)
+        || (session.multi.is_some() && !matches!(spec.name, "discard" | "quit" | "reset"));
+    if !refuse {
+        return Ok(());
+    }
+    if let Some(multi) = session.multi.as_mut() {
+        multi.failed = true;
+    }
+    Err(CmdError::new(oom))
 }
 
 /// Commands that act on the transaction itself rather than being queued.

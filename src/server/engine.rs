@@ -45,6 +45,8 @@ pub struct KeyspaceStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
+    /// Keys deleted by `maxmemory` eviction (`evicted_keys`).
+    pub evicted_keys: u64,
 }
 
 /// The databases and what must change atomically with them.
@@ -59,6 +61,8 @@ pub struct Engine {
     /// When true, writes are queued in `propagated` for AOF and replicas to drain.
     pub propagate: bool,
     pub propagated: Vec<Propagated>,
+    /// Eviction candidates kept between commands (`maxmemory`).
+    pub eviction: crate::server::eviction::Pool,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -75,6 +79,7 @@ impl Engine {
             rng: StdRng::from_entropy(),
             propagate: false,
             propagated: Vec::new(),
+            eviction: Default::default(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
