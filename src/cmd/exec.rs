@@ -133,7 +133,12 @@ pub fn call(
     match check(shared, session, argv) {
         Ok(spec) => {
             session.last_command = spec.name;
-            if let Err(refusal) = check_memory(shared, engine, session, spec) {
+            if let Err(refusal) = check_memory(shared, engine, session, spec)
+                .and_then(|()| check_disk_error(shared, session, spec))
+            {
+                if let Some(multi) = session.multi.as_mut() {
+                    multi.failed = true;
+                }
                 return (refusal.into(), Effect::None);
             }
             if let Some(multi) = session.multi.as_mut() {
@@ -193,10 +198,30 @@ fn check_memory(
     if !refuse {
         return Ok(());
     }
-    if let Some(multi) = session.multi.as_mut() {
-        multi.failed = true;
-    }
     Err(CmdError::new(oom))
+}
+
+/// `stop-writes-on-bgsave-error` (`writeCommandsDeniedByDiskError`): while save points are
+/// configured and the last background save failed, writes and PING are refused with
+/// `-MISCONF`, except from the master.
+fn check_disk_error(shared: &Shared, session: &Session, spec: &Spec) -> Result<(), CmdError> {
+    if session.is_master_link || !(spec.has(flags::WRITE) || spec.name == "ping") {
+        return Ok(());
+    }
+    let stop_writes = {
+        let config = shared.config();
+        config.stop_writes_on_bgsave_error && !config.save.is_empty()
+    };
+    if stop_writes && !shared.persistence().last_bgsave_ok {
+        return Err(CmdError::new(
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to \
+             persist to disk. Commands that may modify the data set are disabled, because this \
+             instance is configured to report errors during writes if RDB snapshotting fails \
+             (stop-writes-on-bgsave-error option). Please check the Redis logs for details \
+             about the RDB error.",
+        ));
+    }
+    Ok(())
 }
 
 /// Commands that act on the transaction itself rather than being queued.

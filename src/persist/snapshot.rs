@@ -80,12 +80,37 @@ pub fn fork_child(work: impl FnOnce() -> bool) -> io::Result<i32> {
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
         0 => {
+            close_inherited_sockets();
             let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
             // SAFETY: _exit ends the child without running the parent's destructors or atexit
             // handlers (which would flush the parent's buffers twice).
             unsafe { libc::_exit(if ok { 0 } else { 1 }) }
         }
         pid => Ok(pid),
+    }
+}
+
+/// In a forked child: closes every socket inherited from the parent (listeners, clients,
+/// replica links), as Redis's `closeChildUnusedResourceAfterFork` does. Otherwise a child
+/// still writing after its parent was killed keeps the port bound, and the restarted node
+/// cannot listen.
+fn close_inherited_sockets() {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<libc::c_int> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: fstat only writes `stat`; closing a socket the single-threaded child owns
+        // cannot affect the parent, whose descriptors are its own.
+        unsafe {
+            let mut stat: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut stat) == 0 && stat.st_mode & libc::S_IFMT == libc::S_IFSOCK {
+                libc::close(fd);
+            }
+        }
     }
 }
 

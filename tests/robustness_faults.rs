@@ -1,0 +1,117 @@
+//! Durability under faults and security defaults: a failed background save stops writes with
+//! `-MISCONF` while `stop-writes-on-bgsave-error yes`; a node killed with SIGKILL in the middle
+//! of BGSAVE restarts from the last complete dump.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{info_field, wait_until, TestNode};
+use redis::{Commands, RedisResult};
+
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently \
+unable to persist to disk. Commands that may modify the data set are disabled, because this \
+instance is configured to report errors during writes if RDB snapshotting fails \
+(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB \
+error.";
+
+fn error_text<T: std::fmt::Debug>(result: RedisResult<T>) -> String {
+    let error = result.expect_err("an error reply");
+    format!(
+        "{} {}",
+        error.code().unwrap_or(""),
+        error.detail().unwrap_or("")
+    )
+}
+
+#[test]
+fn a_failed_bgsave_makes_writes_answer_misconf() {
+    let node = TestNode::start(&["--save", "900 1", "--stop-writes-on-bgsave-error", "yes"]);
+    // The dump's name taken by a directory: the save cannot be renamed into place (a full
+    // disk or a read-only directory fail the same way, and need root to set up).
+    std::fs::create_dir(node.path().join("dump.rdb")).unwrap();
+    let mut con = node.conn();
+    let _: () = con.set("before", "1").unwrap();
+    let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    let failed = wait_until(Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        info_field(&info, "rdb_last_bgsave_status") == "err"
+    });
+    assert!(failed, "the background save did not fail");
+    assert_eq!(error_text(con.set::<_, _, ()>("after", "1")), MISCONF);
+    assert_eq!(
+        error_text(redis::cmd("PING").query::<String>(&mut con)),
+        MISCONF
+    );
+    // Reads still work, and nothing acknowledged was lost.
+    let before: String = con.get("before").unwrap();
+    assert_eq!(before, "1");
+    // With the option off, writes resume.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("stop-writes-on-bgsave-error")
+        .arg("no")
+        .query(&mut con)
+        .unwrap();
+    let _: () = con.set("after", "1").unwrap();
+}
+
+#[test]
+fn without_save_points_a_failed_save_does_not_stop_writes() {
+    let node = TestNode::start(&["--save", "", "--stop-writes-on-bgsave-error", "yes"]);
+    std::fs::create_dir(node.path().join("dump.rdb")).unwrap();
+    let mut con = node.conn();
+    let _: RedisResult<String> = redis::cmd("BGSAVE").query(&mut con);
+    std::thread::sleep(Duration::from_millis(500));
+    let _: () = con.set("k", "v").unwrap();
+}
+
+#[test]
+fn sigkill_during_bgsave_restarts_from_the_last_complete_dump() {
+    let mut node = TestNode::start(&["--save", ""]);
+    let mut con = node.conn();
+    let _: () = con.set("complete", "yes").unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
+    // Enough data that the background save takes a moment.
+    let value = "x".repeat(1000);
+    for batch in 0..50 {
+        let mut pipe = redis::pipe();
+        for i in 0..1000 {
+            pipe.set(format!("k{batch}:{i}"), &value).ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    node.kill();
+    // The forked child may still be writing; give it time to finish or die with its parent.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        node.restart(&["--save", ""]),
+        "restart failed:\n{}",
+        node.log()
+    );
+    let mut con = node.conn();
+    let complete: Option<String> = con.get("complete").unwrap();
+    assert_eq!(
+        complete.as_deref(),
+        Some("yes"),
+        "the old dump or the new one must load"
+    );
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert!(
+        keys == 1 || keys == 50_001,
+        "a partial dump was loaded: {keys} keys"
+    );
+    // No temp file is left behind once the node runs again.
+    std::thread::sleep(Duration::from_millis(200));
+    let temps: Vec<String> = std::fs::read_dir(node.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("temp-"))
+        .collect();
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+}
