@@ -115,3 +115,91 @@ fn sigkill_during_bgsave_restarts_from_the_last_complete_dump() {
         .collect();
     assert!(temps.is_empty(), "temp files left: {temps:?}");
 }
+
+/// Connects from `source` (a loopback-range address) to the node and returns what it answers
+/// to PING.
+fn ping_from(source: &str, port: u16) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        let mut stream = socket
+            .connect(format!("127.0.0.1:{port}").parse().unwrap())
+            .await
+            .unwrap();
+        let _ = stream.write_all(b"PING\r\n").await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while !got.ends_with(b"\r\n") {
+            match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    })
+}
+
+#[test]
+fn protected_mode_denies_non_local_peers_without_a_password() {
+    let node = TestNode::start(&["--save", "", "--protected-mode", "yes"]);
+    // 127.0.0.2 is loopback, but Redis 7.0 only trusts 127.0.0.1 and ::1.
+    let denied = ping_from("127.0.0.2", node.port);
+    assert!(
+        denied.starts_with("-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user."),
+        "{denied}"
+    );
+    assert!(ping_from("127.0.0.1", node.port).starts_with("+PONG"));
+    // With a password the peer is let in (and must AUTH).
+    let node = TestNode::start(&[
+        "--save",
+        "",
+        "--protected-mode",
+        "yes",
+        "--requirepass",
+        "pw",
+    ]);
+    assert!(ping_from("127.0.0.2", node.port).starts_with("-NOAUTH"));
+    // With protected mode off, anyone.
+    let node = TestNode::start(&["--save", "", "--protected-mode", "no"]);
+    assert!(ping_from("127.0.0.2", node.port).starts_with("+PONG"));
+}
+
+#[test]
+fn debug_and_protected_configs_are_off_by_default() {
+    let node = TestNode::start(&["--save", ""]);
+    let mut con = node.conn();
+    let debug: RedisResult<String> = redis::cmd("DEBUG").arg("SLEEP").arg(0).query(&mut con);
+    assert_eq!(
+        error_text(debug),
+        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+         you can run it from a local connection, otherwise you need to set this option in the \
+         configuration file, and then restart the server."
+    );
+    // CONFIG SET cannot point the dump at another directory or file.
+    for (name, value) in [("dir", "/tmp"), ("dbfilename", "x.rdb")] {
+        let set: RedisResult<()> = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(&mut con);
+        let text = error_text(set);
+        assert!(
+            text.contains("can't set protected config"),
+            "{name}: {text}"
+        );
+    }
+    // `local` allows a client on 127.0.0.1.
+    let node = TestNode::start(&["--save", "", "--enable-debug-command", "local"]);
+    let mut con = node.conn();
+    let ok: String = redis::cmd("DEBUG")
+        .arg("SLEEP")
+        .arg(0)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(ok, "OK");
+}

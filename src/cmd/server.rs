@@ -622,7 +622,29 @@ fn shutdown(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 /// `DEBUG SLEEP seconds | DEBUG SET-ACTIVE-EXPIRE 0|1 | DEBUG JMAP | DEBUG HELP`
-fn debug(_cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+fn debug(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    // `enable-debug-command` (Redis 7.0 default `no`): `yes`, or `local` from 127.0.0.1/::1.
+    let allowed = match cx
+        .shared
+        .config()
+        .get_one("enable-debug-command")
+        .as_deref()
+    {
+        Some("yes") => true,
+        Some("local") => cx
+            .session
+            .addr
+            .parse()
+            .is_ok_and(|peer| crate::server::clients::is_local_peer(&peer)),
+        _ => false,
+    };
+    if !allowed {
+        return Err(CmdError::new(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \
+             \"local\", you can run it from a local connection, otherwise you need to set this \
+             option in the configuration file, and then restart the server.",
+        ));
+    }
     let sub = args.next()?.to_ascii_lowercase();
     match &sub[..] {
         b"sleep" => {

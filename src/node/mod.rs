@@ -359,7 +359,10 @@ fn refuse(shared: &Shared, peer: &SocketAddr) -> Option<String> {
     if shared.clients.len() >= config.maxclients {
         return Some("-ERR max number of clients reached\r\n".to_string());
     }
-    if config.protected_mode && config.requirepass.is_none() && !peer.ip().is_loopback() {
+    if config.protected_mode
+        && config.requirepass.is_none()
+        && !crate::server::clients::is_local_peer(peer)
+    {
         return Some(PROTECTED_MODE_DENIED.to_string());
     }
     None
