@@ -203,3 +203,61 @@ fn debug_and_protected_configs_are_off_by_default() {
         .unwrap();
     assert_eq!(ok, "OK");
 }
+
+#[test]
+fn rename_command_renames_and_removes_commands() {
+    let node = TestNode::start_with_config(
+        "save \"\"\nrename-command FLUSHALL \"\"\nrename-command DEL remove-it\n",
+        &[],
+    );
+    assert!(!node.log().contains("rename-command"), "{}", node.log());
+    let mut con = node.conn();
+    let _: () = con.set("k", "v").unwrap();
+    let flush: RedisResult<()> = redis::cmd("FLUSHALL").query(&mut con);
+    assert!(error_text(flush).starts_with("ERR unknown command 'FLUSHALL'"));
+    let del: RedisResult<i64> = redis::cmd("DEL").arg("k").query(&mut con);
+    assert!(error_text(del).starts_with("ERR unknown command 'DEL'"));
+    let removed: i64 = redis::cmd("REMOVE-IT").arg("k").query(&mut con).unwrap();
+    assert_eq!(removed, 1);
+    // Inside MULTI the new name is what runs.
+    let _: () = con.set("k", "v").unwrap();
+    let (removed,): (i64,) = redis::pipe()
+        .atomic()
+        .cmd("remove-it")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(removed, 1);
+}
+
+#[test]
+fn rename_command_of_an_unknown_command_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("redis.conf");
+    std::fs::write(&conf, "rename-command NOSUCH other\n").unwrap();
+    let log = dir.path().join("out.log");
+    let mut child = std::process::Command::new(common::redislab())
+        .arg("server")
+        .arg(&conf)
+        .args([
+            "--port",
+            &common::free_port().to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let exited = wait_until(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(exited, "the server started despite a bad rename-command");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("No such command in rename-command"), "{text}");
+}

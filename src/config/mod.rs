@@ -512,7 +512,6 @@ impl Config {
             .map(|d| d.name)
             .collect();
         for (present, name) in [
-            (!config.rename_commands.is_empty(), "rename-command"),
             (!config.users.is_empty(), "user"),
             (!config.loadmodules.is_empty(), "loadmodule"),
         ] {

@@ -96,6 +96,12 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
+    if let Err(reason) = crate::cmd::apply_renames(&config.rename_commands) {
+        events.emit(Event::Warning {
+            text: reason.clone(),
+        });
+        return Err(StartError::Load(reason));
+    }
     let shared = Shared::new(config, config_path, events).into_arc();
     if let Err(error) = load_dataset(&shared) {
         shared.emit(Event::Warning {
