@@ -261,3 +261,41 @@ fn rename_command_of_an_unknown_command_stops_start_up() {
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(text.contains("No such command in rename-command"), "{text}");
 }
+
+#[test]
+fn sigkill_during_bgrewriteaof_loses_no_acknowledged_write() {
+    let mut node = TestNode::start(&["--save", "", "--appendonly", "yes"]);
+    let mut con = node.conn();
+    let value = "y".repeat(1000);
+    for batch in 0..30 {
+        let mut pipe = redis::pipe();
+        for i in 0..1000 {
+            pipe.set(format!("k{batch}:{i}"), &value).ignore();
+        }
+        let _: () = pipe.query(&mut con).unwrap();
+    }
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    // Writes acknowledged while the rewrite runs go to the new incr file.
+    for i in 0..100 {
+        let _: () = con.set(format!("during:{i}"), i).unwrap();
+    }
+    node.kill();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        node.restart(&["--save", "", "--appendonly", "yes"]),
+        "restart failed:\n{}",
+        node.log()
+    );
+    let mut con = node.conn();
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(keys, 30_100, "acknowledged writes were lost");
+    let last: Option<i64> = con.get("during:99").unwrap();
+    assert_eq!(last, Some(99));
+    let leftovers: Vec<String> = std::fs::read_dir(node.path().join("appendonlydir"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}

@@ -45,12 +45,30 @@ pub fn paths(shared: &Shared) -> AofPaths {
     paths
 }
 
+/// Removes the new base a BGREWRITEAOF child was writing when the process was killed: only the
+/// parent could have put it in the manifest, so it is never part of the AOF. (The temporary
+/// incr file of a first-time enable is kept: it may hold acknowledged writes.)
+fn remove_stale_rewrite(shared: &Shared, paths: &AofPaths) {
+    let stale = paths.file(&crate::persist::aof::manifest::temp_base_name(
+        &paths.filename,
+    ));
+    if std::fs::remove_file(&stale).is_ok() {
+        shared.emit(Event::Notice {
+            text: format!(
+                "Removed the stale temporary file {} of an interrupted AOF rewrite",
+                stale.display()
+            ),
+        });
+    }
+}
+
 /// Loads the AOF if `appendonly yes` and one exists. Returns Ok(true) if it did (the RDB is
 /// then ignored, as in Redis), Ok(false) if there is none. A corrupt AOF is an error naming the
 /// file and offset; a truncated last command is dropped with Redis's warning and cut from the
 /// file (`aof-load-truncated yes`).
 pub fn load_at_startup(shared: &Shared) -> Result<bool, String> {
     let paths = paths(shared);
+    remove_stale_rewrite(shared, &paths);
     let started = Instant::now();
     let mut engine = shared.engine();
     let databases = engine.dbs.len();
