@@ -43,6 +43,9 @@ pub struct RequestParser {
     pub authenticated: bool,
     /// Arguments of a multibulk whose remaining bulks are not all here yet.
     partial: Option<Partial>,
+    /// How much of the line at the start of the buffer was already searched for its end, so
+    /// that a line arriving a byte at a time is scanned once, not once per byte.
+    scanned: usize,
 }
 
 #[derive(Debug)]
@@ -57,6 +60,7 @@ impl RequestParser {
             max_bulk_len,
             authenticated: true,
             partial: None,
+            scanned: 0,
         }
     }
 
@@ -67,9 +71,11 @@ impl RequestParser {
             match buf.first() {
                 None => return Ok(None),
                 Some(b'*') => {}
-                Some(_) => return parse_inline(buf),
+                Some(_) => return parse_inline(buf, &mut self.scanned),
             }
-            let Some((count, used)) = read_line_number(buf, "too big mbulk count string")? else {
+            let Some((count, used)) =
+                read_line_number(buf, "too big mbulk count string", &mut self.scanned)?
+            else {
                 return Ok(None);
             };
             let count = count.ok_or(ProtocolError::new("invalid multibulk length"))?;
@@ -97,7 +103,9 @@ impl RequestParser {
             if buf[0] != b'$' {
                 return Err(expected_dollar(buf[0]));
             }
-            let Some((len, used)) = read_line_number(buf, "too big bulk count string")? else {
+            let Some((len, used)) =
+                read_line_number(buf, "too big bulk count string", &mut self.scanned)?
+            else {
                 return Ok(None);
             };
             let len = match len {
@@ -134,26 +142,40 @@ fn expected_dollar(got: u8) -> ProtocolError {
 
 /// Reads a `*N\r\n` or `$N\r\n` header line starting at `buf[0]`.
 /// Returns `(Some(n) | None if not a number, bytes used)` or `None` if the line is incomplete.
+/// `scanned` is how much of the line earlier calls searched; it is 0 again once the line is
+/// complete.
 fn read_line_number(
     buf: &BytesMut,
     too_long: &'static str,
+    scanned: &mut usize,
 ) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
-    let search = &buf[..buf.len().min(INLINE_MAX_BYTES + 2)];
-    let Some(cr) = memchr_cr(search) else {
+    let Some(cr) = find_from(buf, b'\r', scanned, INLINE_MAX_BYTES + 2) else {
         if buf.len() > INLINE_MAX_BYTES {
             return Err(ProtocolError::new(too_long));
         }
         return Ok(None);
     };
     if cr + 1 >= buf.len() {
-        return Ok(None); // have the \r, not yet the \n
+        *scanned = cr; // have the \r, not yet the \n
+        return Ok(None);
     }
+    *scanned = 0;
     let digits = &buf[1..cr];
     Ok(Some((parse_header_number(digits), cr + 2)))
 }
 
-fn memchr_cr(haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == b'\r')
+/// The first `byte` in `buf[..limit]`, searching only past `*scanned`; when there is none,
+/// `*scanned` records how far the search went.
+fn find_from(buf: &[u8], byte: u8, scanned: &mut usize, limit: usize) -> Option<usize> {
+    let end = buf.len().min(limit);
+    let start = (*scanned).min(end);
+    match buf[start..end].iter().position(|&b| b == byte) {
+        Some(i) => Some(start + i),
+        None => {
+            *scanned = end;
+            None
+        }
+    }
 }
 
 /// Parses a header number like Redis's `string2ll`: optional `-`, digits, no overflow.
@@ -161,17 +183,19 @@ fn parse_header_number(digits: &[u8]) -> Option<i64> {
     crate::store::value::parse_i64_strict(digits)
 }
 
-/// Parses one inline command (space-separated, with `sdssplitargs` quoting).
-fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+/// Parses one inline command (space-separated, with `sdssplitargs` quoting). `scanned` as
+/// for [`read_line_number`].
+fn parse_inline(
+    buf: &mut BytesMut,
+    scanned: &mut usize,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    let Some(newline) = find_from(buf, b'\n', scanned, INLINE_MAX_BYTES + 1) else {
         if buf.len() > INLINE_MAX_BYTES {
             return Err(ProtocolError::new("too big inline request"));
         }
         return Ok(None);
     };
-    if newline > INLINE_MAX_BYTES {
-        return Err(ProtocolError::new("too big inline request"));
-    }
+    *scanned = 0;
     let line = buf.split_to(newline + 1);
     let mut line = &line[..newline];
     if line.last() == Some(&b'\r') {
@@ -378,6 +402,29 @@ mod tests {
             "{}",
             buf.capacity()
         );
+    }
+
+    #[test]
+    fn a_line_arriving_a_byte_at_a_time_is_searched_once() {
+        let mut parser = RequestParser::new(1 << 20);
+        let mut buf = BytesMut::new();
+        let line = format!("SET k {}\r\n", "v".repeat(1000));
+        for &b in &line.as_bytes()[..line.len() - 1] {
+            buf.extend_from_slice(&[b]);
+            assert_eq!(parser.parse(&mut buf), Ok(None));
+            assert_eq!(parser.scanned, buf.len());
+        }
+        buf.extend_from_slice(b"\n");
+        let request = parser.parse(&mut buf).unwrap().unwrap();
+        assert_eq!(request.len(), 3);
+        assert_eq!(parser.scanned, 0);
+        // The same for a multibulk header, whose \r may arrive before its \n.
+        for &b in b"*1\r" {
+            buf.extend_from_slice(&[b]);
+            assert_eq!(parser.parse(&mut buf), Ok(None));
+        }
+        buf.extend_from_slice(b"\n$4\r\nPING\r\n");
+        assert_eq!(parser.parse(&mut buf).unwrap().unwrap(), args(&["PING"]));
     }
 
     #[test]
