@@ -24,7 +24,12 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     if control & 1 == 0 {
+        // A manifest of comments only parses (as in Redis) and names no file; it has no
+        // formatted form to round-trip.
         if let Ok(manifest) = Manifest::parse(data, Path::new("fuzz.manifest")) {
+            if manifest.is_empty() {
+                return;
+            }
             let text = manifest.format();
             let again = Manifest::parse(text.as_bytes(), Path::new("fuzz.manifest"))
                 .expect("a formatted manifest parses");
