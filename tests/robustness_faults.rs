@@ -336,3 +336,50 @@ fn sigkill_under_write_load_with_everysec_loses_no_acknowledged_write() {
         );
     }
 }
+
+/// A replica killed and restarted in a loop while the master writes with `WAIT 1`: every write
+/// WAIT reported as acknowledged by the replica is on the replica at the end.
+#[test]
+fn writes_acknowledged_by_wait_survive_replica_restarts() {
+    let master = TestNode::start(&["--save", ""]);
+    let replica_args = [
+        "--save",
+        "",
+        "--replicaof",
+        "127.0.0.1",
+        &master.port.to_string(),
+    ];
+    let mut replica = TestNode::start(&replica_args);
+    let mut m = master.conn();
+    let mut acknowledged = Vec::new();
+    for round in 0..3 {
+        for i in 0..50 {
+            let key = format!("r{round}:{i}");
+            let _: () = m.set(&key, i).unwrap();
+            let acked: i64 = redis::cmd("WAIT").arg(1).arg(200).query(&mut m).unwrap();
+            if acked >= 1 {
+                acknowledged.push(key);
+            }
+        }
+        replica.kill();
+        assert!(replica.restart(&replica_args), "replica restart failed");
+    }
+    assert!(!acknowledged.is_empty(), "no write was ever acknowledged");
+    let mut r = replica.conn();
+    let synced = wait_until(Duration::from_secs(20), || {
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut r).unwrap();
+        info_field(&info, "master_link_status") == "up"
+    });
+    assert!(synced, "the replica did not reconnect");
+    for key in &acknowledged {
+        let present: bool = wait_until(Duration::from_secs(5), || r.exists(key).unwrap());
+        assert!(
+            present,
+            "{key} was acknowledged by WAIT but is missing on the replica"
+        );
+    }
+    eprintln!(
+        "{} WAIT-acknowledged writes all on the replica",
+        acknowledged.len()
+    );
+}
