@@ -383,3 +383,149 @@ fn writes_acknowledged_by_wait_survive_replica_restarts() {
         acknowledged.len()
     );
 }
+
+/// A small tmpfs mounted for one test (needs root; the test skips loudly without it), unmounted
+/// when dropped. Declare it before the node so that the node is killed first.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let mounted = root
+            && std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!(
+                "\n*** SKIPPED: cannot mount a tmpfs (needs root) for the full-disk test ***\n"
+            );
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A full disk under the AOF: the write that hit it was acknowledged, so its bytes stay
+/// buffered; later writes answer `-MISCONF Errors writing to the AOF file: No space left on
+/// device`; once space is back the buffer is written, writes resume, and after a restart every
+/// acknowledged write is there.
+#[test]
+fn a_full_disk_under_the_aof_refuses_writes_and_loses_nothing_acknowledged() {
+    let Some(disk) = Tmpfs::mount("1m") else {
+        return;
+    };
+    let dir = disk.path().to_str().unwrap().to_string();
+    let args = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--dir",
+        &dir,
+    ];
+    let mut node = TestNode::start(&args);
+    let mut con = node.conn();
+    let value = "d".repeat(10_000);
+    let mut acknowledged = Vec::new();
+    let mut refusal = None;
+    for i in 0..400 {
+        match con.set::<_, _, ()>(format!("k{i}"), &value) {
+            Ok(()) => acknowledged.push(format!("k{i}")),
+            Err(e) => {
+                refusal = Some(format!(
+                    "{} {}",
+                    e.code().unwrap_or(""),
+                    e.detail().unwrap_or("")
+                ));
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        refusal.as_deref(),
+        Some("MISCONF Errors writing to the AOF file: No space left on device")
+    );
+    disk.resize("32m");
+    let resumed = wait_until(Duration::from_secs(10), || {
+        con.set::<_, _, ()>("after", "1").is_ok()
+    });
+    assert!(resumed, "writes did not resume:\n{}", node.log());
+    assert!(node.log().contains("AOF write error looks solved"));
+    assert!(node.restart(&args), "restart failed:\n{}", node.log());
+    let mut con = node.conn();
+    for key in &acknowledged {
+        let present: bool = con.exists(key).unwrap();
+        assert!(present, "{key} was acknowledged but lost");
+    }
+    eprintln!(
+        "{} acknowledged writes survived the full disk",
+        acknowledged.len()
+    );
+}
+
+/// A full disk under BGSAVE: the save fails and writes answer `-MISCONF` while
+/// `stop-writes-on-bgsave-error yes`.
+#[test]
+fn a_full_disk_under_bgsave_stops_writes_with_misconf() {
+    let Some(disk) = Tmpfs::mount("256k") else {
+        return;
+    };
+    let dir = disk.path().to_str().unwrap().to_string();
+    let node = TestNode::start(&["--save", "900 1", "--dir", &dir]);
+    let mut con = node.conn();
+    // Incompressible values: LZF would shrink repeated bytes to nothing.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    for i in 0..100 {
+        let value: String = (0..10_000)
+            .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
+            .collect();
+        let _: () = con.set(format!("k{i}"), value).unwrap();
+    }
+    let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
+    let failed = wait_until(Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        info_field(&info, "rdb_last_bgsave_status") == "err"
+    });
+    assert!(failed, "the save did not fail on a full disk");
+    assert_eq!(error_text(con.set::<_, _, ()>("x", "1")), MISCONF);
+    let leftovers: Vec<_> = std::fs::read_dir(disk.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "a failed save left {leftovers:?}");
+}

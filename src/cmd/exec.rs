@@ -201,9 +201,9 @@ fn check_memory(
     Err(CmdError::new(oom))
 }
 
-/// `stop-writes-on-bgsave-error` (`writeCommandsDeniedByDiskError`): while save points are
-/// configured and the last background save failed, writes and PING are refused with
-/// `-MISCONF`, except from the master.
+/// `writeCommandsDeniedByDiskError`: while save points are configured, the last background
+/// save failed and `stop-writes-on-bgsave-error` is on, or while writing the AOF fails, writes
+/// and PING are refused with `-MISCONF`, except from the master.
 fn check_disk_error(shared: &Shared, session: &Session, spec: &Spec) -> Result<(), CmdError> {
     if session.is_master_link || !(spec.has(flags::WRITE) || spec.name == "ping") {
         return Ok(());
@@ -221,7 +221,16 @@ fn check_disk_error(shared: &Shared, session: &Session, spec: &Spec) -> Result<(
              about the RDB error.",
         ));
     }
-    Ok(())
+    let aof_error = shared
+        .aof()
+        .as_ref()
+        .and_then(|state| state.last_write_error.clone());
+    match aof_error {
+        Some(error) => Err(CmdError(
+            format!("MISCONF Errors writing to the AOF file: {error}").into(),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Commands that act on the transaction itself rather than being queued.

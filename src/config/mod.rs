@@ -35,6 +35,8 @@ mod runtime;
 pub mod table;
 mod value;
 
+pub use value::strerror;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -28,6 +28,9 @@ pub struct AofState {
     pub rewrite: Option<(i32, Instant)>,
     pub last_rewrite_ok: bool,
     pub last_write_ok: bool,
+    /// Why the last write failed (`strerror` text), while it has not succeeded since: writes
+    /// are refused with `-MISCONF Errors writing to the AOF file: <this>`.
+    pub last_write_error: Option<String>,
     /// When the last everysec fsync ran.
     pub last_fsync: Instant,
 }
@@ -153,6 +156,7 @@ fn new_state(writer: AofWriter) -> AofState {
         rewrite: None,
         last_rewrite_ok: true,
         last_write_ok: true,
+        last_write_error: None,
         last_fsync: Instant::now(),
     }
 }
@@ -184,9 +188,13 @@ pub fn feed(shared: &Shared, records: &[Propagated]) {
             .write_out()
             .and_then(|_| if always { state.writer.fsync() } else { Ok(()) });
     match result {
-        Ok(()) => state.last_write_ok = true,
+        Ok(()) => {
+            state.last_write_ok = true;
+            state.last_write_error = None;
+        }
         Err(error) => {
             state.last_write_ok = false;
+            state.last_write_error = Some(io_error_text(&error));
             drop(guard);
             if always {
                 // Redis exits here: acknowledging writes that may not be on disk is worse.
@@ -199,6 +207,32 @@ pub fn feed(shared: &Shared, records: &[Propagated]) {
                 text: format!("Error writing to the AOF file: {error}"),
             });
         }
+    }
+}
+
+/// The `strerror` text of an AOF error (what Redis's MISCONF reply and log name).
+fn io_error_text(error: &aof::AofError) -> String {
+    match error {
+        aof::AofError::Io { source, .. } => crate::config::strerror(source),
+        other => other.to_string(),
+    }
+}
+
+/// After a failed write, retries the buffered writes once per tick (as `serverCron` does);
+/// when they get through, writes are accepted again.
+fn retry_failed_write(shared: &Shared, state: &mut AofState) {
+    if state.last_write_ok {
+        return;
+    }
+    match state.writer.write_out() {
+        Ok(_) => {
+            state.last_write_ok = true;
+            state.last_write_error = None;
+            shared.emit(Event::Warning {
+                text: "AOF write error looks solved, Redis can write again.".into(),
+            });
+        }
+        Err(error) => state.last_write_error = Some(io_error_text(&error)),
     }
 }
 
@@ -285,6 +319,7 @@ pub fn cron(shared: &Arc<Shared>) {
             config.auto_aof_rewrite_min_size,
         )
     };
+    retry_failed_write(shared, state);
     if policy == AppendFsync::EverySec && state.last_fsync.elapsed().as_secs() >= 1 {
         state.last_fsync = Instant::now();
         if let Some(Ok(file)) = state.writer.sync_handle() {
