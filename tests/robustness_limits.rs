@@ -217,11 +217,17 @@ fn object_freq_and_idletime_follow_the_policy() {
 fn maxclients_refuses_with_redis_text() {
     let node = TestNode::start(&["--save", "", "--maxclients", "3"]);
     let mut held: Vec<TcpStream> = Vec::new();
-    // Earlier probes may still be closing: wait until three connections are registered.
+    // The readiness probe may still be closing: retry until each of three is served.
     for _ in 0..3 {
-        let mut s = node.raw();
-        assert_eq!(raw_exchange(&mut s, b"PING\r\n", 7), b"+PONG\r\n");
-        held.push(s);
+        let mut served = None;
+        wait_until(Duration::from_secs(5), || {
+            let mut s = node.raw();
+            if raw_exchange(&mut s, b"PING\r\n", 7) == b"+PONG\r\n" {
+                served = Some(s);
+            }
+            served.is_some()
+        });
+        held.push(served.expect("a connection below maxclients is served"));
     }
     let mut extra = node.raw();
     let got = raw_exchange(&mut extra, b"PING\r\n", 64);

@@ -2,7 +2,8 @@
 //! through the same `cmd::call` and propagation path the connection task uses, with blocking
 //! pops registered and abandoned, MULTI/EXEC, pub/sub, MONITOR, SYNC/PSYNC and eviction under
 //! `maxmemory` (the counting allocator is installed, so `used_memory` is real). It must never
-//! panic; libFuzzer's `-rss_limit_mb` / `-malloc_limit_mb` catch unbounded allocation.
+//! panic, and at the end memory must be within `maxmemory` unless the policy has nothing left to
+//! evict; libFuzzer's `-rss_limit_mb` / `-malloc_limit_mb` catch unbounded allocation.
 //!
 //! Commands that leave the process (SHUTDOWN, DEBUG, SAVE/BGSAVE/BGREWRITEAOF fork or write
 //! files, CONFIG, REPLICAOF/SLAVEOF connect out) are not drawn.
@@ -169,5 +170,24 @@ fuzz_target!(|data: &[u8]| {
         }
         redislab::repl::flush(&shared, &mut engine);
         engine.propagated.clear();
+    }
+
+    // Memory stays within `maxmemory` unless nothing is left that the policy may evict.
+    let mut engine = shared.engine();
+    if redislab::server::eviction::make_room(&shared, &mut engine).is_err() {
+        let (policy, maxmemory) = {
+            let config = shared.config();
+            (config.maxmemory_policy, config.maxmemory)
+        };
+        let candidates: usize = engine
+            .dbs
+            .iter()
+            .map(|db| if policy.volatile_only() { db.expires_len() } else { db.len() })
+            .sum();
+        assert!(
+            policy == MaxmemoryPolicy::NoEviction || candidates == 0,
+            "{policy:?}: used {} > maxmemory {maxmemory} with {candidates} keys left to evict",
+            redislab::server::memory::used_memory()
+        );
     }
 });
