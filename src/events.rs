@@ -209,6 +209,11 @@ define_events! {
         "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({error})";
     /// Writing to the AOF failed.
     AofWriteFailed { error: String } = "aof-write-failed", Warning, "Error writing to the AOF file: {error}";
+    /// After a failed write, the buffered writes went through.
+    AofWriteRecovered = "aof-write-recovered", Warning, "AOF write error looks solved, Redis can write again.";
+    /// A temp file a killed save or rewrite left behind was removed at start-up.
+    StaleTempRemoved { file: String, what: String } = "stale-temp-removed", Notice,
+        "Removed the stale temporary file {file} of an interrupted {what}";
     /// A rewrite child started.
     AofRewriteStarted { pid: i32 } = "aof-rewrite-started", Notice,
         "Background append only file rewriting started by pid {pid}";

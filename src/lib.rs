@@ -7,12 +7,13 @@
 //! it (`tests/layers.rs` fails when an import runs upward, so this list cannot drift):
 //!
 //! 1. [`glob`]: the glob matcher used by CONFIG GET, KEYS and PSUBSCRIBE.
-//! 2. [`config`]: redis.conf, its directive table, CONFIG REWRITE.
-//! 3. [`events`]: what a node did, each kind defined once: typed value, Redis log line, and the
-//!    recogniser the labs read logs with.
-//! 4. [`store`]: the keyspace. Databases, value types, lazy expiry, SCAN cursors.
-//! 5. [`resp`]: the wire. Requests in (multibulk and inline, Redis's limits), replies out (RESP2
+//! 2. [`store`]: the keyspace. Databases, value types, lazy expiry, SCAN cursors.
+//! 3. [`resp`]: the wire. Requests in (multibulk and inline, Redis's limits), replies out (RESP2
 //!    or RESP3), and client-side frames.
+//! 4. [`config`]: redis.conf (its lines split as inline requests are), its directive table,
+//!    CONFIG REWRITE.
+//! 5. [`events`]: what a node did, each kind defined once: typed value, Redis log line, and the
+//!    recogniser the labs read logs with.
 //! 6. [`persist`]: the RDB and AOF file formats, and writing snapshots safely (temp file, fork).
 //! 7. [`repl`]: replication with no I/O: ids, offsets, the backlog, PSYNC's continue-or-not
 //!    rule, the per-replica stream channel, and the replica side's state machine.

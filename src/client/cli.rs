@@ -155,79 +155,8 @@ impl<'a> CliIo<'a> {
 /// `"..."` understands `\n \r \t \b \a \\ \"` and `\xhh`, `'...'` understands only `\'`, and a
 /// closing quote must be followed by a blank or the end. `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut args = Vec::new();
-    let mut p = 0;
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let is_space = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
-    loop {
-        while p < line.len() && is_space(line[p]) {
-            p += 1;
-        }
-        if p >= line.len() {
-            return Some(args);
-        }
-        let (mut in_dq, mut in_sq) = (false, false);
-        let mut current = Vec::new();
-        loop {
-            let c = at(p);
-            if in_dq {
-                if c == b'\\'
-                    && at(p + 1) == b'x'
-                    && at(p + 2).is_ascii_hexdigit()
-                    && at(p + 3).is_ascii_hexdigit()
-                {
-                    let hex = |d: u8| (d as char).to_digit(16).unwrap_or(0) as u8;
-                    current.push(hex(at(p + 2)) * 16 + hex(at(p + 3)));
-                    p += 3;
-                } else if c == b'\\' && p + 1 < line.len() {
-                    p += 1;
-                    current.push(match line[p] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if p + 1 < line.len() && !is_space(line[p + 1]) {
-                        return None;
-                    }
-                    p += 1;
-                    break;
-                } else if p >= line.len() {
-                    return None;
-                } else {
-                    current.push(c);
-                }
-            } else if in_sq {
-                if c == b'\\' && at(p + 1) == b'\'' {
-                    p += 1;
-                    current.push(b'\'');
-                } else if c == b'\'' {
-                    if p + 1 < line.len() && !is_space(line[p + 1]) {
-                        return None;
-                    }
-                    p += 1;
-                    break;
-                } else if p >= line.len() {
-                    return None;
-                } else {
-                    current.push(c);
-                }
-            } else if p >= line.len() || is_space(c) {
-                break;
-            } else if c == b'"' {
-                in_dq = true;
-            } else if c == b'\'' {
-                in_sq = true;
-            } else {
-                current.push(c);
-            }
-            p += 1;
-        }
-        args.push(current);
-    }
+    let args = crate::resp::request::split_args(line)?;
+    Some(args.into_iter().map(|arg| arg.to_vec()).collect())
 }
 
 /// Formats `host:port` as redis-cli's prompt and anet do (`[::1]:6379` for IPv6).

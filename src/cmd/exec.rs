@@ -138,6 +138,14 @@ pub fn call(
     match check(shared, engine, session, argv) {
         Ok(spec) => {
             session.last_command = spec.name;
+            if let Err(refusal) = check_memory(shared, engine, session, spec)
+                .and_then(|()| check_disk_error(shared, engine, session, spec))
+            {
+                if let Some(multi) = session.multi.as_mut() {
+                    multi.failed = true;
+                }
+                return (refusal.into(), Effect::None);
+            }
             if let Some(multi) = session.multi.as_mut() {
                 if !is_transaction_control(spec) {
                     multi.queued.push(argv.to_vec());
@@ -155,6 +163,83 @@ pub fn call(
             }
             (error.into(), Effect::None)
         }
+    }
+}
+
+/// `maxmemory` (`processCommand`): evicts by policy, and refuses a command that may grow
+/// memory while it stays above the limit. Inside MULTI every command but EXEC, DISCARD, QUIT
+/// and RESET is refused (queueing takes memory); EXEC is refused when it holds a DENYOOM
+/// command, and then discards the transaction. Commands from the master are never refused.
+fn check_memory(
+    shared: &Shared,
+    engine: &mut Engine,
+    session: &mut Session,
+    spec: &Spec,
+) -> Result<(), CmdError> {
+    if session.is_master_link || crate::server::eviction::make_room(shared, engine).is_ok() {
+        return Ok(());
+    }
+    let queued_denyoom = |session: &Session| {
+        session.multi.as_ref().is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|argv| lookup(&argv[0]).is_some_and(|s| s.has(flags::DENYOOM)))
+        })
+    };
+    let oom = crate::server::eviction::OutOfMemory::TEXT;
+    if spec.name == "exec" {
+        if !queued_denyoom(session) {
+            return Ok(());
+        }
+        session.multi = None;
+        let watched = std::mem::take(&mut session.watched);
+        engine.unwatch_all(session.id, &watched);
+        return Err(CmdError(
+            format!("EXECABORT Transaction discarded because of: {oom}").into(),
+        ));
+    }
+    let refuse = spec.has(flags::DENYOOM)
+        || (session.multi.is_some() && !matches!(spec.name, "discard" | "quit" | "reset"));
+    if !refuse {
+        return Ok(());
+    }
+    Err(CmdError::new(oom))
+}
+
+/// `writeCommandsDeniedByDiskError`: while save points are configured, the last background
+/// save failed and `stop-writes-on-bgsave-error` is on, or while writing the AOF fails, writes
+/// and PING are refused with `-MISCONF`, except from the master.
+fn check_disk_error(
+    shared: &Shared,
+    engine: &Engine,
+    session: &Session,
+    spec: &Spec,
+) -> Result<(), CmdError> {
+    if session.is_master_link || !(spec.has(flags::WRITE) || spec.name == "ping") {
+        return Ok(());
+    }
+    let stop_writes = {
+        let config = shared.config();
+        config.stop_writes_on_bgsave_error && !config.save.is_empty()
+    };
+    if stop_writes && !engine.persistence.last_bgsave_ok {
+        return Err(CmdError::new(
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to \
+             persist to disk. Commands that may modify the data set are disabled, because this \
+             instance is configured to report errors during writes if RDB snapshotting fails \
+             (stop-writes-on-bgsave-error option). Please check the Redis logs for details \
+             about the RDB error.",
+        ));
+    }
+    let aof_error = engine
+        .aof
+        .as_ref()
+        .and_then(|state| state.last_write_error.clone());
+    match aof_error {
+        Some(error) => Err(CmdError(
+            format!("MISCONF Errors writing to the AOF file: {error}").into(),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -585,8 +585,8 @@ const SHARED_INTEGERS: i64 = 10000;
 
 /// `OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key`, `OBJECT HELP`.
 ///
-/// Access times are not tracked: IDLETIME answers 0, and FREQ answers Redis's error for a
-/// server without an LFU maxmemory policy.
+/// The lookup does not count as an access (Redis's `LOOKUP_NOTOUCH`). IDLETIME needs an LRU
+/// (or no) policy, FREQ an LFU one, as in Redis.
 fn object(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let sub = args.next()?;
     let name = String::from_utf8_lossy(sub).to_ascii_lowercase();
@@ -605,7 +605,12 @@ fn object(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
     let key = args.next()?;
     let now = cx.now;
-    let Some(value) = cx.db().get(key, now) else {
+    let lfu = cx.shared.config().maxmemory_policy.is_lfu();
+    if !cx.db().contains(key, now) {
+        return Ok(Reply::Null);
+    }
+    let db = cx.db();
+    let Some(value) = db.peek(key) else {
         return Ok(Reply::Null);
     };
     Ok(match name.as_str() {
@@ -619,7 +624,15 @@ fn object(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             }
             _ => 1,
         }),
-        "idletime" => Reply::Int(0),
+        "idletime" if lfu => {
+            return Err(CmdError::new(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note \
+                 that when switching between policies at runtime LRU and LFU data will take \
+                 some time to adjust.",
+            ))
+        }
+        "idletime" => Reply::Int(db.idle_seconds(key, now).unwrap_or(0) as i64),
+        _ if lfu => Reply::Int(i64::from(db.frequency(key, now).unwrap_or(0))),
         _ => {
             return Err(CmdError::new(
                 "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \

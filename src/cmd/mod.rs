@@ -158,8 +158,56 @@ pub fn all_specs() -> &'static [Spec] {
     })
 }
 
-/// Finds a command by name, ignoring ASCII case, without allocating.
+/// `rename-command` lines applied to the command table: lowercase name -> the command it now
+/// runs, or `None` for a name renamed away. Set once at start-up, for the whole process, as
+/// Redis edits its one command table.
+static RENAMES: OnceLock<HashMap<String, Option<&'static Spec>>> = OnceLock::new();
+
+/// Applies `rename-command old new` pairs (`new` empty: the command is removed). Errors are
+/// Redis's start-up errors. Only the first call in a process takes effect.
+pub fn apply_renames(pairs: &[(String, String)]) -> Result<(), String> {
+    let mut renames: HashMap<String, Option<&'static Spec>> = HashMap::new();
+    for (old, new) in pairs {
+        let old = old.to_ascii_lowercase();
+        let new = new.to_ascii_lowercase();
+        let spec = renames
+            .get(&old)
+            .copied()
+            .unwrap_or_else(|| builtin_lookup(old.as_bytes()))
+            .ok_or("No such command in rename-command")?;
+        if !new.is_empty() && renames.get(&new).copied().flatten().is_some() {
+            return Err("Target command name already exists".into());
+        }
+        if !new.is_empty()
+            && builtin_lookup(new.as_bytes()).is_some()
+            && !renames.contains_key(&new)
+        {
+            return Err("Target command name already exists".into());
+        }
+        renames.insert(old, None);
+        if !new.is_empty() {
+            renames.insert(new, Some(spec));
+        }
+    }
+    if !renames.is_empty() {
+        let _ = RENAMES.set(renames);
+    }
+    Ok(())
+}
+
+/// Finds a command by name, ignoring ASCII case, after `rename-command`.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    if let Some(renames) = RENAMES.get() {
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if let Some(renamed) = renames.get(&lower) {
+            return *renamed;
+        }
+    }
+    builtin_lookup(name)
+}
+
+/// Finds a command by its own name, ignoring ASCII case, without allocating.
+fn builtin_lookup(name: &[u8]) -> Option<&'static Spec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
     let table = TABLE.get_or_init(|| all_specs().iter().map(|s| (s.name, s)).collect());
     let mut lower = [0u8; 32];

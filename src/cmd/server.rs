@@ -74,7 +74,7 @@ fn info(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         match section {
             "server" => info_server(cx, &mut text),
             "clients" => info_clients(cx, &mut text),
-            "memory" => info_memory(&mut text),
+            "memory" => info_memory(cx, &mut text),
             "persistence" => info_persistence(cx, &mut text),
             "stats" => info_stats(cx, &mut text),
             "replication" => info_replication(cx, &mut text),
@@ -164,7 +164,7 @@ fn info_clients(cx: &mut Exec, text: &mut String) {
     line(text, "pubsub_clients", pubsub);
 }
 
-fn info_memory(text: &mut String) {
+fn info_memory(cx: &Exec, text: &mut String) {
     let rss = memory::rss_bytes();
     let used = match memory::used_memory() {
         0 => rss,
@@ -178,9 +178,17 @@ fn info_memory(text: &mut String) {
     line(text, "used_memory_rss_human", memory::human_bytes(rss));
     line(text, "used_memory_peak", peak);
     line(text, "used_memory_peak_human", memory::human_bytes(peak));
-    line(text, "maxmemory", 0);
-    line(text, "maxmemory_human", "0B");
-    line(text, "maxmemory_policy", "noeviction");
+    let (maxmemory, policy) = {
+        let config = cx.shared.config();
+        (config.maxmemory, config.maxmemory_policy)
+    };
+    line(text, "maxmemory", maxmemory);
+    line(
+        text,
+        "maxmemory_human",
+        memory::human_bytes(maxmemory as usize),
+    );
+    line(text, "maxmemory_policy", policy.name());
     line(
         text,
         "mem_fragmentation_ratio",
@@ -275,7 +283,7 @@ fn info_stats(cx: &mut Exec, text: &mut String) {
         line(text, "sync_partial_err", repl.sync_partial_err);
     }
     line(text, "expired_keys", cx.engine.stats.expired_keys);
-    line(text, "evicted_keys", 0);
+    line(text, "evicted_keys", cx.engine.stats.evicted_keys);
     line(text, "keyspace_hits", cx.engine.stats.keyspace_hits);
     line(text, "keyspace_misses", cx.engine.stats.keyspace_misses);
     line(text, "pubsub_channels", channels);
@@ -590,7 +598,29 @@ fn shutdown(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 /// `DEBUG SLEEP seconds | DEBUG SET-ACTIVE-EXPIRE 0|1 | DEBUG JMAP | DEBUG HELP`
-fn debug(_cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+fn debug(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    // `enable-debug-command` (Redis 7.0 default `no`): `yes`, or `local` from 127.0.0.1/::1.
+    let allowed = match cx
+        .shared
+        .config()
+        .get_one("enable-debug-command")
+        .as_deref()
+    {
+        Some("yes") => true,
+        Some("local") => cx
+            .session
+            .addr
+            .parse()
+            .is_ok_and(|peer| crate::server::clients::is_local_peer(&peer)),
+        _ => false,
+    };
+    if !allowed {
+        return Err(CmdError::new(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \
+             \"local\", you can run it from a local connection, otherwise you need to set this \
+             option in the configuration file, and then restart the server.",
+        ));
+    }
     let sub = args.next()?.to_ascii_lowercase();
     match &sub[..] {
         b"sleep" => {

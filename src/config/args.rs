@@ -4,100 +4,18 @@
 //! Follows `sdssplitargs()` and `sdscatrepr()` in Redis's `sds.c`, and the loop in `main()`
 //! (`server.c`, Redis 7.0) that appends `--name value ...` arguments to the config text.
 
-/// Split a config line into arguments as `sdssplitargs()` does, or `None` when its quotes are
-/// unbalanced (or a closing quote is followed by something other than a space).
-///
-/// - outside quotes, arguments are separated by spaces, tabs, CR and LF;
-/// - `"double quotes"` understand `\n \r \t \b \a \\ \"`, `\xHH`, and `\c` for any other `c`;
-/// - `'single quotes'` understand only `\'`;
-/// - a quote may start in the middle of an argument (`ab"cd"` is `abcd`).
+/// Split a config line into arguments as `sdssplitargs()` does
+/// ([`crate::resp::request::split_args`]), or `None` when its quotes are unbalanced (or a
+/// closing quote is followed by something other than a space).
 ///
 /// Bytes that are not UTF-8 (from `\xHH`) are replaced, since the typed config holds strings.
 pub fn split_args(line: &str) -> Option<Vec<String>> {
-    let b = line.as_bytes();
-    let mut i = 0;
-    let mut out = Vec::new();
-    let is_space = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
-    loop {
-        while i < b.len() && is_space(b[i]) {
-            i += 1;
-        }
-        if i == b.len() {
-            return Some(out);
-        }
-        let mut cur: Vec<u8> = Vec::new();
-        let (mut inq, mut insq) = (false, false);
-        loop {
-            let c = b.get(i).copied();
-            if inq {
-                match c {
-                    None => return None,
-                    Some(b'\\')
-                        if i + 3 < b.len()
-                            && b[i + 1] == b'x'
-                            && b[i + 2].is_ascii_hexdigit()
-                            && b[i + 3].is_ascii_hexdigit() =>
-                    {
-                        cur.push(hex(b[i + 2]) * 16 + hex(b[i + 3]));
-                        i += 3;
-                    }
-                    Some(b'\\') if i + 1 < b.len() => {
-                        i += 1;
-                        cur.push(match b[i] {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 0x08,
-                            b'a' => 0x07,
-                            other => other,
-                        });
-                    }
-                    Some(b'"') => {
-                        if i + 1 < b.len() && !is_space(b[i + 1]) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => cur.push(other),
-                }
-            } else if insq {
-                match c {
-                    None => return None,
-                    Some(b'\\') if b.get(i + 1) == Some(&b'\'') => {
-                        i += 1;
-                        cur.push(b'\'');
-                    }
-                    Some(b'\'') => {
-                        if i + 1 < b.len() && !is_space(b[i + 1]) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(other) => cur.push(other),
-                }
-            } else {
-                match c {
-                    None => break,
-                    Some(c) if is_space(c) => break,
-                    Some(b'"') => inq = true,
-                    Some(b'\'') => insq = true,
-                    Some(other) => cur.push(other),
-                }
-            }
-            i += 1;
-        }
-        out.push(String::from_utf8_lossy(&cur).into_owned());
-    }
-}
-
-fn hex(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c - b'A' + 10,
-    }
+    let args = crate::resp::request::split_args(line.as_bytes())?;
+    Some(
+        args.iter()
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect(),
+    )
 }
 
 /// Quote a value so [`split_args`] reads it back unchanged, as `sdscatrepr()` does:

@@ -35,6 +35,8 @@ mod runtime;
 pub mod table;
 mod value;
 
+pub use value::strerror;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +60,64 @@ pub enum AppendFsync {
     Always,
     EverySec,
     No,
+}
+
+/// What happens when a write needs memory above `maxmemory` (`maxmemory-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxmemoryPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    NoEviction,
+}
+
+impl MaxmemoryPolicy {
+    /// Every policy in the order of the directive's table ([`table`]'s `MAXMEMORY_POLICY`).
+    pub const ALL: [MaxmemoryPolicy; 8] = [
+        MaxmemoryPolicy::VolatileLru,
+        MaxmemoryPolicy::VolatileLfu,
+        MaxmemoryPolicy::VolatileRandom,
+        MaxmemoryPolicy::VolatileTtl,
+        MaxmemoryPolicy::AllkeysLru,
+        MaxmemoryPolicy::AllkeysLfu,
+        MaxmemoryPolicy::AllkeysRandom,
+        MaxmemoryPolicy::NoEviction,
+    ];
+
+    /// The directive's spelling (`allkeys-lru`).
+    pub fn name(self) -> &'static str {
+        table::MAXMEMORY_POLICY[self as usize].0
+    }
+
+    fn from_name(name: &str) -> MaxmemoryPolicy {
+        MaxmemoryPolicy::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .unwrap_or(MaxmemoryPolicy::NoEviction)
+    }
+
+    /// Only keys with an expiry time are candidates.
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::VolatileLru
+                | MaxmemoryPolicy::VolatileLfu
+                | MaxmemoryPolicy::VolatileRandom
+                | MaxmemoryPolicy::VolatileTtl
+        )
+    }
+
+    /// Accesses are counted (LFU) rather than timed (LRU).
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::VolatileLfu | MaxmemoryPolicy::AllkeysLfu
+        )
+    }
 }
 
 /// One class of `client-output-buffer-limit`. Zero means no limit.
@@ -147,6 +207,18 @@ pub struct Config {
     pub tcp_keepalive: u64,
     /// `maxclients`.
     pub maxclients: usize,
+    /// `maxmemory`, bytes (0: no limit).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: MaxmemoryPolicy,
+    /// `maxmemory-samples`: keys sampled per eviction round.
+    pub maxmemory_samples: u64,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: u64,
+    /// `lfu-decay-time`, minutes.
+    pub lfu_decay_time: u64,
+    /// `replica-ignore-maxmemory`.
+    pub replica_ignore_maxmemory: bool,
     /// `save`: (seconds, changes) points; empty means no snapshots.
     pub save: Vec<(u64, u64)>,
     /// `appendonly`.
@@ -307,6 +379,12 @@ impl Default for Config {
             timeout: 0,
             tcp_keepalive: 0,
             maxclients: 0,
+            maxmemory: 0,
+            maxmemory_policy: MaxmemoryPolicy::NoEviction,
+            maxmemory_samples: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
+            replica_ignore_maxmemory: false,
             save: Vec::new(),
             appendonly: false,
             appendfsync: AppendFsync::EverySec,
@@ -483,7 +561,6 @@ impl Config {
             .map(|d| d.name)
             .collect();
         for (present, name) in [
-            (!config.rename_commands.is_empty(), "rename-command"),
             (!config.users.is_empty(), "user"),
             (!config.loadmodules.is_empty(), "loadmodule"),
         ] {
@@ -728,6 +805,12 @@ impl Config {
             "timeout" => self.timeout = num(&v),
             "tcp-keepalive" => self.tcp_keepalive = num(&v),
             "maxclients" => self.maxclients = num(&v),
+            "maxmemory" => self.maxmemory = mem(&v),
+            "maxmemory-policy" => self.maxmemory_policy = MaxmemoryPolicy::from_name(&text(v)),
+            "maxmemory-samples" => self.maxmemory_samples = num(&v),
+            "lfu-log-factor" => self.lfu_log_factor = num(&v),
+            "lfu-decay-time" => self.lfu_decay_time = num(&v),
+            "replica-ignore-maxmemory" => self.replica_ignore_maxmemory = flag(&v),
             "save" => {
                 if let Value::Save(s) = v {
                     self.save = s
@@ -817,6 +900,14 @@ impl Config {
             "timeout" => int(self.timeout),
             "tcp-keepalive" => int(self.tcp_keepalive),
             "maxclients" => int(self.maxclients),
+            "maxmemory" => Value::Mem(self.maxmemory),
+            "maxmemory-policy" => {
+                enum_name(table::MAXMEMORY_POLICY, self.maxmemory_policy as usize)
+            }
+            "maxmemory-samples" => int(self.maxmemory_samples),
+            "lfu-log-factor" => int(self.lfu_log_factor),
+            "lfu-decay-time" => int(self.lfu_decay_time),
+            "replica-ignore-maxmemory" => Value::Bool(self.replica_ignore_maxmemory),
             "save" => Value::Save(self.save.clone()),
             "appendonly" => Value::Bool(self.appendonly),
             "appendfsync" => enum_name(

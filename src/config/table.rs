@@ -201,7 +201,8 @@ const SYSLOG_FACILITY: &[(&str, u8)] = &[
 const REPL_DISKLESS_LOAD: &[(&str, u8)] = &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
 /// `loglevel` names, in `LogLevel` order.
 pub const LOGLEVEL: &[(&str, u8)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
-const MAXMEMORY_POLICY: &[(&str, u8)] = &[
+/// `maxmemory-policy` names, in `MaxmemoryPolicy` order.
+pub const MAXMEMORY_POLICY: &[(&str, u8)] = &[
     ("volatile-lru", 0),
     ("volatile-lfu", 1),
     ("volatile-random", 2),
@@ -297,7 +298,7 @@ pub static TABLE: &[Directive] = &[
     b("replica-lazy-flush", Some("slave-lazy-flush"), "no", 0),
     b("replica-serve-stale-data", Some("slave-serve-stale-data"), "yes", IMPL),
     b("replica-read-only", Some("slave-read-only"), "yes", IMPL),
-    b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), "yes", 0),
+    b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), "yes", IMPL),
     b("jemalloc-bg-thread", None, "yes", 0),
     b("activedefrag", None, "no", 0),
     b("syslog-enabled", None, "no", IMM),
@@ -342,7 +343,7 @@ pub static TABLE: &[Directive] = &[
     e("syslog-facility", SYSLOG_FACILITY, "local0", IMM),
     e("repl-diskless-load", REPL_DISKLESS_LOAD, "disabled", IMPL),
     e("loglevel", LOGLEVEL, "notice", IMPL),
-    e("maxmemory-policy", MAXMEMORY_POLICY, "noeviction", 0),
+    e("maxmemory-policy", MAXMEMORY_POLICY, "noeviction", IMPL),
     e("appendfsync", APPENDFSYNC, "everysec", IMPL),
     e("oom-score-adj", OOM_SCORE_ADJ, "no", 0),
     e("acl-pubsub-default", ACL_PUBSUB_DEFAULT, "resetchannels", 0),
@@ -367,11 +368,11 @@ pub static TABLE: &[Directive] = &[
     int("active-defrag-cycle-max", None, 1, 99, "25", 0),
     int("active-defrag-threshold-lower", None, 0, 1000, "10", 0),
     int("active-defrag-threshold-upper", None, 0, 1000, "100", 0),
-    int("lfu-log-factor", None, 0, INT_MAX, "10", 0),
-    int("lfu-decay-time", None, 0, INT_MAX, "1", 0),
+    int("lfu-log-factor", None, 0, INT_MAX, "10", IMPL),
+    int("lfu-decay-time", None, 0, INT_MAX, "1", IMPL),
     int("replica-priority", Some("slave-priority"), 0, INT_MAX, "100", IMPL),
     int("repl-diskless-sync-delay", None, 0, INT_MAX, "5", IMPL),
-    int("maxmemory-samples", None, 1, INT_MAX, "5", 0),
+    int("maxmemory-samples", None, 1, INT_MAX, "5", IMPL),
     int("maxmemory-eviction-tenacity", None, 0, 100, "10", 0),
     int("timeout", None, 0, INT_MAX, "0", IMPL),
     int("replica-announce-port", Some("slave-announce-port"), 0, 65535, "0", IMPL),
@@ -405,7 +406,7 @@ pub static TABLE: &[Directive] = &[
     mem("proto-max-bulk-len", None, 1024 * 1024, LONG_MAX as u64, "512mb", IMPL),
     int("stream-node-max-entries", None, 0, LONG_MAX, "100", 0),
     mem("repl-backlog-size", None, 1, LONG_MAX as u64, "1mb", IMPL),
-    mem("maxmemory", None, 0, u64::MAX, "0", 0),
+    mem("maxmemory", None, 0, u64::MAX, "0", IMPL),
     mem("cluster-link-sendbuf-limit", None, 0, u64::MAX, "0", 0),
     int("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 0, LONG_MAX, "512", 0),
     int("set-max-intset-entries", None, 0, LONG_MAX, "512", 0),

@@ -8,17 +8,23 @@
 //! no push can slip in between) and the task waits for its reply or its timeout; pub/sub and
 //! MONITOR messages arrive on the session's push queue and are written as they come.
 //! Follows `networking.c` (`readQueryFromClient`, `processInputBuffer`) and `blocked.c`.
+//!
+//! Limits, as Redis enforces them: `client-query-buffer-limit` on what is buffered unparsed,
+//! `proto-max-bulk-len` in the parser, `client-output-buffer-limit` (normal or pub/sub class)
+//! on what waits to be written — the unwritten part of the output plus queued pub/sub
+//! messages — and `timeout` for idle clients (never subscribers, MONITOR or blocked ones).
 
 use crate::events::Event;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::cmd::{self, Effect};
+use crate::config::ObufLimit;
 use crate::resp::{Reply, RequestParser};
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::engine::Waiter;
@@ -28,6 +34,10 @@ use crate::server::{Shared, Stats};
 
 /// Bytes read from the socket per read call.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Buffers larger than this are released once empty, so that a connection that once sent or
+/// received something big does not keep the memory (Redis's `clientsCronResizeQueryBuffer`
+/// and `clientsCronResizeOutputBuffer`). Idle connections hold no buffer at all.
+const KEEP_BUFFER_BYTES: usize = 4 * READ_CHUNK_BYTES;
 /// Output is flushed mid-batch once it grows past this, so a long pipeline of big replies
 /// does not accumulate in memory (bytes).
 const FLUSH_THRESHOLD_BYTES: usize = 64 * 1024;
@@ -68,11 +78,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let max_bulk = shared.config().proto_max_bulk_len as i64;
     let mut parser = RequestParser::new(max_bulk);
     parser.authenticated = session.authenticated;
-    let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut input = BytesMut::new();
+    let mut output = BytesMut::new();
     let mut push: Option<PushSource> = None;
     let mut shutdown = shared.shutdown_signal();
-    let idle_timeout = shared.config().timeout;
 
     'connection: loop {
         // Run what is buffered.
@@ -80,12 +89,20 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         if push.is_none() {
             push = session.push_source.take();
         }
+        let limit = output_limit(&shared, &session);
+        if let Some(source) = &push {
+            source.set_limit(limit.hard_bytes.min(usize::MAX as u64) as usize);
+        }
         if !output.is_empty() {
-            Stats::add(&shared.stats.net_output_bytes, output.len() as u64);
-            if stream.write_all(&output).await.is_err() {
-                break;
+            let queued = || push.as_ref().map_or(0, |p| p.queued_bytes());
+            match write_output(&shared, &mut stream, &mut output, limit, &handle, queued).await {
+                Ok(()) => {}
+                Err(WriteError::OverLimit) => {
+                    warn_output_limit(&shared, &session);
+                    break;
+                }
+                Err(WriteError::Gone) => break,
             }
-            output.clear();
         }
         update_meta(&handle, &session);
         match next {
@@ -132,11 +149,16 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             }
             Next::Read => {}
         }
+        release_if_large(&mut output);
+        if input.is_empty() {
+            // Nothing buffered: an idle connection holds no read buffer.
+            input = BytesMut::new();
+        }
         // Wait for input, a pushed message, a kill, shutdown or the idle timeout.
         loop {
-            let idle = idle_limit(idle_timeout, &session);
+            let idle = idle_limit(shared.config().timeout, &session);
             tokio::select! {
-                read = stream.read_buf(&mut input) => {
+                read = read_some(&stream, &mut input) => {
                     match read {
                         Ok(0) | Err(_) => break 'connection,
                         Ok(n) => {
@@ -162,15 +184,19 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         if output.len() > FLUSH_THRESHOLD_BYTES { break; }
                     }
                     if source.overflowed() {
-                        shared.emit(Event::OutputLimitReached {
-                            id: session.id,
-                            addr: session.addr.clone(),
-                        });
+                        warn_output_limit(&shared, &session);
                         break 'connection;
                     }
-                    Stats::add(&shared.stats.net_output_bytes, output.len() as u64);
-                    if stream.write_all(&output).await.is_err() { break 'connection; }
-                    output.clear();
+                    let limit = output_limit(&shared, &session);
+                    let source = &*source;
+                    match write_output(&shared, &mut stream, &mut output, limit, &handle, || source.queued_bytes()).await {
+                        Ok(()) => {}
+                        Err(WriteError::OverLimit) => {
+                            warn_output_limit(&shared, &session);
+                            break 'connection;
+                        }
+                        Err(WriteError::Gone) => break 'connection,
+                    }
                 }
                 _ = handle.killed() => break 'connection,
                 _ = shutdown.changed() => break 'connection,
@@ -179,6 +205,111 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         }
     }
     disconnect(&shared, &mut session);
+}
+
+/// Waits until the socket is readable, then reads into `input`, allocating the read buffer
+/// only now (a connection waiting for its next request holds none). `Ok(0)` is end of file.
+async fn read_some(stream: &TcpStream, input: &mut BytesMut) -> std::io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
+            input.reserve(READ_CHUNK_BYTES);
+        }
+        match stream.try_read_buf(input) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return result,
+        }
+    }
+}
+
+/// Replaces an empty buffer grown past `KEEP_BUFFER_BYTES` with a fresh one.
+fn release_if_large(buf: &mut BytesMut) {
+    if buf.is_empty() && buf.capacity() > KEEP_BUFFER_BYTES {
+        *buf = BytesMut::new();
+    }
+}
+
+/// Why writing the output stopped.
+enum WriteError {
+    /// The peer closed, the write failed, or the client was killed.
+    Gone,
+    /// `client-output-buffer-limit` was passed: the client is dropped.
+    OverLimit,
+}
+
+/// The `client-output-buffer-limit` class of this client: pub/sub once subscribed, else
+/// normal (replicas are served by the replication master side, with their own class).
+fn output_limit(shared: &Shared, session: &Session) -> ObufLimit {
+    let limits = shared.config().client_output_buffer_limit;
+    if session.subscription_count() > 0 {
+        limits.pubsub
+    } else {
+        limits.normal
+    }
+}
+
+/// Redis's log line for a client dropped by `client-output-buffer-limit`.
+fn warn_output_limit(shared: &Shared, session: &Session) {
+    shared.emit(Event::OutputLimitReached {
+        id: session.id,
+        addr: session.addr.clone(),
+    });
+}
+
+/// Writes `output` and clears it, enforcing `limit` as Redis's
+/// `checkClientOutputBufferLimits` does: the client's output buffer is what is still to be
+/// written plus `queued()` (pub/sub messages waiting). Above the hard limit the client is
+/// dropped at once — a single reply larger than it included; above the soft limit
+/// continuously for longer than its seconds, too. A peer that stops reading therefore costs at
+/// most one batch of output, and CLIENT KILL still reaches it.
+async fn write_output(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+    limit: ObufLimit,
+    handle: &ClientHandle,
+    queued: impl Fn() -> usize,
+) -> Result<(), WriteError> {
+    let mut written = 0;
+    let mut soft_since: Option<tokio::time::Instant> = None;
+    let soft_period = Duration::from_secs(limit.soft_seconds);
+    let result = loop {
+        let pending = (output.len() - written + queued()) as u64;
+        if limit.hard_bytes > 0 && pending > limit.hard_bytes {
+            break Err(WriteError::OverLimit);
+        }
+        let soft_deadline = if limit.soft_bytes > 0 && pending > limit.soft_bytes {
+            let since = *soft_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() > soft_period {
+                break Err(WriteError::OverLimit);
+            }
+            Some(since + soft_period + Duration::from_millis(1))
+        } else {
+            soft_since = None;
+            None
+        };
+        if written == output.len() {
+            break Ok(());
+        }
+        tokio::select! {
+            result = stream.write(&output[written..]) => match result {
+                Ok(0) | Err(_) => break Err(WriteError::Gone),
+                Ok(n) => written += n,
+            },
+            _ = handle.killed() => break Err(WriteError::Gone),
+            _ = sleep_until_or_forever(soft_deadline) => {}
+        }
+    };
+    Stats::add(&shared.stats.net_output_bytes, written as u64);
+    output.clear();
+    result
+}
+
+async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 // ANCHOR: run_batch

@@ -197,6 +197,7 @@ fn aof_cron(shared: &Shared) {
             config.auto_aof_rewrite_min_size,
         )
     };
+    crate::server::aof::retry_failed_write(shared, state);
     if policy == AppendFsync::EverySec && state.last_fsync.elapsed().as_secs() >= 1 {
         state.last_fsync = Instant::now();
         if let Some(Ok(file)) = state.writer.sync_handle() {

@@ -183,6 +183,12 @@ fn run_logged(
         .enable_all()
         .build()
         .map_err(StartError::Runtime)?;
+    if let Err(error) = crate::cmd::apply_renames(&config.rename_commands) {
+        events.emit(Event::LoadFailed {
+            error: error.clone(),
+        });
+        return Err(StartError::Load(error));
+    }
     let mut shared = Shared::new(config, config_path, events);
     if options.lab_faults {
         shared.faults = Some(Arc::default());
@@ -441,7 +447,10 @@ fn refuse(shared: &Shared, peer: &SocketAddr) -> Option<String> {
     if shared.clients.len() >= config.maxclients {
         return Some("-ERR max number of clients reached\r\n".to_string());
     }
-    if config.protected_mode && config.requirepass.is_none() && !peer.ip().is_loopback() {
+    if config.protected_mode
+        && config.requirepass.is_none()
+        && !crate::server::clients::is_local_peer(peer)
+    {
         return Some(PROTECTED_MODE_DENIED.to_string());
     }
     None

@@ -278,7 +278,7 @@ async fn full_sync_diskless(
         let line = format!("+FULLRESYNC {replid} {offset}\r\n$EOF:{mark}\r\n");
         let dbs = &engine.dbs;
         let mark_bytes = mark.clone();
-        let pid = snapshot::fork_child(move || {
+        let pid = snapshot::fork_child_keeping(&[fd], move || {
             let mut out = FdWriter(fd);
             use std::io::Write;
             out.write_all(line.as_bytes()).is_ok()

@@ -28,6 +28,7 @@ pub fn load_dataset(shared: &Shared) -> Result<(), String> {
 /// file (`aof-load-truncated yes`).
 fn load_aof(shared: &Shared) -> Result<bool, String> {
     let paths = crate::server::aof::paths(shared);
+    remove_stale_rewrite(shared, &paths);
     let started = Instant::now();
     let mut engine = shared.engine();
     let databases = engine.dbs.len();
@@ -83,4 +84,19 @@ fn load_aof(shared: &Shared) -> Result<bool, String> {
         keys,
     });
     Ok(true)
+}
+
+/// Removes the new base a BGREWRITEAOF child was writing when the process was killed: only the
+/// parent could have put it in the manifest, so it is never part of the AOF. (The temporary
+/// incr file of a first-time enable is kept: it may hold acknowledged writes.)
+fn remove_stale_rewrite(shared: &Shared, paths: &crate::persist::aof::AofPaths) {
+    let stale = paths.file(&crate::persist::aof::manifest::temp_base_name(
+        &paths.filename,
+    ));
+    if std::fs::remove_file(&stale).is_ok() {
+        shared.emit(Event::StaleTempRemoved {
+            file: stale.display().to_string(),
+            what: "AOF rewrite".into(),
+        });
+    }
 }

@@ -69,23 +69,54 @@ pub fn child_temp_path(dir: &Path, pid: i32) -> PathBuf {
 }
 
 /// Forks a child that runs `work` and exits with status 0 if it returned true, 1 otherwise.
-/// Returns the child's pid in the parent.
+/// Returns the child's pid in the parent. The child closes every socket it inherited.
 ///
 /// The child must only read memory and do plain blocking I/O: it has a single thread, and
 /// locks held by other threads at the time of the fork stay locked in it forever.
 pub fn fork_child(work: impl FnOnce() -> bool) -> io::Result<i32> {
+    fork_child_keeping(&[], work)
+}
+
+/// [`fork_child`], keeping the sockets in `keep` open in the child (a diskless sync writes the
+/// snapshot to the replica's socket).
+pub fn fork_child_keeping(keep: &[i32], work: impl FnOnce() -> bool) -> io::Result<i32> {
     // SAFETY: fork() in a multi-threaded process is sound as long as the child only touches
     // memory and file descriptors and then calls _exit, which `work` is documented to respect;
     // glibc's allocator is fork-safe (it resets its arena locks in the child).
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
         0 => {
+            close_inherited_sockets(keep);
             let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(false);
             // SAFETY: _exit ends the child without running the parent's destructors or atexit
             // handlers (which would flush the parent's buffers twice).
             unsafe { libc::_exit(if ok { 0 } else { 1 }) }
         }
         pid => Ok(pid),
+    }
+}
+
+/// In a forked child: closes every socket inherited from the parent (listeners, clients,
+/// replica links), as Redis's `closeChildUnusedResourceAfterFork` does. Otherwise a child
+/// still writing after its parent was killed keeps the port bound, and the restarted node
+/// cannot listen.
+fn close_inherited_sockets(keep: &[i32]) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<libc::c_int> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2 && !keep.contains(&fd))
+        .collect();
+    for fd in fds {
+        // SAFETY: fstat only writes `stat`; closing a socket the single-threaded child owns
+        // cannot affect the parent, whose descriptors are its own.
+        unsafe {
+            let mut stat: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut stat) == 0 && stat.st_mode & libc::S_IFMT == libc::S_IFSOCK {
+                libc::close(fd);
+            }
+        }
     }
 }
 

@@ -178,6 +178,12 @@ impl Frame {
     pub fn encode(&self, out: &mut BytesMut) {
         match self {
             Frame::Simple(s) => line(out, b'+', s),
+            // A RESP3 blob error may hold CR/LF, which a `-` line cannot carry.
+            Frame::Error(s) if s.contains(&b'\r') || s.contains(&b'\n') => {
+                line(out, b'!', s.len().to_string().as_bytes());
+                out.put_slice(s);
+                out.put_slice(b"\r\n");
+            }
             Frame::Error(s) => line(out, b'-', s),
             Frame::Integer(n) => line(out, b':', n.to_string().as_bytes()),
             Frame::Bulk(b) => {
@@ -523,6 +529,20 @@ fn build(buf: &Bytes, pos: usize) -> Result<(Frame, usize), FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by the `resp_reply` fuzz target): a blob error holding CRLF was
+    /// encoded as a `-` line, which the parser then read as a shorter error and garbage.
+    #[test]
+    fn a_blob_error_with_crlf_encodes_as_a_blob_error() {
+        let mut buf = BytesMut::from(&b"!21\r\nSYNTA\n*\r\n*alid syntax\r\n"[..]);
+        let frame = parse(&mut buf).unwrap().unwrap();
+        let mut encoded = BytesMut::new();
+        frame.encode(&mut encoded);
+        assert_eq!(&encoded[..], b"!21\r\nSYNTA\n*\r\n*alid syntax\r\n");
+        let mut again = encoded.clone();
+        assert_eq!(parse(&mut again).unwrap(), Some(frame));
+        assert!(again.is_empty());
+    }
 
     fn parse_all(bytes: &[u8]) -> Result<Option<Frame>, FrameError> {
         let mut buf = BytesMut::from(bytes);

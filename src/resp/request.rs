@@ -18,6 +18,8 @@ pub const UNAUTHENTICATED_MAX_ARGS: i64 = 10;
 pub const UNAUTHENTICATED_MAX_BULK: i64 = 16 * 1024;
 /// Upper bound on how many argument slots are reserved before the arguments arrive.
 const MAX_PREALLOCATED_ARGS: usize = 1024;
+/// Upper bound on how much buffer is reserved for a bulk beyond the bytes already received.
+const BULK_RESERVE_AHEAD_BYTES: usize = 1024 * 1024;
 
 /// A malformed request. The text is what Redis replies (after `-ERR `); the connection is then
 /// closed.
@@ -41,6 +43,9 @@ pub struct RequestParser {
     pub authenticated: bool,
     /// Arguments of a multibulk whose remaining bulks are not all here yet.
     partial: Option<Partial>,
+    /// How much of the line at the start of the buffer was already searched for its end, so
+    /// that a line arriving a byte at a time is scanned once, not once per byte.
+    scanned: usize,
 }
 
 #[derive(Debug)]
@@ -55,6 +60,7 @@ impl RequestParser {
             max_bulk_len,
             authenticated: true,
             partial: None,
+            scanned: 0,
         }
     }
 
@@ -65,9 +71,11 @@ impl RequestParser {
             match buf.first() {
                 None => return Ok(None),
                 Some(b'*') => {}
-                Some(_) => return parse_inline(buf),
+                Some(_) => return parse_inline(buf, &mut self.scanned),
             }
-            let Some((count, used)) = read_line_number(buf, "too big mbulk count string")? else {
+            let Some((count, used)) =
+                read_line_number(buf, "too big mbulk count string", &mut self.scanned)?
+            else {
                 return Ok(None);
             };
             let count = count.ok_or(ProtocolError::new("invalid multibulk length"))?;
@@ -95,7 +103,9 @@ impl RequestParser {
             if buf[0] != b'$' {
                 return Err(expected_dollar(buf[0]));
             }
-            let Some((len, used)) = read_line_number(buf, "too big bulk count string")? else {
+            let Some((len, used)) =
+                read_line_number(buf, "too big bulk count string", &mut self.scanned)?
+            else {
                 return Ok(None);
             };
             let len = match len {
@@ -107,9 +117,12 @@ impl RequestParser {
             }
             let len = len as usize;
             if buf.len() < used + len + 2 {
-                // Reserve for the whole bulk once its header is here (big values arrive in many
-                // reads); the length has been checked against proto-max-bulk-len.
-                buf.reserve(used + len + 2 - buf.len());
+                // Big values arrive in many reads: reserve ahead, but never more than
+                // BULK_RESERVE_AHEAD_BYTES beyond what has arrived, so that a header alone
+                // (`$536870912`) cannot make the server allocate for bytes never sent. The
+                // buffer grows geometrically, so a big value is still copied only a few times.
+                let missing = used + len + 2 - buf.len();
+                buf.reserve(missing.min(BULK_RESERVE_AHEAD_BYTES));
                 return Ok(None);
             }
             buf.advance(used);
@@ -129,26 +142,40 @@ fn expected_dollar(got: u8) -> ProtocolError {
 
 /// Reads a `*N\r\n` or `$N\r\n` header line starting at `buf[0]`.
 /// Returns `(Some(n) | None if not a number, bytes used)` or `None` if the line is incomplete.
+/// `scanned` is how much of the line earlier calls searched; it is 0 again once the line is
+/// complete.
 fn read_line_number(
     buf: &BytesMut,
     too_long: &'static str,
+    scanned: &mut usize,
 ) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
-    let search = &buf[..buf.len().min(INLINE_MAX_BYTES + 2)];
-    let Some(cr) = memchr_cr(search) else {
+    let Some(cr) = find_from(buf, b'\r', scanned, INLINE_MAX_BYTES + 2) else {
         if buf.len() > INLINE_MAX_BYTES {
             return Err(ProtocolError::new(too_long));
         }
         return Ok(None);
     };
     if cr + 1 >= buf.len() {
-        return Ok(None); // have the \r, not yet the \n
+        *scanned = cr; // have the \r, not yet the \n
+        return Ok(None);
     }
+    *scanned = 0;
     let digits = &buf[1..cr];
     Ok(Some((parse_header_number(digits), cr + 2)))
 }
 
-fn memchr_cr(haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == b'\r')
+/// The first `byte` in `buf[..limit]`, searching only past `*scanned`; when there is none,
+/// `*scanned` records how far the search went.
+fn find_from(buf: &[u8], byte: u8, scanned: &mut usize, limit: usize) -> Option<usize> {
+    let end = buf.len().min(limit);
+    let start = (*scanned).min(end);
+    match buf[start..end].iter().position(|&b| b == byte) {
+        Some(i) => Some(start + i),
+        None => {
+            *scanned = end;
+            None
+        }
+    }
 }
 
 /// Parses a header number like Redis's `string2ll`: optional `-`, digits, no overflow.
@@ -156,17 +183,19 @@ fn parse_header_number(digits: &[u8]) -> Option<i64> {
     crate::store::value::parse_i64_strict(digits)
 }
 
-/// Parses one inline command (space-separated, with `sdssplitargs` quoting).
-fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+/// Parses one inline command (space-separated, with `sdssplitargs` quoting). `scanned` as
+/// for [`read_line_number`].
+fn parse_inline(
+    buf: &mut BytesMut,
+    scanned: &mut usize,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    let Some(newline) = find_from(buf, b'\n', scanned, INLINE_MAX_BYTES + 1) else {
         if buf.len() > INLINE_MAX_BYTES {
             return Err(ProtocolError::new("too big inline request"));
         }
         return Ok(None);
     };
-    if newline > INLINE_MAX_BYTES {
-        return Err(ProtocolError::new("too big inline request"));
-    }
+    *scanned = 0;
     let line = buf.split_to(newline + 1);
     let mut line = &line[..newline];
     if line.last() == Some(&b'\r') {
@@ -179,19 +208,29 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 }
 
 /// Splits a line into arguments the way Redis's `sdssplitargs` does: whitespace separates,
-/// `"..."` understands `\n \r \t \b \a \\ \" \xHH`, `'...'` understands only `\'`, and a closing
-/// quote must be followed by whitespace or the end. `None` means unbalanced quotes.
+/// `"..."` understands `\n \r \t \b \a \\ \" \xHH`, `'...'` understands only `\'`, and a
+/// closing quote must be followed by whitespace or the end. `None` means unbalanced quotes.
+///
+/// `sdssplitargs` reads a C string, so a NUL byte ends the line: what follows it is ignored,
+/// and a quote still open there is unbalanced. "Whitespace" is C's `isspace` (vertical tab
+/// and form feed included) between arguments; inside an unquoted argument only space, tab,
+/// CR and LF end it, as in Redis.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
             return Some(args);
         }
+        // line[i] is neither a space nor NUL, so the loop below consumes at least one byte.
         let mut current = Vec::new();
         let mut in_double = false;
         let mut in_single = false;
@@ -221,7 +260,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -238,7 +277,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     current.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -251,7 +290,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_double = true,
                     b'\'' => in_single = true,
                     c => current.push(c),
@@ -261,6 +300,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
         }
         args.push(Bytes::from(current));
     }
+}
+
+/// C's `isspace` in the "C" locale: space, `\t`, `\n`, `\v`, `\f`, `\r`.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 #[cfg(test)]
@@ -349,6 +393,41 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_bulk_header_reserves_little() {
+        let mut parser = RequestParser::new(512 * 1024 * 1024);
+        let mut buf = BytesMut::from(&b"*1\r\n$536870912\r\nabc"[..]);
+        assert_eq!(parser.parse(&mut buf), Ok(None));
+        assert!(
+            buf.capacity() <= 2 * BULK_RESERVE_AHEAD_BYTES,
+            "{}",
+            buf.capacity()
+        );
+    }
+
+    #[test]
+    fn a_line_arriving_a_byte_at_a_time_is_searched_once() {
+        let mut parser = RequestParser::new(1 << 20);
+        let mut buf = BytesMut::new();
+        let line = format!("SET k {}\r\n", "v".repeat(1000));
+        for &b in &line.as_bytes()[..line.len() - 1] {
+            buf.extend_from_slice(&[b]);
+            assert_eq!(parser.parse(&mut buf), Ok(None));
+            assert_eq!(parser.scanned, buf.len());
+        }
+        buf.extend_from_slice(b"\n");
+        let request = parser.parse(&mut buf).unwrap().unwrap();
+        assert_eq!(request.len(), 3);
+        assert_eq!(parser.scanned, 0);
+        // The same for a multibulk header, whose \r may arrive before its \n.
+        for &b in b"*1\r" {
+            buf.extend_from_slice(&[b]);
+            assert_eq!(parser.parse(&mut buf), Ok(None));
+        }
+        buf.extend_from_slice(b"\n$4\r\nPING\r\n");
+        assert_eq!(parser.parse(&mut buf).unwrap().unwrap(), args(&["PING"]));
+    }
+
+    #[test]
     fn unauthenticated_clients_get_tight_limits() {
         let mut parser = RequestParser::new(1 << 20);
         parser.authenticated = false;
@@ -392,5 +471,28 @@ mod tests {
             parse_all(b"set \"a\r\n"),
             Err(ProtocolError::new("unbalanced quotes in request"))
         );
+    }
+
+    /// Regression: a NUL byte at the start of an argument was neither skipped as a separator
+    /// nor consumed, so the splitter pushed empty arguments forever (an 8 GB allocation, then
+    /// an abort). `sdssplitargs` reads a C string: the NUL ends the line.
+    #[test]
+    fn a_nul_byte_ends_an_inline_line() {
+        assert_eq!(split_args(b"\0").unwrap(), Vec::<Bytes>::new());
+        assert_eq!(split_args(b"get a \0b c").unwrap(), args(&["get", "a"]));
+        assert_eq!(split_args(b"get a\0b").unwrap(), args(&["get", "a"]));
+        assert_eq!(split_args(b"set \"a\0b\" c"), None);
+        assert_eq!(split_args(b"set 'a'\0x").unwrap(), args(&["set", "a"]));
+        assert_eq!(
+            parse_all(b"\0\r\nPING \0\0\r\n").unwrap(),
+            vec![vec![], args(&["PING"])]
+        );
+    }
+
+    #[test]
+    fn vertical_tab_and_form_feed_separate_but_do_not_end_an_argument() {
+        assert_eq!(split_args(b"\x0bget\x0ck").unwrap(), args(&["get\x0ck"]));
+        assert_eq!(split_args(b"get \x0b k").unwrap(), args(&["get", "k"]));
+        assert_eq!(split_args(b"\"a\"\x0bb").unwrap(), args(&["a", "b"]));
     }
 }

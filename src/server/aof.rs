@@ -26,6 +26,9 @@ pub struct AofState {
     pub rewrite: Option<(i32, Instant)>,
     pub last_rewrite_ok: bool,
     pub last_write_ok: bool,
+    /// Why the last write failed (`strerror` text), while it has not succeeded since: writes
+    /// are refused with `-MISCONF Errors writing to the AOF file: <this>`.
+    pub last_write_error: Option<String>,
     /// When the last everysec fsync ran.
     pub last_fsync: Instant,
 }
@@ -70,6 +73,7 @@ fn new_state(writer: AofWriter) -> AofState {
         rewrite: None,
         last_rewrite_ok: true,
         last_write_ok: true,
+        last_write_error: None,
         last_fsync: Instant::now(),
     }
 }
@@ -100,9 +104,13 @@ pub fn feed(shared: &Shared, engine: &mut Engine, records: &[Propagated]) {
             .write_out()
             .and_then(|_| if always { state.writer.fsync() } else { Ok(()) });
     match result {
-        Ok(()) => state.last_write_ok = true,
+        Ok(()) => {
+            state.last_write_ok = true;
+            state.last_write_error = None;
+        }
         Err(error) => {
             state.last_write_ok = false;
+            state.last_write_error = Some(io_error_text(&error));
             if always {
                 // Redis exits here: acknowledging writes that may not be on disk is worse.
                 shared.emit(Event::AofWriteFatal {
@@ -114,6 +122,30 @@ pub fn feed(shared: &Shared, engine: &mut Engine, records: &[Propagated]) {
                 error: error.to_string(),
             });
         }
+    }
+}
+
+/// The `strerror` text of an AOF error (what Redis's MISCONF reply and log name).
+pub fn io_error_text(error: &crate::persist::aof::AofError) -> String {
+    match error {
+        crate::persist::aof::AofError::Io { source, .. } => crate::config::strerror(source),
+        other => other.to_string(),
+    }
+}
+
+/// After a failed write, retries the buffered writes (once per tick, as `serverCron` does);
+/// when they get through, writes are accepted again.
+pub fn retry_failed_write(shared: &Shared, state: &mut AofState) {
+    if state.last_write_ok {
+        return;
+    }
+    match state.writer.write_out() {
+        Ok(_) => {
+            state.last_write_ok = true;
+            state.last_write_error = None;
+            shared.emit(Event::AofWriteRecovered);
+        }
+        Err(error) => state.last_write_error = Some(io_error_text(&error)),
     }
 }
 

@@ -14,6 +14,19 @@ use tokio::sync::Notify;
 
 use super::engine::ClientId;
 
+/// Redis 7.0's notion of a local client (protected mode, `enable-debug-command local`):
+/// exactly 127.0.0.1 or ::1, as Redis compares the peer's address text — 127.0.0.2 is
+/// loopback but not local. An IPv4-mapped 127.0.0.1 from a dual-stack socket counts.
+pub fn is_local_peer(peer: &SocketAddr) -> bool {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match peer.ip() {
+        IpAddr::V4(ip) => ip == Ipv4Addr::LOCALHOST,
+        IpAddr::V6(ip) => {
+            ip == Ipv6Addr::LOCALHOST || ip.to_ipv4_mapped() == Some(Ipv4Addr::LOCALHOST)
+        }
+    }
+}
+
 /// What kind of connection a client is (`CLIENT KILL TYPE`, the `flags` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientKind {

@@ -51,6 +51,8 @@ pub struct KeyspaceStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub expired_keys: u64,
+    /// Keys deleted by `maxmemory` eviction (`evicted_keys`).
+    pub evicted_keys: u64,
 }
 
 /// The databases and what must change atomically with them.
@@ -71,6 +73,8 @@ pub struct Engine {
     pub aof: Option<AofState>,
     /// RDB save state (INFO persistence, the running BGSAVE child).
     pub persistence: Persistence,
+    /// Eviction candidates kept between commands (`maxmemory`).
+    pub eviction: crate::server::eviction::Pool,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -90,6 +94,7 @@ impl Engine {
             repl: ReplState::new(1 << 20, crate::repl::NO_REPLID.to_string()),
             aof: None,
             persistence: Persistence::new(0),
+            eviction: Default::default(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),

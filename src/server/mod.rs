@@ -12,6 +12,7 @@ pub mod aof;
 pub mod clients;
 pub mod engine;
 pub mod events;
+pub mod eviction;
 pub mod log;
 pub mod memory;
 pub mod persistence;

@@ -160,6 +160,32 @@ pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     Ok(pid)
 }
 
+/// Removes `temp-*.rdb` files next to the dump: what a save, a background save or a replica's
+/// full sync was writing when the process was killed. Only the process that wrote one could
+/// have renamed it into place, so none is ever complete state; the dump itself is untouched.
+fn remove_stale_temp_files(shared: &Shared, dump: &std::path::Path) {
+    let dir = match dump.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("temp-")
+            && name.ends_with(".rdb")
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            shared.emit(Event::StaleTempRemoved {
+                file: name.into_owned(),
+                what: "save".into(),
+            });
+        }
+    }
+}
+
 /// Kills a running background save (SHUTDOWN, FLUSHALL) and removes its temp file.
 pub fn kill_bgsave(engine: &mut Engine) {
     if let Some(job) = engine.persistence.bgsave.take() {
@@ -173,6 +199,7 @@ pub fn kill_bgsave(engine: &mut Engine) {
 /// file and the offset; nothing is loaded partially.
 pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
     let path = dump_path(shared);
+    remove_stale_temp_files(shared, &path);
     let file = match std::fs::File::open(&path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

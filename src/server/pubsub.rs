@@ -2,8 +2,9 @@
 //!
 //! Follows `pubsub.c`. Each subscribed connection owns a [`PushSink`]: an unbounded queue whose
 //! byte size is accounted, so that a subscriber that stops reading is disconnected when it
-//! passes `client-output-buffer-limit pubsub` (hard limit) instead of growing memory without
-//! bound. Publishing never waits on a subscriber.
+//! passes `client-output-buffer-limit pubsub` (hard limit; the connection task sets it from
+//! the config and checks the soft limit) instead of growing memory without bound. Publishing
+//! never waits on a subscriber.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +25,8 @@ pub struct PushSink {
     tx: mpsc::UnboundedSender<Reply>,
     queued_bytes: Arc<AtomicUsize>,
     overflowed: Arc<AtomicBool>,
-    limit: usize,
+    /// Hard limit in bytes (0: none), shared with the source, which may change it.
+    limit: Arc<AtomicUsize>,
 }
 
 /// The receiving side, owned by the connection task.
@@ -33,6 +35,7 @@ pub struct PushSource {
     pub rx: mpsc::UnboundedReceiver<Reply>,
     queued_bytes: Arc<AtomicUsize>,
     overflowed: Arc<AtomicBool>,
+    limit: Arc<AtomicUsize>,
 }
 
 /// Creates a linked sink/source pair with a hard limit in bytes (0 = no limit).
@@ -40,17 +43,19 @@ pub fn push_channel(limit: usize) -> (PushSink, PushSource) {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued_bytes = Arc::new(AtomicUsize::new(0));
     let overflowed = Arc::new(AtomicBool::new(false));
+    let limit = Arc::new(AtomicUsize::new(limit));
     (
         PushSink {
             tx,
             queued_bytes: queued_bytes.clone(),
             overflowed: overflowed.clone(),
-            limit,
+            limit: limit.clone(),
         },
         PushSource {
             rx,
             queued_bytes,
             overflowed,
+            limit,
         },
     )
 }
@@ -74,7 +79,8 @@ impl PushSink {
         }
         let size = approximate_size(&reply);
         let queued = self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if self.limit > 0 && queued > self.limit {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit > 0 && queued > limit {
             self.overflowed.store(true, Ordering::Relaxed);
             return false;
         }
@@ -92,6 +98,16 @@ impl PushSource {
     /// True once the queue passed its hard limit.
     pub fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// Bytes queued and not yet written (approximately, as Redis counts reply objects).
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Sets the hard limit (`client-output-buffer-limit` of the client's class; 0: none).
+    pub fn set_limit(&self, bytes: usize) {
+        self.limit.store(bytes, Ordering::Relaxed);
     }
 }
 

@@ -25,14 +25,41 @@ pub enum ExpiryMode {
     HideOnly,
 }
 
+/// How key accesses are recorded, for the eviction policies and OBJECT IDLETIME / FREQ
+/// (Redis's 24-bit `lru` field of every object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessTracking {
+    /// Last access time, in seconds (every policy but the LFU ones).
+    Lru,
+    /// A logarithmic access counter that decays with time (`maxmemory-policy *-lfu`):
+    /// `lfu-log-factor` and `lfu-decay-time` (minutes).
+    Lfu { log_factor: u32, decay_minutes: u32 },
+}
+
+/// A value and when or how often it was accessed.
+#[derive(Debug)]
+struct Entry {
+    value: Value,
+    /// Lru: Unix seconds of the last access. Lfu: minutes of the last decrement (16 bits)
+    /// above an 8-bit logarithmic counter, as Redis packs it.
+    access: u32,
+}
+
+/// The counter a new key starts with under LFU, so that it is not evicted at once
+/// (Redis's `LFU_INIT_VAL`).
+pub const LFU_INIT_VAL: u32 = 5;
+
 /// A database. Expiry times are absolute Unix times in milliseconds.
 #[derive(Debug)]
 pub struct Db {
-    dict: IndexMap<Bytes, Value>,
+    dict: IndexMap<Bytes, Entry>,
     expires: IndexMap<Bytes, i64>,
     mode: ExpiryMode,
     /// Keys deleted by lazy or active expiry since the last `take_expired`.
     expired: Vec<Bytes>,
+    tracking: AccessTracking,
+    /// State of the cheap generator behind LFU's probabilistic increments.
+    lfu_seed: u64,
 }
 
 impl Default for Db {
@@ -65,13 +92,20 @@ macro_rules! typed_access {
         /// The value at `key`, created empty if the key does not exist.
         pub fn $get_or_create(&mut self, key: &[u8], now: i64) -> Result<&mut $ty, WrongType> {
             if !self.contains(key, now) {
+                let access = self.new_access(now);
                 self.dict.insert(
                     Bytes::copy_from_slice(key),
-                    Value::$variant(Default::default()),
+                    Entry {
+                        value: Value::$variant(Default::default()),
+                        access,
+                    },
                 );
             }
             match self.dict.get_mut(key) {
-                Some(Value::$variant(v)) => Ok(v),
+                Some(Entry {
+                    value: Value::$variant(v),
+                    ..
+                }) => Ok(v),
                 _ => Err(WrongType),
             }
         }
@@ -85,7 +119,73 @@ impl Db {
             expires: IndexMap::new(),
             mode: ExpiryMode::Delete,
             expired: Vec::new(),
+            tracking: AccessTracking::Lru,
+            lfu_seed: 0x9e37_79b9_7f4a_7c15,
         }
+    }
+
+    /// Sets how accesses are recorded (from `maxmemory-policy`). Switching between LRU and
+    /// LFU leaves old records meaningless, as in Redis, until keys are accessed again.
+    pub fn set_access_tracking(&mut self, tracking: AccessTracking) {
+        self.tracking = tracking;
+    }
+
+    /// The access record a key created at `now` (Unix ms) starts with.
+    fn new_access(&self, now: i64) -> u32 {
+        match self.tracking {
+            AccessTracking::Lru => lru_clock(now),
+            AccessTracking::Lfu { .. } => (lfu_minutes(now) << 8) | LFU_INIT_VAL,
+        }
+    }
+
+    /// Records an access to `key` at `now` (Redis's `lookupKey` touching `lru`).
+    fn touch_access(&mut self, key: &[u8], now: i64) {
+        let tracking = self.tracking;
+        let random = match tracking {
+            AccessTracking::Lfu { .. } => self.next_random(),
+            AccessTracking::Lru => 0.0,
+        };
+        if let Some(entry) = self.dict.get_mut(key) {
+            entry.access = match tracking {
+                AccessTracking::Lru => lru_clock(now),
+                AccessTracking::Lfu {
+                    log_factor,
+                    decay_minutes,
+                } => {
+                    let counter = lfu_decayed(entry.access, now, decay_minutes);
+                    let counter = lfu_log_incr(counter, log_factor, random);
+                    (lfu_minutes(now) << 8) | counter
+                }
+            };
+        }
+    }
+
+    /// A uniform number in [0, 1) from a xorshift generator (LFU increments only).
+    fn next_random(&mut self) -> f64 {
+        let mut x = self.lfu_seed;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.lfu_seed = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Seconds since `key` was last accessed (OBJECT IDLETIME; the LRU policies' score).
+    /// Meaningful while tracking is LRU.
+    pub fn idle_seconds(&self, key: &[u8], now: i64) -> Option<u64> {
+        let entry = self.dict.get(key)?;
+        Some(u64::from(lru_clock(now).saturating_sub(entry.access)))
+    }
+
+    /// The key's access counter after decay (OBJECT FREQ; the LFU policies' score).
+    /// Meaningful while tracking is LFU.
+    pub fn frequency(&self, key: &[u8], now: i64) -> Option<u32> {
+        let entry = self.dict.get(key)?;
+        let decay = match self.tracking {
+            AccessTracking::Lfu { decay_minutes, .. } => decay_minutes,
+            AccessTracking::Lru => 0,
+        };
+        Some(lfu_decayed(entry.access, now, decay))
     }
 
     /// Sets what lazy expiry does (a replica hides, a master deletes).
@@ -132,7 +232,8 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        self.dict.get(key)
+        self.touch_access(key, now);
+        self.dict.get(key).map(|e| &e.value)
     }
 
     /// Mutable access to the value at `key`, honouring expiry.
@@ -140,7 +241,8 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        self.dict.get_mut(key)
+        self.touch_access(key, now);
+        self.dict.get_mut(key).map(|e| &mut e.value)
     }
 
     /// True if `key` exists (and is not expired).
@@ -151,7 +253,7 @@ impl Db {
     /// Reads without expiring anything: for snapshots and introspection that must not change
     /// the dataset.
     pub fn peek(&self, key: &[u8]) -> Option<&Value> {
-        self.dict.get(key)
+        self.dict.get(key).map(|e| &e.value)
     }
 
     /// Sets `key` to `value` and clears any expiry time (Redis's `setKey`).
@@ -159,27 +261,47 @@ impl Db {
         if !self.expires.is_empty() {
             self.expires.swap_remove(&key[..]);
         }
-        self.dict.insert(key, value);
+        self.set_keep_ttl(key, value);
     }
 
     /// Sets `key` to `value`, keeping its expiry time if it has one (`SET ... KEEPTTL`).
+    /// A new value counts as a fresh access; under LFU an overwritten key keeps its counter,
+    /// as in Redis's `dbOverwrite`.
     pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
-        self.dict.insert(key, value);
+        let now = crate::store::clock_ms();
+        let fresh = self.new_access(now);
+        match self.dict.get_mut(&key[..]) {
+            Some(entry) => {
+                entry.value = value;
+                if self.tracking == AccessTracking::Lru {
+                    entry.access = fresh;
+                }
+            }
+            None => {
+                self.dict.insert(
+                    key,
+                    Entry {
+                        value,
+                        access: fresh,
+                    },
+                );
+            }
+        }
     }
 
     /// Removes `key` and its expiry time. Returns the old value.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        let value = self.dict.swap_remove(key)?;
+        let entry = self.dict.swap_remove(key)?;
         if !self.expires.is_empty() {
             self.expires.swap_remove(key);
         }
-        Some(value)
+        Some(entry.value)
     }
 
     /// Removes `key` if it holds an empty collection (Redis never keeps empty collections).
     /// Returns true if it was removed.
     pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
-        if matches!(self.dict.get(key), Some(v) if v.is_empty_collection()) {
+        if matches!(self.dict.get(key), Some(e) if e.value.is_empty_collection()) {
             self.remove(key);
             true
         } else {
@@ -220,14 +342,14 @@ impl Db {
     /// Iterates keys and values without expiring anything (snapshots, KEYS filters by expiry
     /// itself).
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Value)> + '_ {
-        self.dict.iter()
+        self.dict.iter().map(|(k, e)| (k, &e.value))
     }
 
     /// Iterates keys with their expiry time, without expiring anything.
     pub fn iter_with_expiry(&self) -> impl Iterator<Item = (&Bytes, &Value, Option<i64>)> + '_ {
         self.dict
             .iter()
-            .map(|(k, v)| (k, v, self.expires.get(k).copied()))
+            .map(|(k, e)| (k, &e.value, self.expires.get(k).copied()))
     }
 
     /// The key at dict position `index` (SCAN and RANDOMKEY), without expiring anything.
@@ -291,6 +413,11 @@ impl Db {
         !self.expired.is_empty()
     }
 
+    /// The key at expires position `index` and its expiry time (eviction's volatile sample).
+    pub fn volatile_at(&self, index: usize) -> Option<(&Bytes, i64)> {
+        self.expires.get_index(index).map(|(k, &at)| (k, at))
+    }
+
     typed_access!(List, List, get_list, get_list_mut, list_or_create);
     typed_access!(Hash, Hash, get_hash, get_hash_mut, hash_or_create);
     typed_access!(Set, Set, get_set, get_set_mut, set_or_create);
@@ -303,6 +430,46 @@ impl Db {
             Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(WrongType),
         }
+    }
+}
+
+/// Redis's LRU clock: Unix seconds (Redis keeps 24 bits of it; 32 do not wrap for a century).
+fn lru_clock(now_ms: i64) -> u32 {
+    (now_ms.max(0) / 1000) as u32
+}
+
+/// The 16-bit minutes clock of LFU's last-decrement time.
+fn lfu_minutes(now_ms: i64) -> u32 {
+    ((now_ms.max(0) / 60_000) & 0xffff) as u32
+}
+
+/// The counter of an LFU record after one decrement per `decay_minutes` elapsed
+/// (Redis's `LFUDecrAndReturn`; the 16-bit minutes clock wraps).
+fn lfu_decayed(access: u32, now_ms: i64, decay_minutes: u32) -> u32 {
+    let last = (access >> 8) & 0xffff;
+    let counter = access & 0xff;
+    let now = lfu_minutes(now_ms);
+    let elapsed = if now >= last {
+        now - last
+    } else {
+        65535 - last + now
+    };
+    let periods = elapsed.checked_div(decay_minutes).unwrap_or(0);
+    counter.saturating_sub(periods)
+}
+
+/// Logarithmic increment (Redis's `LFULogIncr`): the higher the counter, the less likely
+/// an access raises it; 255 is the ceiling.
+fn lfu_log_incr(counter: u32, log_factor: u32, random: f64) -> u32 {
+    if counter >= 255 {
+        return 255;
+    }
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * log_factor as f64 + 1.0);
+    if random < p {
+        counter + 1
+    } else {
+        counter
     }
 }
 
@@ -354,6 +521,29 @@ mod tests {
         assert_eq!(db.get_list(b"s", 0), Err(WrongType));
         db.list_or_create(b"l", 0).unwrap().push_back(b("x"));
         assert_eq!(db.get_list(b"l", 0).unwrap().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn lru_records_the_last_access_and_lfu_counts_logarithmically() {
+        let mut db = Db::new();
+        db.set(b("k"), Value::String(b("v")));
+        let now = crate::store::clock_ms();
+        db.get(b"k", now);
+        assert_eq!(db.idle_seconds(b"k", now + 5_000), Some(5));
+        db.set_access_tracking(AccessTracking::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        });
+        db.set(b("f"), Value::String(b("v")));
+        assert_eq!(db.frequency(b"f", now), Some(LFU_INIT_VAL));
+        for _ in 0..1000 {
+            db.get(b"f", now);
+        }
+        let hot = db.frequency(b"f", now).unwrap();
+        assert!(hot > 10 && hot < 255, "{hot}");
+        // One decrement per elapsed decay period.
+        assert_eq!(db.frequency(b"f", now + 3 * 60_000), Some(hot - 3));
+        assert_eq!(lfu_log_incr(255, 10, 0.0), 255);
     }
 
     #[test]

@@ -9,5 +9,13 @@ pub mod db;
 pub mod value;
 pub mod zset;
 
-pub use db::{Db, WrongType};
+pub use db::{AccessTracking, Db, WrongType};
 pub use value::Value;
+
+/// The wall clock in Unix milliseconds, for the access records of keys stored without a
+/// lookup (a plain SET).
+pub fn clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,193 @@
+//! A whole node in-process: a random sequence of commands over several simulated connections,
+//! through the same `cmd::call` and propagation path the connection task uses, with blocking
+//! pops registered and abandoned, MULTI/EXEC, pub/sub, MONITOR, SYNC/PSYNC and eviction under
+//! `maxmemory` (the counting allocator is installed, so `used_memory` is real). It must never
+//! panic, and at the end memory must be within `maxmemory` unless the policy has nothing left to
+//! evict; libFuzzer's `-rss_limit_mb` / `-malloc_limit_mb` catch unbounded allocation.
+//!
+//! Commands that leave the process (SHUTDOWN, DEBUG, SAVE/BGSAVE/BGREWRITEAOF fork or write
+//! files, CONFIG, REPLICAOF/SLAVEOF connect out) are not drawn.
+//!
+//! Input: one byte of setup (maxmemory policy, limit on or off), then operations of
+//! `[connection] [command] [argc] args...`, each argument a tag byte choosing a key from a
+//! small set, a number, a keyword, or raw bytes.
+#![no_main]
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use redislab::cmd::{self, Effect};
+use redislab::config::{Config, MaxmemoryPolicy};
+use redislab::server::engine::Waiter;
+use redislab::server::events::EventBus;
+use redislab::server::log::Logger;
+use redislab::server::session::Session;
+use redislab::server::Shared;
+use tokio::sync::oneshot;
+
+#[global_allocator]
+static ALLOCATOR: redislab::server::memory::CountingAllocator =
+    redislab::server::memory::CountingAllocator;
+
+const CONNECTIONS: usize = 4;
+const EXCLUDED: &[&str] = &[
+    "shutdown", "debug", "save", "bgsave", "bgrewriteaof", "config", "slaveof", "replicaof",
+    "failover",
+];
+const WORDS: &[&str] = &[
+    "EX", "PX", "EXAT", "NX", "XX", "GT", "LT", "CH", "INCR", "GET", "KEEPTTL", "WITHSCORES",
+    "LIMIT", "BYSCORE", "BYLEX", "REV", "LEFT", "RIGHT", "BEFORE", "AFTER", "MATCH", "COUNT",
+    "TYPE", "RANK", "MAXLEN", "*", "-inf", "+inf", "(1", "[a", "-", "+", "0", "-1", "LIST", "ID",
+    "SETNAME", "GETNAME", "KILL", "INFO", "RESET", "ENCODING", "FREQ", "IDLETIME", "listen-port",
+    "capa", "eof", "psync2", "ACK", "GETACK", "?", "all", "3", "2", "AUTH", "default", "string",
+    "hash", "zset", "set", "list", "ASYNC", "SYNC", "REPLACE", "DB", "WITHVALUES", "NOVALUES",
+];
+
+struct Input<'a>(&'a [u8]);
+
+impl Input<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    fn bytes(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.0.len());
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        head
+    }
+
+    fn arg(&mut self) -> Option<Bytes> {
+        let tag = self.byte()?;
+        Some(match tag {
+            0..=63 => Bytes::from(format!("k{}", tag % 8)),
+            64..=127 => {
+                let raw = self.bytes(2);
+                let n = i16::from_le_bytes([raw.first().copied().unwrap_or(0), raw.get(1).copied().unwrap_or(0)]);
+                Bytes::from(n.to_string())
+            }
+            128..=191 => Bytes::from_static(WORDS[tag as usize % WORDS.len()].as_bytes()),
+            _ => {
+                let len = self.byte().unwrap_or(0) as usize % 48;
+                Bytes::copy_from_slice(self.bytes(len))
+            }
+        })
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let commands: Vec<&'static str> = cmd::all_specs()
+        .iter()
+        .map(|s| s.name)
+        .filter(|name| !EXCLUDED.contains(name))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _context = runtime.enter();
+
+    let mut input = Input(data);
+    let Some(setup) = input.byte() else { return };
+    let mut config = Config::default();
+    config.databases = 16;
+    config.maxmemory_policy = MaxmemoryPolicy::ALL[setup as usize % 8];
+    if setup & 8 != 0 {
+        config.maxmemory = redislab::server::memory::used_memory() as u64 + 2 * 1024 * 1024;
+    }
+    config.maxmemory_samples = 5;
+    config.lfu_log_factor = 10;
+    config.lfu_decay_time = 1;
+    let events = EventBus::new(Logger::stdout(redislab::config::LogLevel::Warning));
+    let shared = Shared::new(config, None, events);
+    shared.engine().propagate = true;
+    let mut sessions: Vec<Session> = (0..CONNECTIONS)
+        .map(|i| Session::new(i as u64 + 1, format!("127.0.0.1:{}", 10000 + i), true))
+        .collect();
+    let mut blocked: Vec<Option<oneshot::Receiver<redislab::resp::Reply>>> =
+        (0..CONNECTIONS).map(|_| None).collect();
+
+    for _ in 0..256 {
+        let Some(conn) = input.byte() else { break };
+        let conn = conn as usize % CONNECTIONS;
+        let Some(which) = input.byte() else { break };
+        let argc = input.byte().unwrap_or(0) % 8;
+        let mut argv = vec![Bytes::from_static(commands[which as usize % commands.len()].as_bytes())];
+        for _ in 0..argc {
+            match input.arg() {
+                Some(arg) => argv.push(arg),
+                None => break,
+            }
+        }
+        let session = &mut sessions[conn];
+        let mut engine = shared.engine();
+        // A blocked connection sending again: served meanwhile, or it gave up (timeout).
+        if let Some(mut rx) = blocked[conn].take() {
+            if rx.try_recv().is_err() {
+                engine.unblock(session.id);
+            }
+        }
+        let (_reply, effect) = cmd::call(&shared, &mut engine, session, &argv);
+        match effect {
+            Effect::Block { keys, .. } => {
+                let (tx, rx) = oneshot::channel();
+                engine.block(Waiter {
+                    client: session.id,
+                    db: session.db,
+                    resp3: session.resp3,
+                    argv: argv.clone(),
+                    keys,
+                    reply: tx,
+                });
+                blocked[conn] = Some(rx);
+            }
+            Effect::Close | Effect::Replicate(_) => {
+                // The connection goes away (QUIT, or SYNC/PSYNC handing the socket over and
+                // the replica vanishing): release what it held, as the connection task does.
+                engine.unblock(session.id);
+                let watched = std::mem::take(&mut session.watched);
+                engine.unwatch_all(session.id, &watched);
+                drop(engine);
+                {
+                    let mut pubsub = shared.pubsub();
+                    for channel in session.channels.drain() {
+                        pubsub.unsubscribe(&channel, session.id);
+                    }
+                    for pattern in session.patterns.drain() {
+                        pubsub.punsubscribe(&pattern, session.id);
+                    }
+                }
+                if session.monitor {
+                    shared.remove_monitor(session.id);
+                }
+                let id = session.id + CONNECTIONS as u64;
+                *session = Session::new(id, format!("127.0.0.1:{}", 10000 + id), true);
+                blocked[conn] = None;
+                continue;
+            }
+            _ => {}
+        }
+        redislab::repl::flush(&shared, &mut engine);
+        engine.propagated.clear();
+    }
+
+    // Memory stays within `maxmemory` unless nothing is left that the policy may evict.
+    let mut engine = shared.engine();
+    if redislab::server::eviction::make_room(&shared, &mut engine).is_err() {
+        let (policy, maxmemory) = {
+            let config = shared.config();
+            (config.maxmemory_policy, config.maxmemory)
+        };
+        let candidates: usize = engine
+            .dbs
+            .iter()
+            .map(|db| if policy.volatile_only() { db.expires_len() } else { db.len() })
+            .sum();
+        assert!(
+            policy == MaxmemoryPolicy::NoEviction || candidates == 0,
+            "{policy:?}: used {} > maxmemory {maxmemory} with {candidates} keys left to evict",
+            redislab::server::memory::used_memory()
+        );
+    }
+});
