@@ -22,6 +22,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -151,6 +152,7 @@ pub fn all_specs() -> &'static [Spec] {
             replication::COMMANDS,
             transactions::COMMANDS,
             server::COMMANDS,
+            memory::COMMANDS,
         ]
         .concat()
     })
