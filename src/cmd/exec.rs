@@ -172,12 +172,11 @@ fn check(shared: &Shared, session: &Session, argv: &[Bytes]) -> Result<&'static 
     if !session.authenticated && !spec.has(flags::NO_AUTH) {
         return Err(CmdError::noauth());
     }
-    if session.multi.is_some() && spec.has(flags::NO_MULTI) {
-        return Err(match spec.name {
-            "multi" => CmdError::new("ERR MULTI calls can not be nested"),
-            "watch" => CmdError::new("ERR WATCH inside MULTI is not allowed"),
-            _ => CmdError::new("ERR Command not allowed inside a transaction"),
-        });
+    // MULTI and WATCH answer their own error inside MULTI without aborting the transaction.
+    if session.multi.is_some() && spec.has(flags::NO_MULTI) && !is_transaction_control(spec) {
+        return Err(CmdError::new(
+            "ERR Command not allowed inside a transaction",
+        ));
     }
     if session.in_pubsub_mode() && !spec.has(flags::PUBSUB_CONTEXT) {
         return Err(CmdError(

@@ -527,9 +527,9 @@ fn flush_mode(args: &mut Args) -> Result<(), CmdError> {
 /// `FLUSHDB [ASYNC|SYNC]`: always propagated, even when the db was empty (Redis forces it).
 fn flushdb(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     flush_mode(args)?;
-    let removed = cx.db().clear() as u64;
     let db = cx.db_index();
-    cx.engine.touch_all(db);
+    cx.engine.touch_existing(db);
+    let removed = cx.db().clear() as u64;
     cx.dirty(removed.max(1));
     Ok(Reply::ok())
 }
@@ -539,8 +539,8 @@ fn flushall(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     flush_mode(args)?;
     let mut removed = 0;
     for db in 0..cx.engine.dbs.len() {
+        cx.engine.touch_existing(db);
         removed += cx.engine.dbs[db].clear() as u64;
-        cx.engine.touch_all(db);
     }
     cx.dirty(removed + 1);
     Ok(Reply::ok())

@@ -98,7 +98,18 @@ impl Engine {
         }
     }
 
-    /// Records that every key of `db` may have changed (FLUSHDB, SWAPDB).
+    /// Records that the keys of `db` that exist now are about to be removed (FLUSHDB,
+    /// FLUSHALL): watchers of keys that do not exist keep their transaction, as in Redis's
+    /// `touchAllWatchedKeysInDb`.
+    pub fn touch_existing(&mut self, db: usize) {
+        for ((d, key), clients) in &self.watches {
+            if *d == db && self.dbs[db].peek(key).is_some() {
+                self.dirty_cas.extend(clients.iter().copied());
+            }
+        }
+    }
+
+    /// Records that every key of `db` may have changed (SWAPDB, a full resync).
     pub fn touch_all(&mut self, db: usize) {
         for ((d, _), clients) in &self.watches {
             if *d == db {
