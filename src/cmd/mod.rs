@@ -18,6 +18,7 @@ pub mod args;
 pub mod error;
 pub mod exec;
 
+pub mod bits;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
@@ -153,6 +154,7 @@ pub fn all_specs() -> &'static [Spec] {
             transactions::COMMANDS,
             server::COMMANDS,
             memory::COMMANDS,
+            bits::COMMANDS,
         ]
         .concat()
     })
