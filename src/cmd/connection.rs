@@ -267,6 +267,28 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             }
             Ok(Reply::ok())
         }
+        b"reply" => {
+            let mode = args.next()?.to_ascii_lowercase();
+            args.finish()?;
+            use crate::server::session::ReplyMode;
+            match &mode[..] {
+                b"on" => {
+                    cx.session.reply_mode = ReplyMode::On;
+                    Ok(Reply::ok())
+                }
+                b"off" => {
+                    cx.session.reply_mode = ReplyMode::Off;
+                    Ok(Reply::None)
+                }
+                b"skip" => {
+                    if cx.session.reply_mode != ReplyMode::Off {
+                        cx.session.reply_mode = ReplyMode::SkipNext;
+                    }
+                    Ok(Reply::None)
+                }
+                _ => Err(CmdError::syntax()),
+            }
+        }
         b"no-evict" | b"no-touch" => {
             let mode = args.next()?.to_ascii_lowercase();
             if mode != b"on" && mode != b"off" {
@@ -283,6 +305,7 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, TYPE (normal|master|replica|pubsub), ADDR, LADDR, SKIPME.",
                 "LIST [options ...]", "    Return information about client connections. Options: TYPE (normal|master|replica|pubsub), ID.",
                 "INFO", "    Return information about the current client connection.",
+                "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
                 "SETNAME <name>", "    Assign the name <name> to the current connection.",
                 "HELP", "    Print this help.",
             ]

@@ -53,6 +53,8 @@ pub struct Exec<'a> {
     effect: Effect,
     /// What to propagate instead of `argv`: `Some(vec![])` propagates nothing.
     rewrite: Option<Vec<Vec<Bytes>>>,
+    /// Keys this command touched, recorded only while keyspace notifications are on.
+    touched: Option<Vec<Bytes>>,
 }
 
 impl<'a> Exec<'a> {
@@ -68,6 +70,9 @@ impl<'a> Exec<'a> {
     /// Records that `key` in the selected db changed (WATCH, blocked clients).
     pub fn touch(&mut self, key: &Bytes) {
         self.engine.touch(self.session.db, key);
+        if let Some(touched) = self.touched.as_mut() {
+            touched.push(key.clone());
+        }
     }
 
     /// Counts `n` changes to the dataset. A command that counts changes is propagated.
@@ -229,6 +234,7 @@ fn run(
 ) -> (Reply, Effect) {
     let dirty_before = engine.dirty;
     let db_before = session.db;
+    let notifying = engine.notify_flags != 0;
     let mut cx = Exec {
         shared,
         engine,
@@ -237,6 +243,7 @@ fn run(
         now: unix_ms(),
         effect: Effect::None,
         rewrite: None,
+        touched: notifying.then(Vec::new),
     };
     let mut args = Args::new(argv);
     let reply = match (spec.handler)(&mut cx, &mut args) {
@@ -248,9 +255,16 @@ fn run(
         rewrite,
         engine,
         session,
+        touched,
         ..
     } = cx;
+    if let Some(keys) = touched {
+        if engine.dirty > dirty_before {
+            crate::server::notify::command_events(engine, spec.name, argv, db_before, &keys);
+        }
+    }
     propagate_expired(engine);
+    crate::server::notify::publish(shared, engine);
     if engine.dirty > dirty_before && engine.propagate && !session.is_master_link {
         match rewrite {
             None => engine.propagate(db_before, argv.to_vec()),
@@ -278,6 +292,7 @@ pub fn propagate_expired(engine: &mut Engine) {
         for key in engine.dbs[db].take_expired() {
             engine.stats.expired_keys += 1;
             engine.touch(db, &key);
+            engine.notify(crate::server::notify::class::EXPIRED, "expired", db, &key);
             engine.propagate(db, vec![Bytes::from_static(b"DEL"), key]);
         }
     }

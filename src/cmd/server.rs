@@ -684,6 +684,11 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                     crate::server::aof::disable(cx.shared);
                 }
             }
+            if changed.contains(&"notify-keyspace-events") {
+                let classes = cx.shared.config().get_one("notify-keyspace-events");
+                let flags = crate::server::notify::parse_classes(&classes.unwrap_or_default());
+                cx.engine.set_notify_flags(flags);
+            }
             if changed.contains(&"requirepass") && cx.shared.config().requirepass.is_some() {
                 // The client that set the password stays authenticated, as in Redis.
                 cx.session.authenticated = true;

@@ -223,9 +223,10 @@ fn run_requests<'a>(
             continue;
         }
         let engine = engine.get_or_insert_with(|| shared.engine());
+        session.start_command();
         let (reply, effect) = cmd::call(shared, engine, session, &argv);
         parser.authenticated = session.authenticated;
-        reply.encode(session.resp3, output);
+        session.filter_reply(reply).encode(session.resp3, output);
         match effect {
             Effect::None => {}
             Effect::Close => return Next::Close,

@@ -411,5 +411,6 @@ pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
         }
     }
     crate::cmd::exec::propagate_expired(engine);
+    crate::server::notify::publish(shared, engine);
     crate::repl::flush(shared, engine);
 }

@@ -59,6 +59,11 @@ pub struct Engine {
     /// When true, writes are queued in `propagated` for AOF and replicas to drain.
     pub propagate: bool,
     pub propagated: Vec<Propagated>,
+    /// Enabled keyspace notification classes (`notify-keyspace-events`, see
+    /// [`notify`](super::notify)); 0 when off, which the command path checks first.
+    pub notify_flags: u32,
+    /// Keyspace events waiting to be published.
+    pub events: Vec<super::notify::KeyEvent>,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -75,6 +80,8 @@ impl Engine {
             rng: StdRng::from_entropy(),
             propagate: false,
             propagated: Vec::new(),
+            notify_flags: 0,
+            events: Vec::new(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod events;
 pub mod log;
 pub mod memory;
+pub mod notify;
 pub mod persistence;
 pub mod pubsub;
 pub mod session;
@@ -124,7 +125,10 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config, config_path: Option<PathBuf>, events: EventBus) -> Shared {
-        let engine = Engine::new(config.databases);
+        let mut engine = Engine::new(config.databases);
+        if let Some(classes) = config.get_one("notify-keyspace-events") {
+            engine.set_notify_flags(notify::parse_classes(&classes));
+        }
         let backlog_size = config.repl_backlog_size as usize;
         let (shutdown, _) = watch::channel(None);
         Shared {

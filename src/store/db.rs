@@ -33,6 +33,10 @@ pub struct Db {
     mode: ExpiryMode,
     /// Keys deleted by lazy or active expiry since the last `take_expired`.
     expired: Vec<Bytes>,
+    /// Keys added since the last `take_new_keys`, recorded only while `track_new` is on (the
+    /// `new` keyspace event).
+    new_keys: Vec<Bytes>,
+    track_new: bool,
 }
 
 impl Default for Db {
@@ -65,6 +69,9 @@ macro_rules! typed_access {
         /// The value at `key`, created empty if the key does not exist.
         pub fn $get_or_create(&mut self, key: &[u8], now: i64) -> Result<&mut $ty, WrongType> {
             if !self.contains(key, now) {
+                if self.track_new {
+                    self.new_keys.push(Bytes::copy_from_slice(key));
+                }
                 self.dict.insert(
                     Bytes::copy_from_slice(key),
                     Value::$variant(Default::default()),
@@ -85,6 +92,8 @@ impl Db {
             expires: IndexMap::new(),
             mode: ExpiryMode::Delete,
             expired: Vec::new(),
+            new_keys: Vec::new(),
+            track_new: false,
         }
     }
 
@@ -159,12 +168,30 @@ impl Db {
         if !self.expires.is_empty() {
             self.expires.swap_remove(&key[..]);
         }
+        self.insert(key, value);
+    }
+
+    fn insert(&mut self, key: Bytes, value: Value) {
+        if self.track_new && !self.dict.contains_key(&key[..]) {
+            self.new_keys.push(key.clone());
+        }
         self.dict.insert(key, value);
+    }
+
+    /// Starts or stops recording added keys for [`Db::take_new_keys`].
+    pub fn track_new_keys(&mut self, on: bool) {
+        self.track_new = on;
+        self.new_keys.clear();
+    }
+
+    /// Keys added since the last call (empty unless tracking is on).
+    pub fn take_new_keys(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.new_keys)
     }
 
     /// Sets `key` to `value`, keeping its expiry time if it has one (`SET ... KEEPTTL`).
     pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
-        self.dict.insert(key, value);
+        self.insert(key, value);
     }
 
     /// Removes `key` and its expiry time. Returns the old value.
