@@ -153,6 +153,10 @@ pub fn call(
             if let Some(multi) = session.multi.as_mut() {
                 multi.failed = true;
             }
+            if let Some(index) = lookup(&argv[0]).and_then(super::spec_index) {
+                engine.command_stats.record_rejected(index);
+            }
+            engine.command_stats.record_error(&error.0);
             (error.into(), Effect::None)
         }
     }
@@ -246,10 +250,20 @@ fn run(
         touched: notifying.then(Vec::new),
     };
     let mut args = Args::new(argv);
+    let started = std::time::Instant::now();
     let reply = match (spec.handler)(&mut cx, &mut args) {
         Ok(reply) => reply,
         Err(error) => error.into(),
     };
+    let usec = started.elapsed().as_micros() as u64;
+    if let Some(index) = super::spec_index(spec) {
+        cx.engine
+            .command_stats
+            .record_call(index, usec, reply.is_error());
+    }
+    if let Reply::Error(text) = &reply {
+        cx.engine.command_stats.record_error(text);
+    }
     let Exec {
         effect,
         rewrite,

@@ -160,6 +160,15 @@ pub fn all_specs() -> &'static [Spec] {
     })
 }
 
+/// The position of a table entry (from [`lookup`]) in [`all_specs`]: a dense index for
+/// per-command counters. None for a spec that is not in the table.
+pub fn spec_index(spec: &Spec) -> Option<usize> {
+    let base = all_specs().as_ptr() as usize;
+    let offset = (spec as *const Spec as usize).checked_sub(base)?;
+    let index = offset / std::mem::size_of::<Spec>();
+    (index < all_specs().len() && std::ptr::eq(&all_specs()[index], spec)).then_some(index)
+}
+
 /// Finds a command by name, ignoring ASCII case, without allocating.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     static TABLE: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
@@ -187,6 +196,14 @@ mod tests {
             assert!(seen.insert(spec.name), "duplicate command {}", spec.name);
             assert!(spec.arity != 0, "{} has arity 0", spec.name);
         }
+    }
+
+    #[test]
+    fn spec_index_finds_table_entries_only() {
+        let get = lookup(b"get").unwrap();
+        assert_eq!(all_specs()[spec_index(get).unwrap()].name, "get");
+        let outside = Spec::new("get", 2, 0, |_, _| Ok(Reply::ok()));
+        assert_eq!(spec_index(&outside), None);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Engine {
     pub notify_flags: u32,
     /// Keyspace events waiting to be published.
     pub events: Vec<super::notify::KeyEvent>,
+    /// `INFO commandstats` / `errorstats` counters.
+    pub command_stats: super::cmdstats::CommandStats,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -82,6 +84,7 @@ impl Engine {
             propagated: Vec::new(),
             notify_flags: 0,
             events: Vec::new(),
+            command_stats: Default::default(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),

@@ -9,6 +9,7 @@
 
 pub mod aof;
 pub mod clients;
+pub mod cmdstats;
 pub mod engine;
 pub mod events;
 pub mod log;
