@@ -289,6 +289,7 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 _ => Err(CmdError::syntax()),
             }
         }
+        b"unblock" => client_unblock(cx, args),
         b"no-evict" | b"no-touch" => {
             let mode = args.next()?.to_ascii_lowercase();
             if mode != b"on" && mode != b"off" {
@@ -307,6 +308,7 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 "INFO", "    Return information about the current client connection.",
                 "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
                 "SETNAME <name>", "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
                 "HELP", "    Print this help.",
             ]
             .iter()
@@ -315,6 +317,34 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         )),
         _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "client")),
     }
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: answers a client blocked on keys as if its timeout
+/// passed, or with `-UNBLOCKED`. Replies 1 if the client was blocked, else 0.
+fn client_unblock(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let id = args.next_i64()?;
+    let as_error = match args.peek() {
+        None => false,
+        Some(_) if args.eat("TIMEOUT") => false,
+        Some(_) if args.eat("ERROR") => true,
+        Some(_) => {
+            return Err(CmdError::new(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    args.finish()
+        .map_err(|_| CmdError::arity("client|unblock"))?;
+    let Some(waiter) = u64::try_from(id).ok().and_then(|id| cx.engine.unblock(id)) else {
+        return Ok(Reply::Int(0));
+    };
+    let reply = if as_error {
+        Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    } else {
+        super::lists::timeout_reply(&waiter.argv[0])
+    };
+    let _ = waiter.reply.send(reply);
+    Ok(Reply::Int(1))
 }
 
 fn parse_kind(name: &[u8]) -> Option<ClientKind> {

@@ -84,6 +84,16 @@ fn pop(list: &mut List, end: End) -> Option<Bytes> {
     }
 }
 
+/// What a blocking command answers when its timeout passes: a nil bulk for BLMOVE and
+/// BRPOPLPUSH, a nil array for the other blocking pops.
+pub fn timeout_reply(command: &[u8]) -> Reply {
+    if command.eq_ignore_ascii_case(b"blmove") || command.eq_ignore_ascii_case(b"brpoplpush") {
+        Reply::Null
+    } else {
+        Reply::NullArray
+    }
+}
+
 /// True while the runtime re-runs this client's blocking command for a key that became ready.
 fn is_rerun(cx: &Exec) -> bool {
     cx.engine.waiter(cx.session.id).is_some()
@@ -1007,5 +1017,29 @@ mod tests {
         let (reply, effect) = h.run_argv(&argv(&["blmpop", "0", "1", "b", "left"]));
         assert_eq!(reply, Reply::None);
         assert!(matches!(effect, Effect::Block { .. }));
+    }
+
+    #[test]
+    fn client_unblock_answers_a_blocked_client() {
+        let mut h = Harness::new();
+        let mut popper = register(&h, 95, &["blpop", "q", "0"], &["q"]);
+        let mut mover = register(&h, 96, &["blmove", "a", "b", "left", "left", "0"], &["a"]);
+        assert_eq!(h.run(&["client", "unblock", "95"]), Reply::Int(1));
+        assert_eq!(popper.try_recv().unwrap(), Reply::NullArray);
+        assert_eq!(h.run(&["client", "unblock", "96", "error"]), Reply::Int(1));
+        assert_eq!(
+            mover.try_recv().unwrap(),
+            err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        );
+        assert_eq!(h.run(&["client", "unblock", "96"]), Reply::Int(0));
+        assert_eq!(
+            h.run(&["client", "unblock", "x"]),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            h.run(&["client", "unblock", "1", "later"]),
+            err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        );
+        assert_eq!(h.shared.engine().blocked_clients(), 0);
     }
 }

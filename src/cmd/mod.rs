@@ -29,6 +29,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -155,6 +156,7 @@ pub fn all_specs() -> &'static [Spec] {
             server::COMMANDS,
             memory::COMMANDS,
             bits::COMMANDS,
+            sort::COMMANDS,
         ]
         .concat()
     })
