@@ -20,6 +20,7 @@ pub mod exec;
 
 pub mod bits;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
@@ -157,6 +158,7 @@ pub fn all_specs() -> &'static [Spec] {
             memory::COMMANDS,
             bits::COMMANDS,
             sort::COMMANDS,
+            dump::COMMANDS,
         ]
         .concat()
     })
