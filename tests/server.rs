@@ -169,7 +169,10 @@ fn a_blocked_client_that_disconnects_stops_waiting() {
     };
     assert!(blocked(&mut con, "1"));
     drop(raw);
-    assert!(blocked(&mut con, "0"), "the closed client is no longer blocked");
+    assert!(
+        blocked(&mut con, "0"),
+        "the closed client is no longer blocked"
+    );
     let _: i64 = con.rpush("q", "kept").unwrap();
     let len: i64 = con.llen("q").unwrap();
     assert_eq!(len, 1, "nobody took the element");

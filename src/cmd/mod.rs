@@ -28,6 +28,7 @@ pub mod memory;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -159,6 +160,7 @@ pub fn all_specs() -> &'static [Spec] {
             bits::COMMANDS,
             sort::COMMANDS,
             dump::COMMANDS,
+            scripting::COMMANDS,
         ]
         .concat()
     })

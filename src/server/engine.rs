@@ -66,6 +66,8 @@ pub struct Engine {
     pub events: Vec<super::notify::KeyEvent>,
     /// `INFO commandstats` / `errorstats` counters.
     pub command_stats: super::cmdstats::CommandStats,
+    /// Lua scripts by SHA1 (EVALSHA, SCRIPT LOAD).
+    pub scripts: HashMap<String, Bytes>,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -85,6 +87,7 @@ impl Engine {
             notify_flags: 0,
             events: Vec::new(),
             command_stats: Default::default(),
+            scripts: HashMap::new(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
