@@ -203,7 +203,8 @@ fn run_script(
     let wrap = cx.session.may_block;
     let first_propagated = cx.engine.propagated.len();
     cx.session.may_block = false;
-    let outcome = run_in_lua(cx, &lua, function, keys, argv, read_only);
+    let sha = sha1_hex(&body);
+    let outcome = run_in_lua(cx, &lua, function, keys, argv, read_only, &sha);
     cx.session.may_block = wrap;
     cx.session.db = outer_db;
     cx.propagate_nothing();
@@ -233,6 +234,7 @@ fn run_in_lua(
     keys: &[Bytes],
     argv: &[Bytes],
     read_only: bool,
+    sha: &str,
 ) -> Result<Reply, CmdError> {
     let limit = time_limit(cx);
     let started = Instant::now();
@@ -248,12 +250,25 @@ fn run_in_lua(
             }
         },
     );
+    let cx_cell = std::cell::RefCell::new(&mut *cx);
     let result = lua.scope(|scope| {
-        let call = scope.create_function_mut(|lua, args: MultiValue| {
-            let reply = script_call(cx, lua, args, read_only);
+        let pcall = scope.create_function(|lua, args: MultiValue| {
+            let reply = script_call(&mut cx_cell.borrow_mut(), args, read_only);
             reply_to_lua(lua, reply)
         })?;
-        install_sandbox(lua, call, keys, argv)?;
+        let call = scope.create_function(|lua, args: MultiValue| {
+            match script_call(&mut cx_cell.borrow_mut(), args, read_only) {
+                Reply::Error(text) => {
+                    let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
+                    Err(mlua::Error::external(CallError {
+                        text: text.into_owned(),
+                        line,
+                    }))
+                }
+                reply => reply_to_lua(lua, reply),
+            }
+        })?;
+        install_sandbox(lua, call, pcall, keys, argv, (started, limit))?;
         let trampoline: mlua::Function = lua
             .load("local f = ...; return pcall(f)")
             .set_name("=trampoline")
@@ -270,30 +285,63 @@ fn run_in_lua(
     if ok {
         return Ok(lua_to_reply(&value, 0));
     }
-    Err(script_error(&value))
+    let (text, line) = script_error(&value);
+    let place = line.map_or(String::new(), |line| format!(", on @user_script:{line}."));
+    Err(CmdError(format!("{text} script: {sha}{place}").into()))
 }
 
-/// The error reply for a script that raised `value`: a `{err=...}` table keeps its text (and
-/// code); a message gets the `ERR` code.
-fn script_error(value: &LuaValue) -> CmdError {
+/// An error reply from `redis.call`, raised into the script with the line that called.
+#[derive(Debug)]
+struct CallError {
+    text: String,
+    line: i32,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The `redis.call` error inside an error raised by a callback, if it is one.
+fn call_error(error: &mlua::Error) -> Option<&CallError> {
+    match error {
+        mlua::Error::CallbackError { cause, .. } => call_error(cause),
+        mlua::Error::ExternalError(inner) => inner.downcast_ref::<CallError>(),
+        _ => None,
+    }
+}
+
+/// The error text and line for a script that raised `value`: a `redis.call` error or an
+/// `{err=...}` table keeps its text (and code); a message gets the `ERR` code and the line Lua
+/// put in front of it.
+fn script_error(value: &LuaValue) -> (String, Option<i32>) {
     if let LuaValue::Table(table) = value {
         if let Ok(mlua::Value::String(text)) = table.raw_get::<_, LuaValue>("err") {
-            return CmdError(String::from_utf8_lossy(text.as_bytes()).into_owned().into());
+            return (String::from_utf8_lossy(text.as_bytes()).into_owned(), None);
+        }
+    }
+    if let LuaValue::Error(error) = value {
+        if let Some(call) = call_error(error) {
+            return (call.text.clone(), Some(call.line));
         }
     }
     let text = match value {
         LuaValue::String(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        LuaValue::Error(mlua::Error::RuntimeError(text)) => text.clone(),
         LuaValue::Error(error) => error.to_string(),
         other => format!("{other:?}"),
     };
-    let text = text
-        .strip_prefix("runtime error: ")
-        .unwrap_or(&text)
-        .to_string();
+    let line = text
+        .strip_prefix("user_script:")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok());
     if text.starts_with("ERR ") {
-        CmdError(text.into())
+        (text, line)
     } else {
-        CmdError(format!("ERR {text}").into())
+        (format!("ERR {text}"), line)
     }
 }
 
@@ -301,15 +349,18 @@ fn script_error(value: &LuaValue) -> CmdError {
 fn install_sandbox(
     lua: &Lua,
     call: mlua::Function,
+    pcall: mlua::Function,
     keys: &[Bytes],
     argv: &[Bytes],
+    (started, limit): (Instant, Duration),
 ) -> mlua::Result<()> {
     let globals = lua.globals();
     for unsafe_name in ["loadfile", "dofile"] {
         globals.raw_set(unsafe_name, LuaValue::Nil)?;
     }
     let redis = lua.create_table()?;
-    redis.raw_set("pcall", call)?;
+    redis.raw_set("call", call)?;
+    redis.raw_set("pcall", pcall)?;
     redis.raw_set(
         "sha1hex",
         lua.create_function(|_, data: mlua::String| Ok(sha1_hex(data.as_bytes())))?,
@@ -350,16 +401,22 @@ fn install_sandbox(
     };
     globals.raw_set("KEYS", to_table(keys)?)?;
     globals.raw_set("ARGV", to_table(argv)?)?;
+    // Once the time limit has passed, pcall/xpcall inside the script rethrow, so a script
+    // cannot catch its own stop in a loop.
+    let timed_out = lua.create_function(move |_, ()| Ok(started.elapsed() > limit))?;
     lua.load(
         r#"
-        redis.call = function(...)
-            local reply = redis.pcall(...)
-            if type(reply) == 'table' and reply.err ~= nil then error(reply, 0) end
-            return reply
+        local timed_out = ...
+        local raw_pcall, raw_xpcall, unpack = pcall, xpcall, unpack
+        local function checked(ok, ...)
+            if not ok and timed_out() then error((...), 0) end
+            return ok, ...
         end
+        pcall = function(...) return checked(raw_pcall(...)) end
+        xpcall = function(...) return checked(raw_xpcall(...)) end
         setmetatable(_G, {
             __newindex = function(_, name)
-                error("Script attempted to create global variable '" .. tostring(name) .. "'", 2)
+                error("Attempt to modify a readonly table", 2)
             end,
             __index = function(_, name)
                 error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
@@ -368,12 +425,12 @@ fn install_sandbox(
         "#,
     )
     .set_name("=sandbox")
-    .exec()
+    .call(timed_out)
 }
 
 /// `redis.pcall(command, arg, ...)`: runs one command for the script; errors come back as
 /// error replies.
-fn script_call(cx: &mut Exec, _lua: &Lua, args: MultiValue, read_only: bool) -> Reply {
+fn script_call(cx: &mut Exec, args: MultiValue, read_only: bool) -> Reply {
     let mut argv = Vec::with_capacity(args.len());
     for arg in args {
         match arg {
@@ -522,14 +579,22 @@ mod tests {
             h.run(&["eval", "return redis.error_reply('MY fault')", "0"]),
             err("MY fault")
         );
+        assert!(matches!(
+            h.run(&["eval", "error('boom')", "0"]),
+            Reply::Error(e) if e.starts_with("ERR user_script:1: boom script: ")
+                && e.ends_with(", on @user_script:1.")
+        ));
         assert_eq!(
             h.run(&["eval", "return redis.status_reply('FINE')", "0"]),
             Reply::simple("FINE")
         );
         h.run(&["rpush", "l", "x"]);
         assert_eq!(
-            h.run(&["eval", "return redis.call('incr', 'l')", "0"]),
-            err("WRONGTYPE Operation against a key holding the wrong kind of value")
+            h.run(&["eval", "\nreturn redis.call('incr', 'l')", "0"]),
+            Reply::error(format!(
+                "WRONGTYPE Operation against a key holding the wrong kind of value script: {}, on @user_script:2.",
+                super::sha1_hex(b"\nreturn redis.call('incr', 'l')")
+            ))
         );
         assert_eq!(
             h.run(&[
@@ -570,20 +635,20 @@ mod tests {
         ));
         assert!(matches!(
             h.run(&["eval", "x = 1", "0"]),
-            Reply::Error(e) if e.contains("Script attempted to create global variable 'x'")
+            Reply::Error(e) if e.starts_with("ERR user_script:1: Attempt to modify a readonly table script: ")
         ));
         assert!(matches!(
             h.run(&["eval", "return os.time()", "0"]),
             Reply::Error(e) if e.contains("nonexistent global variable 'os'")
         ));
         assert_eq!(
-            h.run(&["eval_ro", "return redis.call('set', 'a', 'b')", "0"]),
-            err("ERR Write commands are not allowed from read-only scripts.")
+            h.run(&["eval_ro", "return redis.pcall('set', 'a', 'b')['err']", "0"]),
+            bulk("ERR Write commands are not allowed from read-only scripts.")
         );
-        assert_eq!(
+        assert!(matches!(
             h.run(&["eval", "return redis.call('nosuch')", "0"]),
-            err("ERR Unknown Redis command called from script")
-        );
+            Reply::Error(e) if e.starts_with("ERR Unknown Redis command called from script script: ")
+        ));
         assert_eq!(
             h.run(&["eval", "return redis.sha1hex('')", "0"]),
             bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709")
@@ -621,6 +686,10 @@ mod tests {
         h.run(&["config", "set", "busy-reply-threshold", "50"]);
         assert!(matches!(
             h.run(&["eval", "while true do end", "0"]),
+            Reply::Error(e) if e.contains("busy-reply-threshold")
+        ));
+        assert!(matches!(
+            h.run(&["eval", "while true do pcall(function() while true do end end) end", "0"]),
             Reply::Error(e) if e.contains("busy-reply-threshold")
         ));
         assert_eq!(h.run(&["ping"]), Reply::simple("PONG"));
