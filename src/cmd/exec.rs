@@ -273,9 +273,8 @@ fn run(
         ..
     } = cx;
     if let Some(keys) = touched {
-        if engine.dirty > dirty_before {
-            crate::server::notify::command_events(engine, spec.name, argv, db_before, &keys);
-        }
+        let changed = engine.dirty > dirty_before;
+        crate::server::notify::command_events(engine, spec.name, argv, db_before, &keys, changed);
     }
     propagate_expired(engine);
     crate::server::notify::publish(shared, engine);

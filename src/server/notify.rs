@@ -117,11 +117,27 @@ pub fn publish(shared: &Shared, engine: &mut Engine) {
     }
 }
 
-/// Queues the events of one command that modified `keys` in `db`: `new` for keys it created,
-/// the command's own event for each key, and `del` for a key the command emptied away.
-pub fn command_events(engine: &mut Engine, name: &str, argv: &[Bytes], db: usize, keys: &[Bytes]) {
-    for key in engine.dbs[db].take_new_keys() {
-        engine.notify(class::NEW, "new", db, &key);
+/// Queues the events of one command that touched `keys` in `db`: `new` for keys it created,
+/// and, if it `changed` the dataset, the command's own event for each key and `del` for a key
+/// the command emptied away.
+pub fn command_events(
+    engine: &mut Engine,
+    name: &str,
+    argv: &[Bytes],
+    db: usize,
+    keys: &[Bytes],
+    changed: bool,
+) {
+    // Every db: MOVE, COPY ... DB and SWAPDB create keys outside the selected one.
+    if engine.notifies(class::NEW) {
+        for index in 0..engine.dbs.len() {
+            for key in engine.dbs[index].take_new_keys() {
+                engine.notify(class::NEW, "new", index, &key);
+            }
+        }
+    }
+    if !changed {
+        return;
     }
     let mut seen: Vec<&Bytes> = Vec::with_capacity(keys.len());
     for key in keys {
