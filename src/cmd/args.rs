@@ -134,6 +134,35 @@ pub fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, end as usize))
 }
 
+/// Most elements a random-member reply with a negative count (repeats allowed) may hold. Redis
+/// would build such a reply however large; here a count whose reply could not fit in memory is
+/// refused (`ERR value is out of range`) instead of taking the server down.
+pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
+
+/// The positions HRANDFIELD/SRANDMEMBER/ZRANDMEMBER reply with for `count` over `len`
+/// elements: a positive count gives distinct positions (all of them when it exceeds `len`), a
+/// negative one `|count|` positions that may repeat.
+pub fn random_positions(
+    rng: &mut impl rand::Rng,
+    len: usize,
+    count: i64,
+) -> Result<Vec<usize>, CmdError> {
+    if count == 0 || len == 0 {
+        Ok(Vec::new())
+    } else if count < 0 {
+        if count.unsigned_abs() > MAX_RANDOM_REPLY {
+            return Err(CmdError::value_out_of_range());
+        }
+        Ok((0..count.unsigned_abs())
+            .map(|_| rng.gen_range(0..len))
+            .collect())
+    } else if count as u64 >= len as u64 {
+        Ok((0..len).collect())
+    } else {
+        Ok(rand::seq::index::sample(rng, len, count as usize).into_vec())
+    }
+}
+
 /// The shared arguments of LMPOP/BLMPOP/ZMPOP/BZMPOP (after the timeout, for the blocking
 /// forms): `numkeys key [key ...] <first|second> [COUNT count]`, parsed as Redis's
 /// `lmpopGenericCommand`/`zmpopGenericCommand` do.
@@ -240,6 +269,19 @@ mod tests {
 
     fn words(items: &[&str]) -> Vec<Bytes> {
         items.iter().map(|s| Bytes::from(s.to_string())).collect()
+    }
+
+    #[test]
+    fn random_positions_are_distinct_or_repeated_and_bounded() {
+        let mut rng = rand::thread_rng();
+        let mut distinct = random_positions(&mut rng, 10, 5).unwrap();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5);
+        assert_eq!(random_positions(&mut rng, 3, 10).unwrap(), vec![0, 1, 2]);
+        assert_eq!(random_positions(&mut rng, 3, -10).unwrap().len(), 10);
+        assert!(random_positions(&mut rng, 3, -i64::MAX).is_err());
+        assert!(random_positions(&mut rng, 0, -5).unwrap().is_empty());
     }
 
     #[test]

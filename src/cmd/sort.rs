@@ -122,7 +122,14 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
         Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.clone()).collect(), true),
         Some(_) => return Err(CmdError::wrong_type()),
     };
-    let dont_sort = options.by.is_some_and(|p| !p.contains(&b'*'));
+    let mut dont_sort = options.by.is_some_and(|p| !p.contains(&b'*'));
+    let mut alpha = options.alpha;
+    // A set's order differs between servers: a stored "unsorted" result is sorted by element
+    // so replicas and the AOF get the same list, as Redis does.
+    if dont_sort && options.store.is_some() && matches!(cx.db().peek(key), Some(Value::Set(_))) {
+        dont_sort = false;
+        alpha = true;
+    }
     let mut items: Vec<Item> = Vec::with_capacity(elements.len());
     for element in elements {
         let by = match options.by {
@@ -130,7 +137,7 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
             _ => None,
         };
         let mut score = 0.0;
-        if !dont_sort && !options.alpha {
+        if !dont_sort && !alpha {
             let source = if options.by.is_some() {
                 by.as_deref()
             } else {
@@ -145,8 +152,8 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
         items.push(Item { element, score, by });
     }
     if !dont_sort {
-        let alpha = options.alpha;
-        let by_pattern = options.by.is_some();
+        // Weights come from a pattern with `*` (a forced sort of a set has none).
+        let by_pattern = options.by.is_some_and(|p| p.contains(&b'*'));
         items.sort_by(|a, b| {
             let order = if !alpha {
                 a.score
@@ -259,6 +266,15 @@ mod tests {
         assert_eq!(
             h.run(&["lrange", "dst", "0", "-1"]),
             bulks(&["1", "2", "3"])
+        );
+        h.run(&["sadd", "set", "c", "a", "b"]);
+        assert_eq!(
+            h.run(&["sort", "set", "by", "nosort", "store", "dst"]),
+            Reply::Int(3)
+        );
+        assert_eq!(
+            h.run(&["lrange", "dst", "0", "-1"]),
+            bulks(&["a", "b", "c"])
         );
         assert_eq!(h.run(&["sort", "none", "store", "dst"]), Reply::Int(0));
         assert_eq!(h.run(&["exists", "dst"]), Reply::Int(0));

@@ -917,17 +917,7 @@ fn zrandmember(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     };
     let entries: Vec<(&Bytes, f64)> = z.iter().collect();
     let len = entries.len();
-    let picks: Vec<usize> = if count == 0 || len == 0 {
-        Vec::new()
-    } else if count < 0 {
-        (0..count.unsigned_abs())
-            .map(|_| engine.rng.gen_range(0..len))
-            .collect()
-    } else if count as u64 >= len as u64 {
-        (0..len).collect()
-    } else {
-        rand::seq::index::sample(&mut engine.rng, len, count as usize).into_vec()
-    };
+    let picks = super::args::random_positions(&mut engine.rng, len, count)?;
     let picked = picks
         .into_iter()
         .map(|i| (entries[i].0.clone(), entries[i].1));
@@ -1928,6 +1918,11 @@ mod tests {
         assert_eq!(
             h.run(&["zrandmember", "z", "1", "foo"]),
             err("ERR syntax error")
+        );
+        assert_eq!(
+            h.run(&["zrandmember", "z", "-9223372036854775807"]),
+            err("ERR value is out of range"),
+            "a reply that cannot fit in memory is refused, not attempted"
         );
         assert_eq!(
             h.run(&["zrandmember", "z", "-9223372036854775807", "withscores"]),
