@@ -268,8 +268,10 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             Ok(Reply::ok())
         }
         b"reply" => {
+            if args.remaining() != 1 {
+                return Err(CmdError::arity("client|reply"));
+            }
             let mode = args.next()?.to_ascii_lowercase();
-            args.finish()?;
             use crate::server::session::ReplyMode;
             match &mode[..] {
                 b"on" => {
@@ -322,6 +324,9 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: answers a client blocked on keys as if its timeout
 /// passed, or with `-UNBLOCKED`. Replies 1 if the client was blocked, else 0.
 fn client_unblock(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    if !(1..=2).contains(&args.remaining()) {
+        return Err(CmdError::arity("client|unblock"));
+    }
     let id = args.next_i64()?;
     let as_error = match args.peek() {
         None => false,

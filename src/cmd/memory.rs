@@ -50,6 +50,9 @@ fn memory_command(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             b"Stats not supported for the current allocator",
         )),
         ("purge", 0) => Ok(Reply::ok()),
+        ("help" | "usage" | "stats" | "doctor" | "malloc-stats" | "purge", _) => {
+            Err(CmdError::arity(&format!("memory|{name}")))
+        }
         _ => Err(CmdError::unknown_subcommand(sub, "memory")),
     }
 }
@@ -226,5 +229,9 @@ mod tests {
         );
         assert!(matches!(h.run(&["memory", "stats"]), Reply::Map(_)));
         assert_eq!(h.run(&["memory", "purge"]), Reply::ok());
+        assert_eq!(
+            h.run(&["memory", "usage"]),
+            err("ERR wrong number of arguments for 'memory|usage' command")
+        );
     }
 }

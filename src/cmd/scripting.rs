@@ -100,8 +100,9 @@ fn script(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 })
                 .collect(),
         )),
-        (b"flush", n) if n <= 1 => {
-            if n == 1 && !args.eat("ASYNC") && !args.eat("SYNC") {
+        (b"flush", _) => {
+            let n = args.remaining();
+            if n > 1 || n == 1 && !args.eat("ASYNC") && !args.eat("SYNC") {
                 return Err(CmdError::new(
                     "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
                 ));
@@ -128,6 +129,10 @@ fn script(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             .map(|line| Reply::simple(line))
             .collect(),
         )),
+        (b"load" | b"exists" | b"kill" | b"help", _) => Err(CmdError::arity(&format!(
+            "script|{}",
+            String::from_utf8_lossy(&sub)
+        ))),
         _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "script")),
     }
 }
@@ -656,6 +661,14 @@ mod tests {
         assert_eq!(
             h.run(&["script", "kill"]),
             err("NOTBUSY No scripts in execution right now.")
+        );
+        assert_eq!(
+            h.run(&["script", "load"]),
+            err("ERR wrong number of arguments for 'script|load' command")
+        );
+        assert_eq!(
+            h.run(&["script", "flush", "x"]),
+            err("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
         );
     }
 
