@@ -60,7 +60,9 @@ pub struct Exec<'a> {
 impl<'a> Exec<'a> {
     /// The selected database.
     pub fn db(&mut self) -> &mut Db {
-        &mut self.engine.dbs[self.session.db]
+        let db = &mut self.engine.dbs[self.session.db];
+        db.set_clock(self.now);
+        db
     }
 
     pub fn db_index(&self) -> usize {

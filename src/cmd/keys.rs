@@ -608,7 +608,11 @@ fn object(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
     let key = args.next()?;
     let now = cx.now;
-    let Some(value) = cx.db().get(key, now) else {
+    // OBJECT does not count as an access (Redis's LOOKUP_NOTOUCH): read the idle time first.
+    let Some(idle) = cx.db().idle_seconds(key, now) else {
+        return Ok(Reply::Null);
+    };
+    let Some(value) = cx.db().peek(key) else {
         return Ok(Reply::Null);
     };
     Ok(match name.as_str() {
@@ -622,7 +626,7 @@ fn object(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             }
             _ => 1,
         }),
-        "idletime" => Reply::Int(0),
+        "idletime" => Reply::Int(idle),
         _ => {
             return Err(CmdError::new(
                 "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
@@ -1056,6 +1060,7 @@ mod tests {
             (&["object", "refcount", "big"], Reply::Int(1)),
             (&["object", "refcount", "s"], Reply::Int(1)),
             (&["object", "idletime", "s"], Reply::Int(0)),
+            (&["object", "idletime", "nope"], Reply::Null),
             (
                 &["object", "freq", "s"],
                 err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),

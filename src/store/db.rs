@@ -25,10 +25,20 @@ pub enum ExpiryMode {
     HideOnly,
 }
 
+/// A value and when it was last accessed (Unix seconds).
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Value,
+    accessed: u32,
+}
+
 /// A database. Expiry times are absolute Unix times in milliseconds.
 #[derive(Debug)]
 pub struct Db {
-    dict: IndexMap<Bytes, Value>,
+    dict: IndexMap<Bytes, Entry>,
+    /// Unix seconds of the latest access through an expiring lookup: the time new and read
+    /// entries are stamped with (Redis's LRU clock, for OBJECT IDLETIME).
+    clock: u32,
     expires: IndexMap<Bytes, i64>,
     mode: ExpiryMode,
     /// Keys deleted by lazy or active expiry since the last `take_expired`.
@@ -72,12 +82,13 @@ macro_rules! typed_access {
                 if self.track_new {
                     self.new_keys.push(Bytes::copy_from_slice(key));
                 }
-                self.dict.insert(
-                    Bytes::copy_from_slice(key),
-                    Value::$variant(Default::default()),
-                );
+                let entry = Entry {
+                    value: Value::$variant(Default::default()),
+                    accessed: self.clock,
+                };
+                self.dict.insert(Bytes::copy_from_slice(key), entry);
             }
-            match self.dict.get_mut(key) {
+            match self.dict.get_mut(key).map(|e| &mut e.value) {
                 Some(Value::$variant(v)) => Ok(v),
                 _ => Err(WrongType),
             }
@@ -89,6 +100,10 @@ impl Db {
     pub fn new() -> Db {
         Db {
             dict: IndexMap::new(),
+            // Keys loaded before any command (RDB, AOF) count as accessed at creation.
+            clock: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs().min(u32::MAX as u64) as u32),
             expires: IndexMap::new(),
             mode: ExpiryMode::Delete,
             expired: Vec::new(),
@@ -124,6 +139,7 @@ impl Db {
     /// Lazy expiry: returns true if `key` must be treated as missing. In `Delete` mode the key is
     /// removed and remembered for [`Db::take_expired`].
     fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
+        self.set_clock(now);
         if !self.is_expired(key, now) {
             return false;
         }
@@ -138,10 +154,7 @@ impl Db {
 
     /// The value at `key`, honouring expiry.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
-        if self.expire_if_needed(key, now) {
-            return None;
-        }
-        self.dict.get(key)
+        self.get_mut(key, now).map(|v| &*v)
     }
 
     /// Mutable access to the value at `key`, honouring expiry.
@@ -149,7 +162,26 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        self.dict.get_mut(key)
+        let clock = self.clock;
+        self.dict.get_mut(key).map(|entry| {
+            entry.accessed = clock;
+            &mut entry.value
+        })
+    }
+
+    /// Sets the time (Unix ms) that entries written or read from now on are stamped with.
+    pub fn set_clock(&mut self, now: i64) {
+        self.clock = (now / 1000).clamp(0, u32::MAX as i64) as u32;
+    }
+
+    /// Seconds since `key` was last accessed (OBJECT IDLETIME), without touching it. None if
+    /// the key is missing or expired.
+    pub fn idle_seconds(&mut self, key: &[u8], now: i64) -> Option<i64> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        let accessed = self.dict.get(key)?.accessed as i64;
+        Some((now / 1000 - accessed).max(0))
     }
 
     /// True if `key` exists (and is not expired).
@@ -160,7 +192,7 @@ impl Db {
     /// Reads without expiring anything: for snapshots and introspection that must not change
     /// the dataset.
     pub fn peek(&self, key: &[u8]) -> Option<&Value> {
-        self.dict.get(key)
+        self.dict.get(key).map(|e| &e.value)
     }
 
     /// Sets `key` to `value` and clears any expiry time (Redis's `setKey`).
@@ -175,7 +207,8 @@ impl Db {
         if self.track_new && !self.dict.contains_key(&key[..]) {
             self.new_keys.push(key.clone());
         }
-        self.dict.insert(key, value);
+        let accessed = self.clock;
+        self.dict.insert(key, Entry { value, accessed });
     }
 
     /// Starts or stops recording added keys for [`Db::take_new_keys`].
@@ -196,17 +229,17 @@ impl Db {
 
     /// Removes `key` and its expiry time. Returns the old value.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        let value = self.dict.swap_remove(key)?;
+        let entry = self.dict.swap_remove(key)?;
         if !self.expires.is_empty() {
             self.expires.swap_remove(key);
         }
-        Some(value)
+        Some(entry.value)
     }
 
     /// Removes `key` if it holds an empty collection (Redis never keeps empty collections).
     /// Returns true if it was removed.
     pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
-        if matches!(self.dict.get(key), Some(v) if v.is_empty_collection()) {
+        if matches!(self.dict.get(key), Some(e) if e.value.is_empty_collection()) {
             self.remove(key);
             true
         } else {
@@ -247,14 +280,14 @@ impl Db {
     /// Iterates keys and values without expiring anything (snapshots, KEYS filters by expiry
     /// itself).
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Value)> + '_ {
-        self.dict.iter()
+        self.dict.iter().map(|(k, e)| (k, &e.value))
     }
 
     /// Iterates keys with their expiry time, without expiring anything.
     pub fn iter_with_expiry(&self) -> impl Iterator<Item = (&Bytes, &Value, Option<i64>)> + '_ {
         self.dict
             .iter()
-            .map(|(k, v)| (k, v, self.expires.get(k).copied()))
+            .map(|(k, e)| (k, &e.value, self.expires.get(k).copied()))
     }
 
     /// The key at dict position `index` (SCAN and RANDOMKEY), without expiring anything.
@@ -397,5 +430,21 @@ mod tests {
         }
         assert_eq!(db.len(), 0);
         assert_eq!(db.take_expired().len(), 50);
+    }
+
+    #[test]
+    fn idle_time_counts_from_the_last_access() {
+        let mut db = Db::new();
+        db.get(b"none", 1_000_000);
+        db.set(Bytes::from("k"), Value::String(Bytes::from("v")));
+        assert_eq!(db.idle_seconds(b"k", 1_010_000), Some(10));
+        assert_eq!(
+            db.idle_seconds(b"k", 1_020_000),
+            Some(20),
+            "asking is not an access"
+        );
+        db.get(b"k", 1_030_000);
+        assert_eq!(db.idle_seconds(b"k", 1_031_000), Some(1));
+        assert_eq!(db.idle_seconds(b"none", 1_031_000), None);
     }
 }
