@@ -608,10 +608,13 @@ fn object(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
     let key = args.next()?;
     let now = cx.now;
-    // OBJECT does not count as an access (Redis's LOOKUP_NOTOUCH): read the idle time first.
+    // OBJECT does not count as an access (Redis's LOOKUP_NOTOUCH): read the idle time and
+    // frequency first.
     let Some(idle) = cx.db().idle_seconds(key, now) else {
         return Ok(Reply::Null);
     };
+    let freq = cx.db().frequency(key, now).unwrap_or(0);
+    let lfu = cx.engine.lfu_policy;
     let Some(value) = cx.db().peek(key) else {
         return Ok(Reply::Null);
     };
@@ -626,7 +629,15 @@ fn object(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             }
             _ => 1,
         }),
+        "idletime" if lfu => {
+            return Err(CmdError::new(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note \
+                 that when switching between policies at runtime LRU and LFU data will take \
+                 some time to adjust.",
+            ))
+        }
         "idletime" => Reply::Int(idle),
+        _ if lfu => Reply::Int(freq as i64),
         _ => {
             return Err(CmdError::new(
                 "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
@@ -1086,6 +1097,17 @@ mod tests {
             panic!()
         };
         assert_eq!(help.len(), 15);
+        h.run(&["config", "set", "maxmemory-policy", "allkeys-lfu"]);
+        h.run(&["set", "f", "v"]);
+        assert_eq!(h.run(&["object", "freq", "f"]), Reply::Int(5));
+        h.run(&["get", "f"]);
+        assert_eq!(h.run(&["object", "freq", "f"]), Reply::Int(6));
+        assert!(matches!(
+            h.run(&["object", "idletime", "f"]),
+            Reply::Error(e) if e.starts_with("ERR An LFU maxmemory policy is selected, idle time")
+        ));
+        h.run(&["config", "set", "maxmemory-policy", "noeviction"]);
+        assert_eq!(h.run(&["object", "idletime", "f"]), Reply::Int(0));
     }
 
     #[test]

@@ -704,6 +704,13 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                     crate::server::aof::disable(cx.shared);
                 }
             }
+            if ["maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]
+                .iter()
+                .any(|name| changed.contains(name))
+            {
+                let config = cx.shared.config();
+                cx.engine.apply_lfu_config(&config);
+            }
             if changed.contains(&"notify-keyspace-events") {
                 let classes = cx.shared.config().get_one("notify-keyspace-events");
                 let flags = crate::server::notify::parse_classes(&classes.unwrap_or_default());

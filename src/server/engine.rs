@@ -68,6 +68,8 @@ pub struct Engine {
     pub command_stats: super::cmdstats::CommandStats,
     /// Lua scripts by SHA1 (EVALSHA, SCRIPT LOAD).
     pub scripts: HashMap<String, Bytes>,
+    /// True under a `*-lfu` maxmemory-policy (OBJECT FREQ answers, IDLETIME does not).
+    pub lfu_policy: bool,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -88,11 +90,32 @@ impl Engine {
             events: Vec::new(),
             command_stats: Default::default(),
             scripts: HashMap::new(),
+            lfu_policy: false,
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
             waiters: HashMap::new(),
             ready: Vec::new(),
+        }
+    }
+
+    /// Applies `maxmemory-policy`, `lfu-log-factor` and `lfu-decay-time`: under a `*-lfu` policy
+    /// every db keeps access-frequency counters (OBJECT FREQ).
+    pub fn apply_lfu_config(&mut self, config: &crate::config::Config) {
+        let policy = config.get_one("maxmemory-policy").unwrap_or_default();
+        let number = |name: &str, default: u32| {
+            config
+                .get_one(name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let lfu = policy.ends_with("-lfu").then(|| crate::store::db::Lfu {
+            log_factor: number("lfu-log-factor", 10),
+            decay_minutes: number("lfu-decay-time", 1),
+        });
+        self.lfu_policy = lfu.is_some();
+        for db in &mut self.dbs {
+            db.set_lfu(lfu);
         }
     }
 

@@ -127,6 +127,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config, config_path: Option<PathBuf>, events: EventBus) -> Shared {
         let mut engine = Engine::new(config.databases);
+        engine.apply_lfu_config(&config);
         if let Some(classes) = config.get_one("notify-keyspace-events") {
             engine.set_notify_flags(notify::parse_classes(&classes));
         }

@@ -25,11 +25,50 @@ pub enum ExpiryMode {
     HideOnly,
 }
 
-/// A value and when it was last accessed (Unix seconds).
+/// A value, when it was last accessed (Unix seconds), and its access-frequency counter.
 #[derive(Debug, Clone)]
 struct Entry {
     value: Value,
     accessed: u32,
+    /// Logarithmic access counter (Redis's LFU counter), kept under an LFU maxmemory-policy.
+    freq: u8,
+}
+
+/// The counter a new key starts with (Redis's `LFU_INIT_VAL`), so it is not the first evicted.
+const LFU_INIT: u8 = 5;
+
+/// LFU parameters (`lfu-log-factor`, `lfu-decay-time` in minutes), while a `*-lfu`
+/// maxmemory-policy is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lfu {
+    pub log_factor: u32,
+    pub decay_minutes: u32,
+}
+
+impl Lfu {
+    /// The counter after the decay of the minutes since `accessed`.
+    fn decayed(self, freq: u8, accessed: u32, now_s: u32) -> u8 {
+        if self.decay_minutes == 0 {
+            return freq;
+        }
+        let periods = (now_s.saturating_sub(accessed) / 60) / self.decay_minutes;
+        freq.saturating_sub(periods.min(255) as u8)
+    }
+
+    /// One access: decay, then a logarithmic increment (more unlikely the higher the counter).
+    fn touched(self, freq: u8, accessed: u32, now_s: u32, random: f64) -> u8 {
+        let freq = self.decayed(freq, accessed, now_s);
+        if freq == 255 {
+            return freq;
+        }
+        let base = freq.saturating_sub(LFU_INIT) as f64;
+        let p = 1.0 / (base * self.log_factor as f64 + 1.0);
+        if random < p {
+            freq + 1
+        } else {
+            freq
+        }
+    }
 }
 
 /// A database. Expiry times are absolute Unix times in milliseconds.
@@ -39,6 +78,9 @@ pub struct Db {
     /// Unix seconds of the latest access through an expiring lookup: the time new and read
     /// entries are stamped with (Redis's LRU clock, for OBJECT IDLETIME).
     clock: u32,
+    lfu: Option<Lfu>,
+    /// xorshift state for the LFU increments.
+    random: u64,
     expires: IndexMap<Bytes, i64>,
     mode: ExpiryMode,
     /// Keys deleted by lazy or active expiry since the last `take_expired`.
@@ -85,6 +127,7 @@ macro_rules! typed_access {
                 let entry = Entry {
                     value: Value::$variant(Default::default()),
                     accessed: self.clock,
+                    freq: LFU_INIT,
                 };
                 self.dict.insert(Bytes::copy_from_slice(key), entry);
             }
@@ -104,6 +147,8 @@ impl Db {
             clock: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs().min(u32::MAX as u64) as u32),
+            lfu: None,
+            random: 0x9E37_79B9_7F4A_7C15,
             expires: IndexMap::new(),
             mode: ExpiryMode::Delete,
             expired: Vec::new(),
@@ -163,10 +208,47 @@ impl Db {
             return None;
         }
         let clock = self.clock;
+        let random = match self.lfu {
+            Some(_) => self.next_random(),
+            None => 0.0,
+        };
+        let lfu = self.lfu;
         self.dict.get_mut(key).map(|entry| {
+            if let Some(lfu) = lfu {
+                entry.freq = lfu.touched(entry.freq, entry.accessed, clock, random);
+            }
             entry.accessed = clock;
             &mut entry.value
         })
+    }
+
+    /// A uniform number in [0, 1) (xorshift64*), for LFU increments.
+    fn next_random(&mut self) -> f64 {
+        let mut x = self.random;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.random = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Starts (Some) or stops keeping access-frequency counters (a `*-lfu` maxmemory-policy).
+    pub fn set_lfu(&mut self, lfu: Option<Lfu>) {
+        self.lfu = lfu;
+    }
+
+    /// The access-frequency counter of `key` (OBJECT FREQ), decayed to now, without touching
+    /// it. None if the key is missing or expired.
+    pub fn frequency(&mut self, key: &[u8], now: i64) -> Option<u8> {
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
+        let entry = self.dict.get(key)?;
+        let lfu = self.lfu.unwrap_or(Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        });
+        Some(lfu.decayed(entry.freq, entry.accessed, self.clock))
     }
 
     /// Sets the time (Unix ms) that entries written or read from now on are stamped with.
@@ -208,7 +290,12 @@ impl Db {
             self.new_keys.push(key.clone());
         }
         let accessed = self.clock;
-        self.dict.insert(key, Entry { value, accessed });
+        let entry = Entry {
+            value,
+            accessed,
+            freq: LFU_INIT,
+        };
+        self.dict.insert(key, entry);
     }
 
     /// Starts or stops recording added keys for [`Db::take_new_keys`].
@@ -446,5 +533,32 @@ mod tests {
         db.get(b"k", 1_030_000);
         assert_eq!(db.idle_seconds(b"k", 1_031_000), Some(1));
         assert_eq!(db.idle_seconds(b"none", 1_031_000), None);
+    }
+
+    #[test]
+    fn lfu_counters_grow_logarithmically_and_decay() {
+        let mut db = Db::new();
+        db.set_lfu(Some(Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        }));
+        db.get(b"none", 1_000_000);
+        db.set(Bytes::from("k"), Value::String(Bytes::from("v")));
+        assert_eq!(db.frequency(b"k", 1_000_000), Some(LFU_INIT));
+        db.get(b"k", 1_000_000);
+        assert_eq!(
+            db.frequency(b"k", 1_000_000),
+            Some(LFU_INIT + 1),
+            "at the start, certain"
+        );
+        for _ in 0..1000 {
+            db.get(b"k", 1_000_000);
+        }
+        let hot = db.frequency(b"k", 1_000_000).unwrap();
+        assert!(
+            hot > LFU_INIT + 1 && hot < 40,
+            "{hot}: logarithmic, not linear"
+        );
+        assert_eq!(db.frequency(b"k", 1_000_000 + 3 * 60_000), Some(hot - 3));
     }
 }
