@@ -150,9 +150,9 @@ pub fn command_events(
             continue;
         };
         engine.notify(event_class, event, db, key);
-        let sets_expiry = matches!(name, "set" | "setex" | "psetex" | "getex")
+        let sets_expiry = matches!(name, "set" | "setex" | "psetex")
             && engine.dbs[db].expire_time(key).is_some()
-            && (name != "set" && name != "getex" || has_expiry_option(argv));
+            && (name != "set" || has_expiry_option(argv));
         if sets_expiry {
             engine.notify(class::GENERIC, "expire", db, key);
         }
@@ -210,6 +210,7 @@ fn event_for(name: &str, argv: &[Bytes], key: &Bytes, exists: bool) -> Option<(u
         "copy" => (GENERIC, "copy_to"),
         "restore" => (GENERIC, "restore"),
         "set" | "setnx" | "setex" | "psetex" | "getset" | "mset" | "msetnx" => (STRING, "set"),
+        "getex" if argv.iter().any(|a| a.eq_ignore_ascii_case(b"PERSIST")) => (GENERIC, "persist"),
         "getex" => (GENERIC, if exists { "expire" } else { "del" }),
         "append" => (STRING, "append"),
         "setrange" => (STRING, "setrange"),
@@ -340,6 +341,19 @@ mod tests {
         assert_eq!(
             messages(&mut h),
             vec![("__keyevent@0__:new".into(), "k".into())]
+        );
+        h.run(&["config", "set", "notify-keyspace-events", "Eg$"]);
+        h.run(&["set", "t", "1", "EX", "100"]);
+        h.run(&["getex", "t", "PERSIST"]);
+        h.run(&["del", "t", "missing"]);
+        assert_eq!(
+            messages(&mut h),
+            vec![
+                ("__keyevent@0__:set".into(), "t".into()),
+                ("__keyevent@0__:expire".into(), "t".into()),
+                ("__keyevent@0__:persist".into(), "t".into()),
+                ("__keyevent@0__:del".into(), "t".into()),
+            ]
         );
         h.run(&["config", "set", "notify-keyspace-events", ""]);
         h.run(&["set", "j", "1"]);
