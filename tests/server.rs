@@ -154,6 +154,31 @@ fn blocking_pop_is_served_by_a_push_from_another_client() {
 }
 
 #[test]
+fn a_blocked_client_that_disconnects_stops_waiting() {
+    let node = TestNode::start(&[]);
+    let mut con = node.conn();
+    let mut raw = node.raw();
+    use std::io::Write;
+    raw.write_all(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+        .unwrap();
+    let blocked = |con: &mut redis::Connection, n: &str| {
+        common::wait_until(Duration::from_secs(5), || {
+            let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
+            info.contains(&format!("blocked_clients:{n}\r\n"))
+        })
+    };
+    assert!(blocked(&mut con, "1"));
+    drop(raw);
+    assert!(
+        blocked(&mut con, "0"),
+        "the closed client is no longer blocked"
+    );
+    let _: i64 = con.rpush("q", "kept").unwrap();
+    let len: i64 = con.llen("q").unwrap();
+    assert_eq!(len, 1, "nobody took the element");
+}
+
+#[test]
 fn multi_exec_and_watch() {
     let node = TestNode::start(&[]);
     let mut con = node.conn();

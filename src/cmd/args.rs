@@ -134,6 +134,106 @@ pub fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, end as usize))
 }
 
+/// Most elements a random-member reply with a negative count (repeats allowed) may hold. Redis
+/// would build such a reply however large; here a count whose reply could not fit in memory is
+/// refused (`ERR value is out of range`) instead of taking the server down.
+pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
+
+/// The positions HRANDFIELD/SRANDMEMBER/ZRANDMEMBER reply with for `count` over `len`
+/// elements: a positive count gives distinct positions (all of them when it exceeds `len`), a
+/// negative one `|count|` positions that may repeat.
+pub fn random_positions(
+    rng: &mut impl rand::Rng,
+    len: usize,
+    count: i64,
+) -> Result<Vec<usize>, CmdError> {
+    if count == 0 || len == 0 {
+        Ok(Vec::new())
+    } else if count < 0 {
+        if count.unsigned_abs() > MAX_RANDOM_REPLY {
+            return Err(CmdError::value_out_of_range());
+        }
+        Ok((0..count.unsigned_abs())
+            .map(|_| rng.gen_range(0..len))
+            .collect())
+    } else if count as u64 >= len as u64 {
+        Ok((0..len).collect())
+    } else {
+        Ok(rand::seq::index::sample(rng, len, count as usize).into_vec())
+    }
+}
+
+/// The shared arguments of LMPOP/BLMPOP/ZMPOP/BZMPOP (after the timeout, for the blocking
+/// forms): `numkeys key [key ...] <first|second> [COUNT count]`, parsed as Redis's
+/// `lmpopGenericCommand`/`zmpopGenericCommand` do.
+#[derive(Debug, Clone)]
+pub struct MpopArgs<'a> {
+    pub keys: &'a [Bytes],
+    /// True for the second of the two end words (RIGHT, MAX).
+    pub second_end: bool,
+    /// The COUNT given, or None (pop one element, reply still as a list).
+    pub count: Option<usize>,
+}
+
+impl<'a> MpopArgs<'a> {
+    /// Parses from `args`; `ends` are the two accepted end words (`["LEFT", "RIGHT"]`).
+    pub fn parse(args: &mut Args<'a>, ends: [&str; 2]) -> Result<MpopArgs<'a>, CmdError> {
+        let numkeys = match parse_i64_strict(args.next()?) {
+            Some(n) if n > 0 => n as u64,
+            _ => return Err(CmdError::new("ERR numkeys should be greater than 0")),
+        };
+        // The keys and the end word must all be there.
+        if numkeys >= args.remaining() as u64 {
+            return Err(CmdError::syntax());
+        }
+        let start = args.pos;
+        args.pos += numkeys as usize;
+        let keys = &args.argv[start..args.pos];
+        let second_end = if args.eat(ends[0]) {
+            false
+        } else if args.eat(ends[1]) {
+            true
+        } else {
+            return Err(CmdError::syntax());
+        };
+        let mut count = None;
+        while !args.is_empty() {
+            if count.is_none() && args.remaining() >= 2 && args.eat("COUNT") {
+                match parse_i64_strict(args.next()?) {
+                    Some(n) if n > 0 => count = Some(n as usize),
+                    _ => return Err(CmdError::new("ERR count should be greater than 0")),
+                }
+            } else {
+                return Err(CmdError::syntax());
+            }
+        }
+        Ok(MpopArgs {
+            keys,
+            second_end,
+            count,
+        })
+    }
+}
+
+/// Parses a blocking timeout in seconds like Redis's `getTimeoutFromObjectOrReply`: a float,
+/// truncated to whole milliseconds; 0 (after truncation) blocks forever.
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
+    let seconds = float_value(arg).ok_or_else(CmdError::timeout_not_float)?;
+    let ms = (seconds * 1000.0).trunc();
+    if ms < 0.0 {
+        return Err(CmdError::timeout_negative());
+    }
+    // Redis adds the timeout to the current time in ms and rejects an overflow.
+    if ms >= (i64::MAX / 2) as f64 {
+        return Err(CmdError::timeout_out_of_range());
+    }
+    Ok(if ms == 0.0 {
+        None
+    } else {
+        Some(std::time::Duration::from_millis(ms as u64))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +265,58 @@ mod tests {
         assert_eq!(args.next_i64().unwrap(), 10);
         assert!(args.finish().is_ok());
         assert_eq!(args.next(), Err(CmdError::syntax()));
+    }
+
+    fn words(items: &[&str]) -> Vec<Bytes> {
+        items.iter().map(|s| Bytes::from(s.to_string())).collect()
+    }
+
+    #[test]
+    fn random_positions_are_distinct_or_repeated_and_bounded() {
+        let mut rng = rand::thread_rng();
+        let mut distinct = random_positions(&mut rng, 10, 5).unwrap();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5);
+        assert_eq!(random_positions(&mut rng, 3, 10).unwrap(), vec![0, 1, 2]);
+        assert_eq!(random_positions(&mut rng, 3, -10).unwrap().len(), 10);
+        assert!(random_positions(&mut rng, 3, -i64::MAX).is_err());
+        assert!(random_positions(&mut rng, 0, -5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn mpop_arguments_follow_redis_errors() {
+        let ends = ["LEFT", "RIGHT"];
+        let argv = words(&["lmpop", "2", "a", "b", "right", "COUNT", "3"]);
+        let parsed = MpopArgs::parse(&mut Args::new(&argv), ends).unwrap();
+        assert_eq!(parsed.keys.len(), 2);
+        assert!(parsed.second_end);
+        assert_eq!(parsed.count, Some(3));
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["lmpop", "0", "a", "left"],
+                "ERR numkeys should be greater than 0",
+            ),
+            (
+                &["lmpop", "x", "a", "left"],
+                "ERR numkeys should be greater than 0",
+            ),
+            (&["lmpop", "2", "a", "left"], "ERR syntax error"),
+            (&["lmpop", "1", "a", "up"], "ERR syntax error"),
+            (
+                &["lmpop", "1", "a", "left", "count", "0"],
+                "ERR count should be greater than 0",
+            ),
+            (
+                &["lmpop", "1", "a", "left", "count", "1", "count", "2"],
+                "ERR syntax error",
+            ),
+            (&["lmpop", "1", "a", "left", "count"], "ERR syntax error"),
+        ];
+        for (argv, expected) in cases {
+            let argv = words(argv);
+            let error = MpopArgs::parse(&mut Args::new(&argv), ends).unwrap_err();
+            assert_eq!(error.0, *expected, "{argv:?}");
+        }
     }
 }

@@ -263,6 +263,31 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             }
             Ok(Reply::ok())
         }
+        b"reply" => {
+            if args.remaining() != 1 {
+                return Err(CmdError::arity("client|reply"));
+            }
+            let mode = args.next()?.to_ascii_lowercase();
+            use crate::server::session::ReplyMode;
+            match &mode[..] {
+                b"on" => {
+                    cx.session.reply_mode = ReplyMode::On;
+                    Ok(Reply::ok())
+                }
+                b"off" => {
+                    cx.session.reply_mode = ReplyMode::Off;
+                    Ok(Reply::None)
+                }
+                b"skip" => {
+                    if cx.session.reply_mode != ReplyMode::Off {
+                        cx.session.reply_mode = ReplyMode::SkipNext;
+                    }
+                    Ok(Reply::None)
+                }
+                _ => Err(CmdError::syntax()),
+            }
+        }
+        b"unblock" => client_unblock(cx, args),
         b"no-evict" | b"no-touch" => {
             let mode = args.next()?.to_ascii_lowercase();
             if mode != b"on" && mode != b"off" {
@@ -279,7 +304,9 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, TYPE (normal|master|replica|pubsub), ADDR, LADDR, SKIPME.",
                 "LIST [options ...]", "    Return information about client connections. Options: TYPE (normal|master|replica|pubsub), ID.",
                 "INFO", "    Return information about the current client connection.",
+                "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
                 "SETNAME <name>", "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
                 "HELP", "    Print this help.",
             ]
             .iter()
@@ -288,6 +315,37 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         )),
         _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "client")),
     }
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: answers a client blocked on keys as if its timeout
+/// passed, or with `-UNBLOCKED`. Replies 1 if the client was blocked, else 0.
+fn client_unblock(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    if !(1..=2).contains(&args.remaining()) {
+        return Err(CmdError::arity("client|unblock"));
+    }
+    let id = args.next_i64()?;
+    let as_error = match args.peek() {
+        None => false,
+        Some(_) if args.eat("TIMEOUT") => false,
+        Some(_) if args.eat("ERROR") => true,
+        Some(_) => {
+            return Err(CmdError::new(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    args.finish()
+        .map_err(|_| CmdError::arity("client|unblock"))?;
+    let Some(waiter) = u64::try_from(id).ok().and_then(|id| cx.engine.unblock(id)) else {
+        return Ok(Reply::Int(0));
+    };
+    let reply = if as_error {
+        Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    } else {
+        super::lists::timeout_reply(&waiter.argv[0])
+    };
+    let _ = waiter.reply.send(reply);
+    Ok(Reply::Int(1))
 }
 
 fn parse_kind(name: &[u8]) -> Option<ClientKind> {

@@ -53,6 +53,8 @@ pub struct Exec<'a> {
     effect: Effect,
     /// What to propagate instead of `argv`: `Some(vec![])` propagates nothing.
     rewrite: Option<Vec<Vec<Bytes>>>,
+    /// Keys this command touched, recorded only while keyspace notifications are on.
+    touched: Option<Vec<Bytes>>,
 }
 
 impl<'a> Exec<'a> {
@@ -68,6 +70,9 @@ impl<'a> Exec<'a> {
     /// Records that `key` in the selected db changed (WATCH, blocked clients).
     pub fn touch(&mut self, key: &Bytes) {
         self.engine.touch(self.session.db, key);
+        if let Some(touched) = self.touched.as_mut() {
+            touched.push(key.clone());
+        }
     }
 
     /// Counts `n` changes to the dataset. A command that counts changes is propagated.
@@ -161,6 +166,10 @@ pub fn call(
             if let Some(multi) = session.multi.as_mut() {
                 multi.failed = true;
             }
+            if let Some(index) = lookup(&argv[0]).and_then(super::spec_index) {
+                engine.command_stats.record_rejected(index);
+            }
+            engine.command_stats.record_error(&error.0);
             (error.into(), Effect::None)
         }
     }
@@ -267,12 +276,11 @@ fn check(
     if !session.authenticated && !spec.has(flags::NO_AUTH) {
         return Err(CmdError::noauth());
     }
-    if session.multi.is_some() && spec.has(flags::NO_MULTI) {
-        return Err(match spec.name {
-            "multi" => CmdError::new("ERR MULTI calls can not be nested"),
-            "watch" => CmdError::new("ERR WATCH inside MULTI is not allowed"),
-            _ => CmdError::new("ERR Command not allowed inside a transaction"),
-        });
+    // MULTI and WATCH answer their own error inside MULTI without aborting the transaction.
+    if session.multi.is_some() && spec.has(flags::NO_MULTI) && !is_transaction_control(spec) {
+        return Err(CmdError::new(
+            "ERR Command not allowed inside a transaction",
+        ));
     }
     if session.in_pubsub_mode() && !spec.has(flags::PUBSUB_CONTEXT) {
         return Err(CmdError(
@@ -325,6 +333,7 @@ fn run(
 ) -> (Reply, Effect) {
     let dirty_before = engine.dirty;
     let db_before = session.db;
+    let notifying = engine.notify_flags != 0;
     let mut cx = Exec {
         shared,
         engine,
@@ -333,21 +342,38 @@ fn run(
         now: unix_ms(),
         effect: Effect::None,
         rewrite: None,
+        touched: notifying.then(Vec::new),
     };
     let mut args = Args::new(argv);
+    let started = std::time::Instant::now();
     let reply = match (spec.handler)(&mut cx, &mut args) {
         Ok(reply) => reply,
         Err(error) => error.into(),
     };
+    let usec = started.elapsed().as_micros() as u64;
+    if let Some(index) = super::spec_index(spec) {
+        cx.engine
+            .command_stats
+            .record_call(index, usec, reply.is_error());
+    }
+    if let Reply::Error(text) = &reply {
+        cx.engine.command_stats.record_error(text);
+    }
     let Exec {
         effect,
         rewrite,
         engine,
         session,
+        touched,
         ..
     } = cx;
+    if let Some(keys) = touched {
+        let changed = engine.dirty > dirty_before;
+        crate::server::notify::command_events(engine, spec.name, argv, db_before, &keys, changed);
+    }
     // ANCHOR: after_a_write
     propagate_expired(engine);
+    crate::server::notify::publish(shared, engine);
     if engine.dirty > dirty_before && engine.propagate && !session.is_master_link {
         match rewrite {
             None => engine.propagate(db_before, argv.to_vec()),
@@ -376,6 +402,7 @@ pub fn propagate_expired(engine: &mut Engine) {
         for key in engine.dbs[db].take_expired() {
             engine.stats.expired_keys += 1;
             engine.touch(db, &key);
+            engine.notify(crate::server::notify::class::EXPIRED, "expired", db, &key);
             engine.propagate(db, vec![Bytes::from_static(b"DEL"), key]);
         }
     }

@@ -315,17 +315,7 @@ fn hrandfield(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Ok(Reply::Array(Vec::new()));
     };
     let len = hash.len();
-    let picks: Vec<usize> = if count == 0 || len == 0 {
-        Vec::new()
-    } else if count < 0 {
-        (0..count.unsigned_abs())
-            .map(|_| engine.rng.gen_range(0..len))
-            .collect()
-    } else if count as u64 >= len as u64 {
-        (0..len).collect()
-    } else {
-        rand::seq::index::sample(&mut engine.rng, len, count as usize).into_vec()
-    };
+    let picks = super::args::random_positions(&mut engine.rng, len, count)?;
     let mut out = Vec::with_capacity(picks.len() * if with_values { 2 } else { 1 });
     for i in picks {
         let (field, value) = hash.get_index(i).expect("index below len");

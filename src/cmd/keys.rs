@@ -524,9 +524,9 @@ fn flush_mode(args: &mut Args) -> Result<(), CmdError> {
 /// `FLUSHDB [ASYNC|SYNC]`: always propagated, even when the db was empty (Redis forces it).
 fn flushdb(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     flush_mode(args)?;
-    let removed = cx.db().clear() as u64;
     let db = cx.db_index();
-    cx.engine.touch_all(db);
+    cx.engine.touch_existing(db);
+    let removed = cx.db().clear() as u64;
     cx.dirty(removed.max(1));
     Ok(Reply::ok())
 }
@@ -536,8 +536,8 @@ fn flushall(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     flush_mode(args)?;
     let mut removed = 0;
     for db in 0..cx.engine.dbs.len() {
+        cx.engine.touch_existing(db);
         removed += cx.engine.dbs[db].clear() as u64;
-        cx.engine.touch_all(db);
     }
     cx.dirty(removed + 1);
     Ok(Reply::ok())
@@ -1066,6 +1066,7 @@ mod tests {
             (&["object", "refcount", "big"], Reply::Int(1)),
             (&["object", "refcount", "s"], Reply::Int(1)),
             (&["object", "idletime", "s"], Reply::Int(0)),
+            (&["object", "idletime", "nope"], Reply::Null),
             (
                 &["object", "freq", "s"],
                 err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
@@ -1091,6 +1092,15 @@ mod tests {
             panic!()
         };
         assert_eq!(help.len(), 15);
+        h.run(&["config", "set", "maxmemory-policy", "allkeys-lfu"]);
+        h.run(&["set", "f", "v"]);
+        assert_eq!(h.run(&["object", "freq", "f"]), Reply::Int(5));
+        h.run(&["get", "f"]);
+        assert_eq!(h.run(&["object", "freq", "f"]), Reply::Int(6));
+        assert!(matches!(
+            h.run(&["object", "idletime", "f"]),
+            Reply::Error(e) if e.starts_with("ERR An LFU maxmemory policy is selected, idle time")
+        ));
     }
 
     #[test]

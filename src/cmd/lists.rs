@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::args::{float_value, parse_int};
+use super::args::{parse_int, parse_timeout, MpopArgs};
 use super::flags::*;
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
@@ -40,6 +40,8 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("brpop", -3, WRITE | BLOCKING, brpop).keys(1, -2, 1),
     Spec::new("blmove", 6, WRITE | DENYOOM | BLOCKING, blmove).keys(1, 2, 1),
     Spec::new("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, brpoplpush).keys(1, 2, 1),
+    Spec::new("lmpop", -4, WRITE | MOVABLE_KEYS, lmpop),
+    Spec::new("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, blmpop),
 ];
 
 /// Which end of a list.
@@ -82,23 +84,14 @@ fn pop(list: &mut List, end: End) -> Option<Bytes> {
     }
 }
 
-/// Parses a blocking timeout in seconds like Redis's `getTimeoutFromObjectOrReply`: a float,
-/// truncated to whole milliseconds; 0 (after truncation) blocks forever.
-fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let seconds = float_value(arg).ok_or_else(CmdError::timeout_not_float)?;
-    let ms = (seconds * 1000.0).trunc();
-    if ms < 0.0 {
-        return Err(CmdError::timeout_negative());
-    }
-    // Redis adds the timeout to the current time in ms and rejects an overflow.
-    if ms >= (i64::MAX / 2) as f64 {
-        return Err(CmdError::timeout_out_of_range());
-    }
-    Ok(if ms == 0.0 {
-        None
+/// What a blocking command answers when its timeout passes: a nil bulk for BLMOVE and
+/// BRPOPLPUSH, a nil array for the other blocking pops.
+pub fn timeout_reply(command: &[u8]) -> Reply {
+    if command.eq_ignore_ascii_case(b"blmove") || command.eq_ignore_ascii_case(b"brpoplpush") {
+        Reply::Null
     } else {
-        Some(Duration::from_millis(ms as u64))
-    })
+        Reply::NullArray
+    }
 }
 
 /// True while the runtime re-runs this client's blocking command for a key that became ready.
@@ -415,28 +408,21 @@ fn lpos(cx: &mut Exec, args: &mut Args) -> CmdResult {
 }
 
 /// Pops from `src` and pushes to `dst` (they may be the same list). None if `src` is missing.
-/// With `keep_blocked`, a destination of the wrong type is reported as `Ok(None)` instead of an
-/// error, so that a served blocked client stays blocked, as in Redis.
+/// A destination of the wrong type is an error, also for a blocked client being served: Redis
+/// unblocks it with WRONGTYPE and leaves the source untouched.
 fn move_element(
     cx: &mut Exec,
     src: &Bytes,
     dst: &Bytes,
     from: End,
     to: End,
-    keep_blocked: bool,
 ) -> Result<Option<Bytes>, CmdError> {
     let now = cx.now;
     match cx.db().get_list(src, now)? {
         Some(list) if !list.is_empty() => {}
         _ => return Ok(None),
     }
-    if let Err(wrong) = cx.db().get_list(dst, now) {
-        return if keep_blocked {
-            Ok(None)
-        } else {
-            Err(wrong.into())
-        };
-    }
+    cx.db().get_list(dst, now)?;
     let value = cx
         .db()
         .get_list_mut(src, now)?
@@ -455,14 +441,14 @@ fn lmove(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let dst = args.next()?;
     let from = End::parse(args.next()?)?;
     let to = End::parse(args.next()?)?;
-    Ok(move_element(cx, src, dst, from, to, false)?.map_or(Reply::Null, Reply::Bulk))
+    Ok(move_element(cx, src, dst, from, to)?.map_or(Reply::Null, Reply::Bulk))
 }
 
 /// `RPOPLPUSH source destination`
 fn rpoplpush(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let src = args.next()?;
     let dst = args.next()?;
-    Ok(move_element(cx, src, dst, End::Right, End::Left, false)?.map_or(Reply::Null, Reply::Bulk))
+    Ok(move_element(cx, src, dst, End::Right, End::Left)?.map_or(Reply::Null, Reply::Bulk))
 }
 
 fn owned_keys(keys: &[Bytes]) -> Vec<Bytes> {
@@ -534,9 +520,8 @@ fn blocking_move(
         Err(_) if rerun => return Ok(cx.block(owned_keys(std::slice::from_ref(src)), timeout)),
         Err(wrong) => return Err(wrong.into()),
     }
-    match move_element(cx, src, dst, from, to, rerun)? {
+    match move_element(cx, src, dst, from, to)? {
         Some(value) => Ok(Reply::Bulk(value)),
-        // Only when re-run with a destination of the wrong type: keep waiting.
         None => Ok(cx.block(owned_keys(std::slice::from_ref(src)), timeout)),
     }
 }
@@ -575,6 +560,75 @@ fn brpoplpush(cx: &mut Exec, args: &mut Args) -> CmdResult {
         ]);
     }
     Ok(reply)
+}
+
+/// Pops up to `count` elements from the first non-empty list of `keys`: `[key, [elements]]`,
+/// propagated as `LPOP|RPOP key n` (Redis's `mpopGenericCommand`). None if every list is
+/// empty. During a re-run for a blocked client, keys of the wrong type are skipped.
+fn mpop_lists(
+    cx: &mut Exec,
+    keys: &[Bytes],
+    end: End,
+    count: usize,
+    rerun: bool,
+) -> Result<Option<Reply>, CmdError> {
+    let now = cx.now;
+    for key in keys {
+        let list = match cx.db().get_list_mut(key, now) {
+            Ok(Some(list)) if !list.is_empty() => list,
+            Ok(_) => continue,
+            Err(_) if rerun => continue,
+            Err(wrong) => return Err(wrong.into()),
+        };
+        let n = count.min(list.len());
+        let popped: Vec<Bytes> = (0..n).filter_map(|_| pop(list, end)).collect();
+        cx.db().remove_if_empty(key);
+        cx.modified(key);
+        let name: &'static [u8] = match end {
+            End::Left => b"LPOP",
+            End::Right => b"RPOP",
+        };
+        cx.propagate_as(vec![
+            Bytes::from_static(name),
+            key.clone(),
+            Bytes::from(popped.len().to_string()),
+        ]);
+        return Ok(Some(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            Reply::bulks(popped),
+        ])));
+    }
+    Ok(None)
+}
+
+fn mpop_end(args: &MpopArgs) -> End {
+    if args.second_end {
+        End::Right
+    } else {
+        End::Left
+    }
+}
+
+/// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`
+fn lmpop(cx: &mut Exec, args: &mut Args) -> CmdResult {
+    let parsed = MpopArgs::parse(args, ["LEFT", "RIGHT"])?;
+    let count = parsed.count.unwrap_or(1);
+    Ok(mpop_lists(cx, parsed.keys, mpop_end(&parsed), count, false)?.unwrap_or(Reply::NullArray))
+}
+
+/// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`: propagated as LPOP/RPOP.
+fn blmpop(cx: &mut Exec, args: &mut Args) -> CmdResult {
+    let timeout = parse_timeout(args.next()?)?;
+    let parsed = MpopArgs::parse(args, ["LEFT", "RIGHT"])?;
+    let count = parsed.count.unwrap_or(1);
+    let rerun = is_rerun(cx);
+    if let Some(reply) = mpop_lists(cx, parsed.keys, mpop_end(&parsed), count, rerun)? {
+        return Ok(reply);
+    }
+    if !cx.session.may_block {
+        return Ok(Reply::NullArray);
+    }
+    Ok(cx.block(owned_keys(parsed.keys), timeout))
 }
 
 #[cfg(test)]
@@ -920,7 +974,7 @@ mod tests {
     }
 
     #[test]
-    fn a_blocked_client_ignores_keys_of_the_wrong_type() {
+    fn a_blocked_client_ignores_a_source_of_the_wrong_type() {
         let mut h = Harness::new();
         let mut waiting = register(&h, 93, &["blpop", "q", "0"], &["q"]);
         h.run(&["set", "q", "v"]);
@@ -934,14 +988,58 @@ mod tests {
         );
         h.run(&["set", "s", "v"]);
         h.run(&["rpush", "src", "a"]);
-        assert!(
-            mover.try_recv().is_err(),
-            "destination of the wrong type: still blocked"
+        assert_eq!(
+            mover.try_recv().unwrap(),
+            err(WRONGTYPE),
+            "a destination of the wrong type unblocks with WRONGTYPE, as in Redis"
         );
-        assert_eq!(h.run(&["llen", "src"]), Reply::Int(1));
-        h.shared.engine().dbs[0].remove(b"s");
-        h.run(&["rpush", "src", "b"]);
-        assert_eq!(mover.try_recv().unwrap(), bulk("a"));
-        assert_eq!(h.run(&["lrange", "s", "0", "-1"]), bulks(&["a"]));
+        assert_eq!(h.run(&["lrange", "src", "0", "-1"]), bulks(&["a"]));
+    }
+
+    #[test]
+    fn lmpop_and_blmpop_pop_from_the_first_nonempty_list() {
+        let mut h = Harness::new();
+        h.run(&["rpush", "b", "1", "2", "3"]);
+        h.propagated();
+        assert_eq!(
+            h.run(&["lmpop", "2", "a", "b", "RIGHT", "COUNT", "2"]),
+            Reply::Array(vec![bulk("b"), bulks(&["3", "2"])])
+        );
+        assert_eq!(
+            h.run(&["blmpop", "0", "2", "a", "b", "left"]),
+            Reply::Array(vec![bulk("b"), bulks(&["1"])])
+        );
+        assert_eq!(h.run(&["lmpop", "1", "b", "left"]), Reply::NullArray);
+        assert_eq!(
+            h.propagated(),
+            vec![vec!["RPOP", "b", "2"], vec!["LPOP", "b", "1"]]
+        );
+        let (reply, effect) = h.run_argv(&argv(&["blmpop", "0", "1", "b", "left"]));
+        assert_eq!(reply, Reply::None);
+        assert!(matches!(effect, Effect::Block { .. }));
+    }
+
+    #[test]
+    fn client_unblock_answers_a_blocked_client() {
+        let mut h = Harness::new();
+        let mut popper = register(&h, 95, &["blpop", "q", "0"], &["q"]);
+        let mut mover = register(&h, 96, &["blmove", "a", "b", "left", "left", "0"], &["a"]);
+        assert_eq!(h.run(&["client", "unblock", "95"]), Reply::Int(1));
+        assert_eq!(popper.try_recv().unwrap(), Reply::NullArray);
+        assert_eq!(h.run(&["client", "unblock", "96", "error"]), Reply::Int(1));
+        assert_eq!(
+            mover.try_recv().unwrap(),
+            err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        );
+        assert_eq!(h.run(&["client", "unblock", "96"]), Reply::Int(0));
+        assert_eq!(
+            h.run(&["client", "unblock", "x"]),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            h.run(&["client", "unblock", "1", "later"]),
+            err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        );
+        assert_eq!(h.shared.engine().blocked_clients(), 0);
     }
 }

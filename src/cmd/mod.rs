@@ -19,16 +19,23 @@ pub mod docs;
 pub mod error;
 pub mod exec;
 
+pub mod bits;
 pub mod connection;
+pub mod dump;
 pub mod hashes;
 pub mod keys;
 pub mod lab;
 pub mod lists;
+pub mod memory;
+#[cfg(test)]
+mod notify_tests;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -153,9 +160,23 @@ pub fn all_specs() -> &'static [Spec] {
             replication::COMMANDS,
             transactions::COMMANDS,
             server::COMMANDS,
+            memory::COMMANDS,
+            bits::COMMANDS,
+            sort::COMMANDS,
+            dump::COMMANDS,
+            scripting::COMMANDS,
         ]
         .concat()
     })
+}
+
+/// The position of a table entry (from [`lookup`]) in [`all_specs`]: a dense index for
+/// per-command counters. None for a spec that is not in the table.
+pub fn spec_index(spec: &Spec) -> Option<usize> {
+    let base = all_specs().as_ptr() as usize;
+    let offset = (spec as *const Spec as usize).checked_sub(base)?;
+    let index = offset / std::mem::size_of::<Spec>();
+    (index < all_specs().len() && std::ptr::eq(&all_specs()[index], spec)).then_some(index)
 }
 
 /// `rename-command` lines applied to the command table: lowercase name -> the command it now
@@ -233,6 +254,14 @@ mod tests {
             assert!(seen.insert(spec.name), "duplicate command {}", spec.name);
             assert!(spec.arity != 0, "{} has arity 0", spec.name);
         }
+    }
+
+    #[test]
+    fn spec_index_finds_table_entries_only() {
+        let get = lookup(b"get").unwrap();
+        assert_eq!(all_specs()[spec_index(get).unwrap()].name, "get");
+        let outside = Spec::new("get", 2, 0, |_, _| Ok(Reply::ok()));
+        assert_eq!(spec_index(&outside), None);
     }
 
     #[test]

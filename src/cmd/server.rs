@@ -46,6 +46,22 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "keyspace",
 ];
 
+/// Every section, in Redis's order (`INFO everything`; `all` leaves out `modules`).
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
 /// `INFO [section ...]`
 fn info(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let requested: Vec<String> = args
@@ -53,19 +69,17 @@ fn info(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         .iter()
         .map(|s| String::from_utf8_lossy(s).to_lowercase())
         .collect();
-    let sections: Vec<&str> = if requested.is_empty()
-        || requested
-            .iter()
-            .any(|s| s == "default" || s == "all" || s == "everything")
-    {
-        DEFAULT_SECTIONS.to_vec()
-    } else {
-        DEFAULT_SECTIONS
-            .iter()
-            .copied()
-            .filter(|s| requested.iter().any(|r| r == s))
-            .collect()
+    let wants = |section: &str| {
+        let is_default = DEFAULT_SECTIONS.contains(&section);
+        requested.is_empty() && is_default
+            || requested.iter().any(|r| {
+                r == section
+                    || r == "everything"
+                    || r == "all" && section != "modules"
+                    || r == "default" && is_default
+            })
     };
+    let sections: Vec<&str> = ALL_SECTIONS.iter().copied().filter(|s| wants(s)).collect();
     let mut text = String::new();
     for section in sections {
         if !text.is_empty() {
@@ -80,6 +94,12 @@ fn info(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             "replication" => info_replication(cx, &mut text),
             "cpu" => info_cpu(&mut text),
             "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "modules" => text.push_str("# Modules\r\n"),
+            "commandstats" => cx
+                .engine
+                .command_stats
+                .write_commandstats(&mut text, |i| all_specs()[i].name),
+            "errorstats" => cx.engine.command_stats.write_errorstats(&mut text),
             "keyspace" => info_keyspace(cx, &mut text),
             _ => {}
         }
@@ -694,6 +714,11 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 let size = cx.shared.config().repl_backlog_size as usize;
                 cx.engine.repl.set_backlog_size(size);
             }
+            if changed.contains(&"notify-keyspace-events") {
+                let classes = cx.shared.config().get_one("notify-keyspace-events");
+                let flags = crate::server::notify::parse_classes(&classes.unwrap_or_default());
+                cx.engine.set_notify_flags(flags);
+            }
             if changed.contains(&"requirepass") && cx.shared.config().requirepass.is_some() {
                 // The client that set the password stays authenticated, as in Redis.
                 cx.session.authenticated = true;
@@ -715,6 +740,7 @@ fn config(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 .map_err(|_| CmdError::arity("config|resetstat"))?;
             cx.shared.stats.reset();
             cx.engine.stats = Default::default();
+            cx.engine.command_stats.reset();
             Ok(Reply::ok())
         }
         b"help" => Ok(Reply::Array(
@@ -762,6 +788,35 @@ mod tests {
             panic!()
         };
         assert!(only.starts_with(b"# Keyspace\r\n"));
+    }
+
+    fn info_text(h: &mut Harness, words: &[&str]) -> String {
+        let Reply::Verbatim(text) = h.run(words) else {
+            panic!("INFO is verbatim")
+        };
+        String::from_utf8(text.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn info_sections_all_everything_and_stats() {
+        let mut h = Harness::new();
+        h.run(&["set", "a", "1"]);
+        h.run(&["get"]);
+        h.run(&["lpush", "a", "x"]);
+        let default = info_text(&mut h, &["info"]);
+        assert!(!default.contains("# Commandstats"));
+        let all = info_text(&mut h, &["info", "all"]);
+        assert!(all.contains("cmdstat_set:calls=1,"));
+        assert!(all.contains("cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,"));
+        assert!(all.contains("cmdstat_lpush:calls=1,") && all.contains("failed_calls=1\r\n"));
+        assert!(all.contains("errorstat_ERR:count=1\r\nerrorstat_WRONGTYPE:count=1\r\n"));
+        assert!(!all.contains("# Modules"));
+        assert!(info_text(&mut h, &["info", "everything"]).contains("# Modules"));
+        let two = info_text(&mut h, &["info", "CPU", "commandSTATS"]);
+        assert!(two.starts_with("# CPU\r\n") && two.contains("# Commandstats"));
+        assert!(!two.contains("# Memory"));
+        let twice = info_text(&mut h, &["info", "cpu", "all"]);
+        assert_eq!(twice.matches("# CPU").count(), 1);
     }
 
     #[test]

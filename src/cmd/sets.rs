@@ -243,17 +243,7 @@ fn srandmember(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Ok(Reply::Array(Vec::new()));
     };
     let len = set.len();
-    let picks: Vec<usize> = if count == 0 || len == 0 {
-        Vec::new()
-    } else if count < 0 {
-        (0..count.unsigned_abs())
-            .map(|_| engine.rng.gen_range(0..len))
-            .collect()
-    } else if count as u64 >= len as u64 {
-        (0..len).collect()
-    } else {
-        rand::seq::index::sample(&mut engine.rng, len, count as usize).into_vec()
-    };
+    let picks = super::args::random_positions(&mut engine.rng, len, count)?;
     Ok(Reply::bulks(picks.into_iter().map(|i| set[i].clone())))
 }
 

@@ -36,13 +36,14 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("getrange", 4, READONLY, getrange).keys(1, 1, 1),
     Spec::new("substr", 4, READONLY, getrange).keys(1, 1, 1),
     Spec::new("setrange", 4, WRITE | DENYOOM, setrange).keys(1, 1, 1),
+    Spec::new("lcs", -3, READONLY, lcs).keys(1, 2, 1),
 ];
 
 /// Largest string SETRANGE/APPEND may build (`proto-max-bulk-len` default, bytes).
-const MAX_STRING_BYTES: usize = 512 * 1024 * 1024;
+pub(super) const MAX_STRING_BYTES: usize = 512 * 1024 * 1024;
 
 /// The string at `key`, counting a keyspace hit or miss.
-fn read_string(cx: &mut Exec, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
+pub(super) fn read_string(cx: &mut Exec, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     let now = cx.now;
     let found = cx.db().get_string(key, now)?.cloned();
     cx.lookup_stat(found.is_some());
@@ -57,7 +58,7 @@ fn get(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 
 /// When a SET-like command expires its key.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Expiry {
+pub(super) enum Expiry {
     Keep,
     Clear,
     /// Absolute Unix time, ms.
@@ -157,7 +158,7 @@ fn set(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 /// Stores a string value with the given expiry handling and records the change.
-fn store(cx: &mut Exec, key: &Bytes, value: Bytes, expiry: Expiry) {
+pub(super) fn store(cx: &mut Exec, key: &Bytes, value: Bytes, expiry: Expiry) {
     let owned_key = Bytes::copy_from_slice(key);
     let db = cx.db();
     match expiry {
@@ -518,6 +519,167 @@ fn setrange(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     Ok(Reply::Int(len))
 }
 
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`: the longest common
+/// subsequence of two strings (`lcsCommand`), by dynamic programming over both lengths; the
+/// table is bounded by `proto-max-bulk-len` as in Redis.
+fn lcs(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key_a = args.next()?;
+    let key_b = args.next()?;
+    let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) =
+        (false, false, false, 0usize);
+    while !args.is_empty() {
+        if args.eat("IDX") {
+            want_idx = true;
+        } else if args.eat("LEN") {
+            want_len = true;
+        } else if args.eat("WITHMATCHLEN") {
+            with_match_len = true;
+        } else if args.remaining() >= 2 && args.eat("MINMATCHLEN") {
+            min_match_len = args.next_i64()?.max(0) as usize;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let now = cx.now;
+    let mut read = |key: &[u8]| match cx.db().get_string(key, now) {
+        Ok(value) => Ok(value.cloned().unwrap_or_default()),
+        Err(_) => Err(CmdError::new(
+            "ERR The specified keys must contain string values",
+        )),
+    };
+    let a = read(key_a)?;
+    let b = read(key_b)?;
+    if want_len && want_idx {
+        return Err(CmdError::new(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+    if cells.saturating_mul(4) > MAX_STRING_BYTES as u64 {
+        return Err(CmdError::new(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    let table = LcsTable::new(&a, &b);
+    let length = table.at(a.len(), b.len()) as usize;
+    if want_len {
+        return Ok(Reply::Int(length as i64));
+    }
+    let (sequence, matches) = table.backtrack(length, min_match_len);
+    if !want_idx {
+        return Ok(Reply::Bulk(Bytes::from(sequence)));
+    }
+    let pair = |start: usize, end: usize| {
+        Reply::Array(vec![Reply::Int(start as i64), Reply::Int(end as i64)])
+    };
+    let matches = matches
+        .into_iter()
+        .map(|m| {
+            let mut entry = vec![pair(m.a_start, m.a_end), pair(m.b_start, m.b_end)];
+            if with_match_len {
+                entry.push(Reply::Int((m.a_end - m.a_start + 1) as i64));
+            }
+            Reply::Array(entry)
+        })
+        .collect();
+    Ok(Reply::Map(vec![
+        (Reply::bulk(b"matches"), Reply::Array(matches)),
+        (Reply::bulk(b"len"), Reply::Int(length as i64)),
+    ]))
+}
+
+/// One matching run of LCS: inclusive ranges in both strings.
+struct LcsMatch {
+    a_start: usize,
+    a_end: usize,
+    b_start: usize,
+    b_end: usize,
+}
+
+/// The LCS lengths of every pair of prefixes of `a` and `b`.
+struct LcsTable<'s> {
+    a: &'s [u8],
+    b: &'s [u8],
+    lengths: Vec<u32>,
+}
+
+impl<'s> LcsTable<'s> {
+    fn new(a: &'s [u8], b: &'s [u8]) -> LcsTable<'s> {
+        let width = b.len() + 1;
+        let mut lengths = vec![0u32; (a.len() + 1) * width];
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                lengths[i * width + j] = if a[i - 1] == b[j - 1] {
+                    lengths[(i - 1) * width + j - 1] + 1
+                } else {
+                    lengths[(i - 1) * width + j].max(lengths[i * width + j - 1])
+                };
+            }
+        }
+        LcsTable { a, b, lengths }
+    }
+
+    /// The LCS length of `a[..i]` and `b[..j]`.
+    fn at(&self, i: usize, j: usize) -> u32 {
+        self.lengths[i * (self.b.len() + 1) + j]
+    }
+
+    /// Walks back from the end: the subsequence, and its contiguous runs from the last to the
+    /// first, keeping runs of at least `min_len` (Redis reports them in that order).
+    fn backtrack(&self, length: usize, min_len: usize) -> (Vec<u8>, Vec<LcsMatch>) {
+        let mut sequence = vec![0u8; length];
+        let mut matches = Vec::new();
+        let mut filled = length;
+        let (mut i, mut j) = (self.a.len(), self.b.len());
+        let mut run: Option<LcsMatch> = None;
+        while i > 0 && j > 0 {
+            let mut emit = false;
+            if self.a[i - 1] == self.b[j - 1] {
+                filled -= 1;
+                sequence[filled] = self.a[i - 1];
+                match run.as_mut() {
+                    None => {
+                        run = Some(LcsMatch {
+                            a_start: i - 1,
+                            a_end: i - 1,
+                            b_start: j - 1,
+                            b_end: j - 1,
+                        })
+                    }
+                    Some(r) if r.a_start == i && r.b_start == j => {
+                        r.a_start -= 1;
+                        r.b_start -= 1;
+                    }
+                    Some(_) => emit = true,
+                }
+                if run
+                    .as_ref()
+                    .is_some_and(|r| r.a_start == 0 || r.b_start == 0)
+                {
+                    emit = true;
+                }
+                i -= 1;
+                j -= 1;
+            } else {
+                if self.at(i - 1, j) > self.at(i, j - 1) {
+                    i -= 1;
+                } else {
+                    j -= 1;
+                }
+                emit = run.is_some();
+            }
+            if emit {
+                if let Some(r) = run.take() {
+                    if r.a_end - r.a_start + 1 >= min_len {
+                        matches.push(r);
+                    }
+                }
+            }
+        }
+        (sequence, matches)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::cmd::exec::testing::{bulk, err, Harness};
@@ -602,5 +764,52 @@ mod tests {
             Reply::Array(vec![bulk("1"), bulk("2"), Reply::Null])
         );
         assert_eq!(h.run(&["msetnx", "a", "1", "c", "3"]), Reply::Int(0));
+    }
+
+    #[test]
+    fn lcs_string_length_and_indexes() {
+        let mut h = Harness::new();
+        h.run(&["set", "a", "ohmytext"]);
+        h.run(&["set", "b", "mynewtext"]);
+        assert_eq!(h.run(&["lcs", "a", "b"]), bulk("mytext"));
+        assert_eq!(h.run(&["lcs", "a", "b", "len"]), Reply::Int(6));
+        assert_eq!(h.run(&["lcs", "a", "nokey"]), bulk(""));
+        let range = |s: i64, e: i64| Reply::Array(vec![Reply::Int(s), Reply::Int(e)]);
+        assert_eq!(
+            h.run(&["lcs", "a", "b", "idx", "minmatchlen", "4", "withmatchlen"]),
+            Reply::Map(vec![
+                (
+                    bulk("matches"),
+                    Reply::Array(vec![Reply::Array(vec![
+                        range(4, 7),
+                        range(5, 8),
+                        Reply::Int(4)
+                    ])])
+                ),
+                (bulk("len"), Reply::Int(6)),
+            ])
+        );
+        assert_eq!(
+            h.run(&["lcs", "a", "b", "idx"]),
+            Reply::Map(vec![
+                (
+                    bulk("matches"),
+                    Reply::Array(vec![
+                        Reply::Array(vec![range(4, 7), range(5, 8)]),
+                        Reply::Array(vec![range(2, 3), range(0, 1)]),
+                    ])
+                ),
+                (bulk("len"), Reply::Int(6)),
+            ])
+        );
+        assert_eq!(
+            h.run(&["lcs", "a", "b", "len", "idx"]),
+            err("ERR If you want both the length and indexes, please just use IDX.")
+        );
+        h.run(&["rpush", "l", "x"]);
+        assert_eq!(
+            h.run(&["lcs", "a", "l"]),
+            err("ERR The specified keys must contain string values")
+        );
     }
 }

@@ -45,6 +45,9 @@ pub const COMMANDS: &[Spec] = &[
 
 /// `MULTI`
 fn multi(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
+    if cx.session.multi.is_some() {
+        return Err(CmdError::new("ERR MULTI calls can not be nested"));
+    }
     cx.session.multi = Some(MultiState::default());
     Ok(Reply::ok())
 }
@@ -109,6 +112,9 @@ fn discard(cx: &mut Exec, _args: &mut Args) -> Result<Reply, CmdError> {
 
 /// `WATCH key [key ...]`
 fn watch(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    if cx.session.multi.is_some() {
+        return Err(CmdError::new("ERR WATCH inside MULTI is not allowed"));
+    }
     let db = cx.session.db;
     for key in args.rest() {
         let key = Bytes::copy_from_slice(key);
@@ -181,6 +187,28 @@ mod tests {
             h.run(&["watch", "x"]),
             err("ERR WATCH inside MULTI is not allowed")
         );
+        h.run(&["ping"]);
+        assert_eq!(
+            h.run(&["exec"]),
+            Reply::Array(vec![Reply::simple("PONG")]),
+            "the nested MULTI and WATCH do not abort the transaction"
+        );
+    }
+
+    #[test]
+    fn flushing_fails_exec_only_for_watched_keys_that_existed() {
+        let mut h = Harness::new();
+        h.run(&["watch", "missing"]);
+        h.run(&["flushall"]);
+        h.run(&["multi"]);
+        h.run(&["ping"]);
+        assert_eq!(h.run(&["exec"]), Reply::Array(vec![Reply::simple("PONG")]));
+        h.run(&["set", "x", "1"]);
+        h.run(&["watch", "x"]);
+        h.run(&["flushdb"]);
+        h.run(&["multi"]);
+        h.run(&["ping"]);
+        assert_eq!(h.run(&["exec"]), Reply::NullArray);
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 use indexmap::IndexMap;
+use rand::Rng;
 
-use super::args::{float_value, parse_int};
+use super::args::{float_value, parse_int, parse_timeout, MpopArgs};
 use super::flags::*;
 use super::keys::{parse_scan_cursor, ScanOptions};
 use super::{Args, CmdError, Exec, Spec};
@@ -63,6 +64,12 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("zinter", -3, READONLY | MOVABLE_KEYS, zinter),
     Spec::new("zdiff", -3, READONLY | MOVABLE_KEYS, zdiff),
     Spec::new("zscan", -3, READONLY, zscan).keys(1, 1, 1),
+    Spec::new("zmpop", -4, WRITE | MOVABLE_KEYS, zmpop),
+    Spec::new("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, bzmpop),
+    Spec::new("bzpopmin", -3, WRITE | FAST | BLOCKING, bzpopmin).keys(1, -2, 1),
+    Spec::new("bzpopmax", -3, WRITE | FAST | BLOCKING, bzpopmax).keys(1, -2, 1),
+    Spec::new("zintercard", -3, READONLY | MOVABLE_KEYS, zintercard),
+    Spec::new("zrandmember", -2, READONLY, zrandmember).keys(1, 1, 1),
 ];
 
 /// The sorted set at `key` for a read, counting a keyspace hit or miss.
@@ -750,6 +757,177 @@ fn zpopmax(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     zpop_generic(cx, args, true)
 }
 
+/// True while the runtime re-runs this client's blocking command for a key that became ready.
+fn is_rerun(cx: &Exec) -> bool {
+    cx.engine.waiter(cx.session.id).is_some()
+}
+
+/// The key a pop took from, and what it popped.
+type Popped = (Bytes, Vec<(Bytes, f64)>);
+
+/// Pops up to `count` entries from the first non-empty sorted set of `keys` and propagates the
+/// pop as `ZPOPMIN|ZPOPMAX key` (`count == None`, the BZPOPMIN form) or `... key n`. Returns the
+/// key and the entries, or None if every set is empty. During a re-run for a blocked client,
+/// keys of the wrong type are skipped (Redis does not serve them).
+fn pop_first_nonempty(
+    cx: &mut Exec,
+    keys: &[Bytes],
+    from_max: bool,
+    count: Option<usize>,
+    rerun: bool,
+) -> Result<Option<Popped>, CmdError> {
+    let now = cx.now;
+    for key in keys {
+        let z = match cx.db().get_zset_mut(key, now) {
+            Ok(Some(z)) if !z.is_empty() => z,
+            Ok(_) => continue,
+            Err(_) if rerun => continue,
+            Err(wrong) => return Err(wrong.into()),
+        };
+        let popped: Vec<(Bytes, f64)> = (0..count.unwrap_or(1))
+            .map_while(|_| z.pop(from_max))
+            .collect();
+        cx.db().remove_if_empty(key);
+        cx.touch(key);
+        cx.dirty(popped.len() as u64);
+        let name: &'static [u8] = if from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        let mut argv = vec![Bytes::from_static(name), key.clone()];
+        if count.is_some() {
+            argv.push(Bytes::from(popped.len().to_string()));
+        }
+        cx.propagate_as(argv);
+        return Ok(Some((key.clone(), popped)));
+    }
+    Ok(None)
+}
+
+/// `[key, [[member, score], ...]]`: ZMPOP's reply, nested in both protocols.
+fn mpop_reply(key: Bytes, popped: Vec<(Bytes, f64)>) -> Reply {
+    Reply::Array(vec![
+        Reply::Bulk(key),
+        Reply::Array(
+            popped
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                .collect(),
+        ),
+    ])
+}
+
+/// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`: propagated as ZPOPMIN/ZPOPMAX.
+fn zmpop(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let parsed = MpopArgs::parse(args, ["MIN", "MAX"])?;
+    let count = Some(parsed.count.unwrap_or(1));
+    Ok(
+        match pop_first_nonempty(cx, parsed.keys, parsed.second_end, count, false)? {
+            Some((key, popped)) => mpop_reply(key, popped),
+            None => Reply::NullArray,
+        },
+    )
+}
+
+/// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
+fn bzmpop(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let timeout = parse_timeout(args.next()?)?;
+    let parsed = MpopArgs::parse(args, ["MIN", "MAX"])?;
+    let count = Some(parsed.count.unwrap_or(1));
+    let rerun = is_rerun(cx);
+    if let Some((key, popped)) =
+        pop_first_nonempty(cx, parsed.keys, parsed.second_end, count, rerun)?
+    {
+        return Ok(mpop_reply(key, popped));
+    }
+    if !cx.session.may_block {
+        return Ok(Reply::NullArray);
+    }
+    let keys = parsed
+        .keys
+        .iter()
+        .map(|k| Bytes::copy_from_slice(k))
+        .collect();
+    Ok(cx.block(keys, timeout))
+}
+
+/// BZPOPMIN / BZPOPMAX: `[key, member, score]`, propagated as `ZPOPMIN|ZPOPMAX key`.
+fn bzpop_generic(cx: &mut Exec, args: &mut Args, from_max: bool) -> Result<Reply, CmdError> {
+    let rest = args.rest();
+    let (timeout_arg, keys) = rest.split_last().ok_or_else(CmdError::syntax)?;
+    let timeout = parse_timeout(timeout_arg)?;
+    let rerun = is_rerun(cx);
+    if let Some((key, mut popped)) = pop_first_nonempty(cx, keys, from_max, None, rerun)? {
+        let (member, score) = popped.pop().expect("a non-empty set pops one entry");
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(key),
+            Reply::Bulk(member),
+            Reply::Double(score),
+        ]));
+    }
+    if !cx.session.may_block {
+        return Ok(Reply::NullArray);
+    }
+    let keys = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+    Ok(cx.block(keys, timeout))
+}
+
+/// `BZPOPMIN key [key ...] timeout`
+fn bzpopmin(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    bzpop_generic(cx, args, false)
+}
+
+/// `BZPOPMAX key [key ...] timeout`
+fn bzpopmax(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    bzpop_generic(cx, args, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZRANDMEMBER
+
+/// `ZRANDMEMBER key [count [WITHSCORES]]`: a positive count gives distinct members, a negative
+/// one allows repeats (`zrandmemberWithCountCommand`).
+fn zrandmember(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let key = args.next()?;
+    let count = match args.peek() {
+        None => None,
+        Some(_) => Some(args.next_i64()?),
+    };
+    if count == Some(i64::MIN) {
+        return Err(CmdError::range_between(-i64::MAX, i64::MAX));
+    }
+    let withscores = match args.remaining() {
+        0 => false,
+        1 if count.is_some() && args.eat("WITHSCORES") => true,
+        _ => return Err(CmdError::syntax()),
+    };
+    // Redis bounds the count with scores only (the reply doubles in length).
+    if withscores && count.is_some_and(|c| !(-i64::MAX / 2..=i64::MAX / 2).contains(&c)) {
+        return Err(CmdError::value_out_of_range());
+    }
+    let now = cx.now;
+    let engine = &mut *cx.engine;
+    let z = engine.dbs[cx.session.db].get_zset(key, now)?;
+    let Some(count) = count else {
+        let member = z.filter(|z| !z.is_empty()).map(|z| {
+            let pick = engine.rng.gen_range(0..z.len());
+            z.iter().nth(pick).expect("index below len").0.clone()
+        });
+        return Ok(member.map_or(Reply::Null, Reply::Bulk));
+    };
+    let Some(z) = z else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let entries: Vec<(&Bytes, f64)> = z.iter().collect();
+    let len = entries.len();
+    let picks = super::args::random_positions(&mut engine.rng, len, count)?;
+    let picked = picks
+        .into_iter()
+        .map(|i| (entries[i].0.clone(), entries[i].1));
+    Ok(if withscores {
+        Reply::ScoredPairs(picked.collect())
+    } else {
+        Reply::bulks(picked.map(|(m, _)| m))
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Union, intersection, difference
 
@@ -940,6 +1118,76 @@ fn zinter(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// `ZDIFF numkeys key [key ...] [WITHSCORES]`
 fn zdiff(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     zsetop_generic(cx, args, SetOp::Diff, false, "zdiff")
+}
+
+/// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`: the size of the intersection, counting
+/// stops at `limit` (0 = no limit). Plain sets count as members of score 1.
+fn zintercard(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let numkeys = args.next_i64()?;
+    if numkeys < 1 {
+        return Err(CmdError::new(
+            "ERR at least 1 input key is needed for 'zintercard' command",
+        ));
+    }
+    if numkeys as u64 > args.remaining() as u64 {
+        return Err(CmdError::syntax());
+    }
+    let keys: Vec<&Bytes> = (0..numkeys)
+        .map(|_| args.next())
+        .collect::<Result<_, _>>()?;
+    let mut limit = 0usize;
+    while !args.is_empty() {
+        if args.remaining() >= 2 && args.eat("LIMIT") {
+            limit = match parse_int(args.next()?) {
+                Ok(n) if n >= 0 => n as usize,
+                _ => return Err(CmdError::new("ERR LIMIT can't be negative")),
+            };
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let now = cx.now;
+    let db = cx.db();
+    for key in &keys {
+        match db.get(key, now) {
+            None | Some(Value::ZSet(_)) | Some(Value::Set(_)) => {}
+            Some(_) => return Err(CmdError::wrong_type()),
+        }
+    }
+    let db = cx.db();
+    let contains = |value: Option<&Value>, member: &Bytes| match value {
+        Some(Value::ZSet(z)) => z.score(member).is_some(),
+        Some(Value::Set(s)) => s.contains(member),
+        _ => false,
+    };
+    let sizes: Vec<usize> = keys
+        .iter()
+        .map(|k| match db.peek(k) {
+            Some(Value::ZSet(z)) => z.len(),
+            Some(Value::Set(s)) => s.len(),
+            _ => 0,
+        })
+        .collect();
+    let smallest = (0..keys.len()).min_by_key(|&i| sizes[i]).unwrap_or(0);
+    let members: Vec<Bytes> = match db.peek(keys[smallest]) {
+        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m.clone()).collect(),
+        Some(Value::Set(s)) => s.iter().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let mut count = 0usize;
+    for member in &members {
+        if keys
+            .iter()
+            .enumerate()
+            .all(|(i, k)| i == smallest || contains(db.peek(k), member))
+        {
+            count += 1;
+            if limit > 0 && count >= limit {
+                break;
+            }
+        }
+    }
+    Ok(Reply::Int(count as i64))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1570,6 +1818,115 @@ mod tests {
                 vec!["zincrby", "z", "1", "a"],
                 vec!["zrem", "z", "a"],
             ]
+        );
+    }
+
+    fn pair(member: &str, score: f64) -> Reply {
+        Reply::Array(vec![bulk(member), Reply::Double(score)])
+    }
+
+    #[test]
+    fn multi_key_pops_take_from_the_first_nonempty_set_and_propagate_as_zpop() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        h.propagated();
+        assert_eq!(
+            h.run(&["zmpop", "2", "none", "z", "MIN", "COUNT", "2"]),
+            Reply::Array(vec![
+                bulk("z"),
+                Reply::Array(vec![pair("a", 1.0), pair("b", 2.0)])
+            ])
+        );
+        assert_eq!(
+            h.run(&["bzpopmax", "none", "z", "0"]),
+            Reply::Array(vec![bulk("z"), bulk("d"), Reply::Double(4.0)])
+        );
+        assert_eq!(
+            h.run(&["bzmpop", "0", "1", "z", "max", "count", "9"]),
+            Reply::Array(vec![bulk("z"), Reply::Array(vec![pair("c", 3.0)])])
+        );
+        assert_eq!(h.run(&["zmpop", "1", "z", "min"]), Reply::NullArray);
+        assert_eq!(
+            h.propagated(),
+            vec![
+                vec!["ZPOPMIN", "z", "2"],
+                vec!["ZPOPMAX", "z"],
+                vec!["ZPOPMAX", "z", "1"]
+            ]
+        );
+        h.run(&["set", "s", "v"]);
+        assert_eq!(
+            h.run(&["zmpop", "1", "s", "min"]),
+            err("WRONGTYPE Operation against a key holding the wrong kind of value")
+        );
+        assert_eq!(
+            h.run(&["bzpopmin", "z", "-1"]),
+            err("ERR timeout is negative")
+        );
+    }
+
+    #[test]
+    fn blocking_pops_block_only_when_every_set_is_empty() {
+        let mut h = Harness::new();
+        let (reply, effect) =
+            h.run_argv(&[Bytes::from("bzpopmin"), Bytes::from("z"), Bytes::from("0")]);
+        assert_eq!(reply, Reply::None);
+        assert!(matches!(effect, crate::cmd::Effect::Block { .. }));
+        h.session.may_block = false;
+        assert_eq!(h.run(&["bzmpop", "0", "1", "z", "min"]), Reply::NullArray);
+    }
+
+    #[test]
+    fn zintercard_counts_up_to_the_limit() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        h.run(&["zadd", "y", "1", "a", "1", "b", "1", "c"]);
+        h.run(&["sadd", "s", "a", "b"]);
+        assert_eq!(h.run(&["zintercard", "2", "z", "y"]), Reply::Int(3));
+        assert_eq!(
+            h.run(&["zintercard", "2", "z", "y", "limit", "2"]),
+            Reply::Int(2)
+        );
+        assert_eq!(h.run(&["zintercard", "3", "z", "y", "s"]), Reply::Int(2));
+        assert_eq!(h.run(&["zintercard", "2", "z", "none"]), Reply::Int(0));
+        assert_eq!(
+            h.run(&["zintercard", "0", "z"]),
+            err("ERR at least 1 input key is needed for 'zintercard' command")
+        );
+        assert_eq!(
+            h.run(&["zintercard", "1", "z", "limit", "-1"]),
+            err("ERR LIMIT can't be negative")
+        );
+        assert_eq!(h.run(&["zintercard", "2", "z"]), err("ERR syntax error"));
+    }
+
+    #[test]
+    fn zrandmember_distinct_or_repeated() {
+        let mut h = Harness::new();
+        setup(&mut h);
+        assert!(matches!(h.run(&["zrandmember", "z"]), Reply::Bulk(_)));
+        assert_eq!(h.run(&["zrandmember", "none"]), Reply::Null);
+        assert_eq!(h.run(&["zrandmember", "none", "3"]), bulks(&[]));
+        match h.run(&["zrandmember", "z", "10", "withscores"]) {
+            Reply::ScoredPairs(p) => assert_eq!(p.len(), 4),
+            other => panic!("{other:?}"),
+        }
+        match h.run(&["zrandmember", "z", "-10"]) {
+            Reply::Array(items) => assert_eq!(items.len(), 10),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            h.run(&["zrandmember", "z", "1", "foo"]),
+            err("ERR syntax error")
+        );
+        assert_eq!(
+            h.run(&["zrandmember", "z", "-9223372036854775807"]),
+            err("ERR value is out of range"),
+            "a reply that cannot fit in memory is refused, not attempted"
+        );
+        assert_eq!(
+            h.run(&["zrandmember", "z", "-9223372036854775807", "withscores"]),
+            err("ERR value is out of range")
         );
     }
 }

@@ -135,16 +135,33 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             }
             Next::Flush => continue,
             Next::Block(blocked) => {
-                let reply = tokio::select! {
-                    reply = wait_blocked(&shared, &session, blocked) => reply,
-                    _ = handle.killed() => None,
-                    _ = shutdown.changed() => None,
+                // While blocked, keep reading: a client that disconnects must stop waiting
+                // (else it would still take data when a key is pushed to), and pipelined
+                // commands stay buffered until the blocked one is answered, as in Redis.
+                let wait = wait_blocked(&shared, &session, blocked);
+                tokio::pin!(wait);
+                let reply = loop {
+                    tokio::select! {
+                        reply = &mut wait => break reply,
+                        read = read_some(&stream, &mut input) => match read {
+                            Ok(n) if n > 0
+                                && (input.len() as u64) <= shared.config().client_query_buffer_limit =>
+                            {
+                                Stats::add(&shared.stats.net_input_bytes, n as u64);
+                            }
+                            _ => break None,
+                        },
+                        _ = handle.killed() => break None,
+                        _ = shutdown.changed() => break None,
+                    }
                 };
                 let Some(reply) = reply else {
                     shared.engine().unblock(session.id);
                     break;
                 };
-                reply.encode(session.resp3, &mut output);
+                session
+                    .filter_reply(reply)
+                    .encode(session.resp3, &mut output);
                 continue;
             }
             Next::Read => {}
@@ -356,9 +373,10 @@ fn run_requests<'a>(
             continue;
         }
         let engine = engine.get_or_insert_with(|| shared.engine());
+        session.start_command();
         let (reply, effect) = cmd::call(shared, engine, session, &argv);
         parser.authenticated = session.authenticated;
-        reply.encode(session.resp3, output);
+        session.filter_reply(reply).encode(session.resp3, output);
         match effect {
             Effect::None => {}
             Effect::Close => return Next::Close,

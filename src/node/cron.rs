@@ -58,6 +58,7 @@ pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
         }
     }
     crate::cmd::exec::propagate_expired(engine);
+    crate::server::notify::publish(shared, engine);
     crate::server::propagation::flush(shared, engine);
 }
 

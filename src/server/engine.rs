@@ -75,6 +75,15 @@ pub struct Engine {
     pub persistence: Persistence,
     /// Eviction candidates kept between commands (`maxmemory`).
     pub eviction: crate::server::eviction::Pool,
+    /// Enabled keyspace notification classes (`notify-keyspace-events`, see
+    /// [`notify`](super::notify)); 0 when off, which the command path checks first.
+    pub notify_flags: u32,
+    /// Keyspace events waiting to be published.
+    pub events: Vec<super::notify::KeyEvent>,
+    /// `INFO commandstats` / `errorstats` counters.
+    pub command_stats: super::cmdstats::CommandStats,
+    /// Lua scripts by SHA1 (EVALSHA, SCRIPT LOAD).
+    pub scripts: HashMap<String, Bytes>,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -95,6 +104,10 @@ impl Engine {
             aof: None,
             persistence: Persistence::new(0),
             eviction: Default::default(),
+            notify_flags: 0,
+            events: Vec::new(),
+            command_stats: Default::default(),
+            scripts: HashMap::new(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
@@ -118,7 +131,18 @@ impl Engine {
         }
     }
 
-    /// Records that every key of `db` may have changed (FLUSHDB, SWAPDB).
+    /// Records that the keys of `db` that exist now are about to be removed (FLUSHDB,
+    /// FLUSHALL): watchers of keys that do not exist keep their transaction, as in Redis's
+    /// `touchAllWatchedKeysInDb`.
+    pub fn touch_existing(&mut self, db: usize) {
+        for ((d, key), clients) in &self.watches {
+            if *d == db && self.dbs[db].peek(key).is_some() {
+                self.dirty_cas.extend(clients.iter().copied());
+            }
+        }
+    }
+
+    /// Records that every key of `db` may have changed (SWAPDB, a full resync).
     pub fn touch_all(&mut self, db: usize) {
         for ((d, _), clients) in &self.watches {
             if *d == db {

@@ -10,11 +10,13 @@
 
 pub mod aof;
 pub mod clients;
+pub mod cmdstats;
 pub mod engine;
 pub mod events;
 pub mod eviction;
 pub mod log;
 pub mod memory;
+pub mod notify;
 pub mod persistence;
 pub mod propagation;
 pub mod pubsub;
@@ -128,6 +130,9 @@ impl Shared {
             random_hex_id(&mut rand::thread_rng()),
         );
         engine.persistence = persistence::Persistence::new(unix_ms() / 1000);
+        if let Some(classes) = config.get_one("notify-keyspace-events") {
+            engine.set_notify_flags(notify::parse_classes(&classes));
+        }
         let (shutdown, _) = watch::channel(None);
         Shared {
             port: AtomicU64::new(config.port as u64),

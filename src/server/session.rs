@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::resp::Reply;
+
 use super::clients::ClientHandle;
 use super::engine::ClientId;
 use super::pubsub::{PushSink, PushSource};
@@ -58,6 +60,20 @@ pub struct Session {
     push: Option<PushSink>,
     /// The receiving end of `push`, until the connection task takes it.
     pub push_source: Option<PushSource>,
+    /// `CLIENT REPLY`: whether replies reach the client.
+    pub reply_mode: ReplyMode,
+}
+
+/// `CLIENT REPLY ON|OFF|SKIP` state (Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT`, `_SKIP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Set by `CLIENT REPLY SKIP`: the next command's reply is dropped.
+    SkipNext,
+    /// The current command's reply is dropped.
+    Skip,
 }
 
 impl Session {
@@ -81,6 +97,7 @@ impl Session {
             replconf: ReplConf::default(),
             push: None,
             push_source: None,
+            reply_mode: ReplyMode::On,
         }
     }
 
@@ -97,6 +114,34 @@ impl Session {
     /// Number of channel and pattern subscriptions (pub/sub replies report it).
     pub fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Marks the start of a command for `CLIENT REPLY SKIP` (the command after SKIP loses its
+    /// reply).
+    pub fn start_command(&mut self) {
+        match self.reply_mode {
+            ReplyMode::Skip => self.reply_mode = ReplyMode::On,
+            ReplyMode::SkipNext => self.reply_mode = ReplyMode::Skip,
+            _ => {}
+        }
+    }
+
+    /// What of `reply` reaches the client under `CLIENT REPLY`: everything, or only the push
+    /// messages (pub/sub confirmations are pushes and always delivered, as in Redis).
+    pub fn filter_reply(&self, reply: Reply) -> Reply {
+        match self.reply_mode {
+            ReplyMode::On | ReplyMode::SkipNext => reply,
+            ReplyMode::Off | ReplyMode::Skip => match reply {
+                Reply::Push(_) => reply,
+                Reply::Many(parts) => Reply::Many(
+                    parts
+                        .into_iter()
+                        .filter(|p| matches!(p, Reply::Push(_)))
+                        .collect(),
+                ),
+                _ => Reply::None,
+            },
+        }
     }
 
     /// True in RESP2 pub/sub mode, where only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT and RESET

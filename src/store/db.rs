@@ -60,6 +60,10 @@ pub struct Db {
     tracking: AccessTracking,
     /// State of the cheap generator behind LFU's probabilistic increments.
     lfu_seed: u64,
+    /// Keys added since the last `take_new_keys`, recorded only while `track_new` is on (the
+    /// `new` keyspace event).
+    new_keys: Vec<Bytes>,
+    track_new: bool,
 }
 
 impl Default for Db {
@@ -93,6 +97,9 @@ macro_rules! typed_access {
         pub fn $get_or_create(&mut self, key: &[u8], now: i64) -> Result<&mut $ty, WrongType> {
             if !self.contains(key, now) {
                 let access = self.new_access(now);
+                if self.track_new {
+                    self.new_keys.push(Bytes::copy_from_slice(key));
+                }
                 self.dict.insert(
                     Bytes::copy_from_slice(key),
                     Entry {
@@ -121,6 +128,8 @@ impl Db {
             expired: Vec::new(),
             tracking: AccessTracking::Lru,
             lfu_seed: 0x9e37_79b9_7f4a_7c15,
+            new_keys: Vec::new(),
+            track_new: false,
         }
     }
 
@@ -278,6 +287,9 @@ impl Db {
                 }
             }
             None => {
+                if self.track_new {
+                    self.new_keys.push(key.clone());
+                }
                 self.dict.insert(
                     key,
                     Entry {
@@ -287,6 +299,19 @@ impl Db {
                 );
             }
         }
+    }
+
+    /// Starts or stops recording the keys this db creates (for the `new` keyspace event).
+    pub fn track_new_keys(&mut self, on: bool) {
+        self.track_new = on;
+        if !on {
+            self.new_keys.clear();
+        }
+    }
+
+    /// The keys created since the last call.
+    pub fn take_new_keys(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.new_keys)
     }
 
     /// Removes `key` and its expiry time. Returns the old value.

@@ -96,6 +96,45 @@ impl Value {
     }
 }
 
+/// Bytes of bookkeeping per allocation and per collection entry in the estimates of
+/// [`Value::memory_usage`] (Redis's object header, dict entry and allocator rounding).
+const OBJECT_OVERHEAD: usize = 16;
+const ENTRY_OVERHEAD: usize = 24;
+
+impl Value {
+    /// An estimate of the bytes this value takes, for `MEMORY USAGE`. Collections larger than
+    /// `samples` elements (0 = all) are estimated from the average of their first `samples`
+    /// elements, as Redis's `objectComputeSize` does.
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        fn estimate<I: Iterator<Item = usize>>(len: usize, sizes: I, samples: usize) -> usize {
+            let taken = if samples == 0 { len } else { samples.min(len) };
+            if taken == 0 {
+                return 0;
+            }
+            let sum: usize = sizes.take(taken).sum();
+            sum / taken * len
+        }
+        OBJECT_OVERHEAD
+            + match self {
+                Value::String(s) => s.len(),
+                Value::List(l) => estimate(l.len(), l.iter().map(|e| e.len() + 8), samples),
+                Value::Hash(h) => estimate(
+                    h.len(),
+                    h.iter().map(|(k, v)| k.len() + v.len() + ENTRY_OVERHEAD),
+                    samples,
+                ),
+                Value::Set(s) => {
+                    estimate(s.len(), s.iter().map(|m| m.len() + ENTRY_OVERHEAD), samples)
+                }
+                Value::ZSet(z) => estimate(
+                    z.len(),
+                    z.iter().map(|(m, _)| 2 * m.len() + 8 + 2 * ENTRY_OVERHEAD),
+                    samples,
+                ),
+            }
+    }
+}
+
 /// Parses a decimal i64 the way Redis's `string2ll` does: no spaces, no `+`, no leading zeros
 /// (except "0"), no "-0".
 pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
@@ -153,5 +192,15 @@ mod tests {
         assert_eq!(Value::String(Bytes::from("123")).encoding(), "int");
         assert_eq!(Value::String(Bytes::from("abc")).encoding(), "embstr");
         assert_eq!(Value::String(Bytes::from(vec![b'x'; 45])).encoding(), "raw");
+    }
+
+    #[test]
+    fn memory_usage_grows_with_content_and_samples_large_collections() {
+        let small = Value::String(Bytes::from("a")).memory_usage(5);
+        let big = Value::String(Bytes::from(vec![b'x'; 1000])).memory_usage(5);
+        assert!(small > 0 && big > small + 900);
+        let list: List = (0..100).map(|_| Bytes::from("abcd")).collect();
+        let value = Value::List(list);
+        assert_eq!(value.memory_usage(5), value.memory_usage(0));
     }
 }
