@@ -47,11 +47,8 @@ fuzz_target!(|input: &[u8]| {
     std::fs::create_dir_all(&dir).expect("aof dir");
     let base = "appendonly.aof.1.base.aof";
     std::fs::write(dir.join(base), data).expect("write base");
-    std::fs::write(
-        paths.manifest(),
-        format!("file {base} seq 1 type b\n"),
-    )
-    .expect("write manifest");
+    std::fs::write(paths.manifest(), format!("file {base} seq 1 type b\n"))
+        .expect("write manifest");
     let mut commands = 0u64;
     let _ = aof::load(&paths, |_| {
         commands += 1;
