@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use redislab::persist::aof::manifest::MANIFEST_MAX_LINE;
 use redislab::persist::aof::{self, AofPaths, Manifest};
 
 /// One scratch directory per fuzzing process.
@@ -27,10 +28,13 @@ fuzz_target!(|input: &[u8]| {
         // A manifest of comments only parses (as in Redis) and names no file; it has no
         // formatted form to round-trip.
         if let Ok(manifest) = Manifest::parse(data, Path::new("fuzz.manifest")) {
-            if manifest.is_empty() {
+            let text = manifest.format();
+            // Quoting can make a line longer than the 1024 bytes Redis reads per line (a name
+            // full of control bytes grows fourfold); Redis cannot read such a manifest back
+            // either, so only shorter ones must round-trip.
+            if manifest.is_empty() || text.lines().any(|line| line.len() + 1 > MANIFEST_MAX_LINE) {
                 return;
             }
-            let text = manifest.format();
             let again = Manifest::parse(text.as_bytes(), Path::new("fuzz.manifest"))
                 .expect("a formatted manifest parses");
             assert_eq!(again.format(), text);
@@ -43,11 +47,8 @@ fuzz_target!(|input: &[u8]| {
     std::fs::create_dir_all(&dir).expect("aof dir");
     let base = "appendonly.aof.1.base.aof";
     std::fs::write(dir.join(base), data).expect("write base");
-    std::fs::write(
-        paths.manifest(),
-        format!("file {base} seq 1 type b\n"),
-    )
-    .expect("write manifest");
+    std::fs::write(paths.manifest(), format!("file {base} seq 1 type b\n"))
+        .expect("write manifest");
     let mut commands = 0u64;
     let _ = aof::load(&paths, |_| {
         commands += 1;

@@ -30,16 +30,84 @@ static ALLOCATOR: redislab::server::memory::CountingAllocator =
 
 const CONNECTIONS: usize = 4;
 const EXCLUDED: &[&str] = &[
-    "shutdown", "debug", "save", "bgsave", "bgrewriteaof", "config", "slaveof", "replicaof",
+    "shutdown",
+    "debug",
+    "save",
+    "bgsave",
+    "bgrewriteaof",
+    "config",
+    "slaveof",
+    "replicaof",
     "failover",
 ];
 const WORDS: &[&str] = &[
-    "EX", "PX", "EXAT", "NX", "XX", "GT", "LT", "CH", "INCR", "GET", "KEEPTTL", "WITHSCORES",
-    "LIMIT", "BYSCORE", "BYLEX", "REV", "LEFT", "RIGHT", "BEFORE", "AFTER", "MATCH", "COUNT",
-    "TYPE", "RANK", "MAXLEN", "*", "-inf", "+inf", "(1", "[a", "-", "+", "0", "-1", "LIST", "ID",
-    "SETNAME", "GETNAME", "KILL", "INFO", "RESET", "ENCODING", "FREQ", "IDLETIME", "listen-port",
-    "capa", "eof", "psync2", "ACK", "GETACK", "?", "all", "3", "2", "AUTH", "default", "string",
-    "hash", "zset", "set", "list", "ASYNC", "SYNC", "REPLACE", "DB", "WITHVALUES", "NOVALUES",
+    "EX",
+    "PX",
+    "EXAT",
+    "NX",
+    "XX",
+    "GT",
+    "LT",
+    "CH",
+    "INCR",
+    "GET",
+    "KEEPTTL",
+    "WITHSCORES",
+    "LIMIT",
+    "BYSCORE",
+    "BYLEX",
+    "REV",
+    "LEFT",
+    "RIGHT",
+    "BEFORE",
+    "AFTER",
+    "MATCH",
+    "COUNT",
+    "TYPE",
+    "RANK",
+    "MAXLEN",
+    "*",
+    "-inf",
+    "+inf",
+    "(1",
+    "[a",
+    "-",
+    "+",
+    "0",
+    "-1",
+    "LIST",
+    "ID",
+    "SETNAME",
+    "GETNAME",
+    "KILL",
+    "INFO",
+    "RESET",
+    "ENCODING",
+    "FREQ",
+    "IDLETIME",
+    "listen-port",
+    "capa",
+    "eof",
+    "psync2",
+    "ACK",
+    "GETACK",
+    "?",
+    "all",
+    "3",
+    "2",
+    "AUTH",
+    "default",
+    "string",
+    "hash",
+    "zset",
+    "set",
+    "list",
+    "ASYNC",
+    "SYNC",
+    "REPLACE",
+    "DB",
+    "WITHVALUES",
+    "NOVALUES",
 ];
 
 struct Input<'a>(&'a [u8]);
@@ -64,7 +132,10 @@ impl Input<'_> {
             0..=63 => Bytes::from(format!("k{}", tag % 8)),
             64..=127 => {
                 let raw = self.bytes(2);
-                let n = i16::from_le_bytes([raw.first().copied().unwrap_or(0), raw.get(1).copied().unwrap_or(0)]);
+                let n = i16::from_le_bytes([
+                    raw.first().copied().unwrap_or(0),
+                    raw.get(1).copied().unwrap_or(0),
+                ]);
                 Bytes::from(n.to_string())
             }
             128..=191 => Bytes::from_static(WORDS[tag as usize % WORDS.len()].as_bytes()),
@@ -113,7 +184,9 @@ fuzz_target!(|data: &[u8]| {
         let conn = conn as usize % CONNECTIONS;
         let Some(which) = input.byte() else { break };
         let argc = input.byte().unwrap_or(0) % 8;
-        let mut argv = vec![Bytes::from_static(commands[which as usize % commands.len()].as_bytes())];
+        let mut argv = vec![Bytes::from_static(
+            commands[which as usize % commands.len()].as_bytes(),
+        )];
         for _ in 0..argc {
             match input.arg() {
                 Some(arg) => argv.push(arg),
@@ -182,7 +255,13 @@ fuzz_target!(|data: &[u8]| {
         let candidates: usize = engine
             .dbs
             .iter()
-            .map(|db| if policy.volatile_only() { db.expires_len() } else { db.len() })
+            .map(|db| {
+                if policy.volatile_only() {
+                    db.expires_len()
+                } else {
+                    db.len()
+                }
+            })
             .sum();
         assert!(
             policy == MaxmemoryPolicy::NoEviction || candidates == 0,

@@ -9,7 +9,12 @@ use redislab::resp::RequestParser;
 
 /// The requests parsed from `data` fed `chunk` bytes at a time, and whether it ended in a
 /// protocol error.
-fn parse_in_chunks(data: &[u8], chunk: usize, max_bulk: i64, authed: bool) -> (Vec<Vec<Bytes>>, bool) {
+fn parse_in_chunks(
+    data: &[u8],
+    chunk: usize,
+    max_bulk: i64,
+    authed: bool,
+) -> (Vec<Vec<Bytes>>, bool) {
     let mut parser = RequestParser::new(max_bulk);
     parser.authenticated = authed;
     let mut buf = BytesMut::new();
@@ -31,7 +36,11 @@ fuzz_target!(|input: &[u8]| {
     let Some((&control, data)) = input.split_first() else {
         return;
     };
-    let max_bulk = if control & 1 == 0 { 512 * 1024 * 1024 } else { 1024 * 1024 };
+    let max_bulk = if control & 1 == 0 {
+        512 * 1024 * 1024
+    } else {
+        1024 * 1024
+    };
     let authed = control & 2 == 0;
     let chunk = (control >> 2) as usize + 1;
     let whole = parse_in_chunks(data, data.len(), max_bulk, authed);
