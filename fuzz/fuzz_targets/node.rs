@@ -241,7 +241,7 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => {}
         }
-        redislab::repl::flush(&shared, &mut engine);
+        redislab::server::propagation::flush(&shared, &mut engine);
         engine.propagated.clear();
     }
 
