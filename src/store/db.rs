@@ -147,26 +147,27 @@ impl Db {
         }
     }
 
-    /// Records an access to `key` at `now` (Redis's `lookupKey` touching `lru`).
-    fn touch_access(&mut self, key: &[u8], now: i64) {
+    /// The entry at `key`, with an access at `now` recorded (Redis's `lookupKey` touching
+    /// `lru`): one hash lookup for both.
+    fn touch_entry(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
         let tracking = self.tracking;
         let random = match tracking {
             AccessTracking::Lfu { .. } => self.next_random(),
             AccessTracking::Lru => 0.0,
         };
-        if let Some(entry) = self.dict.get_mut(key) {
-            entry.access = match tracking {
-                AccessTracking::Lru => lru_clock(now),
-                AccessTracking::Lfu {
-                    log_factor,
-                    decay_minutes,
-                } => {
-                    let counter = lfu_decayed(entry.access, now, decay_minutes);
-                    let counter = lfu_log_incr(counter, log_factor, random);
-                    (lfu_minutes(now) << 8) | counter
-                }
-            };
-        }
+        let entry = self.dict.get_mut(key)?;
+        entry.access = match tracking {
+            AccessTracking::Lru => lru_clock(now),
+            AccessTracking::Lfu {
+                log_factor,
+                decay_minutes,
+            } => {
+                let counter = lfu_decayed(entry.access, now, decay_minutes);
+                let counter = lfu_log_incr(counter, log_factor, random);
+                (lfu_minutes(now) << 8) | counter
+            }
+        };
+        Some(entry)
     }
 
     /// A uniform number in [0, 1) from a xorshift generator (LFU increments only).
@@ -241,8 +242,7 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        self.touch_access(key, now);
-        self.dict.get(key).map(|e| &e.value)
+        self.touch_entry(key, now).map(|e| &e.value)
     }
 
     /// Mutable access to the value at `key`, honouring expiry.
@@ -250,8 +250,7 @@ impl Db {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        self.touch_access(key, now);
-        self.dict.get_mut(key).map(|e| &mut e.value)
+        self.touch_entry(key, now).map(|e| &mut e.value)
     }
 
     /// True if `key` exists (and is not expired).
