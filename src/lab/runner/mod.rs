@@ -8,8 +8,9 @@ use super::nodes::Nodes;
 use super::spec::{Lab, Step, WaitCase};
 use super::transcript::{Line, Transcript};
 use super::{LabError, RunOptions};
+
+mod steps;
 use crate::client::connection::{info_field, Client};
-use crate::client::format::{format_reply, format_tty, OutputMode};
 use crate::events::{definition, message, recognise};
 use crate::resp::frame::Frame;
 
@@ -178,64 +179,20 @@ impl<'a, 'w> Runner<'a, 'w> {
         }
     }
 
+    /// Runs one step through its kind's executor ([`steps`]).
     async fn step(&mut self, step: &Step) -> Result<(), LabError> {
         match step {
             Step::Heading { text } => self.emit(Line::Heading(self.opts.ports.fill(text))),
             Step::Say { text } => self.say(&Some(text.clone())),
-            Step::ShowConfig { node } => {
-                let n = self.nodes.get(node);
-                let name = format!("{}/{}.conf", n.spec.port, n.spec.port);
-                let text = n.config_text.clone();
-                self.emit(Line::Shell(format!("cat {name}")))?;
-                self.emit(Line::File(text))
-            }
+            Step::ShowConfig { node } => self.show_config(node),
             Step::Start { node, say } => {
                 self.start(node, &[]).await?;
                 self.say(say)?;
                 self.hold_if_asked().await;
                 Ok(())
             }
-            Step::Shutdown { node } => {
-                self.sessions.retain(|(n, _)| n != node);
-                let n = self.nodes.get(node);
-                let port = n.port;
-                let auth = n.password().map(|p| format!(" -a {p}")).unwrap_or_default();
-                let password = n.password();
-                self.emit(Line::Shell(format!(
-                    "redislab cli -p {port}{auth} shutdown"
-                )))?;
-                let mut client = Client::connect(&format!("127.0.0.1:{port}"))
-                    .await
-                    .map_err(|e| LabError::failed(format!("cannot connect to {node}: {e}")))?;
-                if let Some(p) = password {
-                    let _ = client.auth(None, &p).await;
-                }
-                let _ = client.command(&["SHUTDOWN"]).await;
-                let n = self.nodes.get(node);
-                if !n.wait_exit(self.opts.deadline).await {
-                    return Err(LabError::failed(format!(
-                        "{node} did not exit within {:.1} s after SHUTDOWN\n{}",
-                        self.opts.deadline.as_secs_f64(),
-                        n.log_tail(10)
-                    )));
-                }
-                Ok(())
-            }
-            Step::Kill { node } => {
-                self.sessions.retain(|(n, _)| n != node);
-                let n = self.nodes.get(node);
-                let pid = n.pid().ok_or_else(|| {
-                    LabError::failed(format!("cannot kill {node}: it is not running"))
-                })?;
-                let _ = pid;
-                n.kill();
-                let shown = format!(
-                    "kill -9 $(cat {}/{})",
-                    n.spec.port,
-                    super::nodes::directive(&n.config_text, "pidfile").unwrap_or_default()
-                );
-                self.emit(Line::Shell(shown))
-            }
+            Step::Shutdown { node } => self.shutdown(node).await,
+            Step::Kill { node } => self.kill(node),
             Step::Run {
                 node,
                 command,
@@ -264,21 +221,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                 self.wait_any(std::slice::from_ref(&case)).await
             }
             Step::WaitAny { cases } => self.wait_any(cases).await,
-            Step::Rdb { node, say } => {
-                let n = self.nodes.get(node);
-                let path = n.dump_path();
-                let shown = format!(
-                    "{}/{}",
-                    n.spec.port,
-                    path.file_name().unwrap_or_default().to_string_lossy()
-                );
-                self.emit(Line::Shell(format!("redislab rdb {shown}")))?;
-                let mut text = Vec::new();
-                crate::persist::rdb::describe(&path, &mut text)
-                    .map_err(|e| LabError::failed(format!("redislab rdb {shown}: {e}")))?;
-                self.emit(Line::Reply(String::from_utf8_lossy(&text).into_owned()))?;
-                self.say(say)
-            }
+            Step::Rdb { node, say } => self.rdb(node, say),
         }
     }
 
@@ -454,84 +397,6 @@ impl<'a, 'w> Runner<'a, 'w> {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    async fn session(&mut self, node: &str) -> Result<&mut Client, LabError> {
-        if let Some(i) = self.sessions.iter().position(|(n, _)| n == node) {
-            return Ok(&mut self.sessions[i].1);
-        }
-        let port = self.nodes.get(node).port;
-        let client = Client::connect(&format!("127.0.0.1:{port}"))
-            .await
-            .map_err(|e| {
-                LabError::failed(format!(
-                    "Could not connect to Redis at 127.0.0.1:{port}: {e}"
-                ))
-            })?;
-        self.sessions.push((node.to_string(), client));
-        Ok(&mut self.sessions.last_mut().expect("just pushed").1)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn run_command(
-        &mut self,
-        node: &str,
-        command: &str,
-        expect: &Option<String>,
-        fields: &std::collections::BTreeMap<String, String>,
-        show: &[String],
-        retry: bool,
-    ) -> Result<(), LabError> {
-        let mut args = split_command(command);
-        let lower = args[0].to_ascii_lowercase();
-        if (lower == "replicaof" || lower == "slaveof") && args.len() == 3 {
-            args[2] = self.opts.ports.map_str(&args[2]);
-        }
-        let typed = self.opts.ports.fill(command);
-        let port = self.nodes.get(node).port;
-        let verbatim = crate::client::cli::prints_verbatim(&args);
-        let deadline = Instant::now() + self.opts.deadline;
-        let (text, problem) = loop {
-            let client = self.session(node).await?;
-            let reply = client
-                .command(&args)
-                .await
-                .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))?;
-            let text = if verbatim {
-                String::from_utf8_lossy(&format_reply(&reply, OutputMode::Tty, true)).into_owned()
-            } else {
-                String::from_utf8_lossy(&format_tty(&reply)).into_owned()
-            };
-            let problem = check(&reply, &text, expect, fields);
-            if problem.is_none() || !retry || Instant::now() >= deadline {
-                break (text, problem);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        self.emit(Line::Prompt {
-            addr: format!("127.0.0.1:{port}"),
-            command: typed.clone(),
-        })?;
-        if show.is_empty() {
-            self.emit(Line::Reply(text.clone()))?;
-        } else {
-            let kept: Vec<&str> = text
-                .lines()
-                .map(|l| l.trim_end_matches('\r'))
-                .filter(|l| {
-                    l.split_once(':')
-                        .is_some_and(|(k, _)| show.iter().any(|s| s == k))
-                })
-                .collect();
-            self.emit(Line::Reply(kept.join("\n")))?;
-            self.emit(Line::Note(
-                "only the lines that matter here; the full reply has more".into(),
-            ))?;
-        }
-        if let Some(problem) = problem {
-            return Err(LabError::failed(format!("on {node}, `{typed}`: {problem}")));
-        }
-        Ok(())
     }
 }
 
