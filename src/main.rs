@@ -120,6 +120,9 @@ struct RunArgs {
     /// For tests: stop after the first node starts and wait for a signal.
     #[arg(long, hide = true)]
     hold_after_start: bool,
+    /// For tests: stop after the first `pause` step and wait for a signal.
+    #[arg(long, hide = true)]
+    hold_after_pause: bool,
 }
 
 fn run(args: RunArgs) -> ExitCode {
@@ -159,6 +162,7 @@ fn run(args: RunArgs) -> ExitCode {
         color,
         width,
         hold_after_start: args.hold_after_start,
+        hold_after_pause: args.hold_after_pause,
         exe,
         deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),
     };

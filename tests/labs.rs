@@ -145,24 +145,19 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-#[test]
-fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
+/// Runs `redislab run ARGS --hold-...`, interrupts it with SIGINT once it holds, and checks
+/// that it exits 130 leaving no node process (running or stopped) and no temp dir.
+fn interrupt_when_held(args: &[&str]) {
     let mut child = Command::new(redislab())
-        .args([
-            "run",
-            "replication",
-            "--ports",
-            "auto",
-            "--fast",
-            "--no-color",
-            "--hold-after-start",
-        ])
+        .args(["run"])
+        .args(args)
+        .args(["--ports", "auto", "--fast", "--no-color"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Bounded: the runner prints `holding: dir=... pids=...` once its first node is up.
+    // Bounded: the runner prints `holding: dir=... pids=...` once it holds.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -171,7 +166,7 @@ fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
         }
     });
     let line = rx
-        .recv_timeout(Duration::from_secs(20))
+        .recv_timeout(Duration::from_secs(30))
         .expect("the runner reports its nodes");
     let rest = line.strip_prefix("holding: dir=").expect(&line);
     let (dir, pids) = rest.split_once(" pids=").unwrap();
@@ -193,9 +188,64 @@ fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
     };
     assert_eq!(status.code(), Some(130));
     for pid in pids {
-        assert!(!alive(pid), "node {pid} still runs");
+        assert!(!alive(pid), "node {pid} still runs (or is stopped)");
     }
     assert!(!Path::new(dir).exists(), "{dir} was not removed");
+}
+
+#[test]
+fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
+    interrupt_when_held(&["replication", "--hold-after-start"]);
+}
+
+/// The fault steps' test lab (a partition, its heal, a delay, a pause).
+fn faults_lab() -> String {
+    format!("{}/tests/labs/faults.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn ctrl_c_while_a_node_is_paused_leaves_no_stopped_process() {
+    interrupt_when_held(&[&faults_lab(), "--hold-after-pause"]);
+}
+
+#[test]
+fn fault_steps_partition_heal_delay_and_pause_with_evidence_from_both_sides() {
+    let transcript = run_lab(&faults_lab());
+    let ports = ports_in(&transcript);
+    let (master, replica) = (ports[0].1, ports[1].1);
+    // Each side's fault table changed, and each says so in its own log.
+    for (node, peer, port) in [("master", replica, master), ("replica", master, replica)] {
+        let typed = format!("127.0.0.1:{port}> redislab fault cut 127.0.0.1:{peer} both\nOK\n");
+        assert!(transcript.contains(&typed), "{transcript}");
+        assert!(
+            transcript.contains(&format!(
+                "[{node} log] Lab fault: traffic with 127.0.0.1:{peer} cut (both directions)"
+            )),
+            "{transcript}"
+        );
+        assert!(
+            transcript.contains(&format!(
+                "[{node} log] Lab fault: traffic with 127.0.0.1:{peer} healed"
+            )),
+            "{transcript}"
+        );
+    }
+    // Both sides noticed the partition by repl-timeout, not by a closed connection.
+    assert!(transcript.contains("[replica log] MASTER timeout: no data nor PING received"));
+    assert!(transcript.contains("[master log] Disconnecting timedout replica"));
+    assert!(
+        !transcript.contains("Connection with master lost"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("Partial resynchronization request from"));
+    assert!(transcript.contains(&format!(
+        "[master log] Lab fault: traffic with 127.0.0.1:{replica} delayed by 300 ms"
+    )));
+    assert!(transcript.contains("$ kill -STOP $(cat 6380/redis_6380.pid)\n  (replica: process state T (stopped))\nPAUSE-SAID\n"), "{transcript}");
+    assert!(
+        transcript.contains("$ kill -CONT $(cat 6380/redis_6380.pid)\n  (replica: process state"),
+        "{transcript}"
+    );
 }
 
 fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
@@ -208,6 +258,7 @@ fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
         color: false,
         width: redislab::lab::transcript::FIXED_WIDTH,
         hold_after_start: false,
+        hold_after_pause: false,
         exe: redislab().into(),
         deadline: Duration::from_millis(deadline_ms),
     }

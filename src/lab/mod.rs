@@ -25,18 +25,20 @@
 //!
 //! # Growing the format
 //!
-//! Steps are a serde enum tagged by `do`, so later labs add variants without touching existing
-//! files:
-//! - fault steps (`do = "cut-link"`, `"slow-link"`, `"pause-node"`): the runner would put a
-//!   relay (a small TCP proxy task) between nodes whose config points at the relay's port —
-//!   [`nodes::PortMap`] already rewrites the `slaveof` lines, so it can point them at relays —
-//!   and a fault step tells the relay to drop or delay bytes; `pause-node` sends SIGSTOP/SIGCONT
-//!   by PID.
-//! - predict-then-reveal checkpoints (`do = "predict"`, a question and choices): in `--step`
-//!   mode the runner asks and waits for an answer before running the next steps that reveal
-//!   it; without `--step` it prints the question and moves on.
-//! - pace: a top-level `pace = "..."` field (and `--speed`) scale the pause after narration,
-//!   which already lives in one place ([`transcript::Transcript::emit`]).
+//! Steps are a serde enum tagged by `do` ([`spec::Step`]); each kind has one executor
+//! ([`runner`]'s `steps` and `faults` modules), and `Runner::step` only dispatches. A new kind
+//! is a variant, its checks in `Lab::check`, and one method.
+//!
+//! Fault steps act on the nodes, which the lab always starts with `--lab-faults`:
+//! - `cut` (`from`, `to`, `one_way`), `heal`, `delay` (`ms`): `REDISLAB FAULT` on each end of
+//!   the link ([`crate::net`]); a cut stalls traffic as a dead network does, so both sides
+//!   notice only by `repl-timeout`. Each command and each node's `lab-fault` log line is shown.
+//! - `pause` / `resume`: SIGSTOP / SIGCONT by PID, with the process state as evidence. A paused
+//!   node is resumed before it is killed (`kill`, the end of the lab, Ctrl-C) or kept.
+//! - `kill` (kill -9) and `start` (which also restarts a node that was stopped or killed).
+//!
+//! `redislab run path/to/lab.toml` runs a lab file of one's own (the tests use
+//! `tests/labs/*.toml`).
 //!
 //! Left out on purpose: running nodes on other hosts, and Windows (process groups, `/proc`).
 
@@ -115,6 +117,8 @@ pub struct Options {
     /// Hidden: stop after the first node starts, print where things are on stderr, and wait
     /// for a signal (for the Ctrl-C cleanup test).
     pub hold_after_start: bool,
+    /// Hidden: the same after the first `pause` step (a node stopped with SIGSTOP).
+    pub hold_after_pause: bool,
     /// The binary to run nodes with (this one).
     pub exe: PathBuf,
     /// How long a node may take to start or stop, and a wait for an event may last.
@@ -127,6 +131,7 @@ pub struct RunOptions {
     pub ports: PortMap,
     pub step: bool,
     pub hold_after_start: bool,
+    pub hold_after_pause: bool,
     pub exe: PathBuf,
     pub deadline: Duration,
 }
@@ -153,6 +158,13 @@ pub async fn run(
     out: &mut dyn Write,
     input: Option<mpsc::UnboundedReceiver<String>>,
 ) -> Result<(), LabError> {
+    if opts.lab.ends_with(".toml") {
+        // A lab file of one's own: `redislab run path/to/lab.toml`.
+        let text = std::fs::read_to_string(&opts.lab)
+            .map_err(|e| LabError::failed(format!("cannot read {}: {e}", opts.lab)))?;
+        let lab = spec::Lab::parse(&opts.lab, &text)?;
+        return run_lab(&lab, opts, out, input).await;
+    }
     let labs = all_labs()?;
     let lab = labs.iter().find(|l| l.name == opts.lab).ok_or_else(|| {
         LabError::failed(format!(
@@ -181,6 +193,7 @@ pub async fn run_lab(
         ports: ports.clone(),
         step: opts.step,
         hold_after_start: opts.hold_after_start,
+        hold_after_pause: opts.hold_after_pause,
         exe: opts.exe.clone(),
         deadline: opts.deadline,
     };

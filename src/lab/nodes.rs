@@ -136,6 +136,8 @@ pub struct Node {
     pub config_path: PathBuf,
     pub log_path: PathBuf,
     child: Option<Child>,
+    /// Stopped with SIGSTOP by a `pause` step (and not yet resumed).
+    paused: bool,
     /// Where the log lines already matched by waits start (each line is evidence once).
     consumed: Vec<u64>,
 }
@@ -171,6 +173,8 @@ impl Node {
             .arg("server")
             .arg(&self.config_path)
             .args(["--daemonize", "no"])
+            // The lab's hand on the node's peer links (`REDISLAB FAULT`, fault steps).
+            .arg("--lab-faults")
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(out)
@@ -193,12 +197,37 @@ impl Node {
         }
     }
 
-    /// `kill -9` by PID, then reap.
+    /// `kill -9` by PID, then reap. A paused node gets SIGCONT first, so that no stopped
+    /// process is ever left behind.
     pub fn kill(&mut self) {
+        self.resume();
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// `kill -STOP`: the process stops running (no reply, no timer, no log line) until
+    /// [`Node::resume`]. Returns whether it runs.
+    pub fn pause(&mut self) -> bool {
+        let Some(pid) = self.pid() else { return false };
+        self.paused = signal(pid, libc::SIGSTOP);
+        self.paused
+    }
+
+    /// `kill -CONT` after [`Node::pause`]; nothing if it is not paused.
+    pub fn resume(&mut self) {
+        if let (true, Some(pid)) = (self.paused, self.pid()) {
+            signal(pid, libc::SIGCONT);
+        }
+        self.paused = false;
+    }
+
+    /// Its state letter in `/proc/PID/stat` (`T` stopped, `S` sleeping, `R` running).
+    pub fn process_state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // `pid (comm) S ...`: the state follows the last `)`.
+        stat.rsplit_once(')')?.1.trim_start().chars().next()
     }
 
     /// Waits (bounded) for the process to exit by itself.
@@ -312,6 +341,7 @@ impl Nodes {
                 config_text,
                 config_path,
                 child: None,
+                paused: false,
                 consumed: Vec::new(),
             });
         }
@@ -361,6 +391,9 @@ impl Nodes {
 
 impl Drop for Nodes {
     fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.resume();
+        }
         if self.keep {
             let record = self.kept_record();
             if let Some(root) = self.root.take() {
@@ -374,6 +407,15 @@ impl Drop for Nodes {
         }
         // TempDir's own Drop removes the folder.
     }
+}
+
+/// Sends `sig` to a child of ours by PID; whether it was delivered.
+fn signal(pid: u32, sig: libc::c_int) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) with a PID of a child this process started and has not reaped.
+    unsafe { libc::kill(pid, sig) == 0 }
 }
 
 /// Who listens on a TCP port, from `/proc/net/tcp{,6}` and `/proc/*/fd` (Linux only; `None`

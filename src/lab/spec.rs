@@ -102,6 +102,44 @@ pub enum Step {
         #[serde(rename = "case")]
         cases: Vec<WaitCase>,
     },
+    /// Partition the link between two nodes (`REDISLAB FAULT CUT` on each side): traffic
+    /// stalls as through a dead network, so neither side sees the connection close. With
+    /// `one_way`, only what `from` sends to `to` stalls.
+    Cut {
+        from: String,
+        to: String,
+        #[serde(default)]
+        one_way: bool,
+        #[serde(default)]
+        say: Option<String>,
+    },
+    /// Undo every cut and delay between two nodes (`REDISLAB FAULT HEAL` on each side).
+    Heal {
+        from: String,
+        to: String,
+        #[serde(default)]
+        say: Option<String>,
+    },
+    /// Hold every write `from` sends to `to` for `ms` milliseconds.
+    Delay {
+        from: String,
+        to: String,
+        ms: u64,
+        #[serde(default)]
+        say: Option<String>,
+    },
+    /// `kill -STOP`: the node stops running until `resume` (or the end of the lab).
+    Pause {
+        node: String,
+        #[serde(default)]
+        say: Option<String>,
+    },
+    /// `kill -CONT` after `pause`.
+    Resume {
+        node: String,
+        #[serde(default)]
+        say: Option<String>,
+    },
     /// Describe the node's dump file (`redislab rdb <dir>/dump.rdb`).
     Rdb {
         node: String,
@@ -208,7 +246,27 @@ impl Lab {
                 | Step::Start { node, .. }
                 | Step::Shutdown { node }
                 | Step::Kill { node }
+                | Step::Pause { node, .. }
+                | Step::Resume { node, .. }
                 | Step::Rdb { node, .. } => known(node)?,
+                Step::Cut { from, to, .. }
+                | Step::Heal { from, to, .. }
+                | Step::Delay { from, to, .. } => {
+                    known(from)?;
+                    known(to)?;
+                    if from == to {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            format!("a link joins two nodes; `from` and `to` are both {from:?}"),
+                        ));
+                    }
+                    if let Step::Delay { ms, .. } = step {
+                        if *ms > 60_000 {
+                            return Err(LabError::new(file, at(i), "a delay is 0 to 60000 ms"));
+                        }
+                    }
+                }
                 Step::Run { node, command, .. } => {
                     known(node)?;
                     if super::runner::split_command(command).is_empty() {
@@ -283,6 +341,21 @@ mod tests {
                 format!("{NODE}[[step]]\ndo = \"start\"\nnode = \"a\"\ncolour = 1\n"),
                 "t.toml:8:",
                 "unknown field `colour`",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"cut\"\nfrom = \"a\"\nto = \"a\"\n"),
+                "t.toml:8:",
+                "a link joins two nodes",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"heal\"\nfrom = \"a\"\nto = \"b\"\n"),
+                "t.toml:8:",
+                "names node \"b\", which is not a [[node]]",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"say\"\ntext = \"x\"\n[[step]]\ndo = \"delay\"\nfrom = \"a\"\nto = \"a\"\nms = 70000\n"),
+                "t.toml:11:",
+                "a link joins two nodes",
             ),
             (
                 "name = \"t\"\nsummary = 3\n".to_string(),

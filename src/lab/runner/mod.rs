@@ -9,6 +9,7 @@ use super::spec::{Lab, Step, WaitCase};
 use super::transcript::{Line, Transcript};
 use super::{LabError, RunOptions};
 
+mod faults;
 mod steps;
 use crate::client::connection::{info_field, Client};
 use crate::events::{definition, message, recognise};
@@ -155,7 +156,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                 // (loading its RDB); `start` prints those first and says how many it ran.
                 next += self.start(node, &steps[next..]).await?;
                 self.say(say)?;
-                self.hold_if_asked().await;
+                self.hold_if_asked(self.opts.hold_after_start).await;
                 continue;
             }
             self.step(step).await?;
@@ -188,7 +189,7 @@ impl<'a, 'w> Runner<'a, 'w> {
             Step::Start { node, say } => {
                 self.start(node, &[]).await?;
                 self.say(say)?;
-                self.hold_if_asked().await;
+                self.hold_if_asked(self.opts.hold_after_start).await;
                 Ok(())
             }
             Step::Shutdown { node } => self.shutdown(node).await,
@@ -221,14 +222,48 @@ impl<'a, 'w> Runner<'a, 'w> {
                 self.wait_any(std::slice::from_ref(&case)).await
             }
             Step::WaitAny { cases } => self.wait_any(cases).await,
+            Step::Cut {
+                from,
+                to,
+                one_way,
+                say,
+            } => {
+                let (there, back) = if *one_way {
+                    ("OUT", "IN")
+                } else {
+                    ("BOTH", "BOTH")
+                };
+                self.fault(from, to, &["CUT", there], &["CUT", back])
+                    .await?;
+                self.say(say)
+            }
+            Step::Heal { from, to, say } => {
+                self.fault(from, to, &["HEAL"], &["HEAL"]).await?;
+                self.say(say)
+            }
+            Step::Delay { from, to, ms, say } => {
+                let ms = ms.to_string();
+                self.fault(from, to, &["DELAY", &ms], &[]).await?;
+                self.say(say)
+            }
+            Step::Pause { node, say } => {
+                self.pause(node).await?;
+                self.say(say)?;
+                self.hold_if_asked(self.opts.hold_after_pause).await;
+                Ok(())
+            }
+            Step::Resume { node, say } => {
+                self.resume(node).await?;
+                self.say(say)
+            }
             Step::Rdb { node, say } => self.rdb(node, say),
         }
     }
 
-    /// For the Ctrl-C test (`--hold-after-start`): after the first start, say where things are
-    /// on stderr and wait for a signal.
-    async fn hold_if_asked(&mut self) {
-        if !self.opts.hold_after_start || self.held {
+    /// For the Ctrl-C tests (`--hold-after-start`, `--hold-after-pause`): the first time `asked`,
+    /// say where things are on stderr and wait for a signal.
+    async fn hold_if_asked(&mut self, asked: bool) {
+        if !asked || self.held {
             return;
         }
         self.held = true;

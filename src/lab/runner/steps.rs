@@ -58,11 +58,7 @@ impl Runner<'_, '_> {
             )));
         }
         n.kill();
-        let shown = format!(
-            "kill -9 $(cat {}/{})",
-            n.spec.port,
-            crate::lab::nodes::directive(&n.config_text, "pidfile").unwrap_or_default()
-        );
+        let shown = format!("kill -9 {}", pid_shown(n));
         self.emit(Line::Shell(shown))
     }
 
@@ -160,4 +156,13 @@ impl Runner<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// How a shell names a node's PID: `$(cat 6380/redis_6380.pid)`, as the tutorial would.
+pub(super) fn pid_shown(n: &crate::lab::nodes::Node) -> String {
+    format!(
+        "$(cat {}/{})",
+        n.spec.port,
+        crate::lab::nodes::directive(&n.config_text, "pidfile").unwrap_or_default()
+    )
 }
