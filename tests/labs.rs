@@ -494,3 +494,99 @@ fn quitting_a_kept_step_run_names_only_the_nodes_that_run() {
         "no way to connect to the replica is offered:\n{transcript}"
     );
 }
+
+/// The waits-and-captures test lab (a quorum, a predicate, a negative wait, captures).
+fn waits_lab() -> String {
+    format!("{}/tests/labs/waits.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn waits_by_quorum_and_predicate_capture_values_and_negative_waits_hold() {
+    let transcript = run_lab(&waits_lab());
+    let ports = ports_in(&transcript);
+    let replica2 = ports[2].1;
+    // The quorum: both replicas' lines, in the lab's order, then the count.
+    let one = transcript.find("[replica1 log] MASTER <-> REPLICA sync: Finished with success");
+    let two = transcript.find("[replica2 log] MASTER <-> REPLICA sync: Finished with success");
+    assert!(one.is_some() && two.is_some() && one < two, "{transcript}");
+    assert!(transcript.contains("(2 of 2 nodes: at least 2)\nQUORUM-SAID"));
+    // The predicate picked replica2's line, and the capture holds its address for real.
+    assert!(transcript.contains(&format!("($second = 127.0.0.1:{replica2})")));
+    assert!(transcript.contains(&format!("127.0.0.1:{replica2}> info replication")));
+    let replid = values(&transcript, "master_replid")[0];
+    assert!(replid.len() == 40 && replid.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(transcript.contains(&format!("($replid = {replid})")));
+    assert!(transcript.contains(&format!("127.0.0.1:{replica2} follows history {replid}")));
+    assert!(transcript
+        .contains("(no full-resync-from-master on replica1, replica2 for 0.3 s)\nNONE-SAID"));
+    // Snapshots mask captured values by role.
+    let mut masked = transcript.clone();
+    for (pattern, mask) in redislab::lab::transcript::capture_filters(&transcript) {
+        let literal = pattern.replace('\\', "");
+        masked = masked.replace(&literal, &mask);
+    }
+    assert!(masked.contains("($second = [SECOND])"), "{masked}");
+    assert!(
+        masked.contains("[SECOND] follows history [REPLID]"),
+        "{masked}"
+    );
+    assert!(!masked.contains(replid));
+}
+
+/// A master and a replica that is started but not waited for, as lab text.
+const PAIR: &str = r#"
+name = "t"
+summary = "a test lab"
+title = "T"
+[[node]]
+name = "master"
+port = 6379
+config = "port 6379\nlogfile 6379.log\nsave \"\"\n"
+[[node]]
+name = "replica"
+port = 6380
+config = "port 6380\nlogfile 6380.log\nsave \"\"\nslaveof 127.0.0.1 6379\n"
+[[step]]
+do = "start"
+node = "master"
+[[step]]
+do = "start"
+node = "replica"
+"#;
+
+#[test]
+fn a_negative_wait_fails_when_the_event_happens_and_shows_it() {
+    let text = format!(
+        "{PAIR}[[step]]\ndo = \"wait\"\nnodes = [\"replica\"]\nevent = \"master-sync-finished\"\nnone_for_ms = 10000\nsay = \"NARRATED\"\n"
+    );
+    let lab = redislab::lab::spec::Lab::parse("t.toml", &text).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let result = runtime.block_on(redislab::lab::run_lab(
+        &lab,
+        &in_process_options(20_000),
+        &mut out,
+        None,
+    ));
+    let transcript = String::from_utf8(out).unwrap();
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("expected no master-sync-finished on replica for 10.0 s, but it logged: MASTER <-> REPLICA sync: Finished with success"),
+        "{err}"
+    );
+    assert!(transcript.contains("[replica log] MASTER <-> REPLICA sync: Finished with success"));
+    assert!(!transcript.contains("NARRATED"));
+}
+
+#[test]
+fn a_steps_own_deadline_overrides_the_labs() {
+    let (_, result) = run_text(
+        "[[step]]\ndo = \"wait\"\nnode = \"solo\"\npattern = \"this never happens\"\nwithin_ms = 200\n",
+        30_000,
+    );
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("waited 0.2 s"), "{err}");
+}

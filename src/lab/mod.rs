@@ -37,6 +37,20 @@
 //!   node is resumed before it is killed (`kill`, the end of the lab, Ctrl-C) or kept.
 //! - `kill` (kill -9) and `start` (which also restarts a node that was stopped or killed).
 //!
+//! Waits ([`runner`]'s `waits`): `node = ...` or `nodes = [...]` (any of them, or `at_least =
+//! N`: a quorum, printed in the lab's order); `where = { field = "value" }` tests an event's
+//! fields as [`crate::events::Definition::field_values`] reads them; `none_for_ms` makes it a
+//! negative wait (nothing of that kind, counting only lines logged from then on); `within_ms`
+//! is the step's deadline, by default the larger of the runner's start-up deadline and
+//! [`spec::Lab::timeout_deadline`] (3 × the longest timeout in the node configs).
+//!
+//! Captures: `capture = { var = "field" }` on a wait (an event field) or a run (an INFO field,
+//! or `"reply"`); later steps use `$var` in commands, expectations, predicates, narration and
+//! node names (a value naming a node's port resolves to that node). Each capture prints
+//! `($var = value)`; [`transcript::capture_filters`] masks the value as `[VAR]` in snapshots
+//! while the tests check the real value. A `$var` no earlier step captures, and a predicate or
+//! capture on a field the event lacks, are `file:line` errors before anything starts.
+//!
 //! `redislab run path/to/lab.toml` runs a lab file of one's own (the tests use
 //! `tests/labs/*.toml`).
 //!
@@ -195,7 +209,7 @@ pub async fn run_lab(
         hold_after_start: opts.hold_after_start,
         hold_after_pause: opts.hold_after_pause,
         exe: opts.exe.clone(),
-        deadline: opts.deadline,
+        deadline: opts.deadline.max(lab.timeout_deadline()),
     };
     let nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
     let layout = transcript::Layout {

@@ -271,6 +271,22 @@ impl Node {
         None
     }
 
+    /// How long its log is now, in bytes.
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log_path).map_or(0, |m| m.len())
+    }
+
+    /// The complete lines of its log from byte `offset` on (read only: nothing is marked).
+    pub fn log_lines_from(&self, offset: u64) -> Vec<String> {
+        let text = std::fs::read(&self.log_path).unwrap_or_default();
+        let start = (offset as usize).min(text.len());
+        String::from_utf8_lossy(&text[start..])
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+
     /// The last `n` lines of its log (and of its stdout, where start-up errors go).
     pub fn log_tail(&self, n: usize) -> String {
         let mut tail = String::new();

@@ -80,20 +80,45 @@ pub enum Step {
         /// Retry silently (bounded) until `expect`/`fields` hold, then show the last reply.
         #[serde(default)]
         retry: bool,
+        /// `variable = "field"`: keep an INFO field of the reply (or, with `"reply"`, the
+        /// whole reply as printed, quotes removed) for later steps as `$variable`.
+        #[serde(default)]
+        capture: BTreeMap<String, String>,
         /// Narration printed after the reply.
         #[serde(default)]
         say: Option<String>,
     },
     /// Wait (bounded) for a node's log to show an event, print that log line, then narrate.
+    /// On `node`, or on any of `nodes` (`at_least` N of them: a quorum). With `none_for_ms`
+    /// it is a negative wait: nothing of that kind may show up for that long.
     Wait {
-        node: String,
+        #[serde(default)]
+        node: Option<String>,
+        #[serde(default)]
+        nodes: Vec<String>,
+        /// How many of `nodes` must log it (default 1: any of them).
+        #[serde(default)]
+        at_least: Option<usize>,
         /// An event kind (see [`crate::events::DEFINITIONS`]), or...
         #[serde(default)]
         event: Option<String>,
         /// ...a literal piece of a log line.
         #[serde(default)]
         pattern: Option<String>,
-        /// Printed only once the event was seen.
+        /// Field predicates: the event's field must equal this text (`{6379}` and `$name`
+        /// are filled first).
+        #[serde(default, rename = "where")]
+        predicates: BTreeMap<String, String>,
+        /// `variable = "field"`: keep the event's field for later steps as `$variable`.
+        #[serde(default)]
+        capture: BTreeMap<String, String>,
+        /// A negative wait: fail if the event shows up within this many milliseconds.
+        #[serde(default)]
+        none_for_ms: Option<u64>,
+        /// This step's deadline (default: the lab's, see [`Lab::default_deadline`]).
+        #[serde(default)]
+        within_ms: Option<u64>,
+        /// Printed only once the event was seen (or, for a negative wait, was not).
         #[serde(default)]
         say: Option<String>,
     },
@@ -157,8 +182,24 @@ pub struct WaitCase {
     pub event: Option<String>,
     #[serde(default)]
     pub pattern: Option<String>,
+    /// Field predicates, as in [`Step::Wait`].
+    #[serde(default, rename = "where")]
+    pub predicates: BTreeMap<String, String>,
     #[serde(default)]
     pub say: Option<String>,
+}
+
+impl WaitCase {
+    /// A wait for an event kind on one node, with no predicate and nothing to say.
+    pub fn event(node: &str, kind: &str) -> WaitCase {
+        WaitCase {
+            node: node.to_string(),
+            event: Some(kind.to_string()),
+            pattern: None,
+            predicates: BTreeMap::new(),
+            say: None,
+        }
+    }
 }
 
 impl Lab {
@@ -170,6 +211,30 @@ impl Lab {
         })?;
         lab.check(file, text)?;
         Ok(lab)
+    }
+
+    /// How long a step may wait by default, derived from the lab's own timeouts: three times
+    /// the longest of `repl-timeout`, `cluster-node-timeout` and Sentinel's
+    /// `down-after-milliseconds` / `failover-timeout` in the node configs (zero if none), so
+    /// that a lab with a 15 s `cluster-node-timeout` is not failed by a 10 s constant. The
+    /// runner uses the larger of this and its own start-up deadline.
+    pub fn timeout_deadline(&self) -> std::time::Duration {
+        let mut longest_ms = 0u64;
+        for node in &self.nodes {
+            for line in node.config.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let ms = match words.as_slice() {
+                    ["repl-timeout", s] => s.parse::<u64>().ok().map(|s| s * 1000),
+                    ["cluster-node-timeout", ms] => ms.parse().ok(),
+                    ["sentinel", "down-after-milliseconds" | "failover-timeout", _, ms] => {
+                        ms.parse().ok()
+                    }
+                    _ => None,
+                };
+                longest_ms = longest_ms.max(ms.unwrap_or(0));
+            }
+        }
+        std::time::Duration::from_millis(longest_ms.saturating_mul(3))
     }
 
     /// The node called `name`.
@@ -198,8 +263,52 @@ impl Lab {
                 ));
             }
         }
+        // Captures made so far: a `$name` may only name one made by an earlier step.
+        let mut captured: Vec<String> = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
+            let uses = |text: &str| -> Result<(), LabError> {
+                match variables(text).find(|v| !captured.iter().any(|c| c == v)) {
+                    None => Ok(()),
+                    Some(v) => Err(LabError::new(
+                        file,
+                        at(i),
+                        format!("unknown capture ${v}: no earlier step captures it"),
+                    )),
+                }
+            };
+            let has_fields = |event: &Option<String>, names: Vec<&String>| {
+                if names.is_empty() {
+                    return Ok(());
+                }
+                let Some(def) = event.as_deref().and_then(crate::events::definition) else {
+                    return Err(LabError::new(
+                        file,
+                        at(i),
+                        "field predicates (where) and captures need an event kind, not a pattern",
+                    ));
+                };
+                let fields = def.fields();
+                match names.iter().find(|n| !fields.contains(&n.as_str())) {
+                    None => Ok(()),
+                    Some(name) => Err(LabError::new(
+                        file,
+                        at(i),
+                        format!(
+                            "event {} has no field {name:?}; its fields: {}",
+                            def.kind,
+                            if fields.is_empty() {
+                                "none".to_string()
+                            } else {
+                                fields.join(", ")
+                            }
+                        ),
+                    )),
+                }
+            };
             let known = |name: &str| -> Result<(), LabError> {
+                if name.starts_with('$') {
+                    return uses(name);
+                }
                 if self.node(name).is_some() {
                     Ok(())
                 } else {
@@ -267,20 +376,68 @@ impl Lab {
                         }
                     }
                 }
-                Step::Run { node, command, .. } => {
+                Step::Run {
+                    node,
+                    command,
+                    expect,
+                    fields,
+                    capture,
+                    say,
+                    ..
+                } => {
                     known(node)?;
                     if super::runner::split_command(command).is_empty() {
                         return Err(LabError::new(file, at(i), "a run step needs a command"));
                     }
+                    let texts = [Some(command), expect.as_ref(), say.as_ref()];
+                    for text in texts.into_iter().flatten().chain(fields.values()) {
+                        uses(text)?;
+                    }
+                    captured.extend(capture.keys().cloned());
                 }
                 Step::Wait {
                     node,
+                    nodes,
+                    at_least,
                     event,
                     pattern: p,
+                    predicates,
+                    capture,
+                    none_for_ms,
+                    say,
                     ..
                 } => {
-                    known(node)?;
+                    let waited: Vec<&String> = node.iter().chain(nodes).collect();
+                    if node.is_some() != nodes.is_empty() {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            "a wait needs exactly one of `node` or `nodes`",
+                        ));
+                    }
+                    for n in &waited {
+                        known(n)?;
+                    }
+                    if at_least.is_some_and(|n| n == 0 || n > waited.len()) {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            format!("at_least must be 1 to {} (the nodes listed)", waited.len()),
+                        ));
+                    }
+                    if none_for_ms.is_some() && (at_least.is_some() || !capture.is_empty()) {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            "a negative wait (none_for_ms) takes neither at_least nor capture",
+                        ));
+                    }
                     pattern(event, p)?;
+                    has_fields(event, predicates.keys().chain(capture.values()).collect())?;
+                    for text in say.iter().chain(predicates.values()) {
+                        uses(text)?;
+                    }
+                    captured.extend(capture.keys().cloned());
                 }
                 Step::WaitAny { cases } => {
                     if cases.is_empty() {
@@ -289,12 +446,29 @@ impl Lab {
                     for case in cases {
                         known(&case.node)?;
                         pattern(&case.event, &case.pattern)?;
+                        has_fields(&case.event, case.predicates.keys().collect())?;
+                        for text in case.say.iter().chain(case.predicates.values()) {
+                            uses(text)?;
+                        }
                     }
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The `$name` variables `text` uses (a `$` then a letter or `_`, then letters, digits, `_`).
+pub fn variables(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices('$').filter_map(move |(at, _)| {
+        let rest = &text[at + 1..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..len];
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            .then_some(name)
+    })
 }
 
 /// The 1-based line holding byte `offset` of `text`.
@@ -358,6 +532,36 @@ mod tests {
                 "a link joins two nodes",
             ),
             (
+                format!("{NODE}[[step]]\ndo = \"run\"\nnode = \"a\"\ncommand = \"get $key\"\n"),
+                "t.toml:8:",
+                "unknown capture $key: no earlier step captures it",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"wait\"\nnode = \"$leader\"\nevent = \"ready\"\n"),
+                "t.toml:8:",
+                "unknown capture $leader",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"wait\"\nnode = \"a\"\nevent = \"replica-synced\"\nwhere = {{ port = \"1\" }}\n"),
+                "t.toml:8:",
+                "event replica-synced has no field \"port\"; its fields: addr",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"wait\"\nnode = \"a\"\nevent = \"ready\"\ncapture = {{ x = \"addr\" }}\n"),
+                "t.toml:8:",
+                "event ready has no field \"addr\"",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"wait\"\nnodes = [\"a\"]\nat_least = 2\nevent = \"ready\"\n"),
+                "t.toml:8:",
+                "at_least must be 1 to 1",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"fly\"\n"),
+                "t.toml:9:",
+                "unknown variant `fly`",
+            ),
+            (
                 "name = \"t\"\nsummary = 3\n".to_string(),
                 "t.toml:2:",
                 "invalid type",
@@ -368,6 +572,32 @@ mod tests {
             assert!(err.starts_with(at), "{err}");
             assert!(err.contains(reason), "{err}");
         }
+    }
+
+    #[test]
+    fn the_default_deadline_follows_the_labs_timeouts() {
+        let text = NODE.replace(
+            "port 6379",
+            "port 6379\\nrepl-timeout 5\\ncluster-node-timeout 15000",
+        );
+        let lab = Lab::parse(
+            "t.toml",
+            &format!("{text}[[step]]\ndo = \"start\"\nnode = \"a\"\n"),
+        )
+        .unwrap();
+        assert_eq!(lab.timeout_deadline(), std::time::Duration::from_secs(45));
+        let plain = Lab::parse(
+            "t.toml",
+            &format!("{NODE}[[step]]\ndo = \"start\"\nnode = \"a\"\n"),
+        )
+        .unwrap();
+        assert_eq!(plain.timeout_deadline(), std::time::Duration::ZERO);
+    }
+
+    #[test]
+    fn variables_are_dollar_names() {
+        let found: Vec<&str> = variables("get $key then $(cat x) and $leader_id, $1").collect();
+        assert_eq!(found, ["key", "leader_id"]);
     }
 
     #[test]

@@ -61,12 +61,7 @@ impl Runner<'_, '_> {
                     text.trim_end()
                 )));
             }
-            let evidence = WaitCase {
-                node: node.to_string(),
-                event: Some("lab-fault".into()),
-                pattern: None,
-                say: None,
-            };
+            let evidence = WaitCase::event(node, "lab-fault");
             self.wait_any(std::slice::from_ref(&evidence)).await?;
         }
         Ok(())

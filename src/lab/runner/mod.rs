@@ -11,6 +11,7 @@ use super::{LabError, RunOptions};
 
 mod faults;
 mod steps;
+mod waits;
 use crate::client::connection::{info_field, Client};
 use crate::events::{definition, message, recognise};
 use crate::resp::frame::Frame;
@@ -56,6 +57,8 @@ pub struct Runner<'a, 'w> {
     input: Option<mpsc::UnboundedReceiver<String>>,
     said_daemonize: bool,
     held: bool,
+    /// Values captured by earlier steps, used as `$name`.
+    pub(super) vars: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a, 'w> Runner<'a, 'w> {
@@ -75,6 +78,7 @@ impl<'a, 'w> Runner<'a, 'w> {
             input,
             said_daemonize: false,
             held: false,
+            vars: Default::default(),
         }
     }
 
@@ -119,7 +123,7 @@ impl<'a, 'w> Runner<'a, 'w> {
 
     fn say(&mut self, text: &Option<String>) -> Result<(), LabError> {
         if let Some(text) = text {
-            let filled = self.opts.ports.fill(text);
+            let filled = self.fill(text);
             self.emit(Line::Say(filled))?;
         }
         Ok(())
@@ -194,33 +198,8 @@ impl<'a, 'w> Runner<'a, 'w> {
             }
             Step::Shutdown { node } => self.shutdown(node).await,
             Step::Kill { node } => self.kill(node),
-            Step::Run {
-                node,
-                command,
-                expect,
-                fields,
-                show,
-                retry,
-                say,
-            } => {
-                self.run_command(node, command, expect, fields, show, *retry)
-                    .await?;
-                self.say(say)
-            }
-            Step::Wait {
-                node,
-                event,
-                pattern,
-                say,
-            } => {
-                let case = WaitCase {
-                    node: node.clone(),
-                    event: event.clone(),
-                    pattern: pattern.clone(),
-                    say: say.clone(),
-                };
-                self.wait_any(std::slice::from_ref(&case)).await
-            }
+            Step::Run { .. } => self.run_step(step).await,
+            Step::Wait { .. } => self.wait(step).await,
             Step::WaitAny { cases } => self.wait_any(cases).await,
             Step::Cut {
                 from,
@@ -313,28 +292,32 @@ impl<'a, 'w> Runner<'a, 'w> {
                     .into(),
             ))?;
         }
-        let ready = WaitCase {
-            node: node.to_string(),
-            event: Some("ready".into()),
-            pattern: None,
-            say: None,
-        };
-        let (_, ready_at, ready_line) = self.await_line(std::slice::from_ref(&ready)).await?;
+        let ready = WaitCase::event(node, "ready");
+        let limit = self.opts.deadline;
+        let (_, ready_at, ready_line) =
+            self.await_line(std::slice::from_ref(&ready), limit).await?;
         let mut ran = 0;
         for step in following {
+            // Only plain waits on this node: one node, no quorum, no capture, not negative.
             let Step::Wait {
-                node: waited,
+                node: Some(waited),
+                nodes,
+                at_least: None,
                 event,
                 pattern,
+                predicates,
+                capture,
+                none_for_ms: None,
+                within_ms: _,
                 say,
             } = step
             else {
                 break;
             };
-            if waited != node {
+            if waited != node || !nodes.is_empty() || !capture.is_empty() {
                 break;
             }
-            let wanted = self.wanted(event, pattern);
+            let wanted = self.wanted(event, pattern, predicates);
             let matches = |line: &str| wanted.matches(line);
             let Some((_, line)) = self.nodes.get(node).next_match(matches, Some(ready_at)) else {
                 break;
@@ -346,17 +329,61 @@ impl<'a, 'w> Runner<'a, 'w> {
         Ok(ran)
     }
 
-    /// What a wait looks for: an event kind, or the lab's own piece of a log line.
-    fn wanted(&self, event: &Option<String>, pattern: &Option<String>) -> Wanted {
+    /// What a wait looks for: an event kind (with its field predicates), or the lab's own
+    /// piece of a log line.
+    pub(super) fn wanted(
+        &self,
+        event: &Option<String>,
+        pattern: &Option<String>,
+        predicates: &std::collections::BTreeMap<String, String>,
+    ) -> Wanted {
         match (event, pattern) {
-            (Some(kind), _) => Wanted::Event(kind.clone()),
-            (None, Some(p)) => Wanted::Text(self.opts.ports.fill(p)),
+            (Some(kind), _) => Wanted::Event {
+                kind: kind.clone(),
+                predicates: predicates
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.fill(v)))
+                    .collect(),
+            },
+            (None, Some(p)) => Wanted::Text(self.fill(p)),
             (None, None) => Wanted::Any,
         }
     }
 
+    /// `text` with tutorial ports (`{6379}`) mapped and captured `$variables` filled in.
+    pub(super) fn fill(&self, text: &str) -> String {
+        let mut filled = self.opts.ports.fill(text);
+        // Longest names first, so that `$leader` never eats the start of `$leader_id`.
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        for name in names {
+            filled = filled.replace(&format!("${name}"), &self.vars[name]);
+        }
+        filled
+    }
+
+    /// The node a step names: its name, or a `$variable` holding a node's name, port or
+    /// `host:port` (a captured leader, a new master).
+    pub(super) fn resolve_node(&mut self, name: &str) -> Result<String, LabError> {
+        if !name.starts_with('$') {
+            return Ok(name.to_string());
+        }
+        let value = self.fill(name);
+        let port = value.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+        self.nodes
+            .nodes
+            .iter()
+            .find(|n| n.spec.name == value || Some(n.port) == port)
+            .map(|n| n.spec.name.clone())
+            .ok_or_else(|| {
+                LabError::failed(format!(
+                    "{name} is {value:?}, which is none of the lab's nodes"
+                ))
+            })
+    }
+
     /// Prints a node's log line as evidence, then its narration.
-    fn print_event(
+    pub(super) fn print_event(
         &mut self,
         node: &str,
         line: &str,
@@ -372,18 +399,23 @@ impl<'a, 'w> Runner<'a, 'w> {
     /// Waits (bounded) until one of `cases` shows up in its node's log; prints that log line,
     /// then its narration. Nothing is narrated for an event that did not happen.
     async fn wait_any(&mut self, cases: &[WaitCase]) -> Result<(), LabError> {
-        let (i, _, line) = self.await_line(cases).await?;
+        let limit = self.opts.deadline;
+        let (i, _, line) = self.await_line(cases, limit).await?;
         self.print_event(&cases[i].node, &line, &cases[i].say)
     }
 
     /// Waits (bounded) until one of `cases` shows up in its node's log: which case, where the
     /// line starts in the log, and the line. On timeout, or when every node waited on has
     /// exited, fails saying what was expected and the last lines each node logged.
-    async fn await_line(&mut self, cases: &[WaitCase]) -> Result<(usize, u64, String), LabError> {
-        let deadline = Instant::now() + self.opts.deadline;
+    pub(super) async fn await_line(
+        &mut self,
+        cases: &[WaitCase],
+        limit: Duration,
+    ) -> Result<(usize, u64, String), LabError> {
+        let deadline = Instant::now() + limit;
         loop {
             for (i, case) in cases.iter().enumerate() {
-                let wanted = self.wanted(&case.event, &case.pattern);
+                let wanted = self.wanted(&case.event, &case.pattern, &case.predicates);
                 let n = self.nodes.get(&case.node);
                 if let Some((at, line)) = n.next_match(|line| wanted.matches(line), None) {
                     return Ok((i, at, line));
@@ -426,7 +458,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                 let waited = if dead.len() == cases.len() {
                     "gave up".to_string()
                 } else {
-                    format!("waited {:.1} s", self.opts.deadline.as_secs_f64())
+                    format!("waited {:.1} s", limit.as_secs_f64())
                 };
                 return Err(LabError::failed(format!("{waited}: {why}")));
             }
@@ -473,18 +505,32 @@ fn check(
 }
 
 /// What a wait looks for in a node's log.
-enum Wanted {
-    /// A line that [`recognise`] reads as this event kind.
-    Event(String),
+pub(super) enum Wanted {
+    /// A line that [`recognise`] reads as this event kind, whose fields equal `predicates`.
+    Event {
+        kind: String,
+        predicates: Vec<(String, String)>,
+    },
     /// A line containing this text.
     Text(String),
     Any,
 }
 
 impl Wanted {
-    fn matches(&self, line: &str) -> bool {
+    pub(super) fn matches(&self, line: &str) -> bool {
         match self {
-            Wanted::Event(kind) => recognise(message(line)).is_some_and(|e| e.kind() == kind),
+            Wanted::Event { kind, predicates } => {
+                let msg = message(line);
+                recognise(msg).is_some_and(|e| e.kind() == kind)
+                    && (predicates.is_empty()
+                        || definition(kind)
+                            .and_then(|d| d.field_values(msg))
+                            .is_some_and(|values| {
+                                predicates
+                                    .iter()
+                                    .all(|p| values.iter().any(|(k, v)| k == &p.0 && v == &p.1))
+                            }))
+            }
             Wanted::Text(text) => line.contains(text.as_str()),
             Wanted::Any => true,
         }

@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use super::{check, split_command, Runner};
-use crate::client::connection::Client;
+use crate::client::connection::{info_field, Client};
 use crate::client::format::{format_reply, format_tty, OutputMode};
+use crate::lab::spec::Step;
 use crate::lab::transcript::Line;
 use crate::lab::LabError;
 
@@ -62,6 +63,54 @@ impl Runner<'_, '_> {
         self.emit(Line::Shell(shown))
     }
 
+    /// `run`: a command typed at the node's prompt, its reply checked, fields captured.
+    pub(super) async fn run_step(&mut self, step: &Step) -> Result<(), LabError> {
+        let Step::Run {
+            node,
+            command,
+            expect,
+            fields,
+            show,
+            retry,
+            capture,
+            say,
+        } = step
+        else {
+            return Err(LabError::failed("not a run step"));
+        };
+        let node = self.resolve_node(node)?;
+        let text = self
+            .run_command(&node, command, expect, fields, show, *retry)
+            .await?;
+        for (var, field) in capture {
+            let value = if field == "reply" {
+                let reply = text.trim_end();
+                reply
+                    .strip_prefix('"')
+                    .and_then(|r| r.strip_suffix('"'))
+                    .unwrap_or(reply)
+                    .to_string()
+            } else {
+                info_field(&text, field)
+                    .map(|v| v.trim().to_string())
+                    .ok_or_else(|| {
+                        LabError::failed(format!(
+                            "on {node}, `{command}`: no field {field:?} to capture as ${var}"
+                        ))
+                    })?
+            };
+            self.keep_capture(var, value)?;
+        }
+        self.say(say)
+    }
+
+    /// Keeps `$var` for later steps and shows it (tests mask it by role, `[VAR]`).
+    pub(super) fn keep_capture(&mut self, var: &str, value: String) -> Result<(), LabError> {
+        self.emit(Line::Note(format!("${var} = {value}")))?;
+        self.vars.insert(var.to_string(), value);
+        Ok(())
+    }
+
     /// `rdb`: describe the node's dump file.
     pub(super) fn rdb(&mut self, node: &str, say: &Option<String>) -> Result<(), LabError> {
         let n = self.nodes.get(node);
@@ -104,13 +153,22 @@ impl Runner<'_, '_> {
         fields: &std::collections::BTreeMap<String, String>,
         show: &[String],
         retry: bool,
-    ) -> Result<(), LabError> {
-        let mut args = split_command(command);
+    ) -> Result<String, LabError> {
+        // Split first, then fill: a captured value is one argument even if it has spaces.
+        let mut args: Vec<String> = split_command(command)
+            .iter()
+            .map(|w| self.fill(w))
+            .collect();
         let lower = args[0].to_ascii_lowercase();
         if (lower == "replicaof" || lower == "slaveof") && args.len() == 3 {
             args[2] = self.opts.ports.map_str(&args[2]);
         }
-        let typed = self.opts.ports.fill(command);
+        let typed = self.fill(command);
+        let expect = expect.as_ref().map(|e| self.fill(e));
+        let fields: std::collections::BTreeMap<String, String> = fields
+            .iter()
+            .map(|(k, v)| (k.clone(), self.fill(v)))
+            .collect();
         let port = self.nodes.get(node).port;
         let verbatim = crate::client::cli::prints_verbatim(&args);
         let deadline = Instant::now() + self.opts.deadline;
@@ -125,7 +183,7 @@ impl Runner<'_, '_> {
             } else {
                 String::from_utf8_lossy(&format_tty(&reply)).into_owned()
             };
-            let problem = check(&reply, &text, expect, fields);
+            let problem = check(&reply, &text, &expect, &fields);
             if problem.is_none() || !retry || Instant::now() >= deadline {
                 break (text, problem);
             }
@@ -154,7 +212,7 @@ impl Runner<'_, '_> {
         if let Some(problem) = problem {
             return Err(LabError::failed(format!("on {node}, `{typed}`: {problem}")));
         }
-        Ok(())
+        Ok(text)
     }
 }
 
