@@ -90,7 +90,8 @@ fn main() -> ExitCode {
 struct RunArgs {
     /// The lab, e.g. `replication` (`redislab labs` lists them).
     lab: String,
-    /// Wait for Enter before each section (`q` or `quit` + Enter stops).
+    /// Wait for Enter before each section (`s` + Enter: before every step; `q` + Enter stops),
+    /// and ask the lab's questions before revealing their answers.
     #[arg(long)]
     step: bool,
     /// Leave the nodes running at the end, and say how to reach them (`redislab labs --kept`
@@ -120,6 +121,10 @@ struct RunArgs {
     /// For tests: stop after the first node starts and wait for a signal.
     #[arg(long, hide = true)]
     hold_after_start: bool,
+    /// Start at this section (its heading, or its number from 1); the steps before it run
+    /// without pauses.
+    #[arg(long, value_name = "SECTION")]
+    from: Option<String>,
     /// For tests: stop after the first `pause` step and wait for a signal.
     #[arg(long, hide = true)]
     hold_after_pause: bool,
@@ -163,6 +168,7 @@ fn run(args: RunArgs) -> ExitCode {
         width,
         hold_after_start: args.hold_after_start,
         hold_after_pause: args.hold_after_pause,
+        from: args.from,
         exe,
         deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),
     };

@@ -259,6 +259,7 @@ fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
         width: redislab::lab::transcript::FIXED_WIDTH,
         hold_after_start: false,
         hold_after_pause: false,
+        from: None,
         exe: redislab().into(),
         deadline: Duration::from_millis(deadline_ms),
     }
@@ -589,4 +590,73 @@ fn a_steps_own_deadline_overrides_the_labs() {
     );
     let err = result.unwrap_err().to_string();
     assert!(err.contains("waited 0.2 s"), "{err}");
+}
+
+/// Runs `redislab run tests/labs/predict.toml ARGS` with `stdin` typed in; its stdout and
+/// stderr.
+fn run_predict(args: &[&str], stdin: &[u8]) -> (String, String) {
+    use std::io::Write;
+    let lab = format!("{}/tests/labs/predict.toml", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(redislab())
+        .args(["run", &lab, "--ports", "auto", "--fast", "--no-color"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_prediction_prints_question_choices_and_answer_without_step() {
+    let (out, err) = run_predict(&[], b"");
+    assert!(out.contains(
+        "Predict: What does GET print for a key that does not exist?\n(a) (nil)\n(b) an empty string\nAnswer: (a) (nil). A missing key is a null reply"
+    ), "{out}{err}");
+    assert!(out.contains("TWO-SAID"), "{out}");
+}
+
+#[test]
+fn in_step_mode_the_student_answers_first_and_can_pause_at_every_step() {
+    // `s` at section One (every step from now on), Enter before the start and the
+    // prediction, `b` as the answer, Enter before the run, `q` at section Two.
+    let (out, err) = run_predict(&["--step"], b"s\n\n\nb\n\nq\n");
+    assert!(
+        out.contains("Enter: next step, n + Enter: pause only at sections"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("your answer: a letter (a to b) + Enter"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Not quite: you chose (b); the answer is (a) (nil). A missing key is a null"),
+        "{out}"
+    );
+    assert!(!out.contains("Answer: "), "{out}");
+    assert!(out.contains("127.0.0.1:"), "the run step ran: {out}");
+    assert!(!out.contains("TWO-SAID"), "quit at section Two: {out}");
+}
+
+#[test]
+fn from_a_section_fast_forwards_without_asking() {
+    let (out, err) = run_predict(&["--step", "--from", "two"], b"q\n");
+    assert!(
+        out.contains("(fast-forwarding to the section \"two\")"),
+        "{out}{err}"
+    );
+    assert!(out.contains("Answer: (a) (nil)"), "asked nothing: {out}");
+    assert!(!out.contains("your answer"), "{out}");
+    assert!(!out.contains("TWO-SAID"), "paused (and quit) at Two: {out}");
+    let (_, err) = run_predict(&["--from", "Three"], b"");
+    assert!(
+        err.contains("--from \"Three\": the lab has no such section; its sections (by name or number from 1): \"One\", \"Two\""),
+        "{err}"
+    );
 }

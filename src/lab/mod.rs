@@ -51,6 +51,12 @@
 //! while the tests check the real value. A `$var` no earlier step captures, and a predicate or
 //! capture on a field the event lacks, are `file:line` errors before anything starts.
 //!
+//! Checkpoints (`do = "predict"`: a question, choices, the answer's letter and why): without
+//! `--step` the question, choices and answer are printed (so the book shows them); with it the
+//! student answers first and is told. `--step` pauses before each section; `s` at a pause
+//! pauses before every step, `n` only at sections again. `--from SECTION` (heading text or
+//! number) runs the steps before that section without any pause or question.
+//!
 //! `redislab run path/to/lab.toml` runs a lab file of one's own (the tests use
 //! `tests/labs/*.toml`).
 //!
@@ -137,6 +143,9 @@ pub struct Options {
     pub exe: PathBuf,
     /// How long a node may take to start or stop, and a wait for an event may last.
     pub deadline: Duration,
+    /// Start at this section (its heading text or number): the steps before it run without
+    /// pauses.
+    pub from: Option<String>,
 }
 
 /// What the runner needs once ports are known.
@@ -148,6 +157,10 @@ pub struct RunOptions {
     pub hold_after_pause: bool,
     pub exe: PathBuf,
     pub deadline: Duration,
+    /// `--from SECTION`: fast-forward (no pauses) to this section.
+    pub from: Option<String>,
+    /// The pause after narration.
+    pub pause: Duration,
 }
 
 /// Parses every embedded lab (they are tested, so this only fails while editing one).
@@ -210,7 +223,26 @@ pub async fn run_lab(
         hold_after_pause: opts.hold_after_pause,
         exe: opts.exe.clone(),
         deadline: opts.deadline.max(lab.timeout_deadline()),
+        from: opts.from.clone(),
+        pause: opts.pause,
     };
+    if let Some(section) = &opts.from {
+        if spec::section_start(lab, section).is_none() {
+            let sections: Vec<String> = lab
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    spec::Step::Heading { text } => Some(format!("{text:?}")),
+                    _ => None,
+                })
+                .collect();
+            return Err(LabError::failed(format!(
+                "--from {section:?}: the lab has no such section; its sections (by name or \
+                 number from 1): {}",
+                sections.join(", ")
+            )));
+        }
+    }
     let nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
     let layout = transcript::Layout {
         width: opts.width,

@@ -127,6 +127,16 @@ pub enum Step {
         #[serde(rename = "case")]
         cases: Vec<WaitCase>,
     },
+    /// A predict-then-reveal checkpoint: a question and its choices, asked before the steps
+    /// that show the answer. In `--step` mode the student answers (a letter) and is told
+    /// whether that was right, and why; otherwise the question and the answer are printed.
+    Predict {
+        question: String,
+        choices: Vec<String>,
+        /// The right choice's letter (`a` is the first).
+        answer: char,
+        why: String,
+    },
     /// Partition the link between two nodes (`REDISLAB FAULT CUT` on each side): traffic
     /// stalls as through a dead network, so neither side sees the connection close. With
     /// `one_way`, only what `from` sends to `to` stalls.
@@ -351,6 +361,27 @@ impl Lab {
             };
             match step {
                 Step::Heading { .. } | Step::Say { .. } => {}
+                Step::Predict {
+                    choices, answer, ..
+                } => {
+                    if !(2..=26).contains(&choices.len()) {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            "a prediction needs 2 to 26 choices",
+                        ));
+                    }
+                    if choice_index(*answer).is_none_or(|a| a >= choices.len()) {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            format!(
+                                "answer {answer:?} is not one of the choices (a to {})",
+                                choice_letter(choices.len() - 1)
+                            ),
+                        ));
+                    }
+                }
                 Step::ShowConfig { node }
                 | Step::Start { node, .. }
                 | Step::Shutdown { node }
@@ -458,6 +489,37 @@ impl Lab {
     }
 }
 
+/// A choice's letter: 0 is `a`.
+pub fn choice_letter(index: usize) -> char {
+    (b'a' + index.min(25) as u8) as char
+}
+
+/// The index of a choice's letter (`a` or `A` is 0).
+pub fn choice_index(letter: char) -> Option<usize> {
+    let l = letter.to_ascii_lowercase();
+    l.is_ascii_lowercase().then(|| (l as u8 - b'a') as usize)
+}
+
+/// The index of the `[[step]]` with `do = "heading"` whose text is `section` (case-insensitive),
+/// or whose number is `section` (1 is the first heading).
+pub fn section_start(lab: &Lab, section: &str) -> Option<usize> {
+    let headings = lab.steps.iter().enumerate().filter_map(|(i, s)| match s {
+        Step::Heading { text } => Some((i, text)),
+        _ => None,
+    });
+    let wanted = section.trim();
+    let mut by_number = None;
+    for (n, (i, text)) in headings.enumerate() {
+        if text.eq_ignore_ascii_case(wanted) {
+            return Some(i);
+        }
+        if wanted.parse::<usize>() == Ok(n + 1) {
+            by_number = Some(i);
+        }
+    }
+    by_number
+}
+
 /// The `$name` variables `text` uses (a `$` then a letter or `_`, then letters, digits, `_`).
 pub fn variables(text: &str) -> impl Iterator<Item = &str> {
     text.match_indices('$').filter_map(move |(at, _)| {
@@ -555,6 +617,11 @@ mod tests {
                 format!("{NODE}[[step]]\ndo = \"wait\"\nnodes = [\"a\"]\nat_least = 2\nevent = \"ready\"\n"),
                 "t.toml:8:",
                 "at_least must be 1 to 1",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"predict\"\nquestion = \"q\"\nchoices = [\"x\", \"y\"]\nanswer = \"c\"\nwhy = \"w\"\n"),
+                "t.toml:8:",
+                "answer 'c' is not one of the choices (a to b)",
             ),
             (
                 format!("{NODE}[[step]]\ndo = \"fly\"\n"),

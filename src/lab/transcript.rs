@@ -183,6 +183,11 @@ impl<'a> Transcript<'a> {
         self
     }
 
+    /// Sets the pause after narration (zero while a run fast-forwards to `--from`).
+    pub fn set_pause(&mut self, pause: Duration) {
+        self.pause = pause;
+    }
+
     /// Writes one line in the chosen rendering and flushes it.
     pub fn emit(&mut self, line: Line) -> io::Result<()> {
         let text = if self.color {

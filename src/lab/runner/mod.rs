@@ -59,6 +59,8 @@ pub struct Runner<'a, 'w> {
     held: bool,
     /// Values captured by earlier steps, used as `$name`.
     pub(super) vars: std::collections::BTreeMap<String, String>,
+    /// Step mode pauses before every step, not only before sections (`s` at a pause).
+    each_step: bool,
 }
 
 impl<'a, 'w> Runner<'a, 'w> {
@@ -79,6 +81,7 @@ impl<'a, 'w> Runner<'a, 'w> {
             said_daemonize: false,
             held: false,
             vars: Default::default(),
+            each_step: false,
         }
     }
 
@@ -147,13 +150,39 @@ impl<'a, 'w> Runner<'a, 'w> {
         }
         let lab = self.lab;
         let steps = &lab.steps;
+        // `--from SECTION`: the steps before it run (the nodes need their state) without
+        // pauses, neither for Enter nor after narration.
+        let from = match &self.opts.from {
+            Some(section) => super::spec::section_start(lab, section).unwrap_or(0),
+            None => 0,
+        };
+        if from > 0 {
+            self.out.set_pause(Duration::ZERO);
+            self.emit(Line::Note(format!(
+                "fast-forwarding to the section {:?}",
+                self.opts.from.clone().unwrap_or_default()
+            )))?;
+        }
         let mut next = 0;
         while let Some(step) = steps.get(next) {
             next += 1;
-            if let Step::Heading { .. } = step {
-                if !self.pause_for_enter().await? {
+            let forwarding = next - 1 < from;
+            if next - 1 == from && from > 0 {
+                self.out.set_pause(self.opts.pause);
+            }
+            let pause_here = match step {
+                Step::Heading { .. } => true,
+                Step::Say { .. } => false,
+                _ => self.each_step,
+            };
+            if pause_here && !forwarding && !self.pause_for_enter().await? {
+                return Ok(false);
+            }
+            if let Step::Predict { .. } = step {
+                if !self.predict(step, forwarding).await? {
                     return Ok(false);
                 }
+                continue;
             }
             if let Step::Start { node, say } = step {
                 // Waits that follow a start may have happened before the node was ready
@@ -168,26 +197,95 @@ impl<'a, 'w> Runner<'a, 'w> {
         Ok(true)
     }
 
-    /// In step mode, waits for Enter (`q` + Enter quits). Always true otherwise.
+    /// In step mode, waits for Enter (`q` + Enter quits; `s` + Enter pauses before every step
+    /// from then on, `n` + Enter only before sections again). Always true otherwise.
     async fn pause_for_enter(&mut self) -> Result<bool, LabError> {
         if !self.opts.step {
             return Ok(true);
         }
-        self.emit(Line::Note("Enter: next step, q + Enter: stop".into()))?;
-        let Some(input) = self.input.as_mut() else {
-            return Ok(true);
+        let hint = if self.each_step {
+            "Enter: next step, n + Enter: pause only at sections, q + Enter: stop"
+        } else {
+            "Enter: next section, s + Enter: pause at every step, q + Enter: stop"
         };
-        match input.recv().await {
+        self.emit(Line::Note(hint.into()))?;
+        match self.read_input().await {
             Some(line) if is_quit(&line) => Ok(false),
-            Some(_) => Ok(true),
+            Some(line) => {
+                match line.trim() {
+                    "s" | "S" => self.each_step = true,
+                    "n" | "N" => self.each_step = false,
+                    _ => {}
+                }
+                Ok(true)
+            }
             None => Ok(false),
         }
+    }
+
+    /// The student's next line in step mode (`None`: input closed).
+    async fn read_input(&mut self) -> Option<String> {
+        match self.input.as_mut() {
+            Some(input) => input.recv().await,
+            None => Some(String::new()),
+        }
+    }
+
+    /// A predict-then-reveal checkpoint. Without `--step` (or while fast-forwarding): the
+    /// question, the choices and the answer. With it: the student answers first and is told.
+    /// `Ok(false)` when the student quit instead of answering.
+    async fn predict(&mut self, step: &Step, forwarding: bool) -> Result<bool, LabError> {
+        let Step::Predict {
+            question,
+            choices,
+            answer,
+            why,
+        } = step
+        else {
+            return Err(LabError::failed("not a predict step"));
+        };
+        use super::spec::{choice_index, choice_letter};
+        self.emit(Line::Say(format!("Predict: {}", self.fill(question))))?;
+        for (i, choice) in choices.iter().enumerate() {
+            let text = format!("({}) {}", choice_letter(i), self.fill(choice));
+            self.emit(Line::Say(text))?;
+        }
+        let right = choice_index(*answer).unwrap_or(0);
+        let revealed = format!(
+            "({}) {}. {}",
+            choice_letter(right),
+            self.fill(&choices[right]),
+            self.fill(why)
+        );
+        if !self.opts.step || forwarding || self.input.is_none() {
+            self.emit(Line::Say(format!("Answer: {revealed}")))?;
+            return Ok(true);
+        }
+        self.emit(Line::Note(format!(
+            "your answer: a letter (a to {}) + Enter",
+            choice_letter(choices.len() - 1)
+        )))?;
+        let Some(line) = self.read_input().await.filter(|l| !is_quit(l)) else {
+            return Ok(false);
+        };
+        let given = line.trim().chars().next().and_then(choice_index);
+        let verdict = match given {
+            Some(g) if g == right => format!("Right: {revealed}"),
+            Some(g) if g < choices.len() => format!(
+                "Not quite: you chose ({}); the answer is {revealed}",
+                choice_letter(g)
+            ),
+            _ => format!("The answer is {revealed}"),
+        };
+        self.emit(Line::Say(verdict))?;
+        Ok(true)
     }
 
     /// Runs one step through its kind's executor ([`steps`]).
     async fn step(&mut self, step: &Step) -> Result<(), LabError> {
         match step {
             Step::Heading { text } => self.emit(Line::Heading(self.opts.ports.fill(text))),
+            Step::Predict { .. } => self.predict(step, false).await.map(|_| ()),
             Step::Say { text } => self.say(&Some(text.clone())),
             Step::ShowConfig { node } => self.show_config(node),
             Step::Start { node, say } => {
