@@ -1,6 +1,7 @@
 //! The labs, end to end: `redislab run replication` (tutorial stage 1) against real nodes, its
 //! transcript snapshotted (tests/snapshots/replication.snap, which the book includes), the
-//! values the snapshot masks checked for real, and cleanup on Ctrl-C.
+//! values the snapshot masks checked for real, and cleanup on Ctrl-C; then the format's features
+//! (faults, waits and captures, predictions, --from) on small lab files in tests/labs/.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -75,6 +76,17 @@ fn replication_lab_transcript_tutorial_stage_1() {
         "{slave0:?}"
     );
     assert_eq!(values(&transcript, "master_port"), [ports[0].1.to_string()]);
+    // A real partition, not a closed connection: both sides notice by repl-timeout.
+    let (master, replica) = (ports[0].1, ports[1].1);
+    assert!(transcript.contains(&format!(
+        "[replica log] Lab fault: traffic with 127.0.0.1:{master} cut (both directions)"
+    )));
+    assert!(transcript.contains("[replica log] MASTER timeout: no data nor PING received..."));
+    assert!(transcript.contains(&format!(
+        "[master log] Disconnecting timedout replica (streaming sync): 127.0.0.1:{replica}"
+    )));
+    assert!(!transcript.contains("client kill"), "{transcript}");
+    assert_eq!(transcript.matches("\nPredict: ").count(), 3, "{transcript}");
     // The partial resyncs sent a positive number of backlog bytes.
     let sent: Vec<u64> = transcript
         .match_indices("Sending ")
