@@ -125,6 +125,10 @@ struct RunArgs {
     /// without pauses.
     #[arg(long, value_name = "SECTION")]
     from: Option<String>,
+    /// What the nodes run: `redislab` (this binary) or `redis` (real redis-server from PATH;
+    /// links the lab cuts go through a relay the lab owns).
+    #[arg(long, value_parser = ["redislab", "redis"], default_value = "redislab")]
+    engine: String,
     /// For tests: stop after the first `pause` step and wait for a signal.
     #[arg(long, hide = true)]
     hold_after_pause: bool,
@@ -169,6 +173,11 @@ fn run(args: RunArgs) -> ExitCode {
         hold_after_start: args.hold_after_start,
         hold_after_pause: args.hold_after_pause,
         from: args.from,
+        engine: if args.engine == "redis" {
+            redislab::lab::Engine::Redis
+        } else {
+            redislab::lab::Engine::Redislab
+        },
         exe,
         deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),
     };

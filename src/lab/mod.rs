@@ -57,6 +57,16 @@
 //! pauses before every step, `n` only at sections again. `--from SECTION` (heading text or
 //! number) runs the steps before that section without any pause or question.
 //!
+//! Engines (`--engine`, [`Engine`]): `redislab` runs this binary's server with `--lab-faults`;
+//! `redis` runs real `redis-server` from PATH, narrated from its log through the same event
+//! definitions. Redis has no fault table, so a link a fault step names, where one node
+//! replicates from the other, goes through a [`relay::Relay`] the lab owns (the replica's
+//! config file on disk points at it; `show-config` shows the lab's text) and cut/heal/delay act
+//! on the relay, said in a note; a link without one is skipped with a note. A wait with
+//! `engines = ["redislab"]` is skipped, visibly, on an engine that does not log that event.
+//! Redis 7.0 logs `Ready to accept connections` without ` tcp`; on redis the start waits for
+//! that prefix.
+//!
 //! `redislab run path/to/lab.toml` runs a lab file of one's own (the tests use
 //! `tests/labs/*.toml`).
 //!
@@ -64,6 +74,7 @@
 
 pub mod kept;
 pub mod nodes;
+pub mod relay;
 pub mod runner;
 pub mod spec;
 pub mod transcript;
@@ -111,6 +122,42 @@ impl LabError {
     }
 }
 
+/// What the lab's nodes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// `redislab server`, with its fault table (`--lab-faults`).
+    #[default]
+    Redislab,
+    /// `redis-server` from PATH; links the lab cuts go through a [`relay::Relay`].
+    Redis,
+}
+
+impl Engine {
+    /// Its name on the command line and in lab files (`engines = [...]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Redislab => "redislab",
+            Engine::Redis => "redis",
+        }
+    }
+
+    /// How the transcript shows starting a node.
+    pub fn server(self) -> &'static str {
+        match self {
+            Engine::Redislab => "redislab server",
+            Engine::Redis => "redis-server",
+        }
+    }
+
+    /// How the transcript shows the command-line client.
+    pub fn cli(self) -> &'static str {
+        match self {
+            Engine::Redislab => "redislab cli",
+            Engine::Redis => "redis-cli",
+        }
+    }
+}
+
 /// Which ports the nodes use.
 #[derive(Debug, Clone)]
 pub enum PortChoice {
@@ -146,6 +193,8 @@ pub struct Options {
     /// Start at this section (its heading text or number): the steps before it run without
     /// pauses.
     pub from: Option<String>,
+    /// `--engine`: redislab nodes, or real redis-server from PATH.
+    pub engine: Engine,
 }
 
 /// What the runner needs once ports are known.
@@ -161,6 +210,7 @@ pub struct RunOptions {
     pub from: Option<String>,
     /// The pause after narration.
     pub pause: Duration,
+    pub engine: Engine,
 }
 
 /// Parses every embedded lab (they are tested, so this only fails while editing one).
@@ -225,7 +275,14 @@ pub async fn run_lab(
         deadline: opts.deadline.max(lab.timeout_deadline()),
         from: opts.from.clone(),
         pause: opts.pause,
+        engine: opts.engine,
     };
+    if opts.engine == Engine::Redis && !on_path("redis-server") {
+        return Err(LabError::failed(
+            "--engine redis runs redis-server from PATH, and there is none; install Redis \
+             (e.g. `apt install redis-server`) or run without --engine",
+        ));
+    }
     if let Some(section) = &opts.from {
         if spec::section_start(lab, section).is_none() {
             let sections: Vec<String> = lab
@@ -243,14 +300,20 @@ pub async fn run_lab(
             )));
         }
     }
-    let nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
+    let mut nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
+    nodes.engine = opts.engine;
+    let relays = match opts.engine {
+        Engine::Redis => runner::relays_for(lab, &mut nodes).await?,
+        Engine::Redislab => Vec::new(),
+    };
     let layout = transcript::Layout {
         width: opts.width,
         ports: ports.pairs().to_vec(),
         nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
     };
     let transcript = transcript::Transcript::new(out, opts.color, opts.pause).with_layout(layout);
-    let mut runner = runner::Runner::new(lab, &run_opts, nodes, transcript, input);
+    let mut runner =
+        runner::Runner::new(lab, &run_opts, nodes, transcript, input).with_relays(relays);
     if !runner.run().await? {
         let what = if opts.keep {
             "stopped; the nodes that were started are left running (--keep)"
@@ -322,6 +385,17 @@ pub fn main(opts: Options, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     });
     runtime.shutdown_background();
     code
+}
+
+/// Whether `program` is an executable file in a PATH directory.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// What happens to the nodes when a run is interrupted.

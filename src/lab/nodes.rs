@@ -159,8 +159,43 @@ impl Node {
         directive(&self.config_text, "requirepass").filter(|p| !p.is_empty())
     }
 
-    /// Starts the process: `redislab server <conf> --daemonize no`, in its folder.
-    pub fn spawn(&mut self, exe: &Path) -> Result<(), LabError> {
+    /// Points the config file on disk (not the text the lab shows) at another master port:
+    /// a relay's, for `--engine redis`.
+    pub fn point_replicaof_at(&mut self, port: u16) -> Result<(), LabError> {
+        let mut text = String::new();
+        for line in self.config_text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let directive = words.first().map(|w| w.to_ascii_lowercase());
+            match directive.as_deref() {
+                Some("slaveof" | "replicaof") if words.len() == 3 => {
+                    text.push_str(&format!("{} {} {port}\n", words[0], words[1]));
+                }
+                _ => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+        }
+        std::fs::write(&self.config_path, text).map_err(|e| LabError::failed(e.to_string()))
+    }
+
+    /// Starts the process in its folder: `redislab server <conf> --daemonize no
+    /// --lab-faults`, or with `--engine redis`, `redis-server <conf> --daemonize no`.
+    pub fn spawn(&mut self, exe: &Path, engine: super::Engine) -> Result<(), LabError> {
+        match engine {
+            super::Engine::Redis => self.spawn_program(Path::new("redis-server"), &[], &[]),
+            // `--lab-faults`: the lab's hand on the node's peer links (`REDISLAB FAULT`).
+            super::Engine::Redislab => self.spawn_program(exe, &["server"], &["--lab-faults"]),
+        }
+    }
+
+    /// `exe <before> <conf> --daemonize no <after>`, in the node's folder.
+    fn spawn_program(
+        &mut self,
+        exe: &Path,
+        before: &[&str],
+        after: &[&str],
+    ) -> Result<(), LabError> {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -170,11 +205,10 @@ impl Node {
             .try_clone()
             .map_err(|e| LabError::failed(e.to_string()))?;
         let child = Command::new(exe)
-            .arg("server")
+            .args(before)
             .arg(&self.config_path)
             .args(["--daemonize", "no"])
-            // The lab's hand on the node's peer links (`REDISLAB FAULT`, fault steps).
-            .arg("--lab-faults")
+            .args(after)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(out)
@@ -319,6 +353,8 @@ pub struct Nodes {
     root: Option<tempfile::TempDir>,
     pub nodes: Vec<Node>,
     keep: bool,
+    /// What the nodes run (set before the first start).
+    pub engine: super::Engine,
 }
 
 impl Nodes {
@@ -366,6 +402,7 @@ impl Nodes {
             root: Some(root),
             nodes,
             keep,
+            engine: super::Engine::Redislab,
         })
     }
 

@@ -115,9 +115,13 @@ pub enum Step {
         /// A negative wait: fail if the event shows up within this many milliseconds.
         #[serde(default)]
         none_for_ms: Option<u64>,
-        /// This step's deadline (default: the lab's, see [`Lab::default_deadline`]).
+        /// This step's deadline (default: the lab's, see [`Lab::timeout_deadline`]).
         #[serde(default)]
         within_ms: Option<u64>,
+        /// Only on these engines (`redislab`, `redis`); elsewhere the transcript says the
+        /// engine does not log it and the step is skipped. Empty: every engine.
+        #[serde(default)]
+        engines: Vec<String>,
         /// Printed only once the event was seen (or, for a negative wait, was not).
         #[serde(default)]
         say: Option<String>,
@@ -435,9 +439,20 @@ impl Lab {
                     predicates,
                     capture,
                     none_for_ms,
+                    engines,
                     say,
                     ..
                 } => {
+                    if let Some(e) = engines
+                        .iter()
+                        .find(|e| !["redislab", "redis"].contains(&e.as_str()))
+                    {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            format!("unknown engine {e:?}; engines: redislab, redis"),
+                        ));
+                    }
                     let waited: Vec<&String> = node.iter().chain(nodes).collect();
                     if node.is_some() != nodes.is_empty() {
                         return Err(LabError::new(
@@ -622,6 +637,11 @@ mod tests {
                 format!("{NODE}[[step]]\ndo = \"predict\"\nquestion = \"q\"\nchoices = [\"x\", \"y\"]\nanswer = \"c\"\nwhy = \"w\"\n"),
                 "t.toml:8:",
                 "answer 'c' is not one of the choices (a to b)",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"wait\"\nnode = \"a\"\nevent = \"ready\"\nengines = [\"valkey\"]\n"),
+                "t.toml:8:",
+                "unknown engine \"valkey\"; engines: redislab, redis",
             ),
             (
                 format!("{NODE}[[step]]\ndo = \"fly\"\n"),

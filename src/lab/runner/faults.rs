@@ -4,6 +4,10 @@
 //! Pause and resume are SIGSTOP and SIGCONT by PID; the evidence is the process state the
 //! kernel reports. A paused node is always resumed before it is killed or left running, so no
 //! stopped process outlives the lab (see [`crate::lab::nodes::Node::kill`]).
+//!
+//! With `--engine redis` there is no fault table: a link the lab cuts is a replica's link to
+//! its master, which goes through a [`Relay`] the lab owns (see [`relays_for`]); cut, heal and
+//! delay act on the relay and the transcript says so. A link with no relay is skipped, visibly.
 
 use std::time::{Duration, Instant};
 
@@ -11,15 +15,165 @@ use super::steps::pid_shown;
 use super::Runner;
 use crate::client::connection::Client;
 use crate::client::format::format_tty;
+use crate::lab::nodes::Nodes;
+use crate::lab::relay::Relay;
 use crate::lab::spec::WaitCase;
+use crate::lab::spec::{Lab, Step};
 use crate::lab::transcript::Line;
-use crate::lab::LabError;
+use crate::lab::{Engine, LabError};
+
+/// A relay on a replica's link to its master (`--engine redis`).
+#[derive(Debug)]
+pub struct LinkRelay {
+    pub replica: String,
+    pub master: String,
+    pub relay: Relay,
+}
+
+/// For `--engine redis`: a relay on every link a fault step names where one node replicates
+/// from the other (its `slaveof`/`replicaof` names the other's port); that node's config file
+/// points at the relay instead.
+pub async fn relays_for(lab: &Lab, nodes: &mut Nodes) -> Result<Vec<LinkRelay>, LabError> {
+    let mut relays: Vec<LinkRelay> = Vec::new();
+    for step in &lab.steps {
+        let (Step::Cut { from, to, .. }
+        | Step::Heal { from, to, .. }
+        | Step::Delay { from, to, .. }) = step
+        else {
+            continue;
+        };
+        for (replica, master) in [(from, to), (to, from)] {
+            let done = relays
+                .iter()
+                .any(|r| &r.replica == replica && &r.master == master);
+            let (Some(r), Some(m)) = (lab.node(replica), lab.node(master)) else {
+                continue;
+            };
+            if done || replicates_from(&r.config) != Some(m.port) {
+                continue;
+            }
+            let target = format!("127.0.0.1:{}", nodes.get(master).port);
+            let target = target
+                .parse()
+                .map_err(|e| LabError::failed(format!("{target}: {e}")))?;
+            let relay = Relay::start(target)
+                .await
+                .map_err(|e| LabError::failed(format!("cannot start a relay: {e}")))?;
+            nodes.get(replica).point_replicaof_at(relay.addr.port())?;
+            relays.push(LinkRelay {
+                replica: replica.clone(),
+                master: master.clone(),
+                relay,
+            });
+        }
+    }
+    Ok(relays)
+}
+
+/// The master port a config's `slaveof`/`replicaof` line names.
+fn replicates_from(config: &str) -> Option<u16> {
+    config.lines().find_map(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [d, _, port]
+                if d.eq_ignore_ascii_case("slaveof") || d.eq_ignore_ascii_case("replicaof") =>
+            {
+                port.parse().ok()
+            }
+            _ => None,
+        }
+    })
+}
+
+/// What a fault step asks of a link.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum LinkFault {
+    Cut { one_way: bool },
+    Heal,
+    Delay { ms: u64 },
+}
 
 impl Runner<'_, '_> {
+    /// A fault step on the link `from`-`to`, through the engine's means.
+    pub(super) async fn link_fault(
+        &mut self,
+        from: &str,
+        to: &str,
+        fault: LinkFault,
+    ) -> Result<(), LabError> {
+        if self.opts.engine == Engine::Redis {
+            return self.relay_fault(from, to, fault);
+        }
+        let ms;
+        let (on_from, on_to): (Vec<&str>, Vec<&str>) = match fault {
+            LinkFault::Cut { one_way: false } => (vec!["CUT", "BOTH"], vec!["CUT", "BOTH"]),
+            LinkFault::Cut { one_way: true } => (vec!["CUT", "OUT"], vec!["CUT", "IN"]),
+            LinkFault::Heal => (vec!["HEAL"], vec!["HEAL"]),
+            LinkFault::Delay { ms: d } => {
+                ms = d.to_string();
+                (vec!["DELAY", ms.as_str()], vec![])
+            }
+        };
+        self.fault(from, to, &on_from, &on_to).await
+    }
+
+    /// `--engine redis`: the fault on the link's relay, said in the transcript (the nodes log
+    /// nothing about it; what they do next is the evidence).
+    fn relay_fault(&mut self, from: &str, to: &str, fault: LinkFault) -> Result<(), LabError> {
+        let Some(link) = self.relays.iter().find(|l| {
+            (l.replica == from && l.master == to) || (l.replica == to && l.master == from)
+        }) else {
+            return self.emit(Line::Note(format!(
+                "--engine redis: redis-server has no fault table, and neither {from} nor {to} \
+                 replicates from the other, so the lab has no relay on that link: step skipped"
+            )));
+        };
+        let towards_master = link.replica == from;
+        let what = match fault {
+            LinkFault::Cut { one_way: false } => {
+                link.relay.update(|f| {
+                    f.to_target_cut = true;
+                    f.from_target_cut = true;
+                });
+                "stops forwarding, both directions".to_string()
+            }
+            LinkFault::Cut { one_way: true } => {
+                link.relay.update(|f| {
+                    if towards_master {
+                        f.to_target_cut = true
+                    } else {
+                        f.from_target_cut = true
+                    }
+                });
+                format!("stops forwarding what {from} sends")
+            }
+            LinkFault::Heal => {
+                link.relay.update(|f| *f = Default::default());
+                "forwards everything again".to_string()
+            }
+            LinkFault::Delay { ms } => {
+                link.relay.update(|f| {
+                    let d = Duration::from_millis(ms);
+                    if towards_master {
+                        f.to_target_delay = d
+                    } else {
+                        f.from_target_delay = d
+                    }
+                });
+                format!("holds what {from} sends for {ms} ms")
+            }
+        };
+        let (replica, master, addr) = (link.replica.clone(), link.master.clone(), link.relay.addr);
+        self.emit(Line::Note(format!(
+            "--engine redis: redis-server has no fault table; the relay the lab put on \
+             {replica}'s link to {master} ({addr}) {what}"
+        )))
+    }
+
     /// Applies a fault rule on both ends of the link `from`-`to`: `on_from` (verb and what
     /// follows the peer's address) on `from` about `to`, then `on_to` on `to` about `from`
     /// (nothing when empty). Shows each command, its reply, and the node's log line.
-    pub(super) async fn fault(
+    async fn fault(
         &mut self,
         from: &str,
         to: &str,

@@ -10,6 +10,7 @@ use super::transcript::{Line, Transcript};
 use super::{LabError, RunOptions};
 
 mod faults;
+pub use faults::{relays_for, LinkRelay};
 mod steps;
 mod waits;
 use crate::client::connection::{info_field, Client};
@@ -61,6 +62,8 @@ pub struct Runner<'a, 'w> {
     pub(super) vars: std::collections::BTreeMap<String, String>,
     /// Step mode pauses before every step, not only before sections (`s` at a pause).
     each_step: bool,
+    /// `--engine redis`: the relays on the links fault steps act on.
+    relays: Vec<LinkRelay>,
 }
 
 impl<'a, 'w> Runner<'a, 'w> {
@@ -82,7 +85,14 @@ impl<'a, 'w> Runner<'a, 'w> {
             held: false,
             vars: Default::default(),
             each_step: false,
+            relays: Vec::new(),
         }
+    }
+
+    /// The relays `--engine redis` acts on instead of the nodes' fault tables.
+    pub fn with_relays(mut self, relays: Vec<LinkRelay>) -> Self {
+        self.relays = relays;
+        self
     }
 
     /// `--keep`: how to reach the nodes left running, and how to stop them. `invocation` is how
@@ -305,22 +315,17 @@ impl<'a, 'w> Runner<'a, 'w> {
                 one_way,
                 say,
             } => {
-                let (there, back) = if *one_way {
-                    ("OUT", "IN")
-                } else {
-                    ("BOTH", "BOTH")
-                };
-                self.fault(from, to, &["CUT", there], &["CUT", back])
-                    .await?;
+                let fault = faults::LinkFault::Cut { one_way: *one_way };
+                self.link_fault(from, to, fault).await?;
                 self.say(say)
             }
             Step::Heal { from, to, say } => {
-                self.fault(from, to, &["HEAL"], &["HEAL"]).await?;
+                self.link_fault(from, to, faults::LinkFault::Heal).await?;
                 self.say(say)
             }
             Step::Delay { from, to, ms, say } => {
-                let ms = ms.to_string();
-                self.fault(from, to, &["DELAY", &ms], &[]).await?;
+                let fault = faults::LinkFault::Delay { ms: *ms };
+                self.link_fault(from, to, fault).await?;
                 self.say(say)
             }
             Step::Pause { node, say } => {
@@ -378,9 +383,11 @@ impl<'a, 'w> Runner<'a, 'w> {
             .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
         let conf = format!("{}.conf", n.spec.port);
         let folder = n.spec.port;
-        n.spawn(&exe)?;
+        let engine = self.opts.engine;
+        n.spawn(&exe, engine)?;
         self.emit(Line::Shell(format!(
-            "cd {folder} && redislab server {conf}"
+            "cd {folder} && {} {conf}",
+            engine.server()
         )))?;
         if daemonize && !self.said_daemonize {
             self.said_daemonize = true;
@@ -390,7 +397,12 @@ impl<'a, 'w> Runner<'a, 'w> {
                     .into(),
             ))?;
         }
-        let ready = WaitCase::event(node, "ready");
+        let mut ready = WaitCase::event(node, "ready");
+        if self.opts.engine == super::Engine::Redis {
+            // Redis 7.0 logs the line without 7.2's ` tcp`, which the event's template has.
+            ready.event = None;
+            ready.pattern = Some("Ready to accept connections".into());
+        }
         let limit = self.opts.deadline;
         let (_, ready_at, ready_line) =
             self.await_line(std::slice::from_ref(&ready), limit).await?;
@@ -407,12 +419,15 @@ impl<'a, 'w> Runner<'a, 'w> {
                 capture,
                 none_for_ms: None,
                 within_ms: _,
+                engines,
                 say,
             } = step
             else {
                 break;
             };
-            if waited != node || !nodes.is_empty() || !capture.is_empty() {
+            let other_engine =
+                !engines.is_empty() && !engines.iter().any(|e| e == self.opts.engine.name());
+            if waited != node || !nodes.is_empty() || !capture.is_empty() || other_engine {
                 break;
             }
             let wanted = self.wanted(event, pattern, predicates);

@@ -28,9 +28,8 @@ impl Runner<'_, '_> {
         let port = n.port;
         let auth = n.password().map(|p| format!(" -a {p}")).unwrap_or_default();
         let password = n.password();
-        self.emit(Line::Shell(format!(
-            "redislab cli -p {port}{auth} shutdown"
-        )))?;
+        let cli = self.opts.engine.cli();
+        self.emit(Line::Shell(format!("{cli} -p {port}{auth} shutdown")))?;
         let mut client = Client::connect(&format!("127.0.0.1:{port}"))
             .await
             .map_err(|e| LabError::failed(format!("cannot connect to {node}: {e}")))?;

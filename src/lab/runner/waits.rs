@@ -23,11 +23,20 @@ impl Runner<'_, '_> {
             capture,
             none_for_ms,
             within_ms,
+            engines,
             say,
         } = step
         else {
             return Err(LabError::failed("not a wait step"));
         };
+        let engine = self.opts.engine.name();
+        if !engines.is_empty() && !engines.iter().any(|e| e == engine) {
+            let what = event.clone().or(pattern.clone()).unwrap_or_default();
+            return self.emit(Line::Note(format!(
+                "--engine {engine}: {} does not log {what}; step skipped",
+                self.opts.engine.server()
+            )));
+        }
         let mut names = Vec::new();
         for name in node.iter().chain(nodes) {
             names.push(self.resolve_node(name)?);
