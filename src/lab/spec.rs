@@ -277,6 +277,80 @@ impl Lab {
                 ));
             }
         }
+        // Ports: every port the lab names must be in the port map (a node's tutorial port),
+        // or the runner could not move it with --ports auto / --port-offset.
+        let node_lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[node]]")
+            .map(|(i, _)| i + 1)
+            .collect();
+        let ports: Vec<u16> = self.nodes.iter().map(|n| n.port).collect();
+        let outside = |port: u16| {
+            format!(
+                "port {port} is outside the lab's port map (its nodes' ports: {})",
+                ports
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        for (n, node) in self.nodes.iter().enumerate() {
+            let line = node_lines.get(n).copied().unwrap_or_default();
+            for config_line in node.config.lines() {
+                let words: Vec<&str> = config_line.split_whitespace().collect();
+                let named = match words.as_slice() {
+                    [d, p] if d.eq_ignore_ascii_case("port") => p.parse::<u16>().ok(),
+                    [d, _, p]
+                        if d.eq_ignore_ascii_case("slaveof")
+                            || d.eq_ignore_ascii_case("replicaof") =>
+                    {
+                        p.parse::<u16>().ok()
+                    }
+                    _ => None,
+                };
+                if let Some(port) = named.filter(|p| !ports.contains(p)) {
+                    return Err(LabError::new(file, line, outside(port)));
+                }
+            }
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            let texts: Vec<&String> = match step {
+                Step::Heading { text } | Step::Say { text } => vec![text],
+                Step::Run {
+                    command,
+                    expect,
+                    say,
+                    ..
+                } => [Some(command), expect.as_ref(), say.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                Step::Wait {
+                    pattern,
+                    predicates,
+                    say,
+                    ..
+                } => pattern
+                    .iter()
+                    .chain(say)
+                    .chain(predicates.values())
+                    .collect(),
+                Step::Predict {
+                    question,
+                    choices,
+                    why,
+                    ..
+                } => [question, why].into_iter().chain(choices).collect(),
+                _ => Vec::new(),
+            };
+            for text in texts {
+                if let Some(port) = placeholders(text).find(|p| !ports.contains(p)) {
+                    return Err(LabError::new(file, at(i), outside(port)));
+                }
+            }
+        }
         // Captures made so far: a `$name` may only name one made by an earlier step.
         let mut captured: Vec<String> = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
@@ -504,6 +578,16 @@ impl Lab {
     }
 }
 
+/// The `{6379}`-style port placeholders in `text`.
+pub fn placeholders(text: &str) -> impl Iterator<Item = u16> + '_ {
+    text.split('{').skip(1).filter_map(|rest| {
+        let (inside, _) = rest.split_once('}')?;
+        (!inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| inside.parse().ok())
+            .flatten()
+    })
+}
+
 /// A choice's letter: 0 is `a`.
 pub fn choice_letter(index: usize) -> char {
     (b'a' + index.min(25) as u8) as char
@@ -642,6 +726,19 @@ mod tests {
                 format!("{NODE}[[step]]\ndo = \"wait\"\nnode = \"a\"\nevent = \"ready\"\nengines = [\"valkey\"]\n"),
                 "t.toml:8:",
                 "unknown engine \"valkey\"; engines: redislab, redis",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"say\"\ntext = \"see {{7000}}\"\n"),
+                "t.toml:8:",
+                "port 7000 is outside the lab's port map (its nodes' ports: 6379)",
+            ),
+            (
+                format!(
+                    "{}[[step]]\ndo = \"start\"\nnode = \"a\"\n",
+                    NODE.replace("port 6379\"", "port 6379\\nslaveof 127.0.0.1 7001\"")
+                ),
+                "t.toml:4:",
+                "port 7001 is outside the lab's port map",
             ),
             (
                 format!("{NODE}[[step]]\ndo = \"fly\"\n"),
