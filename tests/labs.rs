@@ -767,3 +767,44 @@ fn the_replication_lab_reaches_the_same_outcomes_on_real_redis() {
     assert!(real.contains("[master log] Disconnecting timedout replica"));
     assert!(real.contains("sync_partial_ok:1"));
 }
+
+#[test]
+fn a_workload_reports_acknowledged_writes_and_names_each_lost_one() {
+    let lab = format!("{}/tests/labs/workload.toml", env!("CARGO_MANIFEST_DIR"));
+    let transcript = run_lab(&lab);
+    let flat = transcript.replace("\n   ", " ");
+    // The first writer's acknowledged writes all survived (expect_lost = 0 held).
+    assert!(
+        flat.contains("(workload counter: in the background, one write every 10 ms to solo"),
+        "{flat}"
+    );
+    assert!(flat.contains("0 lost)\nCOUNTER-SAID"), "{flat}");
+    assert!(
+        flat.contains("(no \"this is never logged\" on solo for 0.3 s)"),
+        "{flat}"
+    );
+    // The second writer's list was deleted under it: the writes before the DEL are lost, and
+    // each is named, from w-1 on, in order; the ones after it survived.
+    let stopped = flat
+        .lines()
+        .find(|l| l.starts_with("  (workload list stopped: "))
+        .expect(&flat);
+    let numbers: Vec<usize> = stopped
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [sent, acked, survived, lost] = numbers[..] else {
+        panic!("{stopped}")
+    };
+    assert!(
+        sent >= acked && acked == survived + lost && lost > 0 && survived > 0,
+        "{stopped}"
+    );
+    let named = flat
+        .lines()
+        .find_map(|l| l.strip_prefix("  (lost although acknowledged: "))
+        .expect(&flat)
+        .trim_end_matches(')');
+    let expected: Vec<String> = (1..=lost).map(|n| format!("w-{n}")).collect();
+    assert_eq!(named, expected.join(", "));
+}

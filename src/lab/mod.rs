@@ -57,6 +57,12 @@
 //! pauses before every step, `n` only at sections again. `--from SECTION` (heading text or
 //! number) runs the steps before that section without any pause or question.
 //!
+//! Workloads ([`runner`]'s `workload`): `do = "workload"` starts a background writer (`kind =
+//! "list"`: `RPUSH key w-N`; `"counter"`: `SET key:N N`; every `every_ms`, each reply bounded
+//! by a second, reconnecting after errors) that runs during the following steps;
+//! `do = "stop-workload"` stops it and checks on `check` (default: the node written to) which
+//! acknowledged writes survived, naming each lost one (`expect_lost` makes the count a check).
+//!
 //! Engines (`--engine`, [`Engine`]): `redislab` runs this binary's server with `--lab-faults`;
 //! `redis` runs real `redis-server` from PATH, narrated from its log through the same event
 //! definitions. Redis has no fault table, so a link a fault step names, where one node

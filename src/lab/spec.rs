@@ -141,6 +141,30 @@ pub enum Step {
         answer: char,
         why: String,
     },
+    /// Start a background writer on a node, running during the next steps until
+    /// `stop-workload`: `kind = "list"` pushes unique values `w-1, w-2, ...` to `key`;
+    /// `kind = "counter"` sets one key per write, `key:1, key:2, ...`.
+    Workload {
+        name: String,
+        node: String,
+        kind: WorkloadKind,
+        key: String,
+        #[serde(default = "default_every_ms")]
+        every_ms: u64,
+        #[serde(default)]
+        say: Option<String>,
+    },
+    /// Stop a writer, then check on `check` (default: the node it wrote to) which of the
+    /// acknowledged writes survived, naming each lost one. `expect_lost`: how many must be lost.
+    StopWorkload {
+        name: String,
+        #[serde(default)]
+        check: Option<String>,
+        #[serde(default)]
+        expect_lost: Option<usize>,
+        #[serde(default)]
+        say: Option<String>,
+    },
     /// Partition the link between two nodes (`REDISLAB FAULT CUT` on each side): traffic
     /// stalls as through a dead network, so neither side sees the connection close. With
     /// `one_way`, only what `from` sends to `to` stalls.
@@ -185,6 +209,20 @@ pub enum Step {
         #[serde(default)]
         say: Option<String>,
     },
+}
+
+/// What a background writer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// `RPUSH key w-N`: one list of unique values.
+    List,
+    /// `SET key:N N`: one key per write.
+    Counter,
+}
+
+fn default_every_ms() -> u64 {
+    20
 }
 
 /// One alternative of a [`Step::WaitAny`].
@@ -353,6 +391,8 @@ impl Lab {
         }
         // Captures made so far: a `$name` may only name one made by an earlier step.
         let mut captured: Vec<String> = Vec::new();
+        // Workloads started and not yet stopped.
+        let mut workloads: Vec<String> = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
             let uses = |text: &str| -> Result<(), LabError> {
                 match variables(text).find(|v| !captured.iter().any(|c| c == v)) {
@@ -439,6 +479,38 @@ impl Lab {
             };
             match step {
                 Step::Heading { .. } | Step::Say { .. } => {}
+                Step::Workload {
+                    name,
+                    node,
+                    every_ms,
+                    ..
+                } => {
+                    known(node)?;
+                    if workloads.contains(name) {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            format!("workload {name:?} is already running"),
+                        ));
+                    }
+                    if *every_ms == 0 {
+                        return Err(LabError::new(file, at(i), "every_ms must be at least 1"));
+                    }
+                    workloads.push(name.clone());
+                }
+                Step::StopWorkload { name, check, .. } => {
+                    if let Some(check) = check {
+                        known(check)?;
+                    }
+                    let Some(w) = workloads.iter().position(|w| w == name) else {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            format!("no running workload is called {name:?}"),
+                        ));
+                    };
+                    workloads.remove(w);
+                }
                 Step::Predict {
                     choices, answer, ..
                 } => {
@@ -739,6 +811,11 @@ mod tests {
                 ),
                 "t.toml:4:",
                 "port 7001 is outside the lab's port map",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"stop-workload\"\nname = \"w\"\n"),
+                "t.toml:8:",
+                "no running workload is called \"w\"",
             ),
             (
                 format!("{NODE}[[step]]\ndo = \"fly\"\n"),

@@ -13,6 +13,7 @@ mod faults;
 pub use faults::{relays_for, LinkRelay};
 mod steps;
 mod waits;
+mod workload;
 use crate::client::connection::{info_field, Client};
 use crate::events::{definition, message, recognise};
 use crate::resp::frame::Frame;
@@ -64,6 +65,8 @@ pub struct Runner<'a, 'w> {
     each_step: bool,
     /// `--engine redis`: the relays on the links fault steps act on.
     relays: Vec<LinkRelay>,
+    /// Background writers started by `workload` and not yet stopped.
+    workloads: Vec<workload::Workload>,
 }
 
 impl<'a, 'w> Runner<'a, 'w> {
@@ -86,6 +89,7 @@ impl<'a, 'w> Runner<'a, 'w> {
             vars: Default::default(),
             each_step: false,
             relays: Vec::new(),
+            workloads: Vec::new(),
         }
     }
 
@@ -339,6 +343,8 @@ impl<'a, 'w> Runner<'a, 'w> {
                 self.say(say)
             }
             Step::Rdb { node, say } => self.rdb(node, say),
+            Step::Workload { .. } => self.start_workload(step),
+            Step::StopWorkload { .. } => self.stop_workload(step).await,
         }
     }
 

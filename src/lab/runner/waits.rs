@@ -120,7 +120,9 @@ impl Runner<'_, '_> {
         let wanted = self.wanted(event, pattern, predicates);
         let from: Vec<u64> = names.iter().map(|n| self.nodes.get(n).log_len()).collect();
         let until = Instant::now() + quiet;
-        let what = event.clone().unwrap_or_else(|| format!("{pattern:?}"));
+        let what = event
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", pattern.as_deref().unwrap_or_default()));
         loop {
             for (n, start) in names.iter().zip(&from) {
                 let lines = self.nodes.get(n).log_lines_from(*start);
