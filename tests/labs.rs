@@ -808,3 +808,26 @@ fn a_workload_reports_acknowledged_writes_and_names_each_lost_one() {
     let expected: Vec<String> = (1..=lost).map(|n| format!("w-{n}")).collect();
     assert_eq!(named, expected.join(", "));
 }
+
+#[test]
+fn a_template_starts_one_node_per_port_each_with_its_own_files() {
+    let lab = format!("{}/tests/labs/template.toml", env!("CARGO_MANIFEST_DIR"));
+    let transcript = run_lab(&lab);
+    let ports = ports_in(&transcript);
+    let tutorial: Vec<u16> = ports.iter().map(|p| p.0).collect();
+    assert_eq!(tutorial, [9001, 9002, 9003], "{transcript}");
+    assert!(
+        transcript.contains(&format!(
+            "$ cat 9002/9002.conf\n    port {}\n    logfile 9002.log\n    pidfile redis_9002.pid\n",
+            ports[1].1
+        )),
+        "{transcript}"
+    );
+    for node in ["node9001", "node9002", "node9003"] {
+        assert!(transcript.contains(&format!("[{node} log] Ready to accept connections")));
+    }
+    assert!(
+        transcript.contains(&format!("1) \"port\"\n2) \"{}\"", ports[2].1)),
+        "{transcript}"
+    );
+}

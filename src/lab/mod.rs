@@ -57,6 +57,11 @@
 //! pauses before every step, `n` only at sections again. `--from SECTION` (heading text or
 //! number) runs the steps before that section without any pause or question.
 //!
+//! Templates ([`spec::TemplateSpec`]): `[[template]]` with a name, ports and a config written
+//! for the first port gives one node per port (`node9001`, ...), every occurrence of the first
+//! port replaced, as the tutorial's `:%s/9001/9002/g`. Ports inside commands are `{9001}`
+//! placeholders, filled with the actual port.
+//!
 //! Workloads ([`runner`]'s `workload`): `do = "workload"` starts a background writer (`kind =
 //! "list"`: `RPUSH key w-N`; `"counter"`: `SET key:N N`; every `every_ms`, each reply bounded
 //! by a second, reconnecting after errors) that runs during the following steps;

@@ -22,9 +22,12 @@ pub struct Lab {
     pub summary: String,
     /// The transcript's first heading.
     pub title: String,
-    /// The nodes, in the order they are listed (and cleaned up).
-    #[serde(rename = "node")]
+    /// The nodes, in the order they are listed (and cleaned up); then those of each template.
+    #[serde(rename = "node", default)]
     pub nodes: Vec<NodeSpec>,
+    /// Node templates: one config and a list of ports gives a node per port.
+    #[serde(rename = "template", default)]
+    pub templates: Vec<TemplateSpec>,
     /// What happens, in order.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
@@ -41,6 +44,37 @@ pub struct NodeSpec {
     /// The config file text, with tutorial ports; `port` and `slaveof`/`replicaof` lines are
     /// rewritten to the actual ports.
     pub config: String,
+}
+
+/// Several nodes that differ only by port, as the tutorial makes them with `:%s/9001/9002/g`:
+/// the config is written for the first port, and each node's copy has every occurrence of
+/// that port replaced by its own (`port`, `pidfile`, `logfile`, `nodes-9001.conf`, ...). The
+/// nodes are called `name` + port (`node9001`) and come after the `[[node]]`s.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    pub name: String,
+    pub ports: Vec<u16>,
+    pub config: String,
+}
+
+impl TemplateSpec {
+    /// One node per port.
+    pub fn expand(&self) -> Vec<NodeSpec> {
+        let first = self
+            .ports
+            .first()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        self.ports
+            .iter()
+            .map(|port| NodeSpec {
+                name: format!("{}{port}", self.name),
+                port: *port,
+                config: self.config.replace(&first, &port.to_string()),
+            })
+            .collect()
+    }
 }
 
 /// One step. `say` and `explain` texts may contain `{6379}`-style placeholders: a tutorial port
@@ -257,10 +291,38 @@ impl WaitCase {
 impl Lab {
     /// Parses and checks a lab file; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
-        let lab: Lab = toml::from_str(text).map_err(|e| {
+        let mut lab: Lab = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or_default();
             LabError::new(file, line, e.message().trim().to_string())
         })?;
+        let template_lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[template]]")
+            .map(|(i, _)| i + 1)
+            .collect();
+        for (i, template) in lab.templates.iter().enumerate() {
+            let line = template_lines.get(i).copied().unwrap_or_default();
+            if template.ports.is_empty() {
+                return Err(LabError::new(
+                    file,
+                    line,
+                    "a template needs at least one port",
+                ));
+            }
+            if !template.config.contains(&template.ports[0].to_string()) {
+                return Err(LabError::new(
+                    file,
+                    line,
+                    format!(
+                        "a template's config is written for its first port, {}, which it does not name",
+                        template.ports[0]
+                    ),
+                ));
+            }
+        }
+        let expanded: Vec<NodeSpec> = lab.templates.iter().flat_map(|t| t.expand()).collect();
+        lab.nodes.extend(expanded);
         lab.check(file, text)?;
         Ok(lab)
     }
@@ -314,6 +376,16 @@ impl Lab {
                     format!("two nodes are called {:?}", node.name),
                 ));
             }
+            if self.nodes[..i].iter().any(|n| n.port == node.port) {
+                return Err(LabError::new(
+                    file,
+                    0,
+                    format!(
+                        "two nodes use port {} ({:?} is the second)",
+                        node.port, node.name
+                    ),
+                ));
+            }
         }
         // Ports: every port the lab names must be in the port map (a node's tutorial port),
         // or the runner could not move it with --ports auto / --port-offset.
@@ -335,7 +407,12 @@ impl Lab {
             )
         };
         for (n, node) in self.nodes.iter().enumerate() {
-            let line = node_lines.get(n).copied().unwrap_or_default();
+            // Nodes from a template come after the `[[node]]`s: name the first template.
+            let line = node_lines.get(n).copied().unwrap_or_else(|| {
+                text.lines()
+                    .position(|l| l.trim() == "[[template]]")
+                    .map_or(0, |i| i + 1)
+            });
             for config_line in node.config.lines() {
                 let words: Vec<&str> = config_line.split_whitespace().collect();
                 let named = match words.as_slice() {
@@ -859,6 +936,26 @@ mod tests {
     fn variables_are_dollar_names() {
         let found: Vec<&str> = variables("get $key then $(cat x) and $leader_id, $1").collect();
         assert_eq!(found, ["key", "leader_id"]);
+    }
+
+    #[test]
+    fn a_template_gives_one_node_per_port_as_a_search_and_replace_would() {
+        let text = "name = \"t\"\nsummary = \"s\"\ntitle = \"T\"\n[[template]]\nname = \"node\"\nports = [9001, 9002, 9003]\nconfig = \"port 9001\\ncluster-config-file nodes-9001.conf\\nlogfile 9001.log\\n\"\n[[step]]\ndo = \"start\"\nnode = \"node9003\"\n";
+        let lab = Lab::parse("t.toml", text).unwrap();
+        let names: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["node9001", "node9002", "node9003"]);
+        assert_eq!(
+            lab.nodes[2].config,
+            "port 9003\ncluster-config-file nodes-9003.conf\nlogfile 9003.log\n"
+        );
+        let bad = text
+            .replace("port 9001", "port 7000")
+            .replace("9001.", "7000.");
+        let err = Lab::parse("t.toml", &bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with("t.toml:4: a template's config is written for its first port, 9001"),
+            "{err}"
+        );
     }
 
     #[test]
