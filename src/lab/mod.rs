@@ -6,7 +6,8 @@
 //! 1. [`spec::Lab::parse`] reads the lab file (`labs/*.toml`, embedded in the binary) and checks
 //!    it whole before anything starts: a mistake is `file:line: reason`.
 //! 2. The tutorial ports in it are mapped ([`nodes::PortMap`]: as is, `--port-offset N`, or
-//!    `--ports auto`) and checked free ([`nodes::check_ports_free`] names who holds a taken port).
+//!    `--ports auto`, which holds each picked port until its node is about to bind it) and
+//!    checked free ([`nodes::check_ports_free`] names who holds a taken port).
 //! 3. [`nodes::Nodes::prepare`] makes a temp dir with a folder per node (`6379/`, `6380/`, as
 //!    the tutorial lays them out) holding its config file, ports rewritten.
 //! 4. [`runner::Runner`] executes the steps in order. Nodes are child processes of this same

@@ -22,6 +22,9 @@ pub const DEADLINE_MS: u64 = 15_000;
 #[derive(Debug, Clone, Default)]
 pub struct PortMap {
     pairs: Vec<(u16, u16)>,
+    /// `--ports auto`: the listeners that reserve the picked ports until each node is about to
+    /// bind its own ([`PortMap::release`]), so that nothing else takes one meanwhile.
+    held: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpListener>>>,
 }
 
 impl PortMap {
@@ -36,7 +39,10 @@ impl PortMap {
                 .ok_or_else(|| format!("--port-offset {offset} moves port {port} out of range"))?;
             pairs.push((port, actual));
         }
-        Ok(PortMap { pairs })
+        Ok(PortMap {
+            pairs,
+            held: Default::default(),
+        })
     }
 
     /// Free ports picked by the kernel (bound, then released).
@@ -50,7 +56,28 @@ impl PortMap {
             listeners.push(l);
             pairs.push((port, actual));
         }
-        Ok(PortMap { pairs })
+        Ok(PortMap {
+            pairs,
+            held: std::sync::Arc::new(std::sync::Mutex::new(listeners)),
+        })
+    }
+
+    /// Whether this run holds `actual` (picked by `--ports auto`, its node not started yet).
+    pub fn holds(&self, actual: u16) -> bool {
+        self.held
+            .lock()
+            .map(|held| {
+                held.iter()
+                    .any(|l| l.local_addr().is_ok_and(|a| a.port() == actual))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Lets go of `actual` for the node about to bind it (nothing if it is not held).
+    pub fn release(&self, actual: u16) {
+        if let Ok(mut held) = self.held.lock() {
+            held.retain(|l| l.local_addr().is_ok_and(|a| a.port() != actual));
+        }
     }
 
     /// `(tutorial, actual)` pairs.
@@ -520,7 +547,7 @@ pub fn port_owner(port: u16) -> Option<(u32, String)> {
 /// `exe` is this binary, for the hint to stop a kept lab.
 pub fn check_ports_free(ports: &PortMap, exe: &Path) -> Result<(), LabError> {
     for &(_, actual) in ports.pairs() {
-        if std::net::TcpListener::bind(("127.0.0.1", actual)).is_err() {
+        if !ports.holds(actual) && std::net::TcpListener::bind(("127.0.0.1", actual)).is_err() {
             let owner = port_owner(actual);
             if let Some((lab, node)) = owner.as_ref().and_then(|(pid, _)| kept::owner_of(*pid)) {
                 return Err(LabError::failed(format!(
@@ -550,6 +577,25 @@ pub fn check_ports_free(ports: &PortMap, exe: &Path) -> Result<(), LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_ports_stay_reserved_until_released_for_their_node() {
+        let map = PortMap::auto(&[6379, 6380]).unwrap();
+        let (_, first) = map.pairs()[0];
+        assert!(map.holds(first));
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", first)).is_err(),
+            "nobody else can take it meanwhile"
+        );
+        assert!(
+            check_ports_free(&map, Path::new("redislab")).is_ok(),
+            "held by us: free"
+        );
+        map.release(first);
+        assert!(!map.holds(first));
+        assert!(map.holds(map.pairs()[1].1), "the other stays held");
+        assert!(std::net::TcpListener::bind(("127.0.0.1", first)).is_ok());
+    }
 
     #[test]
     fn configs_and_commands_follow_the_port_map() {

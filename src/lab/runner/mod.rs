@@ -390,6 +390,8 @@ impl<'a, 'w> Runner<'a, 'w> {
         let conf = format!("{}.conf", n.spec.port);
         let folder = n.spec.port;
         let engine = self.opts.engine;
+        // `--ports auto` held the port until now.
+        self.opts.ports.release(n.port);
         n.spawn(&exe, engine)?;
         self.emit(Line::Shell(format!(
             "cd {folder} && {} {conf}",
