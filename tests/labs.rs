@@ -830,4 +830,10 @@ fn a_template_starts_one_node_per_port_each_with_its_own_files() {
         transcript.contains(&format!("1) \"port\"\n2) \"{}\"", ports[2].1)),
         "{transcript}"
     );
+    // A port inside a command is sent, and shown, as the actual port.
+    let sent = format!(
+        "> echo 127.0.0.1:{}\n\"127.0.0.1:{}\"",
+        ports[1].1, ports[1].1
+    );
+    assert!(transcript.contains(&sent), "{transcript}");
 }

@@ -274,7 +274,14 @@ pub async fn run_lab(
     let tutorial: Vec<u16> = lab.nodes.iter().map(|n| n.port).collect();
     let ports = match opts.ports {
         PortChoice::Offset(n) => PortMap::offset(&tutorial, n),
-        PortChoice::Auto => PortMap::auto(&tutorial),
+        PortChoice::Auto => {
+            // Cluster nodes also bind port + 10000 (the bus): pick ports where that is free.
+            let cluster = lab.nodes.iter().any(|n| {
+                nodes::directive(&n.config, "cluster-enabled")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+            });
+            PortMap::auto_with_bus(&tutorial, cluster)
+        }
     }
     .map_err(LabError::failed)?;
     nodes::check_ports_free(&ports, &opts.exe)?;

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use super::spec::NodeSpec;
 use super::{kept, LabError};
 
+/// A cluster node's bus port is its port + 10000 (Redis's default `cluster-port`).
+pub const BUS_PORT_OFFSET: u16 = 10_000;
+
 /// The default for how long a node may take to start, and a wait step waits (ms).
 pub const DEADLINE_MS: u64 = 15_000;
 
@@ -45,15 +48,39 @@ impl PortMap {
         })
     }
 
-    /// Free ports picked by the kernel (bound, then released).
+    /// Free ports picked by the kernel, held until each node starts ([`PortMap::release`]).
     pub fn auto(tutorial: &[u16]) -> Result<PortMap, String> {
+        PortMap::auto_with_bus(tutorial, false)
+    }
+
+    /// [`PortMap::auto`]; with `bus` (cluster nodes), each port's bus port (port + 10000, as
+    /// Redis derives it) must be a valid port and free too, and is held as well.
+    pub fn auto_with_bus(tutorial: &[u16], bus: bool) -> Result<PortMap, String> {
         let mut listeners = Vec::new();
         let mut pairs = Vec::new();
         for &port in tutorial {
-            let l = std::net::TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("could not find a free port: {e}"))?;
-            let actual = l.local_addr().map_err(|e| e.to_string())?.port();
+            // Bounded: a free port whose bus port is free too is found within a few tries.
+            let mut found = None;
+            for _ in 0..200 {
+                let l = std::net::TcpListener::bind("127.0.0.1:0")
+                    .map_err(|e| format!("could not find a free port: {e}"))?;
+                let actual = l.local_addr().map_err(|e| e.to_string())?.port();
+                if !bus {
+                    found = Some((actual, l, None));
+                    break;
+                }
+                let Some(bus_port) = actual.checked_add(BUS_PORT_OFFSET) else {
+                    continue;
+                };
+                if let Ok(b) = std::net::TcpListener::bind(("127.0.0.1", bus_port)) {
+                    found = Some((actual, l, Some(b)));
+                    break;
+                }
+            }
+            let (actual, l, b) =
+                found.ok_or("could not find a free port whose bus port (+10000) is free too")?;
             listeners.push(l);
+            listeners.extend(b);
             pairs.push((port, actual));
         }
         Ok(PortMap {
@@ -73,10 +100,14 @@ impl PortMap {
             .unwrap_or(false)
     }
 
-    /// Lets go of `actual` for the node about to bind it (nothing if it is not held).
+    /// Lets go of `actual` (and its bus port, if held) for the node about to bind it.
     pub fn release(&self, actual: u16) {
+        let bus = actual.checked_add(BUS_PORT_OFFSET);
         if let Ok(mut held) = self.held.lock() {
-            held.retain(|l| l.local_addr().is_ok_and(|a| a.port() != actual));
+            held.retain(|l| {
+                l.local_addr()
+                    .is_ok_and(|a| a.port() != actual && Some(a.port()) != bus)
+            });
         }
     }
 
@@ -125,6 +156,19 @@ impl PortMap {
                 (Some("port"), 2) => format!("{} {}", words[0], self.map_str(words[1])),
                 (Some("slaveof" | "replicaof"), 3) => {
                     format!("{} {} {}", words[0], words[1], self.map_str(words[2]))
+                }
+                // `sentinel monitor <name> <host> <port> <quorum>`
+                (Some("sentinel"), 6) if words[1].eq_ignore_ascii_case("monitor") => format!(
+                    "{} {} {} {} {} {}",
+                    words[0],
+                    words[1],
+                    words[2],
+                    words[3],
+                    self.map_str(words[4]),
+                    words[5]
+                ),
+                (Some("replica-announce-port" | "cluster-announce-port"), 2) => {
+                    format!("{} {}", words[0], self.map_str(words[1]))
                 }
                 _ => line.to_string(),
             };
@@ -577,6 +621,36 @@ pub fn check_ports_free(ports: &PortMap, exe: &Path) -> Result<(), LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_ports_come_with_a_free_bus_port_held_too() {
+        let map = PortMap::auto_with_bus(&[9001, 9002], true).unwrap();
+        for &(_, actual) in map.pairs() {
+            let bus = actual
+                .checked_add(BUS_PORT_OFFSET)
+                .expect("a valid bus port");
+            assert!(
+                std::net::TcpListener::bind(("127.0.0.1", bus)).is_err(),
+                "held"
+            );
+            map.release(actual);
+            assert!(
+                std::net::TcpListener::bind(("127.0.0.1", bus)).is_ok(),
+                "released"
+            );
+        }
+    }
+
+    #[test]
+    fn configs_name_ports_in_sentinel_monitor_and_announce_lines_mapped() {
+        let map = PortMap::offset(&[6379, 26379], 100).unwrap();
+        let text =
+            "port 26379\nsentinel monitor mymaster 127.0.0.1 6379 2\nreplica-announce-port 6379\n";
+        assert_eq!(
+            map.rewrite_config(text),
+            "port 26479\nsentinel monitor mymaster 127.0.0.1 6479 2\nreplica-announce-port 6479\n"
+        );
+    }
 
     #[test]
     fn auto_ports_stay_reserved_until_released_for_their_node() {

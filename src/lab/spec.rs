@@ -423,6 +423,12 @@ impl Lab {
                     {
                         p.parse::<u16>().ok()
                     }
+                    [s, m, _, _, p, _]
+                        if s.eq_ignore_ascii_case("sentinel")
+                            && m.eq_ignore_ascii_case("monitor") =>
+                    {
+                        p.parse::<u16>().ok()
+                    }
                     _ => None,
                 };
                 if let Some(port) = named.filter(|p| !ports.contains(p)) {
