@@ -64,6 +64,19 @@ impl Definition {
     pub fn parse(&self, message: &str) -> Option<Event> {
         (self.parse)(message)
     }
+
+    /// The text of each field of `message` read as this kind, by name (as logged), or `None`
+    /// when `message` is not of this kind. Labs test and capture fields through it.
+    pub fn field_values(&self, message: &str) -> Option<Vec<(String, String)>> {
+        self.parse(message)?;
+        let fields = capture(self.template, message)?;
+        Some(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect(),
+        )
+    }
 }
 
 impl fmt::Debug for Definition {

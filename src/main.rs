@@ -90,7 +90,8 @@ fn main() -> ExitCode {
 struct RunArgs {
     /// The lab, e.g. `replication` (`redislab labs` lists them).
     lab: String,
-    /// Wait for Enter before each section (`q` or `quit` + Enter stops).
+    /// Wait for Enter before each section (`s` + Enter: before every step; `q` + Enter stops),
+    /// and ask the lab's questions before revealing their answers.
     #[arg(long)]
     step: bool,
     /// Leave the nodes running at the end, and say how to reach them (`redislab labs --kept`
@@ -120,6 +121,17 @@ struct RunArgs {
     /// For tests: stop after the first node starts and wait for a signal.
     #[arg(long, hide = true)]
     hold_after_start: bool,
+    /// Start at this section (its heading, or its number from 1); the steps before it run
+    /// without pauses.
+    #[arg(long, value_name = "SECTION")]
+    from: Option<String>,
+    /// What the nodes run: `redislab` (this binary) or `redis` (real redis-server from PATH;
+    /// links the lab cuts go through a relay the lab owns).
+    #[arg(long, value_parser = ["redislab", "redis"], default_value = "redislab")]
+    engine: String,
+    /// For tests: stop after the first `pause` step and wait for a signal.
+    #[arg(long, hide = true)]
+    hold_after_pause: bool,
 }
 
 fn run(args: RunArgs) -> ExitCode {
@@ -159,6 +171,13 @@ fn run(args: RunArgs) -> ExitCode {
         color,
         width,
         hold_after_start: args.hold_after_start,
+        hold_after_pause: args.hold_after_pause,
+        from: args.from,
+        engine: if args.engine == "redis" {
+            redislab::lab::Engine::Redis
+        } else {
+            redislab::lab::Engine::Redislab
+        },
         exe,
         deadline: std::time::Duration::from_millis(redislab::lab::nodes::DEADLINE_MS),
     };

@@ -1,6 +1,7 @@
 //! The labs, end to end: `redislab run replication` (tutorial stage 1) against real nodes, its
 //! transcript snapshotted (tests/snapshots/replication.snap, which the book includes), the
-//! values the snapshot masks checked for real, and cleanup on Ctrl-C.
+//! values the snapshot masks checked for real, and cleanup on Ctrl-C; then the format's features
+//! (faults, waits and captures, predictions, --from) on small lab files in tests/labs/.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -15,8 +16,14 @@ fn redislab() -> &'static str {
 
 /// Runs a lab to the end as a child process, as a student would with `--ports auto --fast`.
 fn run_lab(name: &str) -> String {
+    run_lab_with(name, &[])
+}
+
+/// [`run_lab`] with more arguments (`--engine redis`).
+fn run_lab_with(name: &str, more: &[&str]) -> String {
     let out = Command::new(redislab())
         .args(["run", name, "--ports", "auto", "--fast", "--no-color"])
+        .args(more)
         .stdin(Stdio::null())
         .output()
         .expect("run redislab");
@@ -75,6 +82,17 @@ fn replication_lab_transcript_tutorial_stage_1() {
         "{slave0:?}"
     );
     assert_eq!(values(&transcript, "master_port"), [ports[0].1.to_string()]);
+    // A real partition, not a closed connection: both sides notice by repl-timeout.
+    let (master, replica) = (ports[0].1, ports[1].1);
+    assert!(transcript.contains(&format!(
+        "[replica log] Lab fault: traffic with 127.0.0.1:{master} cut (both directions)"
+    )));
+    assert!(transcript.contains("[replica log] MASTER timeout: no data nor PING received..."));
+    assert!(transcript.contains(&format!(
+        "[master log] Disconnecting timedout replica (streaming sync): 127.0.0.1:{replica}"
+    )));
+    assert!(!transcript.contains("client kill"), "{transcript}");
+    assert_eq!(transcript.matches("\nPredict: ").count(), 3, "{transcript}");
     // The partial resyncs sent a positive number of backlog bytes.
     let sent: Vec<u64> = transcript
         .match_indices("Sending ")
@@ -145,24 +163,19 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-#[test]
-fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
+/// Runs `redislab run ARGS --hold-...`, interrupts it with SIGINT once it holds, and checks
+/// that it exits 130 leaving no node process (running or stopped) and no temp dir.
+fn interrupt_when_held(args: &[&str]) {
     let mut child = Command::new(redislab())
-        .args([
-            "run",
-            "replication",
-            "--ports",
-            "auto",
-            "--fast",
-            "--no-color",
-            "--hold-after-start",
-        ])
+        .args(["run"])
+        .args(args)
+        .args(["--ports", "auto", "--fast", "--no-color"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Bounded: the runner prints `holding: dir=... pids=...` once its first node is up.
+    // Bounded: the runner prints `holding: dir=... pids=...` once it holds.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -171,7 +184,7 @@ fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
         }
     });
     let line = rx
-        .recv_timeout(Duration::from_secs(20))
+        .recv_timeout(Duration::from_secs(30))
         .expect("the runner reports its nodes");
     let rest = line.strip_prefix("holding: dir=").expect(&line);
     let (dir, pids) = rest.split_once(" pids=").unwrap();
@@ -193,9 +206,64 @@ fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
     };
     assert_eq!(status.code(), Some(130));
     for pid in pids {
-        assert!(!alive(pid), "node {pid} still runs");
+        assert!(!alive(pid), "node {pid} still runs (or is stopped)");
     }
     assert!(!Path::new(dir).exists(), "{dir} was not removed");
+}
+
+#[test]
+fn ctrl_c_stops_the_nodes_and_removes_the_temp_dir() {
+    interrupt_when_held(&["replication", "--hold-after-start"]);
+}
+
+/// The fault steps' test lab (a partition, its heal, a delay, a pause).
+fn faults_lab() -> String {
+    format!("{}/tests/labs/faults.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn ctrl_c_while_a_node_is_paused_leaves_no_stopped_process() {
+    interrupt_when_held(&[&faults_lab(), "--hold-after-pause"]);
+}
+
+#[test]
+fn fault_steps_partition_heal_delay_and_pause_with_evidence_from_both_sides() {
+    let transcript = run_lab(&faults_lab());
+    let ports = ports_in(&transcript);
+    let (master, replica) = (ports[0].1, ports[1].1);
+    // Each side's fault table changed, and each says so in its own log.
+    for (node, peer, port) in [("master", replica, master), ("replica", master, replica)] {
+        let typed = format!("127.0.0.1:{port}> redislab fault cut 127.0.0.1:{peer} both\nOK\n");
+        assert!(transcript.contains(&typed), "{transcript}");
+        assert!(
+            transcript.contains(&format!(
+                "[{node} log] Lab fault: traffic with 127.0.0.1:{peer} cut (both directions)"
+            )),
+            "{transcript}"
+        );
+        assert!(
+            transcript.contains(&format!(
+                "[{node} log] Lab fault: traffic with 127.0.0.1:{peer} healed"
+            )),
+            "{transcript}"
+        );
+    }
+    // Both sides noticed the partition by repl-timeout, not by a closed connection.
+    assert!(transcript.contains("[replica log] MASTER timeout: no data nor PING received"));
+    assert!(transcript.contains("[master log] Disconnecting timedout replica"));
+    assert!(
+        !transcript.contains("Connection with master lost"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("Partial resynchronization request from"));
+    assert!(transcript.contains(&format!(
+        "[master log] Lab fault: traffic with 127.0.0.1:{replica} delayed by 300 ms"
+    )));
+    assert!(transcript.contains("$ kill -STOP $(cat 6380/redis_6380.pid)\n  (replica: process state T (stopped))\nPAUSE-SAID\n"), "{transcript}");
+    assert!(
+        transcript.contains("$ kill -CONT $(cat 6380/redis_6380.pid)\n  (replica: process state"),
+        "{transcript}"
+    );
 }
 
 fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
@@ -208,6 +276,9 @@ fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
         color: false,
         width: redislab::lab::transcript::FIXED_WIDTH,
         hold_after_start: false,
+        hold_after_pause: false,
+        from: None,
+        engine: redislab::lab::Engine::Redislab,
         exe: redislab().into(),
         deadline: Duration::from_millis(deadline_ms),
     }
@@ -442,4 +513,327 @@ fn quitting_a_kept_step_run_names_only_the_nodes_that_run() {
         !transcript.contains(&format!("cli -p {}", ports[1].1)),
         "no way to connect to the replica is offered:\n{transcript}"
     );
+}
+
+/// The waits-and-captures test lab (a quorum, a predicate, a negative wait, captures).
+fn waits_lab() -> String {
+    format!("{}/tests/labs/waits.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn waits_by_quorum_and_predicate_capture_values_and_negative_waits_hold() {
+    let transcript = run_lab(&waits_lab());
+    let ports = ports_in(&transcript);
+    let replica2 = ports[2].1;
+    // The quorum: both replicas' lines, in the lab's order, then the count.
+    let one = transcript.find("[replica1 log] MASTER <-> REPLICA sync: Finished with success");
+    let two = transcript.find("[replica2 log] MASTER <-> REPLICA sync: Finished with success");
+    assert!(one.is_some() && two.is_some() && one < two, "{transcript}");
+    assert!(transcript.contains("(2 of 2 nodes: at least 2)\nQUORUM-SAID"));
+    // The predicate picked replica2's line, and the capture holds its address for real.
+    assert!(transcript.contains(&format!("($second = 127.0.0.1:{replica2})")));
+    assert!(transcript.contains(&format!("127.0.0.1:{replica2}> info replication")));
+    let replid = values(&transcript, "master_replid")[0];
+    assert!(replid.len() == 40 && replid.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(transcript.contains(&format!("($replid = {replid})")));
+    assert!(transcript.contains(&format!("127.0.0.1:{replica2} follows history {replid}")));
+    assert!(transcript
+        .contains("(no full-resync-from-master on replica1, replica2 for 0.3 s)\nNONE-SAID"));
+    // Snapshots mask captured values by role.
+    let mut masked = transcript.clone();
+    for (pattern, mask) in redislab::lab::transcript::capture_filters(&transcript) {
+        let literal = pattern.replace('\\', "");
+        masked = masked.replace(&literal, &mask);
+    }
+    assert!(masked.contains("($second = [SECOND])"), "{masked}");
+    assert!(
+        masked.contains("[SECOND] follows history [REPLID]"),
+        "{masked}"
+    );
+    assert!(!masked.contains(replid));
+}
+
+/// A master and a replica that is started but not waited for, as lab text.
+const PAIR: &str = r#"
+name = "t"
+summary = "a test lab"
+title = "T"
+[[node]]
+name = "master"
+port = 6379
+config = "port 6379\nlogfile 6379.log\nsave \"\"\n"
+[[node]]
+name = "replica"
+port = 6380
+config = "port 6380\nlogfile 6380.log\nsave \"\"\nslaveof 127.0.0.1 6379\n"
+[[step]]
+do = "start"
+node = "master"
+[[step]]
+do = "start"
+node = "replica"
+"#;
+
+#[test]
+fn a_negative_wait_fails_when_the_event_happens_and_shows_it() {
+    let text = format!(
+        "{PAIR}[[step]]\ndo = \"wait\"\nnodes = [\"replica\"]\nevent = \"master-sync-finished\"\nnone_for_ms = 10000\nsay = \"NARRATED\"\n"
+    );
+    let lab = redislab::lab::spec::Lab::parse("t.toml", &text).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let result = runtime.block_on(redislab::lab::run_lab(
+        &lab,
+        &in_process_options(20_000),
+        &mut out,
+        None,
+    ));
+    let transcript = String::from_utf8(out).unwrap();
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("expected no master-sync-finished on replica for 10.0 s, but it logged: MASTER <-> REPLICA sync: Finished with success"),
+        "{err}"
+    );
+    assert!(transcript.contains("[replica log] MASTER <-> REPLICA sync: Finished with success"));
+    assert!(!transcript.contains("NARRATED"));
+}
+
+#[test]
+fn a_steps_own_deadline_overrides_the_labs() {
+    let (_, result) = run_text(
+        "[[step]]\ndo = \"wait\"\nnode = \"solo\"\npattern = \"this never happens\"\nwithin_ms = 200\n",
+        30_000,
+    );
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("waited 0.2 s"), "{err}");
+}
+
+/// Runs `redislab run tests/labs/predict.toml ARGS` with `stdin` typed in; its stdout and
+/// stderr.
+fn run_predict(args: &[&str], stdin: &[u8]) -> (String, String) {
+    use std::io::Write;
+    let lab = format!("{}/tests/labs/predict.toml", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(redislab())
+        .args(["run", &lab, "--ports", "auto", "--fast", "--no-color"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_prediction_prints_question_choices_and_answer_without_step() {
+    let (out, err) = run_predict(&[], b"");
+    assert!(out.contains(
+        "Predict: What does GET print for a key that does not exist?\n(a) (nil)\n(b) an empty string\nAnswer: (a) (nil). A missing key is a null reply"
+    ), "{out}{err}");
+    assert!(out.contains("TWO-SAID"), "{out}");
+}
+
+#[test]
+fn in_step_mode_the_student_answers_first_and_can_pause_at_every_step() {
+    // `s` at section One (every step from now on), Enter before the start and the
+    // prediction, `b` as the answer, Enter before the run, `q` at section Two.
+    let (out, err) = run_predict(&["--step"], b"s\n\n\nb\n\nq\n");
+    assert!(
+        out.contains("Enter: next step, n + Enter: pause only at sections"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("your answer: a letter (a to b) + Enter"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Not quite: you chose (b); the answer is (a) (nil). A missing key is a null"),
+        "{out}"
+    );
+    assert!(!out.contains("Answer: "), "{out}");
+    assert!(out.contains("127.0.0.1:"), "the run step ran: {out}");
+    assert!(!out.contains("TWO-SAID"), "quit at section Two: {out}");
+}
+
+#[test]
+fn from_a_section_fast_forwards_without_asking() {
+    let (out, err) = run_predict(&["--step", "--from", "two"], b"q\n");
+    assert!(
+        out.contains("(fast-forwarding to the section \"two\")"),
+        "{out}{err}"
+    );
+    assert!(out.contains("Answer: (a) (nil)"), "asked nothing: {out}");
+    assert!(!out.contains("your answer"), "{out}");
+    assert!(!out.contains("TWO-SAID"), "paused (and quit) at Two: {out}");
+    let (_, err) = run_predict(&["--from", "Three"], b"");
+    assert!(
+        err.contains("--from \"Three\": the lab has no such section; its sections (by name or number from 1): \"One\", \"Two\""),
+        "{err}"
+    );
+}
+
+/// What a transcript shows happened, engine aside: the sections, the commands typed (not the
+/// lab's own fault commands), and each node's events by kind (not `lab-fault`, and not the
+/// kinds the other engine said it does not log).
+fn outcomes(transcript: &str, skipped: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in transcript.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            out.push(format!("section {h}"));
+        } else if let Some((_, command)) = line.split_once("> ") {
+            if line.starts_with("127.0.0.1:") && !command.starts_with("redislab fault") {
+                out.push(format!("typed {command}"));
+            }
+        }
+    }
+    for node in ["master", "replica"] {
+        for event in events_of(transcript, node) {
+            // Redis 7.0 logs `Ready to accept connections` without 7.2's ` tcp`, which the
+            // `ready` event's template has; the lab waits for the shared prefix on redis.
+            let kind = redislab::events::recognise(&event)
+                .map(|e| e.kind().to_string())
+                .or_else(|| {
+                    event
+                        .starts_with("Ready to accept connections")
+                        .then(|| "ready".into())
+                })
+                .unwrap_or_else(|| format!("line {event}"));
+            if kind != "lab-fault" && !skipped.contains(&kind) {
+                out.push(format!("{node} {kind}"));
+            }
+        }
+    }
+    out
+}
+
+/// The event kinds a transcript says its engine does not log (steps skipped).
+fn skipped_kinds(transcript: &str) -> Vec<String> {
+    transcript
+        .lines()
+        .filter_map(|l| {
+            l.split_once(" does not log ")?
+                .1
+                .strip_suffix("; step skipped)")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_replication_lab_reaches_the_same_outcomes_on_real_redis() {
+    if !Path::new("/usr/bin/redis-server").exists()
+        && !std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("redis-server").is_file()))
+    {
+        eprintln!("SKIPPED: redis-server is not installed; --engine redis not tested");
+        return;
+    }
+    let started = Instant::now();
+    let ours = run_lab("replication");
+    let ours_took = started.elapsed();
+    let started = Instant::now();
+    let real = run_lab_with("replication", &["--engine", "redis"]);
+    let real_took = started.elapsed();
+    eprintln!(
+        "replication lab: redislab {:.2} s, redis-server {:.2} s",
+        ours_took.as_secs_f64(),
+        real_took.as_secs_f64()
+    );
+    assert!(
+        real.contains("$ cd 6379 && redis-server 6379.conf"),
+        "{real}"
+    );
+    assert!(
+        real.contains("the relay the lab put on\n   replica's link to master"),
+        "the partition goes through the lab's relay: {real}"
+    );
+    let skipped = skipped_kinds(&real);
+    assert_eq!(skipped, ["rdb-transferred"], "{real}");
+    assert_eq!(
+        outcomes(&ours, &skipped),
+        outcomes(&real, &skipped),
+        "\n--- redislab ---\n{ours}\n--- redis-server ---\n{real}"
+    );
+    // The partition was noticed on both sides by timeout, and healed into a partial resync.
+    assert!(real.contains("[replica log] MASTER timeout: no data nor PING received..."));
+    assert!(real.contains("[master log] Disconnecting timedout replica"));
+    assert!(real.contains("sync_partial_ok:1"));
+}
+
+#[test]
+fn a_workload_reports_acknowledged_writes_and_names_each_lost_one() {
+    let lab = format!("{}/tests/labs/workload.toml", env!("CARGO_MANIFEST_DIR"));
+    let transcript = run_lab(&lab);
+    let flat = transcript.replace("\n   ", " ");
+    // The first writer's acknowledged writes all survived (expect_lost = 0 held).
+    assert!(
+        flat.contains("(workload counter: in the background, one write every 10 ms to solo"),
+        "{flat}"
+    );
+    assert!(flat.contains("0 lost)\nCOUNTER-SAID"), "{flat}");
+    assert!(
+        flat.contains("(no \"this is never logged\" on solo for 0.3 s)"),
+        "{flat}"
+    );
+    // The second writer's list was deleted under it: the writes before the DEL are lost, and
+    // each is named, from w-1 on, in order; the ones after it survived.
+    let stopped = flat
+        .lines()
+        .find(|l| l.starts_with("  (workload list stopped: "))
+        .expect(&flat);
+    let numbers: Vec<usize> = stopped
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [sent, acked, survived, lost] = numbers[..] else {
+        panic!("{stopped}")
+    };
+    assert!(
+        sent >= acked && acked == survived + lost && lost > 0 && survived > 0,
+        "{stopped}"
+    );
+    let named = flat
+        .lines()
+        .find_map(|l| l.strip_prefix("  (lost although acknowledged: "))
+        .expect(&flat)
+        .trim_end_matches(')');
+    let expected: Vec<String> = (1..=lost).map(|n| format!("w-{n}")).collect();
+    assert_eq!(named, expected.join(", "));
+}
+
+#[test]
+fn a_template_starts_one_node_per_port_each_with_its_own_files() {
+    let lab = format!("{}/tests/labs/template.toml", env!("CARGO_MANIFEST_DIR"));
+    let transcript = run_lab(&lab);
+    let ports = ports_in(&transcript);
+    let tutorial: Vec<u16> = ports.iter().map(|p| p.0).collect();
+    assert_eq!(tutorial, [9001, 9002, 9003], "{transcript}");
+    assert!(
+        transcript.contains(&format!(
+            "$ cat 9002/9002.conf\n    port {}\n    logfile 9002.log\n    pidfile redis_9002.pid\n",
+            ports[1].1
+        )),
+        "{transcript}"
+    );
+    for node in ["node9001", "node9002", "node9003"] {
+        assert!(transcript.contains(&format!("[{node} log] Ready to accept connections")));
+    }
+    assert!(
+        transcript.contains(&format!("1) \"port\"\n2) \"{}\"", ports[2].1)),
+        "{transcript}"
+    );
+    // A port inside a command is sent, and shown, as the actual port.
+    let sent = format!(
+        "> echo 127.0.0.1:{}\n\"127.0.0.1:{}\"",
+        ports[1].1, ports[1].1
+    );
+    assert!(transcript.contains(&sent), "{transcript}");
 }

@@ -6,7 +6,8 @@
 //! 1. [`spec::Lab::parse`] reads the lab file (`labs/*.toml`, embedded in the binary) and checks
 //!    it whole before anything starts: a mistake is `file:line: reason`.
 //! 2. The tutorial ports in it are mapped ([`nodes::PortMap`]: as is, `--port-offset N`, or
-//!    `--ports auto`) and checked free ([`nodes::check_ports_free`] names who holds a taken port).
+//!    `--ports auto`, which holds each picked port until its node is about to bind it) and
+//!    checked free ([`nodes::check_ports_free`] names who holds a taken port).
 //! 3. [`nodes::Nodes::prepare`] makes a temp dir with a folder per node (`6379/`, `6380/`, as
 //!    the tutorial lays them out) holding its config file, ports rewritten.
 //! 4. [`runner::Runner`] executes the steps in order. Nodes are child processes of this same
@@ -25,23 +26,67 @@
 //!
 //! # Growing the format
 //!
-//! Steps are a serde enum tagged by `do`, so later labs add variants without touching existing
-//! files:
-//! - fault steps (`do = "cut-link"`, `"slow-link"`, `"pause-node"`): the runner would put a
-//!   relay (a small TCP proxy task) between nodes whose config points at the relay's port —
-//!   [`nodes::PortMap`] already rewrites the `slaveof` lines, so it can point them at relays —
-//!   and a fault step tells the relay to drop or delay bytes; `pause-node` sends SIGSTOP/SIGCONT
-//!   by PID.
-//! - predict-then-reveal checkpoints (`do = "predict"`, a question and choices): in `--step`
-//!   mode the runner asks and waits for an answer before running the next steps that reveal
-//!   it; without `--step` it prints the question and moves on.
-//! - pace: a top-level `pace = "..."` field (and `--speed`) scale the pause after narration,
-//!   which already lives in one place ([`transcript::Transcript::emit`]).
+//! Steps are a serde enum tagged by `do` ([`spec::Step`]); each kind has one executor
+//! ([`runner`]'s `steps` and `faults` modules), and `Runner::step` only dispatches. A new kind
+//! is a variant, its checks in `Lab::check`, and one method.
+//!
+//! Fault steps act on the nodes, which the lab always starts with `--lab-faults`:
+//! - `cut` (`from`, `to`, `one_way`), `heal`, `delay` (`ms`): `REDISLAB FAULT` on each end of
+//!   the link ([`crate::net`]); a cut stalls traffic as a dead network does, so both sides
+//!   notice only by `repl-timeout`. Each command and each node's `lab-fault` log line is shown.
+//! - `pause` / `resume`: SIGSTOP / SIGCONT by PID, with the process state as evidence. A paused
+//!   node is resumed before it is killed (`kill`, the end of the lab, Ctrl-C) or kept.
+//! - `kill` (kill -9) and `start` (which also restarts a node that was stopped or killed).
+//!
+//! Waits ([`runner`]'s `waits`): `node = ...` or `nodes = [...]` (any of them, or `at_least =
+//! N`: a quorum, printed in the lab's order); `where = { field = "value" }` tests an event's
+//! fields as [`crate::events::Definition::field_values`] reads them; `none_for_ms` makes it a
+//! negative wait (nothing of that kind, counting only lines logged from then on); `within_ms`
+//! is the step's deadline, by default the larger of the runner's start-up deadline and
+//! [`spec::Lab::timeout_deadline`] (3 × the longest timeout in the node configs).
+//!
+//! Captures: `capture = { var = "field" }` on a wait (an event field) or a run (an INFO field,
+//! or `"reply"`); later steps use `$var` in commands, expectations, predicates, narration and
+//! node names (a value naming a node's port resolves to that node). Each capture prints
+//! `($var = value)`; [`transcript::capture_filters`] masks the value as `[VAR]` in snapshots
+//! while the tests check the real value. A `$var` no earlier step captures, and a predicate or
+//! capture on a field the event lacks, are `file:line` errors before anything starts.
+//!
+//! Checkpoints (`do = "predict"`: a question, choices, the answer's letter and why): without
+//! `--step` the question, choices and answer are printed (so the book shows them); with it the
+//! student answers first and is told. `--step` pauses before each section; `s` at a pause
+//! pauses before every step, `n` only at sections again. `--from SECTION` (heading text or
+//! number) runs the steps before that section without any pause or question.
+//!
+//! Templates ([`spec::TemplateSpec`]): `[[template]]` with a name, ports and a config written
+//! for the first port gives one node per port (`node9001`, ...), every occurrence of the first
+//! port replaced, as the tutorial's `:%s/9001/9002/g`. Ports inside commands are `{9001}`
+//! placeholders, filled with the actual port.
+//!
+//! Workloads ([`runner`]'s `workload`): `do = "workload"` starts a background writer (`kind =
+//! "list"`: `RPUSH key w-N`; `"counter"`: `SET key:N N`; every `every_ms`, each reply bounded
+//! by a second, reconnecting after errors) that runs during the following steps;
+//! `do = "stop-workload"` stops it and checks on `check` (default: the node written to) which
+//! acknowledged writes survived, naming each lost one (`expect_lost` makes the count a check).
+//!
+//! Engines (`--engine`, [`Engine`]): `redislab` runs this binary's server with `--lab-faults`;
+//! `redis` runs real `redis-server` from PATH, narrated from its log through the same event
+//! definitions. Redis has no fault table, so a link a fault step names, where one node
+//! replicates from the other, goes through a [`relay::Relay`] the lab owns (the replica's
+//! config file on disk points at it; `show-config` shows the lab's text) and cut/heal/delay act
+//! on the relay, said in a note; a link without one is skipped with a note. A wait with
+//! `engines = ["redislab"]` is skipped, visibly, on an engine that does not log that event.
+//! Redis 7.0 logs `Ready to accept connections` without ` tcp`; on redis the start waits for
+//! that prefix.
+//!
+//! `redislab run path/to/lab.toml` runs a lab file of one's own (the tests use
+//! `tests/labs/*.toml`).
 //!
 //! Left out on purpose: running nodes on other hosts, and Windows (process groups, `/proc`).
 
 pub mod kept;
 pub mod nodes;
+pub mod relay;
 pub mod runner;
 pub mod spec;
 pub mod transcript;
@@ -89,6 +134,42 @@ impl LabError {
     }
 }
 
+/// What the lab's nodes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// `redislab server`, with its fault table (`--lab-faults`).
+    #[default]
+    Redislab,
+    /// `redis-server` from PATH; links the lab cuts go through a [`relay::Relay`].
+    Redis,
+}
+
+impl Engine {
+    /// Its name on the command line and in lab files (`engines = [...]`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Redislab => "redislab",
+            Engine::Redis => "redis",
+        }
+    }
+
+    /// How the transcript shows starting a node.
+    pub fn server(self) -> &'static str {
+        match self {
+            Engine::Redislab => "redislab server",
+            Engine::Redis => "redis-server",
+        }
+    }
+
+    /// How the transcript shows the command-line client.
+    pub fn cli(self) -> &'static str {
+        match self {
+            Engine::Redislab => "redislab cli",
+            Engine::Redis => "redis-cli",
+        }
+    }
+}
+
 /// Which ports the nodes use.
 #[derive(Debug, Clone)]
 pub enum PortChoice {
@@ -115,10 +196,17 @@ pub struct Options {
     /// Hidden: stop after the first node starts, print where things are on stderr, and wait
     /// for a signal (for the Ctrl-C cleanup test).
     pub hold_after_start: bool,
+    /// Hidden: the same after the first `pause` step (a node stopped with SIGSTOP).
+    pub hold_after_pause: bool,
     /// The binary to run nodes with (this one).
     pub exe: PathBuf,
     /// How long a node may take to start or stop, and a wait for an event may last.
     pub deadline: Duration,
+    /// Start at this section (its heading text or number): the steps before it run without
+    /// pauses.
+    pub from: Option<String>,
+    /// `--engine`: redislab nodes, or real redis-server from PATH.
+    pub engine: Engine,
 }
 
 /// What the runner needs once ports are known.
@@ -127,8 +215,14 @@ pub struct RunOptions {
     pub ports: PortMap,
     pub step: bool,
     pub hold_after_start: bool,
+    pub hold_after_pause: bool,
     pub exe: PathBuf,
     pub deadline: Duration,
+    /// `--from SECTION`: fast-forward (no pauses) to this section.
+    pub from: Option<String>,
+    /// The pause after narration.
+    pub pause: Duration,
+    pub engine: Engine,
 }
 
 /// Parses every embedded lab (they are tested, so this only fails while editing one).
@@ -153,6 +247,13 @@ pub async fn run(
     out: &mut dyn Write,
     input: Option<mpsc::UnboundedReceiver<String>>,
 ) -> Result<(), LabError> {
+    if opts.lab.ends_with(".toml") {
+        // A lab file of one's own: `redislab run path/to/lab.toml`.
+        let text = std::fs::read_to_string(&opts.lab)
+            .map_err(|e| LabError::failed(format!("cannot read {}: {e}", opts.lab)))?;
+        let lab = spec::Lab::parse(&opts.lab, &text)?;
+        return run_lab(&lab, opts, out, input).await;
+    }
     let labs = all_labs()?;
     let lab = labs.iter().find(|l| l.name == opts.lab).ok_or_else(|| {
         LabError::failed(format!(
@@ -173,7 +274,14 @@ pub async fn run_lab(
     let tutorial: Vec<u16> = lab.nodes.iter().map(|n| n.port).collect();
     let ports = match opts.ports {
         PortChoice::Offset(n) => PortMap::offset(&tutorial, n),
-        PortChoice::Auto => PortMap::auto(&tutorial),
+        PortChoice::Auto => {
+            // Cluster nodes also bind port + 10000 (the bus): pick ports where that is free.
+            let cluster = lab.nodes.iter().any(|n| {
+                nodes::directive(&n.config, "cluster-enabled")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+            });
+            PortMap::auto_with_bus(&tutorial, cluster)
+        }
     }
     .map_err(LabError::failed)?;
     nodes::check_ports_free(&ports, &opts.exe)?;
@@ -181,17 +289,50 @@ pub async fn run_lab(
         ports: ports.clone(),
         step: opts.step,
         hold_after_start: opts.hold_after_start,
+        hold_after_pause: opts.hold_after_pause,
         exe: opts.exe.clone(),
-        deadline: opts.deadline,
+        deadline: opts.deadline.max(lab.timeout_deadline()),
+        from: opts.from.clone(),
+        pause: opts.pause,
+        engine: opts.engine,
     };
-    let nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
+    if opts.engine == Engine::Redis && !on_path("redis-server") {
+        return Err(LabError::failed(
+            "--engine redis runs redis-server from PATH, and there is none; install Redis \
+             (e.g. `apt install redis-server`) or run without --engine",
+        ));
+    }
+    if let Some(section) = &opts.from {
+        if spec::section_start(lab, section).is_none() {
+            let sections: Vec<String> = lab
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    spec::Step::Heading { text } => Some(format!("{text:?}")),
+                    _ => None,
+                })
+                .collect();
+            return Err(LabError::failed(format!(
+                "--from {section:?}: the lab has no such section; its sections (by name or \
+                 number from 1): {}",
+                sections.join(", ")
+            )));
+        }
+    }
+    let mut nodes = nodes::Nodes::prepare(&lab.name, &lab.nodes, &ports, opts.keep)?;
+    nodes.engine = opts.engine;
+    let relays = match opts.engine {
+        Engine::Redis => runner::relays_for(lab, &mut nodes).await?,
+        Engine::Redislab => Vec::new(),
+    };
     let layout = transcript::Layout {
         width: opts.width,
         ports: ports.pairs().to_vec(),
         nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
     };
     let transcript = transcript::Transcript::new(out, opts.color, opts.pause).with_layout(layout);
-    let mut runner = runner::Runner::new(lab, &run_opts, nodes, transcript, input);
+    let mut runner =
+        runner::Runner::new(lab, &run_opts, nodes, transcript, input).with_relays(relays);
     if !runner.run().await? {
         let what = if opts.keep {
             "stopped; the nodes that were started are left running (--keep)"
@@ -263,6 +404,17 @@ pub fn main(opts: Options, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     });
     runtime.shutdown_background();
     code
+}
+
+/// Whether `program` is an executable file in a PATH directory.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// What happens to the nodes when a run is interrupted.

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use super::spec::NodeSpec;
 use super::{kept, LabError};
 
+/// A cluster node's bus port is its port + 10000 (Redis's default `cluster-port`).
+pub const BUS_PORT_OFFSET: u16 = 10_000;
+
 /// The default for how long a node may take to start, and a wait step waits (ms).
 pub const DEADLINE_MS: u64 = 15_000;
 
@@ -22,6 +25,9 @@ pub const DEADLINE_MS: u64 = 15_000;
 #[derive(Debug, Clone, Default)]
 pub struct PortMap {
     pairs: Vec<(u16, u16)>,
+    /// `--ports auto`: the listeners that reserve the picked ports until each node is about to
+    /// bind its own ([`PortMap::release`]), so that nothing else takes one meanwhile.
+    held: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpListener>>>,
 }
 
 impl PortMap {
@@ -36,21 +42,73 @@ impl PortMap {
                 .ok_or_else(|| format!("--port-offset {offset} moves port {port} out of range"))?;
             pairs.push((port, actual));
         }
-        Ok(PortMap { pairs })
+        Ok(PortMap {
+            pairs,
+            held: Default::default(),
+        })
     }
 
-    /// Free ports picked by the kernel (bound, then released).
+    /// Free ports picked by the kernel, held until each node starts ([`PortMap::release`]).
     pub fn auto(tutorial: &[u16]) -> Result<PortMap, String> {
+        PortMap::auto_with_bus(tutorial, false)
+    }
+
+    /// [`PortMap::auto`]; with `bus` (cluster nodes), each port's bus port (port + 10000, as
+    /// Redis derives it) must be a valid port and free too, and is held as well.
+    pub fn auto_with_bus(tutorial: &[u16], bus: bool) -> Result<PortMap, String> {
         let mut listeners = Vec::new();
         let mut pairs = Vec::new();
         for &port in tutorial {
-            let l = std::net::TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("could not find a free port: {e}"))?;
-            let actual = l.local_addr().map_err(|e| e.to_string())?.port();
+            // Bounded: a free port whose bus port is free too is found within a few tries.
+            let mut found = None;
+            for _ in 0..200 {
+                let l = std::net::TcpListener::bind("127.0.0.1:0")
+                    .map_err(|e| format!("could not find a free port: {e}"))?;
+                let actual = l.local_addr().map_err(|e| e.to_string())?.port();
+                if !bus {
+                    found = Some((actual, l, None));
+                    break;
+                }
+                let Some(bus_port) = actual.checked_add(BUS_PORT_OFFSET) else {
+                    continue;
+                };
+                if let Ok(b) = std::net::TcpListener::bind(("127.0.0.1", bus_port)) {
+                    found = Some((actual, l, Some(b)));
+                    break;
+                }
+            }
+            let (actual, l, b) =
+                found.ok_or("could not find a free port whose bus port (+10000) is free too")?;
             listeners.push(l);
+            listeners.extend(b);
             pairs.push((port, actual));
         }
-        Ok(PortMap { pairs })
+        Ok(PortMap {
+            pairs,
+            held: std::sync::Arc::new(std::sync::Mutex::new(listeners)),
+        })
+    }
+
+    /// Whether this run holds `actual` (picked by `--ports auto`, its node not started yet).
+    pub fn holds(&self, actual: u16) -> bool {
+        self.held
+            .lock()
+            .map(|held| {
+                held.iter()
+                    .any(|l| l.local_addr().is_ok_and(|a| a.port() == actual))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Lets go of `actual` (and its bus port, if held) for the node about to bind it.
+    pub fn release(&self, actual: u16) {
+        let bus = actual.checked_add(BUS_PORT_OFFSET);
+        if let Ok(mut held) = self.held.lock() {
+            held.retain(|l| {
+                l.local_addr()
+                    .is_ok_and(|a| a.port() != actual && Some(a.port()) != bus)
+            });
+        }
     }
 
     /// `(tutorial, actual)` pairs.
@@ -99,6 +157,19 @@ impl PortMap {
                 (Some("slaveof" | "replicaof"), 3) => {
                     format!("{} {} {}", words[0], words[1], self.map_str(words[2]))
                 }
+                // `sentinel monitor <name> <host> <port> <quorum>`
+                (Some("sentinel"), 6) if words[1].eq_ignore_ascii_case("monitor") => format!(
+                    "{} {} {} {} {} {}",
+                    words[0],
+                    words[1],
+                    words[2],
+                    words[3],
+                    self.map_str(words[4]),
+                    words[5]
+                ),
+                (Some("replica-announce-port" | "cluster-announce-port"), 2) => {
+                    format!("{} {}", words[0], self.map_str(words[1]))
+                }
                 _ => line.to_string(),
             };
             out.push_str(&rewritten);
@@ -136,6 +207,8 @@ pub struct Node {
     pub config_path: PathBuf,
     pub log_path: PathBuf,
     child: Option<Child>,
+    /// Stopped with SIGSTOP by a `pause` step (and not yet resumed).
+    paused: bool,
     /// Where the log lines already matched by waits start (each line is evidence once).
     consumed: Vec<u64>,
 }
@@ -157,8 +230,43 @@ impl Node {
         directive(&self.config_text, "requirepass").filter(|p| !p.is_empty())
     }
 
-    /// Starts the process: `redislab server <conf> --daemonize no`, in its folder.
-    pub fn spawn(&mut self, exe: &Path) -> Result<(), LabError> {
+    /// Points the config file on disk (not the text the lab shows) at another master port:
+    /// a relay's, for `--engine redis`.
+    pub fn point_replicaof_at(&mut self, port: u16) -> Result<(), LabError> {
+        let mut text = String::new();
+        for line in self.config_text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let directive = words.first().map(|w| w.to_ascii_lowercase());
+            match directive.as_deref() {
+                Some("slaveof" | "replicaof") if words.len() == 3 => {
+                    text.push_str(&format!("{} {} {port}\n", words[0], words[1]));
+                }
+                _ => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+        }
+        std::fs::write(&self.config_path, text).map_err(|e| LabError::failed(e.to_string()))
+    }
+
+    /// Starts the process in its folder: `redislab server <conf> --daemonize no
+    /// --lab-faults`, or with `--engine redis`, `redis-server <conf> --daemonize no`.
+    pub fn spawn(&mut self, exe: &Path, engine: super::Engine) -> Result<(), LabError> {
+        match engine {
+            super::Engine::Redis => self.spawn_program(Path::new("redis-server"), &[], &[]),
+            // `--lab-faults`: the lab's hand on the node's peer links (`REDISLAB FAULT`).
+            super::Engine::Redislab => self.spawn_program(exe, &["server"], &["--lab-faults"]),
+        }
+    }
+
+    /// `exe <before> <conf> --daemonize no <after>`, in the node's folder.
+    fn spawn_program(
+        &mut self,
+        exe: &Path,
+        before: &[&str],
+        after: &[&str],
+    ) -> Result<(), LabError> {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -168,9 +276,10 @@ impl Node {
             .try_clone()
             .map_err(|e| LabError::failed(e.to_string()))?;
         let child = Command::new(exe)
-            .arg("server")
+            .args(before)
             .arg(&self.config_path)
             .args(["--daemonize", "no"])
+            .args(after)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(out)
@@ -193,12 +302,37 @@ impl Node {
         }
     }
 
-    /// `kill -9` by PID, then reap.
+    /// `kill -9` by PID, then reap. A paused node gets SIGCONT first, so that no stopped
+    /// process is ever left behind.
     pub fn kill(&mut self) {
+        self.resume();
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// `kill -STOP`: the process stops running (no reply, no timer, no log line) until
+    /// [`Node::resume`]. Returns whether it runs.
+    pub fn pause(&mut self) -> bool {
+        let Some(pid) = self.pid() else { return false };
+        self.paused = signal(pid, libc::SIGSTOP);
+        self.paused
+    }
+
+    /// `kill -CONT` after [`Node::pause`]; nothing if it is not paused.
+    pub fn resume(&mut self) {
+        if let (true, Some(pid)) = (self.paused, self.pid()) {
+            signal(pid, libc::SIGCONT);
+        }
+        self.paused = false;
+    }
+
+    /// Its state letter in `/proc/PID/stat` (`T` stopped, `S` sleeping, `R` running).
+    pub fn process_state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // `pid (comm) S ...`: the state follows the last `)`.
+        stat.rsplit_once(')')?.1.trim_start().chars().next()
     }
 
     /// Waits (bounded) for the process to exit by itself.
@@ -242,6 +376,22 @@ impl Node {
         None
     }
 
+    /// How long its log is now, in bytes.
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log_path).map_or(0, |m| m.len())
+    }
+
+    /// The complete lines of its log from byte `offset` on (read only: nothing is marked).
+    pub fn log_lines_from(&self, offset: u64) -> Vec<String> {
+        let text = std::fs::read(&self.log_path).unwrap_or_default();
+        let start = (offset as usize).min(text.len());
+        String::from_utf8_lossy(&text[start..])
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+
     /// The last `n` lines of its log (and of its stdout, where start-up errors go).
     pub fn log_tail(&self, n: usize) -> String {
         let mut tail = String::new();
@@ -274,6 +424,8 @@ pub struct Nodes {
     root: Option<tempfile::TempDir>,
     pub nodes: Vec<Node>,
     keep: bool,
+    /// What the nodes run (set before the first start).
+    pub engine: super::Engine,
 }
 
 impl Nodes {
@@ -312,6 +464,7 @@ impl Nodes {
                 config_text,
                 config_path,
                 child: None,
+                paused: false,
                 consumed: Vec::new(),
             });
         }
@@ -320,6 +473,7 @@ impl Nodes {
             root: Some(root),
             nodes,
             keep,
+            engine: super::Engine::Redislab,
         })
     }
 
@@ -361,6 +515,9 @@ impl Nodes {
 
 impl Drop for Nodes {
     fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.resume();
+        }
         if self.keep {
             let record = self.kept_record();
             if let Some(root) = self.root.take() {
@@ -374,6 +531,15 @@ impl Drop for Nodes {
         }
         // TempDir's own Drop removes the folder.
     }
+}
+
+/// Sends `sig` to a child of ours by PID; whether it was delivered.
+fn signal(pid: u32, sig: libc::c_int) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) with a PID of a child this process started and has not reaped.
+    unsafe { libc::kill(pid, sig) == 0 }
 }
 
 /// Who listens on a TCP port, from `/proc/net/tcp{,6}` and `/proc/*/fd` (Linux only; `None`
@@ -425,7 +591,7 @@ pub fn port_owner(port: u16) -> Option<(u32, String)> {
 /// `exe` is this binary, for the hint to stop a kept lab.
 pub fn check_ports_free(ports: &PortMap, exe: &Path) -> Result<(), LabError> {
     for &(_, actual) in ports.pairs() {
-        if std::net::TcpListener::bind(("127.0.0.1", actual)).is_err() {
+        if !ports.holds(actual) && std::net::TcpListener::bind(("127.0.0.1", actual)).is_err() {
             let owner = port_owner(actual);
             if let Some((lab, node)) = owner.as_ref().and_then(|(pid, _)| kept::owner_of(*pid)) {
                 return Err(LabError::failed(format!(
@@ -455,6 +621,55 @@ pub fn check_ports_free(ports: &PortMap, exe: &Path) -> Result<(), LabError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_ports_come_with_a_free_bus_port_held_too() {
+        let map = PortMap::auto_with_bus(&[9001, 9002], true).unwrap();
+        for &(_, actual) in map.pairs() {
+            let bus = actual
+                .checked_add(BUS_PORT_OFFSET)
+                .expect("a valid bus port");
+            assert!(
+                std::net::TcpListener::bind(("127.0.0.1", bus)).is_err(),
+                "held"
+            );
+            map.release(actual);
+            assert!(
+                std::net::TcpListener::bind(("127.0.0.1", bus)).is_ok(),
+                "released"
+            );
+        }
+    }
+
+    #[test]
+    fn configs_name_ports_in_sentinel_monitor_and_announce_lines_mapped() {
+        let map = PortMap::offset(&[6379, 26379], 100).unwrap();
+        let text =
+            "port 26379\nsentinel monitor mymaster 127.0.0.1 6379 2\nreplica-announce-port 6379\n";
+        assert_eq!(
+            map.rewrite_config(text),
+            "port 26479\nsentinel monitor mymaster 127.0.0.1 6479 2\nreplica-announce-port 6479\n"
+        );
+    }
+
+    #[test]
+    fn auto_ports_stay_reserved_until_released_for_their_node() {
+        let map = PortMap::auto(&[6379, 6380]).unwrap();
+        let (_, first) = map.pairs()[0];
+        assert!(map.holds(first));
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", first)).is_err(),
+            "nobody else can take it meanwhile"
+        );
+        assert!(
+            check_ports_free(&map, Path::new("redislab")).is_ok(),
+            "held by us: free"
+        );
+        map.release(first);
+        assert!(!map.holds(first));
+        assert!(map.holds(map.pairs()[1].1), "the other stays held");
+        assert!(std::net::TcpListener::bind(("127.0.0.1", first)).is_ok());
+    }
 
     #[test]
     fn configs_and_commands_follow_the_port_map() {

@@ -183,6 +183,11 @@ impl<'a> Transcript<'a> {
         self
     }
 
+    /// Sets the pause after narration (zero while a run fast-forwards to `--from`).
+    pub fn set_pause(&mut self, pause: Duration) {
+        self.pause = pause;
+    }
+
     /// Writes one line in the chosen rendering and flushes it.
     pub fn emit(&mut self, line: Line) -> io::Result<()> {
         let text = if self.color {
@@ -262,6 +267,37 @@ pub fn render_color(line: &Line, layout: &Layout) -> String {
         }
         Line::Say(_) | Line::Reply(_) => plain,
     }
+}
+
+/// Masks for the values a run captured: each `($name = value)` note's value becomes `[NAME]`
+/// wherever it appears (a captured leader is `[LEADER]`), so that a snapshot does not depend
+/// on which node won; tests check the real values. Put these before [`filters`].
+pub fn capture_filters(transcript: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in transcript.lines() {
+        let Some(note) = line
+            .trim_start()
+            .strip_prefix("($")
+            .and_then(|l| l.strip_suffix(')'))
+        else {
+            continue;
+        };
+        let Some((name, value)) = note.split_once(" = ") else {
+            continue;
+        };
+        let escaped: String = value
+            .chars()
+            .flat_map(|c| {
+                let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+                special.then_some('\\').into_iter().chain([c])
+            })
+            .collect();
+        let mask = format!("[{}]", name.to_ascii_uppercase());
+        if !value.is_empty() && !out.iter().any(|(e, _)| *e == escaped) {
+            out.push((escaped, mask));
+        }
+    }
+    out
 }
 
 /// The filters that make a transcript comparable between runs: `(regex, replacement)` pairs,

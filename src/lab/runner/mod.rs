@@ -8,8 +8,13 @@ use super::nodes::Nodes;
 use super::spec::{Lab, Step, WaitCase};
 use super::transcript::{Line, Transcript};
 use super::{LabError, RunOptions};
+
+mod faults;
+pub use faults::{relays_for, LinkRelay};
+mod steps;
+mod waits;
+mod workload;
 use crate::client::connection::{info_field, Client};
-use crate::client::format::{format_reply, format_tty, OutputMode};
 use crate::events::{definition, message, recognise};
 use crate::resp::frame::Frame;
 
@@ -54,6 +59,14 @@ pub struct Runner<'a, 'w> {
     input: Option<mpsc::UnboundedReceiver<String>>,
     said_daemonize: bool,
     held: bool,
+    /// Values captured by earlier steps, used as `$name`.
+    pub(super) vars: std::collections::BTreeMap<String, String>,
+    /// Step mode pauses before every step, not only before sections (`s` at a pause).
+    each_step: bool,
+    /// `--engine redis`: the relays on the links fault steps act on.
+    relays: Vec<LinkRelay>,
+    /// Background writers started by `workload` and not yet stopped.
+    workloads: Vec<workload::Workload>,
 }
 
 impl<'a, 'w> Runner<'a, 'w> {
@@ -73,7 +86,17 @@ impl<'a, 'w> Runner<'a, 'w> {
             input,
             said_daemonize: false,
             held: false,
+            vars: Default::default(),
+            each_step: false,
+            relays: Vec::new(),
+            workloads: Vec::new(),
         }
+    }
+
+    /// The relays `--engine redis` acts on instead of the nodes' fault tables.
+    pub fn with_relays(mut self, relays: Vec<LinkRelay>) -> Self {
+        self.relays = relays;
+        self
     }
 
     /// `--keep`: how to reach the nodes left running, and how to stop them. `invocation` is how
@@ -117,7 +140,7 @@ impl<'a, 'w> Runner<'a, 'w> {
 
     fn say(&mut self, text: &Option<String>) -> Result<(), LabError> {
         if let Some(text) = text {
-            let filled = self.opts.ports.fill(text);
+            let filled = self.fill(text);
             self.emit(Line::Say(filled))?;
         }
         Ok(())
@@ -141,20 +164,46 @@ impl<'a, 'w> Runner<'a, 'w> {
         }
         let lab = self.lab;
         let steps = &lab.steps;
+        // `--from SECTION`: the steps before it run (the nodes need their state) without
+        // pauses, neither for Enter nor after narration.
+        let from = match &self.opts.from {
+            Some(section) => super::spec::section_start(lab, section).unwrap_or(0),
+            None => 0,
+        };
+        if from > 0 {
+            self.out.set_pause(Duration::ZERO);
+            self.emit(Line::Note(format!(
+                "fast-forwarding to the section {:?}",
+                self.opts.from.clone().unwrap_or_default()
+            )))?;
+        }
         let mut next = 0;
         while let Some(step) = steps.get(next) {
             next += 1;
-            if let Step::Heading { .. } = step {
-                if !self.pause_for_enter().await? {
+            let forwarding = next - 1 < from;
+            if next - 1 == from && from > 0 {
+                self.out.set_pause(self.opts.pause);
+            }
+            let pause_here = match step {
+                Step::Heading { .. } => true,
+                Step::Say { .. } => false,
+                _ => self.each_step,
+            };
+            if pause_here && !forwarding && !self.pause_for_enter().await? {
+                return Ok(false);
+            }
+            if let Step::Predict { .. } = step {
+                if !self.predict(step, forwarding).await? {
                     return Ok(false);
                 }
+                continue;
             }
             if let Step::Start { node, say } = step {
                 // Waits that follow a start may have happened before the node was ready
                 // (loading its RDB); `start` prints those first and says how many it ran.
                 next += self.start(node, &steps[next..]).await?;
                 self.say(say)?;
-                self.hold_if_asked().await;
+                self.hold_if_asked(self.opts.hold_after_start).await;
                 continue;
             }
             self.step(step).await?;
@@ -162,130 +211,147 @@ impl<'a, 'w> Runner<'a, 'w> {
         Ok(true)
     }
 
-    /// In step mode, waits for Enter (`q` + Enter quits). Always true otherwise.
+    /// In step mode, waits for Enter (`q` + Enter quits; `s` + Enter pauses before every step
+    /// from then on, `n` + Enter only before sections again). Always true otherwise.
     async fn pause_for_enter(&mut self) -> Result<bool, LabError> {
         if !self.opts.step {
             return Ok(true);
         }
-        self.emit(Line::Note("Enter: next step, q + Enter: stop".into()))?;
-        let Some(input) = self.input.as_mut() else {
-            return Ok(true);
+        let hint = if self.each_step {
+            "Enter: next step, n + Enter: pause only at sections, q + Enter: stop"
+        } else {
+            "Enter: next section, s + Enter: pause at every step, q + Enter: stop"
         };
-        match input.recv().await {
+        self.emit(Line::Note(hint.into()))?;
+        match self.read_input().await {
             Some(line) if is_quit(&line) => Ok(false),
-            Some(_) => Ok(true),
+            Some(line) => {
+                match line.trim() {
+                    "s" | "S" => self.each_step = true,
+                    "n" | "N" => self.each_step = false,
+                    _ => {}
+                }
+                Ok(true)
+            }
             None => Ok(false),
         }
     }
 
-    async fn step(&mut self, step: &Step) -> Result<(), LabError> {
-        match step {
-            Step::Heading { text } => self.emit(Line::Heading(self.opts.ports.fill(text))),
-            Step::Say { text } => self.say(&Some(text.clone())),
-            Step::ShowConfig { node } => {
-                let n = self.nodes.get(node);
-                let name = format!("{}/{}.conf", n.spec.port, n.spec.port);
-                let text = n.config_text.clone();
-                self.emit(Line::Shell(format!("cat {name}")))?;
-                self.emit(Line::File(text))
-            }
-            Step::Start { node, say } => {
-                self.start(node, &[]).await?;
-                self.say(say)?;
-                self.hold_if_asked().await;
-                Ok(())
-            }
-            Step::Shutdown { node } => {
-                self.sessions.retain(|(n, _)| n != node);
-                let n = self.nodes.get(node);
-                let port = n.port;
-                let auth = n.password().map(|p| format!(" -a {p}")).unwrap_or_default();
-                let password = n.password();
-                self.emit(Line::Shell(format!(
-                    "redislab cli -p {port}{auth} shutdown"
-                )))?;
-                let mut client = Client::connect(&format!("127.0.0.1:{port}"))
-                    .await
-                    .map_err(|e| LabError::failed(format!("cannot connect to {node}: {e}")))?;
-                if let Some(p) = password {
-                    let _ = client.auth(None, &p).await;
-                }
-                let _ = client.command(&["SHUTDOWN"]).await;
-                let n = self.nodes.get(node);
-                if !n.wait_exit(self.opts.deadline).await {
-                    return Err(LabError::failed(format!(
-                        "{node} did not exit within {:.1} s after SHUTDOWN\n{}",
-                        self.opts.deadline.as_secs_f64(),
-                        n.log_tail(10)
-                    )));
-                }
-                Ok(())
-            }
-            Step::Kill { node } => {
-                self.sessions.retain(|(n, _)| n != node);
-                let n = self.nodes.get(node);
-                let pid = n.pid().ok_or_else(|| {
-                    LabError::failed(format!("cannot kill {node}: it is not running"))
-                })?;
-                let _ = pid;
-                n.kill();
-                let shown = format!(
-                    "kill -9 $(cat {}/{})",
-                    n.spec.port,
-                    super::nodes::directive(&n.config_text, "pidfile").unwrap_or_default()
-                );
-                self.emit(Line::Shell(shown))
-            }
-            Step::Run {
-                node,
-                command,
-                expect,
-                fields,
-                show,
-                retry,
-                say,
-            } => {
-                self.run_command(node, command, expect, fields, show, *retry)
-                    .await?;
-                self.say(say)
-            }
-            Step::Wait {
-                node,
-                event,
-                pattern,
-                say,
-            } => {
-                let case = WaitCase {
-                    node: node.clone(),
-                    event: event.clone(),
-                    pattern: pattern.clone(),
-                    say: say.clone(),
-                };
-                self.wait_any(std::slice::from_ref(&case)).await
-            }
-            Step::WaitAny { cases } => self.wait_any(cases).await,
-            Step::Rdb { node, say } => {
-                let n = self.nodes.get(node);
-                let path = n.dump_path();
-                let shown = format!(
-                    "{}/{}",
-                    n.spec.port,
-                    path.file_name().unwrap_or_default().to_string_lossy()
-                );
-                self.emit(Line::Shell(format!("redislab rdb {shown}")))?;
-                let mut text = Vec::new();
-                crate::persist::rdb::describe(&path, &mut text)
-                    .map_err(|e| LabError::failed(format!("redislab rdb {shown}: {e}")))?;
-                self.emit(Line::Reply(String::from_utf8_lossy(&text).into_owned()))?;
-                self.say(say)
-            }
+    /// The student's next line in step mode (`None`: input closed).
+    async fn read_input(&mut self) -> Option<String> {
+        match self.input.as_mut() {
+            Some(input) => input.recv().await,
+            None => Some(String::new()),
         }
     }
 
-    /// For the Ctrl-C test (`--hold-after-start`): after the first start, say where things are
-    /// on stderr and wait for a signal.
-    async fn hold_if_asked(&mut self) {
-        if !self.opts.hold_after_start || self.held {
+    /// A predict-then-reveal checkpoint. Without `--step` (or while fast-forwarding): the
+    /// question, the choices and the answer. With it: the student answers first and is told.
+    /// `Ok(false)` when the student quit instead of answering.
+    async fn predict(&mut self, step: &Step, forwarding: bool) -> Result<bool, LabError> {
+        let Step::Predict {
+            question,
+            choices,
+            answer,
+            why,
+        } = step
+        else {
+            return Err(LabError::failed("not a predict step"));
+        };
+        use super::spec::{choice_index, choice_letter};
+        self.emit(Line::Say(format!("Predict: {}", self.fill(question))))?;
+        for (i, choice) in choices.iter().enumerate() {
+            let text = format!("({}) {}", choice_letter(i), self.fill(choice));
+            self.emit(Line::Say(text))?;
+        }
+        let right = choice_index(*answer).unwrap_or(0);
+        let revealed = format!(
+            "({}) {}. {}",
+            choice_letter(right),
+            self.fill(&choices[right]),
+            self.fill(why)
+        );
+        if !self.opts.step || forwarding || self.input.is_none() {
+            self.emit(Line::Say(format!("Answer: {revealed}")))?;
+            return Ok(true);
+        }
+        self.emit(Line::Note(format!(
+            "your answer: a letter (a to {}) + Enter",
+            choice_letter(choices.len() - 1)
+        )))?;
+        let Some(line) = self.read_input().await.filter(|l| !is_quit(l)) else {
+            return Ok(false);
+        };
+        let given = line.trim().chars().next().and_then(choice_index);
+        let verdict = match given {
+            Some(g) if g == right => format!("Right: {revealed}"),
+            Some(g) if g < choices.len() => format!(
+                "Not quite: you chose ({}); the answer is {revealed}",
+                choice_letter(g)
+            ),
+            _ => format!("The answer is {revealed}"),
+        };
+        self.emit(Line::Say(verdict))?;
+        Ok(true)
+    }
+
+    /// Runs one step through its kind's executor ([`steps`]).
+    async fn step(&mut self, step: &Step) -> Result<(), LabError> {
+        match step {
+            Step::Heading { text } => self.emit(Line::Heading(self.opts.ports.fill(text))),
+            Step::Predict { .. } => self.predict(step, false).await.map(|_| ()),
+            Step::Say { text } => self.say(&Some(text.clone())),
+            Step::ShowConfig { node } => self.show_config(node),
+            Step::Start { node, say } => {
+                self.start(node, &[]).await?;
+                self.say(say)?;
+                self.hold_if_asked(self.opts.hold_after_start).await;
+                Ok(())
+            }
+            Step::Shutdown { node } => self.shutdown(node).await,
+            Step::Kill { node } => self.kill(node),
+            Step::Run { .. } => self.run_step(step).await,
+            Step::Wait { .. } => self.wait(step).await,
+            Step::WaitAny { cases } => self.wait_any(cases).await,
+            Step::Cut {
+                from,
+                to,
+                one_way,
+                say,
+            } => {
+                let fault = faults::LinkFault::Cut { one_way: *one_way };
+                self.link_fault(from, to, fault).await?;
+                self.say(say)
+            }
+            Step::Heal { from, to, say } => {
+                self.link_fault(from, to, faults::LinkFault::Heal).await?;
+                self.say(say)
+            }
+            Step::Delay { from, to, ms, say } => {
+                let fault = faults::LinkFault::Delay { ms: *ms };
+                self.link_fault(from, to, fault).await?;
+                self.say(say)
+            }
+            Step::Pause { node, say } => {
+                self.pause(node).await?;
+                self.say(say)?;
+                self.hold_if_asked(self.opts.hold_after_pause).await;
+                Ok(())
+            }
+            Step::Resume { node, say } => {
+                self.resume(node).await?;
+                self.say(say)
+            }
+            Step::Rdb { node, say } => self.rdb(node, say),
+            Step::Workload { .. } => self.start_workload(step),
+            Step::StopWorkload { .. } => self.stop_workload(step).await,
+        }
+    }
+
+    /// For the Ctrl-C tests (`--hold-after-start`, `--hold-after-pause`): the first time `asked`,
+    /// say where things are on stderr and wait for a signal.
+    async fn hold_if_asked(&mut self, asked: bool) {
+        if !asked || self.held {
             return;
         }
         self.held = true;
@@ -323,9 +389,13 @@ impl<'a, 'w> Runner<'a, 'w> {
             .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
         let conf = format!("{}.conf", n.spec.port);
         let folder = n.spec.port;
-        n.spawn(&exe)?;
+        let engine = self.opts.engine;
+        // `--ports auto` held the port until now.
+        self.opts.ports.release(n.port);
+        n.spawn(&exe, engine)?;
         self.emit(Line::Shell(format!(
-            "cd {folder} && redislab server {conf}"
+            "cd {folder} && {} {conf}",
+            engine.server()
         )))?;
         if daemonize && !self.said_daemonize {
             self.said_daemonize = true;
@@ -335,28 +405,40 @@ impl<'a, 'w> Runner<'a, 'w> {
                     .into(),
             ))?;
         }
-        let ready = WaitCase {
-            node: node.to_string(),
-            event: Some("ready".into()),
-            pattern: None,
-            say: None,
-        };
-        let (_, ready_at, ready_line) = self.await_line(std::slice::from_ref(&ready)).await?;
+        let mut ready = WaitCase::event(node, "ready");
+        if self.opts.engine == super::Engine::Redis {
+            // Redis 7.0 logs the line without 7.2's ` tcp`, which the event's template has.
+            ready.event = None;
+            ready.pattern = Some("Ready to accept connections".into());
+        }
+        let limit = self.opts.deadline;
+        let (_, ready_at, ready_line) =
+            self.await_line(std::slice::from_ref(&ready), limit).await?;
         let mut ran = 0;
         for step in following {
+            // Only plain waits on this node: one node, no quorum, no capture, not negative.
             let Step::Wait {
-                node: waited,
+                node: Some(waited),
+                nodes,
+                at_least: None,
                 event,
                 pattern,
+                predicates,
+                capture,
+                none_for_ms: None,
+                within_ms: _,
+                engines,
                 say,
             } = step
             else {
                 break;
             };
-            if waited != node {
+            let other_engine =
+                !engines.is_empty() && !engines.iter().any(|e| e == self.opts.engine.name());
+            if waited != node || !nodes.is_empty() || !capture.is_empty() || other_engine {
                 break;
             }
-            let wanted = self.wanted(event, pattern);
+            let wanted = self.wanted(event, pattern, predicates);
             let matches = |line: &str| wanted.matches(line);
             let Some((_, line)) = self.nodes.get(node).next_match(matches, Some(ready_at)) else {
                 break;
@@ -368,17 +450,61 @@ impl<'a, 'w> Runner<'a, 'w> {
         Ok(ran)
     }
 
-    /// What a wait looks for: an event kind, or the lab's own piece of a log line.
-    fn wanted(&self, event: &Option<String>, pattern: &Option<String>) -> Wanted {
+    /// What a wait looks for: an event kind (with its field predicates), or the lab's own
+    /// piece of a log line.
+    pub(super) fn wanted(
+        &self,
+        event: &Option<String>,
+        pattern: &Option<String>,
+        predicates: &std::collections::BTreeMap<String, String>,
+    ) -> Wanted {
         match (event, pattern) {
-            (Some(kind), _) => Wanted::Event(kind.clone()),
-            (None, Some(p)) => Wanted::Text(self.opts.ports.fill(p)),
+            (Some(kind), _) => Wanted::Event {
+                kind: kind.clone(),
+                predicates: predicates
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.fill(v)))
+                    .collect(),
+            },
+            (None, Some(p)) => Wanted::Text(self.fill(p)),
             (None, None) => Wanted::Any,
         }
     }
 
+    /// `text` with tutorial ports (`{6379}`) mapped and captured `$variables` filled in.
+    pub(super) fn fill(&self, text: &str) -> String {
+        let mut filled = self.opts.ports.fill(text);
+        // Longest names first, so that `$leader` never eats the start of `$leader_id`.
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        for name in names {
+            filled = filled.replace(&format!("${name}"), &self.vars[name]);
+        }
+        filled
+    }
+
+    /// The node a step names: its name, or a `$variable` holding a node's name, port or
+    /// `host:port` (a captured leader, a new master).
+    pub(super) fn resolve_node(&mut self, name: &str) -> Result<String, LabError> {
+        if !name.starts_with('$') {
+            return Ok(name.to_string());
+        }
+        let value = self.fill(name);
+        let port = value.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+        self.nodes
+            .nodes
+            .iter()
+            .find(|n| n.spec.name == value || Some(n.port) == port)
+            .map(|n| n.spec.name.clone())
+            .ok_or_else(|| {
+                LabError::failed(format!(
+                    "{name} is {value:?}, which is none of the lab's nodes"
+                ))
+            })
+    }
+
     /// Prints a node's log line as evidence, then its narration.
-    fn print_event(
+    pub(super) fn print_event(
         &mut self,
         node: &str,
         line: &str,
@@ -394,18 +520,23 @@ impl<'a, 'w> Runner<'a, 'w> {
     /// Waits (bounded) until one of `cases` shows up in its node's log; prints that log line,
     /// then its narration. Nothing is narrated for an event that did not happen.
     async fn wait_any(&mut self, cases: &[WaitCase]) -> Result<(), LabError> {
-        let (i, _, line) = self.await_line(cases).await?;
+        let limit = self.opts.deadline;
+        let (i, _, line) = self.await_line(cases, limit).await?;
         self.print_event(&cases[i].node, &line, &cases[i].say)
     }
 
     /// Waits (bounded) until one of `cases` shows up in its node's log: which case, where the
     /// line starts in the log, and the line. On timeout, or when every node waited on has
     /// exited, fails saying what was expected and the last lines each node logged.
-    async fn await_line(&mut self, cases: &[WaitCase]) -> Result<(usize, u64, String), LabError> {
-        let deadline = Instant::now() + self.opts.deadline;
+    pub(super) async fn await_line(
+        &mut self,
+        cases: &[WaitCase],
+        limit: Duration,
+    ) -> Result<(usize, u64, String), LabError> {
+        let deadline = Instant::now() + limit;
         loop {
             for (i, case) in cases.iter().enumerate() {
-                let wanted = self.wanted(&case.event, &case.pattern);
+                let wanted = self.wanted(&case.event, &case.pattern, &case.predicates);
                 let n = self.nodes.get(&case.node);
                 if let Some((at, line)) = n.next_match(|line| wanted.matches(line), None) {
                     return Ok((i, at, line));
@@ -448,90 +579,12 @@ impl<'a, 'w> Runner<'a, 'w> {
                 let waited = if dead.len() == cases.len() {
                     "gave up".to_string()
                 } else {
-                    format!("waited {:.1} s", self.opts.deadline.as_secs_f64())
+                    format!("waited {:.1} s", limit.as_secs_f64())
                 };
                 return Err(LabError::failed(format!("{waited}: {why}")));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    async fn session(&mut self, node: &str) -> Result<&mut Client, LabError> {
-        if let Some(i) = self.sessions.iter().position(|(n, _)| n == node) {
-            return Ok(&mut self.sessions[i].1);
-        }
-        let port = self.nodes.get(node).port;
-        let client = Client::connect(&format!("127.0.0.1:{port}"))
-            .await
-            .map_err(|e| {
-                LabError::failed(format!(
-                    "Could not connect to Redis at 127.0.0.1:{port}: {e}"
-                ))
-            })?;
-        self.sessions.push((node.to_string(), client));
-        Ok(&mut self.sessions.last_mut().expect("just pushed").1)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn run_command(
-        &mut self,
-        node: &str,
-        command: &str,
-        expect: &Option<String>,
-        fields: &std::collections::BTreeMap<String, String>,
-        show: &[String],
-        retry: bool,
-    ) -> Result<(), LabError> {
-        let mut args = split_command(command);
-        let lower = args[0].to_ascii_lowercase();
-        if (lower == "replicaof" || lower == "slaveof") && args.len() == 3 {
-            args[2] = self.opts.ports.map_str(&args[2]);
-        }
-        let typed = self.opts.ports.fill(command);
-        let port = self.nodes.get(node).port;
-        let verbatim = crate::client::cli::prints_verbatim(&args);
-        let deadline = Instant::now() + self.opts.deadline;
-        let (text, problem) = loop {
-            let client = self.session(node).await?;
-            let reply = client
-                .command(&args)
-                .await
-                .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))?;
-            let text = if verbatim {
-                String::from_utf8_lossy(&format_reply(&reply, OutputMode::Tty, true)).into_owned()
-            } else {
-                String::from_utf8_lossy(&format_tty(&reply)).into_owned()
-            };
-            let problem = check(&reply, &text, expect, fields);
-            if problem.is_none() || !retry || Instant::now() >= deadline {
-                break (text, problem);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        self.emit(Line::Prompt {
-            addr: format!("127.0.0.1:{port}"),
-            command: typed.clone(),
-        })?;
-        if show.is_empty() {
-            self.emit(Line::Reply(text.clone()))?;
-        } else {
-            let kept: Vec<&str> = text
-                .lines()
-                .map(|l| l.trim_end_matches('\r'))
-                .filter(|l| {
-                    l.split_once(':')
-                        .is_some_and(|(k, _)| show.iter().any(|s| s == k))
-                })
-                .collect();
-            self.emit(Line::Reply(kept.join("\n")))?;
-            self.emit(Line::Note(
-                "only the lines that matter here; the full reply has more".into(),
-            ))?;
-        }
-        if let Some(problem) = problem {
-            return Err(LabError::failed(format!("on {node}, `{typed}`: {problem}")));
-        }
-        Ok(())
     }
 }
 
@@ -573,18 +626,32 @@ fn check(
 }
 
 /// What a wait looks for in a node's log.
-enum Wanted {
-    /// A line that [`recognise`] reads as this event kind.
-    Event(String),
+pub(super) enum Wanted {
+    /// A line that [`recognise`] reads as this event kind, whose fields equal `predicates`.
+    Event {
+        kind: String,
+        predicates: Vec<(String, String)>,
+    },
     /// A line containing this text.
     Text(String),
     Any,
 }
 
 impl Wanted {
-    fn matches(&self, line: &str) -> bool {
+    pub(super) fn matches(&self, line: &str) -> bool {
         match self {
-            Wanted::Event(kind) => recognise(message(line)).is_some_and(|e| e.kind() == kind),
+            Wanted::Event { kind, predicates } => {
+                let msg = message(line);
+                recognise(msg).is_some_and(|e| e.kind() == kind)
+                    && (predicates.is_empty()
+                        || definition(kind)
+                            .and_then(|d| d.field_values(msg))
+                            .is_some_and(|values| {
+                                predicates
+                                    .iter()
+                                    .all(|p| values.iter().any(|(k, v)| k == &p.0 && v == &p.1))
+                            }))
+            }
             Wanted::Text(text) => line.contains(text.as_str()),
             Wanted::Any => true,
         }

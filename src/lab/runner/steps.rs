@@ -1,0 +1,225 @@
+//! One executor per step kind: [`Runner::step`] only dispatches, each kind's work lives here.
+//! A new kind is a variant in [`super::super::spec::Step`], its checks in `Lab::check`, and
+//! one method here.
+
+use std::time::{Duration, Instant};
+
+use super::{check, split_command, Runner};
+use crate::client::connection::{info_field, Client};
+use crate::client::format::{format_reply, format_tty, OutputMode};
+use crate::lab::spec::Step;
+use crate::lab::transcript::Line;
+use crate::lab::LabError;
+
+impl Runner<'_, '_> {
+    /// `show-config`: the node's config file, as `cat` prints it.
+    pub(super) fn show_config(&mut self, node: &str) -> Result<(), LabError> {
+        let n = self.nodes.get(node);
+        let name = format!("{}/{}.conf", n.spec.port, n.spec.port);
+        let text = n.config_text.clone();
+        self.emit(Line::Shell(format!("cat {name}")))?;
+        self.emit(Line::File(text))
+    }
+
+    /// `shutdown`: SHUTDOWN as a client sends it, then wait for the process to exit.
+    pub(super) async fn shutdown(&mut self, node: &str) -> Result<(), LabError> {
+        self.sessions.retain(|(n, _)| n != node);
+        let n = self.nodes.get(node);
+        let port = n.port;
+        let auth = n.password().map(|p| format!(" -a {p}")).unwrap_or_default();
+        let password = n.password();
+        let cli = self.opts.engine.cli();
+        self.emit(Line::Shell(format!("{cli} -p {port}{auth} shutdown")))?;
+        let mut client = Client::connect(&format!("127.0.0.1:{port}"))
+            .await
+            .map_err(|e| LabError::failed(format!("cannot connect to {node}: {e}")))?;
+        if let Some(p) = password {
+            let _ = client.auth(None, &p).await;
+        }
+        let _ = client.command(&["SHUTDOWN"]).await;
+        let n = self.nodes.get(node);
+        if !n.wait_exit(self.opts.deadline).await {
+            return Err(LabError::failed(format!(
+                "{node} did not exit within {:.1} s after SHUTDOWN\n{}",
+                self.opts.deadline.as_secs_f64(),
+                n.log_tail(10)
+            )));
+        }
+        Ok(())
+    }
+
+    /// `kill`: `kill -9` by PID (a paused node is resumed first, so nothing stays stopped).
+    pub(super) fn kill(&mut self, node: &str) -> Result<(), LabError> {
+        self.sessions.retain(|(n, _)| n != node);
+        let n = self.nodes.get(node);
+        if n.pid().is_none() {
+            return Err(LabError::failed(format!(
+                "cannot kill {node}: it is not running"
+            )));
+        }
+        n.kill();
+        let shown = format!("kill -9 {}", pid_shown(n));
+        self.emit(Line::Shell(shown))
+    }
+
+    /// `run`: a command typed at the node's prompt, its reply checked, fields captured.
+    pub(super) async fn run_step(&mut self, step: &Step) -> Result<(), LabError> {
+        let Step::Run {
+            node,
+            command,
+            expect,
+            fields,
+            show,
+            retry,
+            capture,
+            say,
+        } = step
+        else {
+            return Err(LabError::failed("not a run step"));
+        };
+        let node = self.resolve_node(node)?;
+        let text = self
+            .run_command(&node, command, expect, fields, show, *retry)
+            .await?;
+        for (var, field) in capture {
+            let value = if field == "reply" {
+                let reply = text.trim_end();
+                reply
+                    .strip_prefix('"')
+                    .and_then(|r| r.strip_suffix('"'))
+                    .unwrap_or(reply)
+                    .to_string()
+            } else {
+                info_field(&text, field)
+                    .map(|v| v.trim().to_string())
+                    .ok_or_else(|| {
+                        LabError::failed(format!(
+                            "on {node}, `{command}`: no field {field:?} to capture as ${var}"
+                        ))
+                    })?
+            };
+            self.keep_capture(var, value)?;
+        }
+        self.say(say)
+    }
+
+    /// Keeps `$var` for later steps and shows it (tests mask it by role, `[VAR]`).
+    pub(super) fn keep_capture(&mut self, var: &str, value: String) -> Result<(), LabError> {
+        self.emit(Line::Note(format!("${var} = {value}")))?;
+        self.vars.insert(var.to_string(), value);
+        Ok(())
+    }
+
+    /// `rdb`: describe the node's dump file.
+    pub(super) fn rdb(&mut self, node: &str, say: &Option<String>) -> Result<(), LabError> {
+        let n = self.nodes.get(node);
+        let path = n.dump_path();
+        let shown = format!(
+            "{}/{}",
+            n.spec.port,
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        self.emit(Line::Shell(format!("redislab rdb {shown}")))?;
+        let mut text = Vec::new();
+        crate::persist::rdb::describe(&path, &mut text)
+            .map_err(|e| LabError::failed(format!("redislab rdb {shown}: {e}")))?;
+        self.emit(Line::Reply(String::from_utf8_lossy(&text).into_owned()))?;
+        self.say(say)
+    }
+
+    pub(super) async fn session(&mut self, node: &str) -> Result<&mut Client, LabError> {
+        if let Some(i) = self.sessions.iter().position(|(n, _)| n == node) {
+            return Ok(&mut self.sessions[i].1);
+        }
+        let port = self.nodes.get(node).port;
+        let client = Client::connect(&format!("127.0.0.1:{port}"))
+            .await
+            .map_err(|e| {
+                LabError::failed(format!(
+                    "Could not connect to Redis at 127.0.0.1:{port}: {e}"
+                ))
+            })?;
+        self.sessions.push((node.to_string(), client));
+        Ok(&mut self.sessions.last_mut().expect("just pushed").1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_command(
+        &mut self,
+        node: &str,
+        command: &str,
+        expect: &Option<String>,
+        fields: &std::collections::BTreeMap<String, String>,
+        show: &[String],
+        retry: bool,
+    ) -> Result<String, LabError> {
+        // Split first, then fill: a captured value is one argument even if it has spaces.
+        let mut args: Vec<String> = split_command(command)
+            .iter()
+            .map(|w| self.fill(w))
+            .collect();
+        let lower = args[0].to_ascii_lowercase();
+        if (lower == "replicaof" || lower == "slaveof") && args.len() == 3 {
+            args[2] = self.opts.ports.map_str(&args[2]);
+        }
+        let typed = self.fill(command);
+        let expect = expect.as_ref().map(|e| self.fill(e));
+        let fields: std::collections::BTreeMap<String, String> = fields
+            .iter()
+            .map(|(k, v)| (k.clone(), self.fill(v)))
+            .collect();
+        let port = self.nodes.get(node).port;
+        let verbatim = crate::client::cli::prints_verbatim(&args);
+        let deadline = Instant::now() + self.opts.deadline;
+        let (text, problem) = loop {
+            let client = self.session(node).await?;
+            let reply = client
+                .command(&args)
+                .await
+                .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))?;
+            let text = if verbatim {
+                String::from_utf8_lossy(&format_reply(&reply, OutputMode::Tty, true)).into_owned()
+            } else {
+                String::from_utf8_lossy(&format_tty(&reply)).into_owned()
+            };
+            let problem = check(&reply, &text, &expect, &fields);
+            if problem.is_none() || !retry || Instant::now() >= deadline {
+                break (text, problem);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.emit(Line::Prompt {
+            addr: format!("127.0.0.1:{port}"),
+            command: typed.clone(),
+        })?;
+        if show.is_empty() {
+            self.emit(Line::Reply(text.clone()))?;
+        } else {
+            let kept: Vec<&str> = text
+                .lines()
+                .map(|l| l.trim_end_matches('\r'))
+                .filter(|l| {
+                    l.split_once(':')
+                        .is_some_and(|(k, _)| show.iter().any(|s| s == k))
+                })
+                .collect();
+            self.emit(Line::Reply(kept.join("\n")))?;
+            self.emit(Line::Note(
+                "only the lines that matter here; the full reply has more".into(),
+            ))?;
+        }
+        if let Some(problem) = problem {
+            return Err(LabError::failed(format!("on {node}, `{typed}`: {problem}")));
+        }
+        Ok(text)
+    }
+}
+
+/// How a shell names a node's PID: `$(cat 6380/redis_6380.pid)`, as the tutorial would.
+pub(super) fn pid_shown(n: &crate::lab::nodes::Node) -> String {
+    format!(
+        "$(cat {}/{})",
+        n.spec.port,
+        crate::lab::nodes::directive(&n.config_text, "pidfile").unwrap_or_default()
+    )
+}
