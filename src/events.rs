@@ -153,7 +153,7 @@ define_events! {
     /// The listener is bound.
     Listening { mode: String, port: u16 } = "listening", Notice, "Running mode={mode}, port={port}.";
     /// The dataset is loaded and clients are served.
-    Ready = "ready", Notice, "Ready to accept connections tcp";
+    Ready = "ready", Notice, "Ready to accept connections";
     /// The listening socket could not be bound (Redis's `listenToPort`).
     ListenFailed { error: String } = "listen-failed", Warning, "Warning: Could not create server TCP listening socket {error}";
     /// ... and the server gives up (`initServer`).
@@ -571,8 +571,8 @@ mod tests {
     #[test]
     fn message_strips_the_redis_prefix() {
         assert_eq!(
-            message("12:M 24 Nov 2026 16:22:01.123 * Ready to accept connections tcp"),
-            "Ready to accept connections tcp"
+            message("12:M 24 Nov 2026 16:22:01.123 * Ready to accept connections"),
+            "Ready to accept connections"
         );
         assert_eq!(message("not a log line"), "not a log line");
     }

@@ -696,15 +696,8 @@ fn outcomes(transcript: &str, skipped: &[String]) -> Vec<String> {
     }
     for node in ["master", "replica"] {
         for event in events_of(transcript, node) {
-            // Redis 7.0 logs `Ready to accept connections` without 7.2's ` tcp`, which the
-            // `ready` event's template has; the lab waits for the shared prefix on redis.
             let kind = redislab::events::recognise(&event)
                 .map(|e| e.kind().to_string())
-                .or_else(|| {
-                    event
-                        .starts_with("Ready to accept connections")
-                        .then(|| "ready".into())
-                })
                 .unwrap_or_else(|| format!("line {event}"));
             if kind != "lab-fault" && !skipped.contains(&kind) {
                 out.push(format!("{node} {kind}"));

@@ -160,7 +160,7 @@ fn daemonize_detaches_writes_the_pidfile_and_logs_redis_style() {
     );
     let log = std::fs::read_to_string(&logfile).unwrap();
     let line = log.lines().find(|l| l.contains("Ready to accept")).unwrap();
-    // `pid:M 24 Nov 2026 16:22:01.123 * Ready to accept connections tcp`
+    // `pid:M 24 Nov 2026 16:22:01.123 * Ready to accept connections`
     let parts: Vec<&str> = line.splitn(7, ' ').collect();
     assert_eq!(parts[0], format!("{pid}:M"));
     assert_eq!(parts[4].len(), "16:22:01.123".len());

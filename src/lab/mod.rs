@@ -76,8 +76,6 @@
 //! config file on disk points at it; `show-config` shows the lab's text) and cut/heal/delay act
 //! on the relay, said in a note; a link without one is skipped with a note. A wait with
 //! `engines = ["redislab"]` is skipped, visibly, on an engine that does not log that event.
-//! Redis 7.0 logs `Ready to accept connections` without ` tcp`; on redis the start waits for
-//! that prefix.
 //!
 //! `redislab run path/to/lab.toml` runs a lab file of one's own (the tests use
 //! `tests/labs/*.toml`).

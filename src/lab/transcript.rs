@@ -430,7 +430,7 @@ mod tests {
         };
         let event = |node: &str| Line::Event {
             node: node.into(),
-            message: "Ready to accept connections tcp".into(),
+            message: "Ready to accept connections".into(),
         };
         let master = render_color(&event("master"), &layout);
         let replica = render_color(&event("replica"), &layout);

@@ -405,12 +405,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                     .into(),
             ))?;
         }
-        let mut ready = WaitCase::event(node, "ready");
-        if self.opts.engine == super::Engine::Redis {
-            // Redis 7.0 logs the line without 7.2's ` tcp`, which the event's template has.
-            ready.event = None;
-            ready.pattern = Some("Ready to accept connections".into());
-        }
+        let ready = WaitCase::event(node, "ready");
         let limit = self.opts.deadline;
         let (_, ready_at, ready_line) =
             self.await_line(std::slice::from_ref(&ready), limit).await?;
