@@ -7,7 +7,12 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 floor=$(tr -dc '0-9' <"$HERE/floor")
-out=$("$HERE/run.sh" --show-errors 20 --timeout 120 "$@" | tee /dev/stderr | tail -n 1)
+# The suite's report goes to stderr as it comes (through the inherited descriptor: reopening
+# /dev/stderr would truncate a log file it points at) and to a temp file for the total.
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+"$HERE/run.sh" --show-errors 20 --timeout 120 "$@" | tee "$report" >&2
+out=$(tail -n 1 "$report")
 passed=$(sed -n 's/^conformance: \([0-9]*\) of .*/\1/p' <<<"$out")
 if [[ -z $passed ]]; then
   echo "conformance gate: the suite gave no total" >&2
