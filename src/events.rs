@@ -1,6 +1,6 @@
 //! Events: what a node did, as typed facts in the past tense, each defined once.
 //!
-//! One line of [`define_events!`] per kind gives everything the rest of redislab needs:
+//! One line of `define_events!` per kind gives everything the rest of redislab needs:
 //!
 //! - the typed value ([`Event`]) that the code emitting it builds, with its fields;
 //! - its kind name ([`Event::kind`]), what a lab file waits on (`replica-synced`);

@@ -1,8 +1,8 @@
 //! Replication commands: REPLICAOF (and SLAVEOF), REPLCONF, PSYNC, SYNC, WAIT, ROLE.
 //!
 //! PSYNC and SYNC only record what the replica asked for; the connection task then hands its
-//! socket to [`super::serve_replica::serve_replica`]. REPLICAOF starts or stops the replica link
-//! ([`crate::repl::replica`]).
+//! socket to the runtime's master side (`node::serve_replica`). REPLICAOF changes the role
+//! through [`crate::server::role::change_role`]; the runtime starts or stops the replica link.
 
 use std::time::Duration;
 

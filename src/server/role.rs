@@ -1,6 +1,6 @@
 //! The node's role as one value, and the one transition that changes it.
 //!
-//! A node is a master or a replica of `host:port`; the role lives in [`ReplState::master`]
+//! A node is a master or a replica of `host:port`; the role lives in [`ReplState::master`](crate::repl::ReplState::master)
 //! (`None`: master) inside the [`Engine`], under the one lock, and only [`change_role`]
 //! writes it. Everything a role change touches changes there, together:
 //!
