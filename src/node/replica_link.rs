@@ -16,15 +16,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::net::PeerStream;
 use crate::persist::rdb;
-use crate::repl::link::{History, LinkConfig, LinkStatus, Output, ReplicaLink};
-use crate::repl::{encode_command, MasterLink};
+use crate::repl::link::{ack_command, History, LinkConfig, LinkStatus, Output, ReplicaLink};
+use crate::repl::MasterLink;
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::events::Event;
 use crate::server::persistence::install_master_snapshot;
@@ -49,7 +49,7 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
         stream: None,
         writer: None,
         handle: None,
-        session: master_session(),
+        session: Session::master_link(),
         addrs: None,
     };
     let mut tick = tokio::time::interval(TICK);
@@ -114,13 +114,6 @@ fn history(shared: &Shared) -> History {
         offset: engine.repl.offset,
         known: engine.repl.has_history,
     }
-}
-
-fn master_session() -> Session {
-    let mut session = Session::new(0, "master".into(), true);
-    session.is_master_link = true;
-    session.may_block = false;
-    session
 }
 
 fn current_generation(shared: &Shared) -> Option<u64> {
@@ -215,12 +208,8 @@ impl Driver {
                 Output::Connect => self.connect().await,
                 Output::Send(bytes) => self.write(&bytes).await,
                 Output::SendAck => {
-                    let offset = self.shared.engine().repl.offset.to_string();
-                    let mut out = BytesMut::new();
-                    let ack = ["REPLCONF", "ACK", offset.as_str()]
-                        .map(|s| Bytes::copy_from_slice(s.as_bytes()));
-                    encode_command(&ack, &mut out);
-                    self.write(&out).await
+                    let offset = self.shared.engine().repl.offset;
+                    self.write(&ack_command(offset)).await
                 }
                 apply @ (Output::Apply { .. } | Output::Proxy(_)) => {
                     // Every command of this read under one lock, in stream order.
@@ -365,7 +354,7 @@ impl Driver {
         if let Some(handle) = self.handle.take() {
             self.shared.clients.unregister(handle.id);
         }
-        self.session = master_session();
+        self.session = Session::master_link();
     }
 }
 

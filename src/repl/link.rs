@@ -588,6 +588,15 @@ impl ReplicaLink {
     }
 }
 
+/// `REPLCONF ACK <offset>`, as [`Output::SendAck`] asks the driver to send.
+pub fn ack_command(offset: i64) -> Bytes {
+    let offset = offset.to_string();
+    let argv = [&b"REPLCONF"[..], b"ACK", offset.as_bytes()].map(Bytes::copy_from_slice);
+    let mut out = BytesMut::new();
+    encode_command(&argv, &mut out);
+    out.freeze()
+}
+
 fn send(argv: &[&[u8]]) -> Output {
     let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     let mut out = bytes::BytesMut::new();

@@ -77,6 +77,15 @@ pub enum ReplyMode {
 }
 
 impl Session {
+    /// The session a replica applies its master's stream in: authenticated, never blocking,
+    /// and marked as the master link (no read-only check, no propagation of its own).
+    pub fn master_link() -> Session {
+        let mut session = Session::new(0, "master".into(), true);
+        session.is_master_link = true;
+        session.may_block = false;
+        session
+    }
+
     pub fn new(id: ClientId, addr: String, authenticated: bool) -> Session {
         Session {
             id,

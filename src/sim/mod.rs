@@ -34,9 +34,9 @@ use crate::cmd::{self, Effect};
 use crate::config::Config;
 use crate::events::Event;
 use crate::persist::rdb::{self, SaveOptions};
-use crate::repl::link::{History, LinkConfig, LinkStatus, Output, ReplicaLink};
+use crate::repl::link::{ack_command, History, LinkConfig, LinkStatus, Output, ReplicaLink};
 use crate::repl::stream::{stream_channel, StreamSource};
-use crate::repl::{encode_command, Psync, ReplicaState, SyncRequest};
+use crate::repl::{Psync, ReplicaState, SyncRequest};
 use crate::resp::{Reply, RequestParser};
 use crate::server::events::EventBus;
 use crate::server::log::Logger;
@@ -150,7 +150,7 @@ impl Sim {
             events,
             link: None,
             link_conn: None,
-            link_session: master_session(),
+            link_session: Session::master_link(),
             served: BTreeMap::new(),
             client: Session::new(0, "scenario".into(), true),
             paused: false,
@@ -232,7 +232,7 @@ impl Sim {
                     }
                 };
                 n.link = Some((ReplicaLink::new(config, self.now), m.generation));
-                n.link_session = master_session();
+                n.link_session = Session::master_link();
             }
             None if current.is_some() => {
                 n.link = None;
@@ -552,13 +552,9 @@ impl Sim {
                     Vec::new()
                 }
                 Output::SendAck => {
-                    let offset = n.shared.engine().repl.offset.to_string();
-                    let mut out = BytesMut::new();
-                    let ack = ["REPLCONF", "ACK", offset.as_str()]
-                        .map(|s| Bytes::copy_from_slice(s.as_bytes()));
-                    encode_command(&ack, &mut out);
+                    let offset = n.shared.engine().repl.offset;
                     if let Some(conn) = n.link_conn {
-                        self.net.send(conn, id, out.freeze(), now);
+                        self.net.send(conn, id, ack_command(offset), now);
                     }
                     Vec::new()
                 }
@@ -580,7 +576,7 @@ impl Sim {
                     let result = match rdb::load_snapshot(&rdb[..]) {
                         Ok(snapshot) => {
                             install_master_snapshot(&n.shared, snapshot, &replid, offset);
-                            n.link_session = master_session();
+                            n.link_session = Session::master_link();
                             Ok(())
                         }
                         Err(e) => Err(e.to_string()),
@@ -605,7 +601,7 @@ impl Sim {
                     if let Some(conn) = n.link_conn.take() {
                         self.net.close(conn, id, now);
                     }
-                    n.link_session = master_session();
+                    n.link_session = Session::master_link();
                     Vec::new()
                 }
                 Output::Status(status) => {
@@ -677,11 +673,4 @@ impl Sim {
         out.sort();
         out
     }
-}
-
-fn master_session() -> Session {
-    let mut session = Session::new(0, "master".into(), true);
-    session.is_master_link = true;
-    session.may_block = false;
-    session
 }
