@@ -334,23 +334,25 @@ fn run(
     let dirty_before = engine.dirty;
     let db_before = session.db;
     let notifying = engine.notify_flags != 0;
+    // One clock read gives the command's time and the start of its duration (Redis's `call`
+    // reads `ustime` once for both).
+    let started_us = crate::server::unix_us();
     let mut cx = Exec {
         shared,
         engine,
         session,
         argv,
-        now: unix_ms(),
+        now: started_us / 1000,
         effect: Effect::None,
         rewrite: None,
         touched: notifying.then(Vec::new),
     };
     let mut args = Args::new(argv);
-    let started = std::time::Instant::now();
     let reply = match (spec.handler)(&mut cx, &mut args) {
         Ok(reply) => reply,
         Err(error) => error.into(),
     };
-    let usec = started.elapsed().as_micros() as u64;
+    let usec = (crate::server::unix_us() - started_us).max(0) as u64;
     if let Some(index) = super::spec_index(spec) {
         cx.engine
             .command_stats

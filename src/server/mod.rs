@@ -261,9 +261,14 @@ pub fn quote_for_monitor(arg: &[u8]) -> String {
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms() -> i64 {
+    unix_us() / 1000
+}
+
+/// Microseconds since the Unix epoch (Redis's `ustime`).
+pub fn unix_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+        .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
 }
 
