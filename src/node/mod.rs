@@ -72,6 +72,21 @@ fn strerror(error: &std::io::Error) -> String {
     }
 }
 
+/// Moves into `dir` (every relative path a node uses is relative to it, as in Redis) and
+/// names the log file: `logfile`, or /dev/null for a daemon without one (Redis sends a daemon's
+/// stdout log there). Shared by the server and the Sentinel.
+pub(crate) fn enter_dir(config: &Config) -> Result<String, StartError> {
+    std::env::set_current_dir(&config.dir).map_err(|source| StartError::Dir {
+        path: config.dir.clone(),
+        source,
+    })?;
+    Ok(if config.daemonize && config.logfile.is_empty() {
+        "/dev/null".to_string()
+    } else {
+        config.logfile.clone()
+    })
+}
+
 /// How a node runs beyond its configuration.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -102,16 +117,7 @@ pub fn run_with(
     warnings: Vec<String>,
     options: Options,
 ) -> Result<(), StartError> {
-    std::env::set_current_dir(&config.dir).map_err(|source| StartError::Dir {
-        path: config.dir.clone(),
-        source,
-    })?;
-    let logfile = if config.daemonize && config.logfile.is_empty() {
-        // Redis sends a daemon's stdout log to /dev/null.
-        "/dev/null".to_string()
-    } else {
-        config.logfile.clone()
-    };
+    let logfile = enter_dir(&config)?;
     // Open the log once while still attached to the terminal, so that a logfile in a missing
     // folder is reported there (Redis checks it while reading the config, before forking).
     if !logfile.is_empty() {

@@ -122,15 +122,7 @@ pub fn run(
     let (sentinel, sentinel_warnings) =
         load(&config, config.port, &mut rng).map_err(|e| StartError::Load(e.to_string()))?;
 
-    std::env::set_current_dir(&config.dir).map_err(|source| StartError::Dir {
-        path: config.dir.clone(),
-        source,
-    })?;
-    let logfile = if config.daemonize && config.logfile.is_empty() {
-        "/dev/null".to_string()
-    } else {
-        config.logfile.clone()
-    };
+    let logfile = super::enter_dir(&config)?;
     // A daemon's parent waits for the report: listening, or why not (see `node::daemon`).
     let mut report = if config.daemonize {
         super::daemon::daemonize()?

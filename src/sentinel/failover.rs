@@ -487,6 +487,13 @@ pub fn switch_to_promoted(core: &mut Core, m: &mut Master, now: Ms) {
         .as_ref()
         .and_then(|k| m.replicas.get(k))
         .map_or_else(|| m.inst.addr.clone(), |p| p.addr.clone());
+    switch_master(core, m, new_addr, now);
+}
+
+/// `+switch-master <name> <old ip> <old port> <new ip> <new port>`, then the master is reset
+/// to its new address: after our own failover, or when a hello says another Sentinel's
+/// failover moved it.
+pub fn switch_master(core: &mut Core, m: &mut Master, new_addr: Addr, now: Ms) {
     let old = m.inst.addr.clone();
     core.event(
         LogLevel::Warning,

@@ -813,20 +813,7 @@ impl Sentinel {
             {
                 let si = m.sentinels[&hello.runid].clone();
                 core.instance_event(LogLevel::Warning, "+config-update-from", &si, m, "");
-                let old = m.inst.addr.clone();
-                core.event(
-                    LogLevel::Warning,
-                    "+switch-master",
-                    format!(
-                        "{} {} {} {} {}",
-                        m.name(),
-                        old.ip,
-                        old.port,
-                        hello.master_addr.ip,
-                        hello.master_addr.port
-                    ),
-                );
-                failover::reset_master_and_change_address(core, m, hello.master_addr.clone(), now);
+                failover::switch_master(core, m, hello.master_addr.clone(), now);
             }
         }
         if let Some(si) = m.sentinels.get_mut(&hello.runid) {
