@@ -356,6 +356,124 @@ define_events! {
         "Protocol error ({error}) from client: addr={addr}";
     ConfigRewritten = "config-rewritten", Notice, "CONFIG REWRITE executed with success.";
 
+    // --- cluster (cluster.c) ---
+    /// A node started without a nodes.conf and named itself.
+    ClusterNoConfig { name: String } = "cluster-no-config", Notice,
+        "No cluster configuration found, I'm {name}";
+    /// A node started from its nodes.conf.
+    ClusterConfigLoaded { name: String } = "cluster-config-loaded", Notice,
+        "Node configuration loaded, I'm {name}";
+    /// nodes.conf could not be read: the node exits.
+    ClusterConfigCorrupt = "cluster-config-corrupt", Warning,
+        "Unrecoverable error: corrupted cluster config file.";
+    /// nodes.conf could not be written: the node exits.
+    ClusterConfigSaveFailed = "cluster-config-save-failed", Warning,
+        "Fatal: can't update cluster config file.";
+    /// Keys were loaded for a slot nobody serves; this node takes it.
+    ClusterKeysInUnassignedSlot { slot: u16 } = "cluster-keys-in-unassigned-slot", Warning,
+        "I have keys for unassigned slot {slot}. Taking responsibility for it.";
+    /// Keys were loaded for a slot another node serves; it is marked importing.
+    ClusterKeysInOthersSlot { slot: u16 } = "cluster-keys-in-others-slot", Warning,
+        "I have keys for slot {slot}, but the slot is assigned to another node. Setting it to importing state.";
+    /// `cluster_state` changed.
+    ClusterStateChanged { state: String } = "cluster-state-changed", Warning,
+        "Cluster state changed: {state}";
+    /// CLUSTER SET-CONFIG-EPOCH.
+    ClusterConfigEpochSet { epoch: u64 } = "cluster-config-epoch-set", Notice,
+        "configEpoch set to {epoch} via CLUSTER SET-CONFIG-EPOCH";
+    /// This node gave itself a new configEpoch without an election.
+    ClusterNewConfigEpoch { epoch: u64 } = "cluster-new-config-epoch", Warning,
+        "New configEpoch set to {epoch}";
+    /// A MEET completed: the node's real name replaced the temporary one.
+    ClusterHandshakeCompleted { name: String } = "cluster-handshake-completed", Debug,
+        "Handshake with node {name} completed.";
+    /// A MEET (or the first PING) told this node its own address.
+    ClusterMyIpUpdated { ip: String } = "cluster-my-ip-updated", Warning,
+        "IP address for this node updated to {ip}";
+    /// A node answered from a new address.
+    ClusterAddressUpdated { name: String, addr: String } = "cluster-address-updated", Warning,
+        "Address updated for node {name}, now {addr}";
+    /// No PONG within node-timeout: PFAIL.
+    ClusterNodePossiblyFailing { name: String } = "cluster-node-pfail", Debug,
+        "*** NODE {name} possibly failing";
+    /// A master's gossip reported a node as failing.
+    ClusterFailureReported { sender: String, name: String } = "cluster-failure-reported", Verbose,
+        "Node {sender} reported node {name} as not reachable.";
+    /// ... and later as reachable.
+    ClusterFailureReportCleared { sender: String, name: String } = "cluster-failure-report-cleared", Verbose,
+        "Node {sender} reported node {name} is back online.";
+    /// Failure reports from a majority of masters: FAIL, broadcast.
+    ClusterNodeFailing { name: String } = "cluster-node-fail", Notice,
+        "Marking node {name} as failing (quorum reached).";
+    /// A FAIL message from another node.
+    ClusterFailReceived { sender: String, about: String } = "cluster-fail-received", Notice,
+        "FAIL message received from {sender} about {about}";
+    /// A FAIL message from a node we do not know.
+    ClusterFailIgnored { sender: String, about: String } = "cluster-fail-ignored", Notice,
+        "Ignoring FAIL message from unknown node {sender} about {about}";
+    /// A failing node is reachable again and its FAIL flag is cleared.
+    ClusterFailCleared { name: String, reason: String } = "cluster-fail-cleared", Notice,
+        "Clear FAIL state for node {name}: {reason}";
+    /// A replica scheduled its election.
+    ClusterElectionDelayed { delay: u64, rank: usize, offset: u64 } = "cluster-election-delayed", Warning,
+        "Start of election delayed for {delay} milliseconds (rank #{rank}, offset {offset}).";
+    /// A sibling with a better offset pushed the election back.
+    ClusterReplicaRankUpdated { rank: usize, delay: u64 } = "cluster-replica-rank-updated", Warning,
+        "Replica rank updated to #{rank}, added {delay} milliseconds of delay.";
+    /// A replica asked the masters for votes.
+    ClusterElectionStarted { epoch: u64 } = "cluster-election-started", Warning,
+        "Starting a failover election for epoch {epoch}.";
+    /// A master voted for a replica.
+    ClusterAuthGranted { name: String, epoch: u64 } = "cluster-auth-granted", Warning,
+        "Failover auth granted to {name} for epoch {epoch}";
+    /// A master refused its vote.
+    ClusterAuthDenied { name: String, reason: String } = "cluster-auth-denied", Warning,
+        "Failover auth denied to {name}: {reason}";
+    /// A majority voted: the replica takes over.
+    ClusterElectionWon = "cluster-election-won", Warning,
+        "Failover election won: I'm the new master.";
+    ClusterConfigEpochAfterFailover { epoch: u64 } = "cluster-config-epoch-after-failover", Warning,
+        "configEpoch set to {epoch} after successful failover";
+    /// Why a replica of a failed master is not failing over.
+    ClusterCantFailover { reason: String } = "cluster-cant-failover", Warning,
+        "Currently unable to failover: {reason}";
+    /// A node lost its slots to another and follows it.
+    ClusterReconfiguredAsReplica { name: String } = "cluster-reconfigured-as-replica", Warning,
+        "Configuration change detected. Reconfiguring myself as a replica of {name}";
+    ClusterSubReplica { name: String } = "cluster-sub-replica", Warning,
+        "I'm a sub-replica! Reconfiguring myself as a replica of grandmaster {name}";
+    ClusterUpdateAboutMyself = "cluster-update-about-myself", Warning,
+        "Discarding UPDATE message about myself.";
+    ClusterReplicaMigrating { name: String } = "cluster-replica-migrating", Warning,
+        "Migrating to orphaned master {name}";
+    /// CLUSTER FAILOVER and its steps.
+    ClusterManualFailoverAccepted = "cluster-manual-failover-accepted", Warning,
+        "Manual failover user request accepted.";
+    ClusterForcedFailover = "cluster-forced-failover", Warning,
+        "Forced failover user request accepted.";
+    ClusterTakeover = "cluster-takeover", Warning, "Taking over the master (user request).";
+    ClusterManualFailoverRequested { name: String } = "cluster-manual-failover-requested", Warning,
+        "Manual failover requested by replica {name}.";
+    ClusterManualFailoverOffset { offset: u64 } = "cluster-manual-failover-offset", Warning,
+        "Received replication offset for paused master manual failover: {offset}";
+    ClusterManualFailoverCanStart = "cluster-manual-failover-can-start", Warning,
+        "All master replication stream processed, manual failover can start.";
+    ClusterManualFailoverTimedOut = "cluster-manual-failover-timed-out", Warning,
+        "Manual failover timed out.";
+    /// Bus frames that are dropped (the first one also closes the link).
+    ClusterBusBadFrame = "cluster-bus-bad-frame", Warning,
+        "Bad message length or signature received from Cluster bus.";
+    ClusterBusInvalidLength { kind: String, totlen: usize, expected: usize } = "cluster-bus-invalid-length", Warning,
+        "Received invalid {kind} packet of length {totlen} but expected length {expected}";
+    ClusterBusBadPadding { kind: String, len: usize } = "cluster-bus-bad-padding", Warning,
+        "Received a {kind} packet without proper padding ({len} bytes)";
+    ClusterBusExtensionOverrun { kind: String, totlen: usize } = "cluster-bus-extension-overrun", Warning,
+        "Received invalid {kind} packet with extension data that exceeds total packet length ({totlen})";
+    ClusterBusUnknownType { kind: u16 } = "cluster-bus-unknown-type", Warning,
+        "Received unknown packet type: {kind}";
+    ClusterUnknownExtension { kind: u16 } = "cluster-unknown-extension", Warning,
+        "Received unknown extension type {kind}";
+
     // --- labs ---
     /// A lab changed this node's fault table (only with `--lab-faults`).
     LabFault { peer: String, what: String } = "lab-fault", Warning, "Lab fault: traffic with {peer} {what}";

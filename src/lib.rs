@@ -19,24 +19,27 @@
 //!    rule, the per-replica stream channel, and the replica side's state machine.
 //! 8. [`sentinel`]: Redis Sentinel as a pure state machine (time and randomness are inputs);
 //!    its driver is `node::sentinel`.
-//! 9. [`net`]: peer links through one layer with a fault table (cut, delay per peer and
-//!    direction), which a lab drives on a node started with `--lab-faults`.
-//! 10. [`server`]: the core. One node's state: the [`server::engine::Engine`] (keyspace,
+//! 9. [`cluster`]: Redis Cluster as a pure state machine: hash slots, the bus's binary format,
+//!    `nodes.conf`, gossip, failure detection, elections and votes; its driver is
+//!    `node::cluster`.
+//! 10. [`net`]: peer links through one layer with a fault table (cut, delay per peer and
+//!     direction), which a lab drives on a node started with `--lab-faults`.
+//! 11. [`server`]: the core. One node's state: the [`server::engine::Engine`] (keyspace,
 //!     replication state, AOF writer, persistence status, the role) behind one lock, the one
 //!     role transition ([`server::role`]), propagation ([`server::propagation::flush`]), and
 //!     what sits beside the engine (pub/sub, clients, config, the event bus).
-//! 11. [`cmd`]: the command table and one module per family; [`cmd::call`] is the path of a
+//! 12. [`cmd`]: the command table and one module per family; [`cmd::call`] is the path of a
 //!     command. Commands change the core and return a reply and an effect for the runtime.
-//! 12. [`client`]: the async client, redis-cli formatting and `redislab cli` (its help reads
+//! 13. [`client`]: the async client, redis-cli formatting and `redislab cli` (its help reads
 //!     the command docs).
-//! 13. [`node`]: the runtime. Listeners, connection tasks, the periodic tick and child reaping
+//! 14. [`node`]: the runtime. Listeners, connection tasks, the periodic tick and child reaping
 //!     ([`node::cron`]), start-up loading, the replica link ([`node::replica_link`]) and the
 //!     master's side of a sync ([`node::serve_replica`]), carrying out role changes, shutdown,
 //!     and the Sentinel's driver ([`node::sentinel`]).
-//! 14. [`sim`]: the deterministic simulator: nodes running the real core, command path and
+//! 15. [`sim`]: the deterministic simulator: nodes running the real core, command path and
 //!     replication machines over a virtual network, in virtual time, with seeded randomness;
 //!     scenarios as scripts whose traces are snapshots.
-//! 15. [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
+//! 16. [`lab`]: lab files, the runner that starts real nodes and narrates from their logs, and
 //!     transcripts.
 //!
 //! # The life of a command
@@ -64,6 +67,7 @@
 pub const REDIS_VERSION: &str = "7.0.15";
 
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod events;

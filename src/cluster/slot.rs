@@ -1,0 +1,129 @@
+//! Hash slots: which of the 16384 slots a key belongs to, and the slot bitmap the bus carries.
+
+/// The number of hash slots (`CLUSTER_SLOTS`).
+pub const SLOTS: usize = 16384;
+
+/// The slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}` when the key has a
+/// non-empty one, mod 16384 (Redis's `keyHashSlot`).
+pub fn key_slot(key: &[u8]) -> u16 {
+    let hashed = match key.iter().position(|&b| b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
+            Some(0) | None => key,
+            Some(len) => &key[open + 1..open + 1 + len],
+        },
+        None => key,
+    };
+    crc16::State::<crc16::XMODEM>::calculate(hashed) & 0x3FFF
+}
+
+/// A set of slots as the bus sends it: 2048 bytes, slot `n` is bit `n % 8` of byte `n / 8`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlotBitmap(pub Box<[u8; SLOTS / 8]>);
+
+impl Default for SlotBitmap {
+    fn default() -> Self {
+        SlotBitmap(Box::new([0; SLOTS / 8]))
+    }
+}
+
+impl std::fmt::Debug for SlotBitmap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SlotBitmap({})", render_ranges(&self.ranges()))
+    }
+}
+
+impl SlotBitmap {
+    pub fn get(&self, slot: usize) -> bool {
+        self.0[slot / 8] & (1 << (slot & 7)) != 0
+    }
+
+    /// Sets the bit; returns its old value.
+    pub fn set(&mut self, slot: usize) -> bool {
+        let old = self.get(slot);
+        self.0[slot / 8] |= 1 << (slot & 7);
+        old
+    }
+
+    /// Clears the bit; returns its old value.
+    pub fn clear(&mut self, slot: usize) -> bool {
+        let old = self.get(slot);
+        self.0[slot / 8] &= !(1 << (slot & 7));
+        old
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.iter().map(|b| b.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&b| b == 0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..SLOTS).filter(|&s| self.get(s))
+    }
+
+    /// The set as inclusive `(start, end)` ranges, in order.
+    pub fn ranges(&self) -> Vec<(u16, u16)> {
+        let mut out: Vec<(u16, u16)> = Vec::new();
+        for s in self.iter() {
+            let s = s as u16;
+            match out.last_mut() {
+                Some((_, end)) if *end + 1 == s => *end = s,
+                _ => out.push((s, s)),
+            }
+        }
+        out
+    }
+}
+
+/// Ranges as CLUSTER NODES writes them: `0-5460 5462`.
+pub fn render_ranges(ranges: &[(u16, u16)]) -> String {
+    ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_of_known_keys() {
+        // Values from the tutorial and from CLUSTER KEYSLOT on real Redis.
+        assert_eq!(key_slot(b"name"), 5798);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"123456789"), 0x31C3 & 0x3FFF);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+        assert_eq!(key_slot(b"foo{bar}{zap}"), key_slot(b"bar"));
+        assert_eq!(key_slot(b""), 0);
+    }
+
+    #[test]
+    fn bitmap_is_lsb_first_and_ranges_join() {
+        let mut b = SlotBitmap::default();
+        assert!(!b.set(0));
+        assert!(b.set(0));
+        b.set(1);
+        b.set(2);
+        b.set(9);
+        b.set(16383);
+        assert_eq!(b.0[0], 0b0000_0111);
+        assert_eq!(b.0[1], 0b0000_0010);
+        assert_eq!(b.count(), 5);
+        assert_eq!(render_ranges(&b.ranges()), "0-2 9 16383");
+        assert!(b.clear(9));
+        assert!(!b.get(9));
+    }
+}
