@@ -198,6 +198,17 @@ pub struct Cluster {
     outbox: Vec<Output>,
 }
 
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("myself", &name_str(&self.myself))
+            .field("nodes", &self.nodes.len())
+            .field("current_epoch", &self.current_epoch)
+            .field("state_ok", &self.state_ok)
+            .finish()
+    }
+}
+
 /// A fresh random node name: 40 lowercase hex characters.
 pub fn random_name(rng: &mut dyn RngCore) -> NodeName {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -153,7 +153,14 @@ fn hello(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         ),
         (Reply::bulk(b"proto"), Reply::Int(if resp3 { 3 } else { 2 })),
         (Reply::bulk(b"id"), Reply::Int(cx.session.id as i64)),
-        (Reply::bulk(b"mode"), Reply::bulk(b"standalone")),
+        (
+            Reply::bulk(b"mode"),
+            Reply::bulk(if cx.engine.cluster.is_some() {
+                b"cluster"
+            } else {
+                b"standalone"
+            }),
+        ),
         (Reply::bulk(b"role"), Reply::bulk(role.as_bytes())),
         (Reply::bulk(b"modules"), Reply::Array(vec![])),
     ]))

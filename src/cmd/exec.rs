@@ -140,7 +140,24 @@ pub fn call(
             return (super::lab::redislab(shared, table, argv), Effect::None);
         }
     }
-    match check(shared, engine, session, argv) {
+    match check(shared, engine, session, argv).and_then(|spec| {
+        if engine.cluster.is_none() {
+            return Ok(spec);
+        }
+        let allow_reads_when_down = shared.config().cluster_allow_reads_when_down;
+        let refusal = super::cluster::redirect(
+            engine,
+            session,
+            spec,
+            argv,
+            allow_reads_when_down,
+            unix_ms(),
+        );
+        if spec.name != "asking" {
+            session.asking = false;
+        }
+        refusal.map_or(Ok(spec), Err)
+    }) {
         Ok(spec) => {
             session.last_command = spec.name;
             if let Err(refusal) = check_memory(shared, engine, session, spec)

@@ -20,6 +20,7 @@ pub mod error;
 pub mod exec;
 
 pub mod bits;
+pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod hashes;
@@ -158,6 +159,7 @@ pub fn all_specs() -> &'static [Spec] {
             pubsub::COMMANDS,
             persistence::COMMANDS,
             replication::COMMANDS,
+            cluster::COMMANDS,
             transactions::COMMANDS,
             server::COMMANDS,
             memory::COMMANDS,

@@ -37,6 +37,9 @@ pub const COMMANDS: &[Spec] = &[
 /// CONFIG REWRITE / CLIENT KILL / EXEC`); the runtime starts or stops the link after the
 /// command, when the role change is announced.
 fn replicaof(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    if cx.engine.cluster.is_some() {
+        return Err(CmdError::new("ERR REPLICAOF not allowed in cluster mode."));
+    }
     let host = args.next()?.clone();
     let port = args.next()?.clone();
     let to = if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {

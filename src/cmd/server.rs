@@ -93,7 +93,11 @@ fn info(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             "stats" => info_stats(cx, &mut text),
             "replication" => info_replication(cx, &mut text),
             "cpu" => info_cpu(&mut text),
-            "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "cluster" => text.push_str(if cx.engine.cluster.is_some() {
+                "# Cluster\r\ncluster_enabled:1\r\n"
+            } else {
+                "# Cluster\r\ncluster_enabled:0\r\n"
+            }),
             "modules" => text.push_str("# Modules\r\n"),
             "commandstats" => cx
                 .engine
@@ -119,7 +123,12 @@ fn info_server(cx: &mut Exec, text: &mut String) {
     line(text, "redis_git_sha1", "00000000");
     line(text, "redis_git_dirty", 0);
     line(text, "redis_build_id", "0");
-    line(text, "redis_mode", "standalone");
+    let mode = if cx.engine.cluster.is_some() {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    line(text, "redis_mode", mode);
     line(text, "os", std::env::consts::OS);
     line(text, "arch_bits", 64);
     line(text, "monotonic_clock", "POSIX clock_gettime");

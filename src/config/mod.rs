@@ -336,8 +336,6 @@ struct LoadState {
     save_seen: bool,
     /// Table directives set so far.
     seen: Vec<&'static str>,
-    /// Where the `cluster-enabled yes` now in force was set, as the error that refuses it.
-    cluster_enabled_at: Option<ConfigError>,
 }
 
 impl LoadState {
@@ -346,7 +344,6 @@ impl LoadState {
             base_dir,
             save_seen: false,
             seen: Vec::new(),
-            cluster_enabled_at: None,
         }
     }
 }
@@ -354,12 +351,6 @@ impl LoadState {
 /// How long a line of the start-up list of unimplemented directives may grow (characters,
 /// before the log line's prefix).
 const UNIMPLEMENTED_LINE_WIDTH: usize = 72;
-
-/// Why a server with `cluster-enabled yes` does not start: Cluster is not built yet, and
-/// serving as a plain standalone node (`INFO cluster` saying `cluster_enabled:0`) would pretend.
-pub const CLUSTER_NOT_IMPLEMENTED: &str = "cluster-enabled yes: Redis Cluster is not implemented \
-     by redislab yet, and it will not pretend by starting a standalone node instead. Use \
-     redis-server for cluster nodes, or set cluster-enabled no.";
 
 impl Default for Config {
     /// Redis 7.0's defaults, with `dir` the current working directory.
@@ -515,23 +506,7 @@ impl Config {
     /// save points (the first one replaces the defaults), `client-output-buffer-limit`
     /// changes the classes it names, and `sentinel`, `rename-command`, `user`, `loadmodule`
     /// and `include` each add a line.
-    ///
-    /// Refuses a configuration for a role redislab does not run yet (`cluster-enabled yes`),
-    /// naming the file and line, rather than start a plain server in its place.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Loaded, ConfigError> {
-        let (loaded, cluster_enabled_at) = Self::read(path, overrides)?;
-        if let Some(refusal) = cluster_enabled_at {
-            return Err(refusal);
-        }
-        Ok(loaded)
-    }
-
-    /// [`Config::load`] without refusing unbuilt roles; also returns where
-    /// `cluster-enabled yes` was set, as the error that refuses it.
-    fn read(
-        path: Option<&Path>,
-        overrides: &[String],
-    ) -> Result<(Loaded, Option<ConfigError>), ConfigError> {
         let mut config = Config::default();
         let mut st = LoadState::new(config.dir.clone());
         if let Some(path) = path {
@@ -589,8 +564,7 @@ impl Config {
             }
             warnings.push(format!("  {line}"));
         }
-        let cluster_enabled_at = st.cluster_enabled_at.filter(|_| config.cluster_enabled);
-        Ok((Loaded { config, warnings }, cluster_enabled_at))
+        Ok(Loaded { config, warnings })
     }
 
     fn load_file(
@@ -651,11 +625,6 @@ impl Config {
             }
             let args = split_multi(d, argv[1..].to_vec());
             self.set_directive(d, &args, true, st).map_err(err)?;
-            if d.name == "cluster-enabled" {
-                st.cluster_enabled_at = self
-                    .cluster_enabled
-                    .then(|| err(CLUSTER_NOT_IMPLEMENTED.into()));
-            }
             if !st.seen.contains(&d.name) {
                 st.seen.push(d.name);
             }

@@ -200,7 +200,7 @@ fn tutorial_cluster_config() {
             tmp.path().display()
         ),
     );
-    let c = Config::read(Some(&conf), &[]).unwrap().0.config;
+    let c = Config::load(Some(&conf), &[]).unwrap().config;
     assert_eq!(c.port, 9001);
     assert_eq!(c.bind, vec!["127.0.0.1"]);
     assert_eq!(c.dir, std::fs::canonicalize(&data).unwrap());
@@ -210,26 +210,13 @@ fn tutorial_cluster_config() {
 }
 
 #[test]
-fn cluster_mode_is_refused_with_its_file_and_line_until_cluster_is_built() {
-    let tmp = tempfile::tempdir().unwrap();
-    let conf = write(
-        tmp.path(),
-        "redis.conf",
-        "port 9001\ncluster-enabled yes\ncluster-config-file nodes-9001.conf\n",
-    );
-    let e = Config::load(Some(&conf), &[]).expect_err("cluster mode is refused");
-    assert_eq!(e.line, Some(2));
-    assert_eq!(e.text.as_deref(), Some("cluster-enabled yes"));
-    assert_eq!(e.reason, CLUSTER_NOT_IMPLEMENTED);
-    assert!(e.file.ends_with("redis.conf"), "{e}");
-
-    // The command line too; a later `no` wins, as every later line does.
-    let e = Config::load(
+fn cluster_mode_is_read_from_the_file_and_the_command_line() {
+    let on = Config::load(
         None,
         &strings(&["--port", "7000", "--cluster-enabled", "yes"]),
     )
-    .expect_err("cluster mode is refused");
-    assert_eq!((e.file.as_str(), e.line), (COMMAND_LINE, Some(2)));
+    .unwrap();
+    assert!(on.config.cluster_enabled);
     let on_then_off = strings(&["--cluster-enabled", "yes", "--cluster-enabled", "no"]);
     assert!(
         !Config::load(None, &on_then_off)

@@ -7,6 +7,7 @@
 //! serves each one in its own task ([`connection::serve`]). SHUTDOWN, SIGTERM and Ctrl-C take
 //! the same path: stop accepting, close connections, remove the pidfile, log, exit.
 
+pub mod cluster;
 pub mod connection;
 pub mod cron;
 mod daemon;
@@ -222,8 +223,33 @@ fn run_logged(
             return Err(error);
         }
     };
+    let bus = if config.cluster_enabled {
+        let port = listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(config.port, |a| a.port());
+        if let Err(error) = cluster::init(&shared, port) {
+            if let StartError::Load(text) = &error {
+                shared.emit(Event::LoadFailed {
+                    error: text.clone(),
+                });
+            }
+            return Err(error);
+        }
+        match runtime.block_on(cluster::bind(&config, port)) {
+            Ok(l) => Some(l),
+            Err(error) => {
+                shared.emit(Event::ListenFailed {
+                    error: error.to_string(),
+                });
+                return Err(error);
+            }
+        }
+    } else {
+        None
+    };
     report.ready();
-    let result = runtime.block_on(serve(shared.clone(), listeners));
+    let result = runtime.block_on(serve(shared.clone(), listeners, bus));
     if result.is_ok() {
         final_save(&shared);
     }
@@ -336,7 +362,11 @@ fn set_ipv6_only(socket: &TcpSocket) -> std::io::Result<()> {
 }
 
 /// Accepts on `listeners` and ticks until shutdown is requested.
-async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) -> Result<(), StartError> {
+async fn serve(
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    bus: Option<TcpListener>,
+) -> Result<(), StartError> {
     if let Some(port) = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
@@ -344,7 +374,12 @@ async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) -> Result<(), S
     {
         shared.port.store(port as u64, Ordering::Relaxed);
         shared.emit(Event::Listening {
-            mode: "standalone".into(),
+            mode: if bus.is_some() {
+                "cluster"
+            } else {
+                "standalone"
+            }
+            .into(),
             port,
         });
     }
@@ -354,6 +389,9 @@ async fn serve(shared: Arc<Shared>, listeners: Vec<TcpListener>) -> Result<(), S
         tasks.spawn(accept_loop(shared.clone(), listener));
     }
     tasks.spawn(cron::run(shared.clone()));
+    if let Some(bus) = bus {
+        tasks.spawn(cluster::run(shared.clone(), bus));
+    }
     let replicaof = shared.config().replicaof.clone();
     if let Some((host, port)) = replicaof {
         let mut engine = shared.engine();

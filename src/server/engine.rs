@@ -84,6 +84,9 @@ pub struct Engine {
     pub command_stats: super::cmdstats::CommandStats,
     /// Lua scripts by SHA1 (EVALSHA, SCRIPT LOAD).
     pub scripts: HashMap<String, Bytes>,
+    /// The cluster state, in cluster mode (`cluster-enabled yes`); its driver is
+    /// `node::cluster`.
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -108,6 +111,7 @@ impl Engine {
             events: Vec::new(),
             command_stats: Default::default(),
             scripts: HashMap::new(),
+            cluster: None,
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),

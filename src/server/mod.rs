@@ -120,6 +120,8 @@ pub struct Shared {
     pub faults: Option<std::sync::Arc<crate::net::FaultTable>>,
     /// Set to ask every task to stop.
     pub shutdown: watch::Sender<Option<ShutdownMode>>,
+    /// Woken after a command changed the cluster state, so its driver acts at once.
+    pub cluster_wake: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -149,6 +151,7 @@ impl Shared {
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown,
+            cluster_wake: tokio::sync::Notify::new(),
             role_changes: watch::channel(0).0,
             faults: None,
         }

@@ -62,6 +62,10 @@ pub struct Session {
     pub push_source: Option<PushSource>,
     /// `CLIENT REPLY`: whether replies reach the client.
     pub reply_mode: ReplyMode,
+    /// Cluster: ASKING was sent; the next command may use an importing slot.
+    pub asking: bool,
+    /// Cluster: READONLY was sent; a replica serves reads of its master's slots.
+    pub cluster_readonly: bool,
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP` state (Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT`, `_SKIP`).
@@ -107,6 +111,8 @@ impl Session {
             push: None,
             push_source: None,
             reply_mode: ReplyMode::On,
+            asking: false,
+            cluster_readonly: false,
         }
     }
 
