@@ -383,6 +383,14 @@ impl RealRedis {
     }
 }
 
+impl RealRedis {
+    /// SIGKILL by PID, then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for RealRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();

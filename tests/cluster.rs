@@ -1,0 +1,290 @@
+//! Cluster mode against real tools: `redis-cli --cluster create` building a cluster of
+//! redislab nodes, `redis-cli -c` redirects, a replica taking over a killed master, a mixed
+//! cluster of redislab and redis-server nodes failing over in both directions, and redis-py's
+//! `RedisCluster`. Each node gets a free client port and a free bus port (`cluster-port`), so
+//! tests run in parallel.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{
+    free_port, have_tools, redis_py_installed, under_ci, wait_until, RealRedis, TestNode,
+};
+
+/// A node of either implementation.
+enum Node {
+    Ours(TestNode),
+    Real(RealRedis),
+}
+
+impl Node {
+    fn port(&self) -> u16 {
+        match self {
+            Node::Ours(n) => n.port,
+            Node::Real(n) => n.port,
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Node::Ours(n) => n.kill(),
+            Node::Real(n) => n.kill(),
+        }
+    }
+}
+
+fn cluster_args(cport: &str) -> Vec<&str> {
+    vec![
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        cport,
+        "--cluster-node-timeout",
+        "2000",
+        "--save",
+        "",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]
+}
+
+fn start(real: bool) -> Node {
+    let cport = free_port().to_string();
+    if real {
+        Node::Real(RealRedis::start(&cluster_args(&cport)))
+    } else {
+        Node::Ours(TestNode::start(&cluster_args(&cport)))
+    }
+}
+
+fn cli(args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn cli_at(port: u16, args: &[&str]) -> String {
+    let port = port.to_string();
+    let mut all = vec!["-p", port.as_str()];
+    all.extend_from_slice(args);
+    cli(&all)
+}
+
+/// `redis-cli --cluster create` with one replica per master; returns its output.
+fn create(nodes: &[Node]) -> String {
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port()))
+        .collect();
+    let mut args = vec!["--cluster", "create"];
+    args.extend(addrs.iter().map(|s| s.as_str()));
+    args.extend(["--cluster-replicas", "1", "--cluster-yes"]);
+    cli(&args)
+}
+
+fn state_ok(port: u16) -> bool {
+    cli_at(port, &["cluster", "info"]).contains("cluster_state:ok")
+}
+
+/// The port of the master serving `slot`, and of its replica, from CLUSTER NODES.
+fn master_and_replica_of_slot(port: u16, slot: u16) -> (u16, u16) {
+    let nodes = cli_at(port, &["cluster", "nodes"]);
+    let lines: Vec<Vec<&str>> = nodes.lines().map(|l| l.split(' ').collect()).collect();
+    let port_of = |f: &[&str]| -> u16 { f[1].split(['@', ':']).nth(1).unwrap().parse().unwrap() };
+    let master = lines
+        .iter()
+        .find(|f| {
+            f[2].contains("master")
+                && f[8..].iter().any(|r| match r.split_once('-') {
+                    Some((a, b)) => {
+                        (a.parse().unwrap_or(u16::MAX)..=b.parse().unwrap_or(0)).contains(&slot)
+                    }
+                    None => r.parse::<u16>().ok() == Some(slot),
+                })
+        })
+        .unwrap_or_else(|| panic!("no master for slot {slot}:\n{nodes}"));
+    let replica = lines
+        .iter()
+        .find(|f| f[3] == master[0])
+        .unwrap_or_else(|| panic!("no replica of {}:\n{nodes}", master[0]));
+    (port_of(master), port_of(replica))
+}
+
+fn skip(what: &str) -> bool {
+    if have_tools(&["redis-cli", "redis-server"]) {
+        return false;
+    }
+    assert!(
+        !under_ci(),
+        "{what}: redis-cli and redis-server are required in CI"
+    );
+    eprintln!("SKIPPED {what}: redis-cli or redis-server is not installed");
+    true
+}
+
+/// Kills the master of slot 5798 ("name") and waits for its replica to take over; returns
+/// how long that took.
+fn fail_over_slot_of_name(nodes: &mut [Node]) -> Duration {
+    let any = nodes[0].port();
+    let (master, replica) = master_and_replica_of_slot(any, 5798);
+    // Only a replica that has synced may take over (its data age is checked).
+    assert_eq!(cli_at(master, &["wait", "1", "15000"]).trim(), "1");
+    let victim = nodes.iter_mut().find(|n| n.port() == master).unwrap();
+    let started = Instant::now();
+    victim.kill();
+    let promoted = wait_until(Duration::from_secs(30), || {
+        cli_at(replica, &["role"]).starts_with("master")
+    });
+    let took = started.elapsed();
+    assert!(
+        promoted,
+        "the replica {replica} of {master} was not promoted"
+    );
+    let survivor = nodes.iter().find(|n| n.port() != master).unwrap().port();
+    assert!(
+        wait_until(Duration::from_secs(20), || state_ok(survivor)
+            && state_ok(replica)),
+        "the cluster did not come back: {}",
+        cli_at(survivor, &["cluster", "nodes"])
+    );
+    took
+}
+
+#[test]
+fn redis_cli_builds_a_cluster_of_redislab_nodes_that_redirects_and_fails_over() {
+    if skip("redis_cli_builds_a_cluster_of_redislab_nodes") {
+        return;
+    }
+    let mut nodes: Vec<Node> = (0..6).map(|_| start(false)).collect();
+    let first = nodes[0].port();
+    // A node before any slot is assigned: the tutorial's first error.
+    assert_eq!(
+        cli_at(first, &["set", "name", "chen"]).trim(),
+        "CLUSTERDOWN Hash slot not served"
+    );
+    let created = Instant::now();
+    let out = create(&nodes);
+    eprintln!("redis-cli --cluster create took {:?}", created.elapsed());
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let check = cli(&["--cluster", "check", &format!("127.0.0.1:{first}")]);
+    assert!(
+        check.contains("[OK] All nodes agree about slots configuration."),
+        "{check}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || nodes
+            .iter()
+            .all(|n| state_ok(n.port()))),
+        "cluster_state never became ok"
+    );
+    let info = cli_at(first, &["cluster", "info"]);
+    assert!(
+        info.contains("cluster_known_nodes:6") && info.contains("cluster_size:3"),
+        "{info}"
+    );
+    assert_eq!(
+        cli_at(first, &["cluster", "keyslot", "name"]).trim(),
+        "5798"
+    );
+
+    // Redirects: MOVED without -c, followed with -c.
+    let (owner, _) = master_and_replica_of_slot(first, 5798);
+    let other = nodes.iter().find(|n| n.port() != owner).unwrap().port();
+    let moved = cli_at(other, &["set", "name", "mafly"]);
+    assert_eq!(moved.trim(), format!("MOVED 5798 127.0.0.1:{owner}"));
+    assert_eq!(cli_at(other, &["-c", "set", "name", "mafly"]).trim(), "OK");
+    assert_eq!(cli_at(other, &["-c", "get", "name"]).trim(), "mafly");
+    assert_eq!(
+        cli_at(owner, &["mset", "a", "1", "b", "2"]).trim(),
+        "CROSSSLOT Keys in request don't hash to the same slot"
+    );
+
+    let took = fail_over_slot_of_name(&mut nodes);
+    eprintln!("kill -9 of a master to its replica promoted: {took:?} (cluster-node-timeout 2000)");
+    let alive = nodes.iter().find(|n| n.port() != owner).unwrap().port();
+    assert_eq!(cli_at(alive, &["-c", "get", "name"]).trim(), "mafly");
+}
+
+#[test]
+fn a_mixed_cluster_of_redislab_and_redis_server_fails_over_both_ways() {
+    if skip("a_mixed_cluster_of_redislab_and_redis_server") {
+        return;
+    }
+    // Masters alternate implementations, and redis-cli places replicas across them.
+    let mut nodes: Vec<Node> = (0..6).map(|i| start(i % 2 == 1)).collect();
+    let out = create(&nodes);
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let first = nodes[0].port();
+    assert!(
+        wait_until(Duration::from_secs(15), || nodes
+            .iter()
+            .all(|n| state_ok(n.port()))),
+        "{}",
+        cli_at(first, &["cluster", "nodes"])
+    );
+    for n in &nodes {
+        let check = cli(&["--cluster", "check", &format!("127.0.0.1:{}", n.port())]);
+        assert!(check.contains("[OK] All 16384 slots covered."), "{check}");
+    }
+    for i in 0..50 {
+        let key = format!("key:{i}");
+        assert_eq!(
+            cli_at(first, &["-c", "set", &key, &i.to_string()]).trim(),
+            "OK"
+        );
+    }
+    // Fail over the master of "name", then the master of a slot the other kind serves.
+    let took = fail_over_slot_of_name(&mut nodes);
+    eprintln!("mixed cluster failover: {took:?}");
+    let alive = nodes
+        .iter()
+        .map(|n| n.port())
+        .find(|p| state_ok(*p))
+        .expect("a live node");
+    for i in 0..50 {
+        let key = format!("key:{i}");
+        assert_eq!(
+            cli_at(alive, &["-c", "get", &key]).trim(),
+            i.to_string(),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn redis_py_cluster_client_reads_and_writes() {
+    if skip("redis_py_cluster_client_reads_and_writes") {
+        return;
+    }
+    if !redis_py_installed() {
+        assert!(!under_ci(), "redis-py is required in CI");
+        eprintln!("SKIPPED redis_py_cluster_client_reads_and_writes: redis-py is not installed");
+        return;
+    }
+    let nodes: Vec<Node> = (0..6).map(|_| start(false)).collect();
+    let out = create(&nodes);
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let first = nodes[0].port();
+    assert!(wait_until(Duration::from_secs(10), || nodes
+        .iter()
+        .all(|n| state_ok(n.port()))));
+    let script = format!(
+        "from redis.cluster import RedisCluster\n\
+         rc = RedisCluster(host='127.0.0.1', port={first})\n\
+         for i in range(200):\n    rc.set(f'k{{i}}', i)\n\
+         assert all(int(rc.get(f'k{{i}}')) == i for i in range(200))\n\
+         assert rc.mget_nonatomic(['k1', 'k2']) == [b'1', b'2']\n\
+         print('ok', len(rc.get_nodes()))\n"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.starts_with("ok "), "{text}");
+}
