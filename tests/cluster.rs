@@ -76,13 +76,17 @@ fn cli_at(port: u16, args: &[&str]) -> String {
 
 /// `redis-cli --cluster create` with one replica per master; returns its output.
 fn create(nodes: &[Node]) -> String {
+    create_with(nodes, "1")
+}
+
+fn create_with(nodes: &[Node], replicas: &str) -> String {
     let addrs: Vec<String> = nodes
         .iter()
         .map(|n| format!("127.0.0.1:{}", n.port()))
         .collect();
     let mut args = vec!["--cluster", "create"];
     args.extend(addrs.iter().map(|s| s.as_str()));
-    args.extend(["--cluster-replicas", "1", "--cluster-yes"]);
+    args.extend(["--cluster-replicas", replicas, "--cluster-yes"]);
     cli(&args)
 }
 
@@ -287,4 +291,62 @@ fn redis_py_cluster_client_reads_and_writes() {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.starts_with("ok "), "{text}");
+}
+
+fn myid(port: u16) -> String {
+    cli_at(port, &["cluster", "myid"]).trim().to_string()
+}
+
+#[test]
+fn redis_cli_reshards_keys_between_redislab_and_redis_server() {
+    if skip("redis_cli_reshards_keys_between_redislab_and_redis_server") {
+        return;
+    }
+    let nodes: Vec<Node> = vec![start(false), start(true), start(false)];
+    let out = create_with(&nodes, "0");
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let [a, b, c] = [nodes[0].port(), nodes[1].port(), nodes[2].port()];
+    assert!(wait_until(Duration::from_secs(10), || [a, b, c]
+        .iter()
+        .all(|p| state_ok(*p))));
+    for i in 0..300 {
+        let key = format!("user:{i}");
+        assert_eq!(cli_at(a, &["-c", "set", &key, &i.to_string()]).trim(), "OK");
+    }
+    // redislab -> redis-server, then redis-server -> redislab: MIGRATE both ways.
+    for (from, to) in [(a, b), (b, c)] {
+        let out = cli(&[
+            "--cluster",
+            "reshard",
+            &format!("127.0.0.1:{a}"),
+            "--cluster-from",
+            &myid(from),
+            "--cluster-to",
+            &myid(to),
+            "--cluster-slots",
+            "400",
+            "--cluster-yes",
+        ]);
+        assert!(!out.contains("ERR") && !out.contains("IOERR"), "{out}");
+        assert!(
+            wait_until(Duration::from_secs(10), || cli(&[
+                "--cluster",
+                "check",
+                &format!("127.0.0.1:{a}")
+            ])
+            .contains("[OK] All nodes agree about slots configuration.")),
+            "{}",
+            cli(&["--cluster", "check", &format!("127.0.0.1:{a}")])
+        );
+    }
+    for i in 0..300 {
+        let key = format!("user:{i}");
+        assert_eq!(
+            cli_at(c, &["-c", "get", &key]).trim(),
+            i.to_string(),
+            "{key}"
+        );
+    }
+    let moved_to_c: i64 = cli_at(c, &["dbsize"]).trim().parse().unwrap();
+    assert!(moved_to_c > 0);
 }

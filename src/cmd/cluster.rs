@@ -527,6 +527,10 @@ pub fn command_keys<'a>(spec: &Spec, argv: &'a [Bytes]) -> Vec<&'a Bytes> {
             numkeys_at(1, 2)
         }
         "blmpop" | "bzmpop" => numkeys_at(2, 3),
+        "migrate" => match argv.iter().position(|a| a.eq_ignore_ascii_case(b"keys")) {
+            Some(at) if at > 5 && argv[3].is_empty() => argv[at + 1..].iter().collect(),
+            _ => vec![&argv[3]],
+        },
         "xread" | "xreadgroup" => {
             let Some(at) = argv.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) else {
                 return Vec::new();
@@ -596,7 +600,7 @@ pub fn redirect(
         let n = c.node(to).expect("slot owner is known");
         CmdError::new(format!("{kind} {slot} {}:{}", n.ip, n.port))
     };
-    if migrating_to.is_some() || (importing && (session.asking || spec.name == "asking")) {
+    if migrating_to.is_some() || (importing && (session.asking || spec.name == "restore-asking")) {
         let db = session.db;
         let owned: Vec<Bytes> = keys.iter().map(|k| (*k).clone()).collect();
         let missing = owned

@@ -1,5 +1,6 @@
-//! DUMP and RESTORE (`cluster.c`): a key's value serialized in the RDB value format with the
-//! RDB version and a CRC64 footer, and back. The format itself lives in
+//! DUMP, RESTORE and MIGRATE (`cluster.c`): a key's value serialized in the RDB value format
+//! with the RDB version and a CRC64 footer, and back; MIGRATE moves keys to another node with
+//! `RESTORE-ASKING` (in cluster mode) or `RESTORE`. The format itself lives in
 //! [`persist::rdb`](crate::persist::rdb); this module is the commands.
 
 use bytes::Bytes;
@@ -13,6 +14,8 @@ use crate::resp::Reply;
 pub const COMMANDS: &[Spec] = &[
     Spec::new("dump", 2, READONLY, dump).keys(1, 1, 1),
     Spec::new("restore", -4, WRITE | DENYOOM, restore).keys(1, 1, 1),
+    Spec::new("restore-asking", -4, WRITE | DENYOOM, restore).keys(1, 1, 1),
+    Spec::new("migrate", -6, WRITE | MOVABLE_KEYS, migrate).keys(3, 3, 1),
 ];
 
 /// `DUMP key`: the serialized value, or nil.
@@ -103,6 +106,157 @@ fn restore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
     cx.modified(&owned);
     Ok(Reply::ok())
+}
+
+/// `MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
+/// [AUTH2 username password] [KEYS key...]`: like Redis, a synchronous exchange with the
+/// target (the server waits for it, bounded by `timeout`), then the moved keys are deleted
+/// here and the deletion is propagated as `DEL`.
+fn migrate(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::time::Duration;
+
+    let host = String::from_utf8_lossy(args.next()?).into_owned();
+    let port = args.next()?.clone();
+    let key = args.next()?.clone();
+    let db = args.next()?.clone();
+    let timeout = args.next()?.clone();
+    let (mut copy, mut replace) = (false, false);
+    let mut auth: Option<(Option<Bytes>, Bytes)> = None;
+    let mut keys = vec![key.clone()];
+    while !args.is_empty() {
+        if args.eat("COPY") {
+            copy = true;
+        } else if args.eat("REPLACE") {
+            replace = true;
+        } else if args.eat("AUTH") {
+            auth = Some((None, args.next().map_err(|_| CmdError::syntax())?.clone()));
+        } else if args.eat("AUTH2") {
+            if args.remaining() < 2 {
+                return Err(CmdError::syntax());
+            }
+            let user = args.next()?.clone();
+            auth = Some((Some(user), args.next()?.clone()));
+        } else if args.eat("KEYS") {
+            if !key.is_empty() {
+                return Err(CmdError::new(
+                    "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string",
+                ));
+            }
+            keys = args.rest().to_vec();
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let timeout = super::args::parse_int(&timeout)?;
+    let db = super::args::parse_int(&db)?;
+    let timeout = Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
+    let now = cx.now;
+    let mut found = Vec::new();
+    for k in keys {
+        let Some(value) = cx.db().get(&k, now) else {
+            continue;
+        };
+        let payload = dump_value(value);
+        let ttl = cx.db().expire_time(&k).map(|at| (at - now).max(1));
+        found.push((k, payload, ttl.unwrap_or(0)));
+    }
+    if found.is_empty() {
+        return Ok(Reply::Simple(Bytes::from_static(b"NOKEY")));
+    }
+    let restore = if cx.engine.cluster.is_some() {
+        "RESTORE-ASKING"
+    } else {
+        "RESTORE"
+    };
+    let mut wire = Vec::new();
+    let mut push = |parts: &[&[u8]]| {
+        wire.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
+        for p in parts {
+            wire.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
+            wire.extend_from_slice(p);
+            wire.extend_from_slice(b"\r\n");
+        }
+    };
+    if let Some((user, pass)) = &auth {
+        match user {
+            Some(u) => push(&[b"AUTH", u, pass]),
+            None => push(&[b"AUTH", pass]),
+        }
+    }
+    let db_text = db.to_string();
+    push(&[b"SELECT", db_text.as_bytes()]);
+    for (k, payload, ttl) in &found {
+        let ttl = ttl.to_string();
+        let mut parts: Vec<&[u8]> = vec![restore.as_bytes(), k, ttl.as_bytes(), payload];
+        if replace {
+            parts.push(b"REPLACE");
+        }
+        push(&parts);
+    }
+    let io_error = |writing: bool| {
+        CmdError::new(format!(
+            "IOERR error or timeout {} to target instance",
+            if writing { "writing" } else { "reading" }
+        ))
+    };
+    let addr = format!("{host}:{}", String::from_utf8_lossy(&port));
+    let target = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| CmdError::new("IOERR error or timeout connecting to the client"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)
+        .map_err(|_| CmdError::new("IOERR error or timeout connecting to the client"))?;
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    stream.write_all(&wire).map_err(|_| io_error(true))?;
+    let mut reader = BufReader::new(stream);
+    let mut read_line = || -> Result<String, CmdError> {
+        let mut line = String::new();
+        match reader.by_ref().take(64 * 1024).read_line(&mut line) {
+            Ok(n) if n > 0 => Ok(line.trim_end().to_string()),
+            _ => Err(io_error(false)),
+        }
+    };
+    let mut first_error: Option<String> = None;
+    if auth.is_some() {
+        let line = read_line()?;
+        if let Some(e) = line.strip_prefix('-') {
+            first_error.get_or_insert(e.to_string());
+        }
+    }
+    let line = read_line()?;
+    if let Some(e) = line.strip_prefix('-') {
+        first_error.get_or_insert(e.to_string());
+    }
+    let mut moved = Vec::new();
+    for (k, _, _) in &found {
+        let line = read_line()?;
+        match line.strip_prefix('-') {
+            Some(e) => {
+                first_error.get_or_insert(e.to_string());
+            }
+            None if first_error.is_none() && !copy => moved.push(k.clone()),
+            None => {}
+        }
+    }
+    if !moved.is_empty() {
+        for k in &moved {
+            cx.db().remove(k);
+            cx.modified(k);
+        }
+        let mut del = vec![Bytes::from_static(b"DEL")];
+        del.extend(moved);
+        cx.propagate_as(del);
+    } else {
+        cx.propagate_nothing();
+    }
+    match first_error {
+        Some(e) => Err(CmdError::new(format!(
+            "ERR Target instance replied with error: {e}"
+        ))),
+        None => Ok(Reply::ok()),
+    }
 }
 
 #[cfg(test)]
