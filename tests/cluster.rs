@@ -350,3 +350,138 @@ fn redis_cli_reshards_keys_between_redislab_and_redis_server() {
     let moved_to_c: i64 = cli_at(c, &["dbsize"]).trim().parse().unwrap();
     assert!(moved_to_c > 0);
 }
+
+#[test]
+fn a_migrating_slot_answers_ask_and_the_importing_node_serves_after_asking() {
+    if skip("a_migrating_slot_answers_ask") {
+        return;
+    }
+    let a = start(false);
+    let b = start(false);
+    let (pa, pb) = (a.port(), b.port());
+    assert_eq!(
+        cli_at(pa, &["cluster", "addslotsrange", "0", "16383"]).trim(),
+        "OK"
+    );
+    assert_eq!(
+        cli_at(
+            pb,
+            &[
+                "cluster",
+                "meet",
+                "127.0.0.1",
+                &pa.to_string(),
+                &bus_port(pa)
+            ]
+        )
+        .trim(),
+        "OK"
+    );
+    assert!(wait_until(Duration::from_secs(10), || state_ok(pa) && state_ok(pb)));
+    let slot = cli_at(pa, &["cluster", "keyslot", "{t}k"])
+        .trim()
+        .to_string();
+    assert_eq!(cli_at(pa, &["set", "{t}k", "v"]).trim(), "OK");
+    let (ida, idb) = (myid(pa), myid(pb));
+    assert_eq!(
+        cli_at(pb, &["cluster", "setslot", &slot, "importing", &ida]).trim(),
+        "OK"
+    );
+    assert_eq!(
+        cli_at(pa, &["cluster", "setslot", &slot, "migrating", &idb]).trim(),
+        "OK"
+    );
+    // The source still serves keys it has; a missing one is asked of the target.
+    assert_eq!(cli_at(pa, &["get", "{t}k"]).trim(), "v");
+    assert_eq!(
+        cli_at(pa, &["get", "{t}missing"]).trim(),
+        format!("ASK {slot} 127.0.0.1:{pb}")
+    );
+    // The target redirects unless ASKING came first.
+    assert_eq!(
+        cli_at(pb, &["get", "{t}k"]).trim(),
+        format!("MOVED {slot} 127.0.0.1:{pa}")
+    );
+    assert_eq!(
+        cli_at(
+            pa,
+            &["migrate", "127.0.0.1", &pb.to_string(), "{t}k", "0", "5000"]
+        )
+        .trim(),
+        "OK"
+    );
+    assert_eq!(
+        cli_at(pa, &["get", "{t}k"]).trim(),
+        format!("ASK {slot} 127.0.0.1:{pb}")
+    );
+    let mut con = redis::Client::open(format!("redis://127.0.0.1:{pb}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let (_, got): (String, String) = redis::pipe()
+        .cmd("ASKING")
+        .cmd("GET")
+        .arg("{t}k")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, "v");
+    // MIGRATE is a keyed command too: a key already moved is asked of the target.
+    assert_eq!(
+        cli_at(
+            pa,
+            &["migrate", "127.0.0.1", &pb.to_string(), "{t}k", "0", "5000"]
+        )
+        .trim(),
+        format!("ASK {slot} 127.0.0.1:{pb}")
+    );
+    for p in [pa, pb] {
+        assert_eq!(
+            cli_at(p, &["cluster", "setslot", &slot, "node", &idb]).trim(),
+            "OK"
+        );
+    }
+    assert_eq!(cli_at(pa, &["-c", "get", "{t}k"]).trim(), "v");
+    assert_eq!(
+        cli_at(pa, &["get", "{t}k"]).trim(),
+        format!("MOVED {slot} 127.0.0.1:{pb}")
+    );
+}
+
+fn bus_port(port: u16) -> String {
+    let nodes = cli_at(port, &["cluster", "nodes"]);
+    let line = nodes.lines().find(|l| l.contains("myself")).unwrap();
+    line.split(['@', ' ']).nth(2).unwrap().to_string()
+}
+
+#[test]
+fn a_corrupt_nodes_conf_stops_start_up_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nodes.conf"),
+        format!(
+            "{} 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-99999\n",
+            "a".repeat(40)
+        ),
+    )
+    .unwrap();
+    let out = Command::new(common::redislab())
+        .args([
+            "server",
+            "--port",
+            &free_port().to_string(),
+            "--cluster-enabled",
+            "yes",
+        ])
+        .args(["--cluster-port", &free_port().to_string()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("Unrecoverable error: corrupted cluster config file.")
+            && text.contains("nodes.conf, line 1: slot out of range"),
+        "{text}"
+    );
+}

@@ -427,3 +427,68 @@ fn one_master_per_slot_after_random_faults() {
         assert!(sim.all_agree_ok(), "seed {seed}");
     }
 }
+
+#[test]
+fn of_two_replicas_the_one_with_the_better_offset_wins() {
+    // Three masters; master 0 has two replicas (3 and 4), master 1 one (5), master 2 none.
+    let mut sim = Sim::new(6, 2000, 21);
+    sim.create(3);
+    let m0 = sim.name(0);
+    sim.c(4).replicate(&m0, true).unwrap();
+    sim.drain(4);
+    sim.run(3000);
+    assert_eq!(sim.c(0).me().replicas.len(), 2);
+    sim.write(0, 500);
+    sim.run(1000);
+    // Replica 3 misses the last writes.
+    sim.cut(0, 3);
+    sim.write(0, 700);
+    sim.run(500);
+    sim.kill(0);
+    sim.run(10_000);
+    assert!(sim.c(4).me().is_master(), "the up-to-date replica won");
+    assert!(sim.c(3).me().is_replica());
+    let winner = sim.name(4);
+    assert_eq!(
+        sim.c(3).me().replica_of,
+        Some(winner),
+        "the other follows the winner"
+    );
+}
+
+#[test]
+fn colliding_config_epochs_end_distinct() {
+    let mut sim = Sim::new(4, 2000, 33);
+    for m in 0..4 {
+        let start = (m * 4096) as u16;
+        sim.c(m)
+            .assign_slots(&[(start, start + 4095)], false)
+            .unwrap();
+    }
+    for i in 1..4 {
+        let now = sim.now;
+        let mut rng = StdRng::seed_from_u64(i as u64 + 100);
+        assert!(sim.c(i).meet("127.0.0.1", 9001, 19001, now, &mut rng));
+    }
+    sim.run(10_000);
+    let mut epochs: Vec<u64> = (0..4).map(|i| sim.c(i).me().config_epoch).collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    assert_eq!(epochs.len(), 4, "every master has its own configEpoch");
+    assert!(sim.all_agree_ok());
+}
+
+#[test]
+fn one_masters_opinion_is_not_enough_to_fail_a_node() {
+    let mut sim = Sim::new(6, 2000, 41);
+    sim.create(3);
+    let m2 = sim.name(2);
+    // Only master 0 cannot reach master 2: PFAIL there, never FAIL anywhere.
+    sim.cut(0, 2);
+    sim.run(10_000);
+    assert!(sim.c(0).node(&m2).unwrap().has(super::node::flags::PFAIL));
+    for i in 0..6 {
+        assert!(!sim.c(i).node(&m2).unwrap().failing(), "node {i}");
+    }
+    assert!(sim.c(5).me().is_replica(), "no failover");
+}

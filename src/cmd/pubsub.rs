@@ -165,7 +165,13 @@ fn punsubscribe(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 fn publish(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let channel = args.next_owned()?;
     let message = args.next_owned()?;
-    Ok(Reply::Int(cx.shared.pubsub().publish(&channel, &message)))
+    let receivers = cx.shared.pubsub().publish(&channel, &message);
+    // In cluster mode every node's subscribers get it too, through the bus.
+    if let Some(cluster) = cx.engine.cluster.as_deref_mut() {
+        cluster.propagate_publish(&channel, &message, false);
+        cx.shared.cluster_wake.notify_one();
+    }
+    Ok(Reply::Int(receivers))
 }
 
 /// `PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP`
