@@ -1,20 +1,7 @@
-//! Hash slots: which of the 16384 slots a key belongs to, and the slot bitmap the bus carries.
+//! Hash slots: the slot bitmap the bus carries (which slot a key is in is the keyspace's
+//! knowledge, [`crate::store::slots`]).
 
-/// The number of hash slots (`CLUSTER_SLOTS`).
-pub const SLOTS: usize = 16384;
-
-/// The slot of a key: CRC16 (XMODEM) of the key, or of its `{hash tag}` when the key has a
-/// non-empty one, mod 16384 (Redis's `keyHashSlot`).
-pub fn key_slot(key: &[u8]) -> u16 {
-    let hashed = match key.iter().position(|&b| b == b'{') {
-        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
-            Some(0) | None => key,
-            Some(len) => &key[open + 1..open + 1 + len],
-        },
-        None => key,
-    };
-    crc16::State::<crc16::XMODEM>::calculate(hashed) & 0x3FFF
-}
+pub use crate::store::slots::{key_slot, SLOTS};
 
 /// A set of slots as the bus sends it: 2048 bytes, slot `n` is bit `n % 8` of byte `n / 8`.
 #[derive(Clone, PartialEq, Eq)]
@@ -95,20 +82,6 @@ pub fn render_ranges(ranges: &[(u16, u16)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slots_of_known_keys() {
-        // Values from the tutorial and from CLUSTER KEYSLOT on real Redis.
-        assert_eq!(key_slot(b"name"), 5798);
-        assert_eq!(key_slot(b"foo"), 12182);
-        assert_eq!(key_slot(b"123456789"), 0x31C3 & 0x3FFF);
-        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
-        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
-        assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
-        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
-        assert_eq!(key_slot(b"foo{bar}{zap}"), key_slot(b"bar"));
-        assert_eq!(key_slot(b""), 0);
-    }
 
     #[test]
     fn bitmap_is_lsb_first_and_ranges_join() {

@@ -44,15 +44,6 @@ fn slot_arg(arg: &[u8]) -> Result<u16, CmdError> {
         .ok_or_else(|| CmdError::new("ERR Invalid or out of range slot"))
 }
 
-fn keys_in_slot(engine: &Engine, slot: u16) -> Vec<Bytes> {
-    engine.dbs[0]
-        .iter()
-        .map(|(k, _)| k)
-        .filter(|k| key_slot(k) == slot)
-        .cloned()
-        .collect()
-}
-
 const HELP: &[&str] = &[
     "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ADDSLOTS <slot> [<slot> ...]",
@@ -346,7 +337,7 @@ fn cluster(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         (b"setslot", n) if n >= 4 => {
             machine(cx)?;
             let slot = slot_arg(&rest[0])?;
-            let keys = keys_in_slot(cx.engine, slot).len();
+            let keys = cx.engine.dbs[0].slot_index().count(slot);
             let action = String::from_utf8_lossy(&rest[1]).into_owned();
             let node = match n {
                 5 => Some(rest[2].as_ref()),
@@ -383,7 +374,7 @@ fn cluster(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             if !(0..16384).contains(&slot) {
                 return Err(CmdError::new("ERR Invalid slot"));
             }
-            Reply::Int(keys_in_slot(cx.engine, slot as u16).len() as i64)
+            Reply::Int(cx.engine.dbs[0].slot_index().count(slot as u16) as i64)
         }
         (b"getkeysinslot", 4) => {
             machine(cx)?;
@@ -392,8 +383,9 @@ fn cluster(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             if !(0..16384).contains(&slot) || max < 0 {
                 return Err(CmdError::new("ERR Invalid slot or number of keys"));
             }
-            let mut keys = keys_in_slot(cx.engine, slot as u16);
-            keys.truncate(max as usize);
+            let keys = cx.engine.dbs[0]
+                .slot_index()
+                .keys(slot as u16, max as usize);
             Reply::Array(keys.into_iter().map(Reply::Bulk).collect())
         }
         (b"forget", 3) => {

@@ -109,12 +109,7 @@ pub fn init(shared: &Shared, port: u16) -> Result<(), StartError> {
             "You have keys in a DB different than DB 0 while in cluster mode. Exiting.".into(),
         ));
     }
-    let mut slots: Vec<u16> = engine.dbs[0]
-        .iter()
-        .map(|(k, _)| crate::cluster::slot::key_slot(k))
-        .collect();
-    slots.sort_unstable();
-    slots.dedup();
+    let slots = engine.dbs[0].slot_index().used_slots();
     cluster.verify_with_data(&slots);
     engine.cluster = Some(Box::new(cluster));
     let outputs = engine.cluster.as_mut().expect("just set").take_outputs();
@@ -337,12 +332,9 @@ fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: 
                     .publish(&channel, &message);
             }
             Output::DeleteSlotKeys(slot) => {
-                let keys: Vec<bytes::Bytes> = engine.dbs[0]
-                    .iter()
-                    .map(|(k, _)| k)
-                    .filter(|k| crate::cluster::slot::key_slot(k) == slot)
-                    .cloned()
-                    .collect();
+                let db = &mut engine.dbs[0];
+                let count = db.slot_index().count(slot);
+                let keys = db.slot_index().keys(slot, count);
                 for k in keys {
                     engine.dbs[0].remove(&k);
                 }

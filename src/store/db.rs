@@ -64,6 +64,9 @@ pub struct Db {
     /// `new` keyspace event).
     new_keys: Vec<Bytes>,
     track_new: bool,
+    /// The keys of each cluster slot, built on first use in cluster mode and kept up to date
+    /// from then on.
+    slots: Option<Box<super::slots::SlotIndex>>,
 }
 
 impl Default for Db {
@@ -100,6 +103,9 @@ macro_rules! typed_access {
                 if self.track_new {
                     self.new_keys.push(Bytes::copy_from_slice(key));
                 }
+                if let Some(index) = self.slots.as_mut() {
+                    index.add(&Bytes::copy_from_slice(key));
+                }
                 self.dict.insert(
                     Bytes::copy_from_slice(key),
                     Entry {
@@ -130,6 +136,7 @@ impl Db {
             lfu_seed: 0x9e37_79b9_7f4a_7c15,
             new_keys: Vec::new(),
             track_new: false,
+            slots: None,
         }
     }
 
@@ -231,6 +238,9 @@ impl Db {
         if self.mode == ExpiryMode::Delete {
             if let Some((k, _)) = self.dict.swap_remove_entry(key) {
                 self.expires.swap_remove(key);
+                if let Some(index) = self.slots.as_mut() {
+                    index.remove(key);
+                }
                 self.expired.push(k);
             }
         }
@@ -289,6 +299,9 @@ impl Db {
                 if self.track_new {
                     self.new_keys.push(key.clone());
                 }
+                if let Some(index) = self.slots.as_mut() {
+                    index.add(&key);
+                }
                 self.dict.insert(
                     key,
                     Entry {
@@ -319,7 +332,19 @@ impl Db {
         if !self.expires.is_empty() {
             self.expires.swap_remove(key);
         }
+        if let Some(index) = self.slots.as_mut() {
+            index.remove(key);
+        }
         Some(entry.value)
+    }
+
+    /// The keys of each cluster slot, indexed on first use (one scan) and kept up to date by
+    /// every insert and removal afterwards.
+    pub fn slot_index(&mut self) -> &super::slots::SlotIndex {
+        if self.slots.is_none() {
+            self.slots = Some(Box::new(super::slots::SlotIndex::new(self.dict.keys())));
+        }
+        self.slots.as_deref().expect("built above")
     }
 
     /// Removes `key` if it holds an empty collection (Redis never keeps empty collections).
@@ -360,6 +385,9 @@ impl Db {
         let n = self.dict.len();
         self.dict = IndexMap::new();
         self.expires = IndexMap::new();
+        if self.slots.is_some() {
+            self.slots = Some(Box::new(super::slots::SlotIndex::new(std::iter::empty())));
+        }
         n
     }
 

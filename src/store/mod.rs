@@ -6,6 +6,7 @@
 //! wake anyone watching them.
 
 pub mod db;
+pub mod slots;
 pub mod value;
 pub mod zset;
 
