@@ -98,10 +98,16 @@ use tokio::sync::mpsc;
 use nodes::PortMap;
 
 /// The labs shipped in the binary: `(file name, text)`.
-pub const LABS: &[(&str, &str)] = &[(
-    "labs/replication.toml",
-    include_str!("../../labs/replication.toml"),
-)];
+pub const LABS: &[(&str, &str)] = &[
+    (
+        "labs/replication.toml",
+        include_str!("../../labs/replication.toml"),
+    ),
+    (
+        "labs/sentinel.toml",
+        include_str!("../../labs/sentinel.toml"),
+    ),
+];
 
 /// Why a lab could not run, or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +163,39 @@ impl Engine {
             Engine::Redislab => "redislab server",
             Engine::Redis => "redis-server",
         }
+    }
+
+    /// How a node run as `run_as` is started: the program (`None`: this redislab binary),
+    /// the arguments before the config file, and those after it (besides `--daemonize no`).
+    pub fn start_command(
+        self,
+        run_as: spec::RunAs,
+    ) -> (
+        Option<&'static str>,
+        &'static [&'static str],
+        &'static [&'static str],
+    ) {
+        use spec::RunAs;
+        match (self, run_as) {
+            (Engine::Redis, RunAs::Server) => (Some("redis-server"), &[], &[]),
+            (Engine::Redis, RunAs::Sentinel) => (Some("redis-sentinel"), &[], &[]),
+            (Engine::Redis, RunAs::ServerSentinel) => (Some("redis-server"), &[], &["--sentinel"]),
+            // `--lab-faults`: the lab's hand on the node's peer links (`REDISLAB FAULT`).
+            (Engine::Redislab, RunAs::Server) => (None, &["server"], &["--lab-faults"]),
+            (Engine::Redislab, RunAs::Sentinel) => (None, &["sentinel"], &[]),
+            (Engine::Redislab, RunAs::ServerSentinel) => (None, &["server"], &["--sentinel"]),
+        }
+    }
+
+    /// How the transcript shows starting a node run as `run_as` with config file `conf`
+    /// (`redislab sentinel 26379.conf`); the lab's own `--lab-faults` is not shown.
+    pub fn start_line(self, run_as: spec::RunAs, conf: &str) -> String {
+        let (program, before, after) = self.start_command(run_as);
+        let mut words = vec![program.unwrap_or("redislab")];
+        words.extend(before);
+        words.push(conf);
+        words.extend(after.iter().filter(|a| **a != "--lab-faults"));
+        words.join(" ")
     }
 
     /// How the transcript shows the command-line client.
