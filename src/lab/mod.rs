@@ -537,5 +537,42 @@ mod tests {
     fn the_embedded_labs_parse() {
         let labs = super::all_labs().unwrap();
         assert!(labs.iter().any(|l| l.name == "replication"));
+        let sentinel = labs.iter().find(|l| l.name == "sentinel").unwrap();
+        assert!(sentinel.nodes.iter().any(|n| n.run_as.is_sentinel()));
+    }
+
+    #[test]
+    fn a_sentinel_node_starts_the_two_ways_redis_starts_one_on_each_engine() {
+        use super::spec::RunAs;
+        use super::Engine;
+        let cases = [
+            (Engine::Redislab, RunAs::Server, "redislab server 1.conf"),
+            (
+                Engine::Redislab,
+                RunAs::Sentinel,
+                "redislab sentinel 1.conf",
+            ),
+            (
+                Engine::Redislab,
+                RunAs::ServerSentinel,
+                "redislab server 1.conf --sentinel",
+            ),
+            (Engine::Redis, RunAs::Server, "redis-server 1.conf"),
+            (Engine::Redis, RunAs::Sentinel, "redis-sentinel 1.conf"),
+            (
+                Engine::Redis,
+                RunAs::ServerSentinel,
+                "redis-server 1.conf --sentinel",
+            ),
+        ];
+        for (engine, run_as, shown) in cases {
+            assert_eq!(engine.start_line(run_as, "1.conf"), shown);
+        }
+        // Only a redislab server gets the lab's fault switch.
+        assert_eq!(
+            Engine::Redislab.start_command(RunAs::Server).2,
+            ["--lab-faults"]
+        );
+        assert!(Engine::Redislab.start_command(RunAs::Sentinel).2.is_empty());
     }
 }

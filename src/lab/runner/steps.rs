@@ -340,3 +340,55 @@ pub(super) fn pid_shown(n: &crate::lab::nodes::Node) -> String {
         None => format!("$(pgrep -f {}.conf)", n.spec.port),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(kv: &[&str]) -> Frame {
+        Frame::Array(kv.iter().map(Frame::bulk).collect())
+    }
+
+    #[test]
+    fn field_value_replies_are_records_and_other_replies_are_not() {
+        let master = pairs(&["name", "mymaster", "flags", "master"]);
+        let (records, nested) = pair_records(&master).unwrap();
+        assert!(!nested);
+        assert_eq!(records[0][1], ("flags".into(), "master".into()));
+        let replicas = Frame::Array(vec![
+            pairs(&["name", "a", "flags", "slave"]),
+            pairs(&["name", "b", "flags", "slave,s_down"]),
+        ]);
+        let (records, nested) = pair_records(&replicas).unwrap();
+        assert!(nested);
+        assert_eq!(records.len(), 2);
+        // GET-MASTER-ADDR-BY-NAME is two values, not a record; an empty array is nothing.
+        assert!(pair_records(&pairs(&["127.0.0.1"])).is_none());
+        assert!(pair_records(&Frame::Array(vec![])).is_none());
+        assert!(pair_records(&Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)])).is_none());
+        // Every record must hold a field.
+        let want = [("flags".to_string(), "slave".to_string())].into();
+        let problem = check_records(&records, &want).unwrap();
+        assert!(problem.contains("record 2"), "{problem}");
+    }
+
+    #[test]
+    fn an_excerpt_keeps_redis_cli_numbering() {
+        let replicas = Frame::Array(vec![
+            pairs(&["name", "a", "ip", "127.0.0.1", "flags", "slave"]),
+            pairs(&["name", "b", "ip", "127.0.0.1", "flags", "slave"]),
+        ]);
+        let (records, nested) = pair_records(&replicas).unwrap();
+        let shown = excerpt(&records, nested, &["name".into(), "flags".into()]);
+        assert_eq!(
+            shown,
+            "1) 1) \"name\"\n   2) \"a\"\n   5) \"flags\"\n   6) \"slave\"\n\
+             2) 1) \"name\"\n   2) \"b\"\n   5) \"flags\"\n   6) \"slave\""
+        );
+        let one = pair_records(&pairs(&["name", "m", "flags", "master"])).unwrap();
+        assert_eq!(
+            excerpt(&one.0, one.1, &["flags".into()]),
+            "3) \"flags\"\n4) \"master\""
+        );
+    }
+}
