@@ -43,6 +43,74 @@ impl From<std::time::Duration> for Seconds {
     }
 }
 
+/// The instance a Sentinel event is about, as Redis's `sentinelEvent` writes it (`%@`):
+/// `master <name> <ip> <port>` for a master, `<slave|sentinel> <name> <ip> <port> @ <master>
+/// <master-ip> <master-port>` for a replica (named `ip:port`) or a sentinel (named by run id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRef {
+    /// `master`, `slave` or `sentinel`.
+    pub role: String,
+    pub name: String,
+    pub ip: String,
+    pub port: u16,
+    /// For a replica or a sentinel: its master's name, ip and port.
+    pub master: Option<(String, String, u16)>,
+}
+
+impl InstanceRef {
+    /// The fields a lab can test or capture beside the whole text: `role`, `name`, `addr`
+    /// (`ip:port`) and `master` (the master's name).
+    pub const PARTS: [&'static str; 4] = ["role", "name", "addr", "master"];
+
+    fn parts(&self) -> Vec<(String, String)> {
+        let master = match &self.master {
+            Some((name, _, _)) => name.clone(),
+            None => self.name.clone(),
+        };
+        vec![
+            ("role".into(), self.role.clone()),
+            ("name".into(), self.name.clone()),
+            ("addr".into(), format!("{}:{}", self.ip, self.port)),
+            ("master".into(), master),
+        ]
+    }
+}
+
+impl fmt::Display for InstanceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {} {}", self.role, self.name, self.ip, self.port)?;
+        if let Some((name, ip, port)) = &self.master {
+            write!(f, " @ {name} {ip} {port}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for InstanceRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<InstanceRef, String> {
+        let words: Vec<&str> = s.split(' ').collect();
+        let port = |w: &str| w.parse::<u16>().map_err(|e| format!("port {w:?}: {e}"));
+        match words.as_slice() {
+            ["master", name, ip, p] => Ok(InstanceRef {
+                role: "master".into(),
+                name: name.to_string(),
+                ip: ip.to_string(),
+                port: port(p)?,
+                master: None,
+            }),
+            [role @ ("slave" | "sentinel"), name, ip, p, "@", m, mip, mp] => Ok(InstanceRef {
+                role: role.to_string(),
+                name: name.to_string(),
+                ip: ip.to_string(),
+                port: port(p)?,
+                master: Some((m.to_string(), mip.to_string(), port(mp)?)),
+            }),
+            _ => Err(format!("not a Sentinel instance description: {s:?}")),
+        }
+    }
+}
+
 /// One event kind: its name, log level, template, and how to read it back from a log line.
 pub struct Definition {
     pub kind: &'static str,
@@ -55,9 +123,17 @@ pub struct Definition {
 }
 
 impl Definition {
-    /// The names of the fields this kind carries, in template order.
+    /// The names of the fields this kind carries, in template order; an `instance` field
+    /// (a Sentinel event's [`InstanceRef`]) brings its [`InstanceRef::PARTS`] after it.
     pub fn fields(&self) -> Vec<&'static str> {
-        template_fields(self.template)
+        let mut fields = Vec::new();
+        for name in template_fields(self.template) {
+            fields.push(name);
+            if name == "instance" {
+                fields.extend(InstanceRef::PARTS);
+            }
+        }
+        fields
     }
 
     /// Reads `message` (a log line without its `pid:role date level` prefix) as this kind.
@@ -69,13 +145,16 @@ impl Definition {
     /// when `message` is not of this kind. Labs test and capture fields through it.
     pub fn field_values(&self, message: &str) -> Option<Vec<(String, String)>> {
         self.parse(message)?;
-        let fields = capture(self.template, message)?;
-        Some(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, v.to_string()))
-                .collect(),
-        )
+        let mut values = Vec::new();
+        for (name, text) in capture(self.template, message)? {
+            let parts = match name.as_str() {
+                "instance" => text.parse::<InstanceRef>().ok().map(|i| i.parts()),
+                _ => None,
+            };
+            values.push((name, text.to_string()));
+            values.extend(parts.unwrap_or_default());
+        }
+        Some(values)
     }
 }
 
@@ -109,6 +188,19 @@ macro_rules! define_events {
             /// The level Redis logs this at.
             pub fn level(&self) -> LogLevel {
                 match self { $( Event::$name { .. } => LogLevel::$level, )* }
+            }
+
+            /// A Sentinel event's pub/sub channel and payload: the kind (`+sdown`) and the
+            /// log line after it, as `sentinelEvent` publishes them (all but debug-level ones).
+            /// `None` for every other event.
+            pub fn publication(&self) -> Option<(&'static str, String)> {
+                let kind = self.kind();
+                if !kind.starts_with(['+', '-']) || self.level() == LogLevel::Debug {
+                    return None;
+                }
+                let line = self.log_line();
+                let payload = line.strip_prefix(kind).unwrap_or(&line).trim_start().to_string();
+                Some((kind, payload))
             }
 
             /// The log line Redis writes at this moment (without the `pid:role date` prefix).
@@ -474,6 +566,110 @@ define_events! {
     ClusterUnknownExtension { kind: u16 } = "cluster-unknown-extension", Warning,
         "Received unknown extension type {kind}";
 
+    // --- Sentinel (`sentinelEvent`: `<type> <instance> [extra]`, published on channel <type>) ---
+    /// The Sentinel's id, logged at start-up; a Sentinel is ready once it is logged.
+    SentinelId { id: String } = "sentinel-id", Warning, "Sentinel ID is {id}";
+    /// A master is monitored (at start-up, or SENTINEL MONITOR).
+    Monitor { instance: InstanceRef, quorum: u32 } = "+monitor", Warning,
+        "+monitor {instance} quorum {quorum}";
+    /// SENTINEL REMOVE.
+    MonitorRemoved { instance: InstanceRef } = "-monitor", Warning, "-monitor {instance}";
+    /// SENTINEL RESET forgot what was learnt about a master.
+    ResetMaster { instance: InstanceRef } = "+reset-master", Warning, "+reset-master {instance}";
+    /// SENTINEL SET changed an option: `<master %@> <option> <value>`.
+    SettingChanged { change: String } = "+set", Warning, "+set {change}";
+    /// A replica was discovered (from the master's INFO) or added after a failover.
+    SlaveAdded { instance: InstanceRef } = "+slave", Notice, "+slave {instance}";
+    /// Another sentinel was discovered from its hello.
+    SentinelAdded { instance: InstanceRef } = "+sentinel", Notice, "+sentinel {instance}";
+    /// A sentinel with another run id took over a known sentinel's address.
+    SentinelInvalidAddr { instance: InstanceRef } = "+sentinel-invalid-addr", Notice,
+        "+sentinel-invalid-addr {instance}";
+    /// A known sentinel now announces another address.
+    SentinelAddressSwitch { instance: InstanceRef, ip: String, port: u16, runid: String } =
+        "+sentinel-address-switch", Notice,
+        "+sentinel-address-switch {instance} ip {ip} port {port} for {runid}";
+    /// No valid reply for `down-after-milliseconds`: subjectively down.
+    Sdown { instance: InstanceRef } = "+sdown", Warning, "+sdown {instance}";
+    /// ... and back.
+    SdownCleared { instance: InstanceRef } = "-sdown", Warning, "-sdown {instance}";
+    /// Enough sentinels (`votes` of `quorum` needed) agree the master is down.
+    Odown { instance: InstanceRef, votes: u32, quorum: u32 } = "+odown", Warning,
+        "+odown {instance} #quorum {votes}/{quorum}";
+    OdownCleared { instance: InstanceRef } = "-odown", Warning, "-odown {instance}";
+    /// The current epoch grew.
+    NewEpoch { epoch: u64 } = "+new-epoch", Warning, "+new-epoch {epoch}";
+    /// This sentinel starts a failover and asks for votes.
+    TryFailover { instance: InstanceRef } = "+try-failover", Warning, "+try-failover {instance}";
+    /// This sentinel gave its vote for `epoch` (to itself or to the first that asked).
+    VoteForLeader { runid: String, epoch: u64 } = "+vote-for-leader", Warning,
+        "+vote-for-leader {runid} {epoch}";
+    /// A peer's reply says whom it voted for (logged, not published).
+    PeerVoted { voter: String, leader: String, epoch: u64 } = "peer-voted", Warning,
+        "{voter} voted for {leader} {epoch}";
+    /// This sentinel won the election and runs the failover.
+    ElectedLeader { instance: InstanceRef } = "+elected-leader", Warning, "+elected-leader {instance}";
+    FailoverStateSelectSlave { instance: InstanceRef } = "+failover-state-select-slave", Warning,
+        "+failover-state-select-slave {instance}";
+    /// The replica to promote.
+    SelectedSlave { instance: InstanceRef } = "+selected-slave", Warning, "+selected-slave {instance}";
+    FailoverStateSendSlaveofNoone { instance: InstanceRef } =
+        "+failover-state-send-slaveof-noone", Warning, "+failover-state-send-slaveof-noone {instance}";
+    FailoverStateWaitPromotion { instance: InstanceRef } = "+failover-state-wait-promotion", Warning,
+        "+failover-state-wait-promotion {instance}";
+    /// The selected replica reports itself a master.
+    PromotedSlave { instance: InstanceRef } = "+promoted-slave", Warning, "+promoted-slave {instance}";
+    FailoverStateReconfSlaves { instance: InstanceRef } = "+failover-state-reconf-slaves", Warning,
+        "+failover-state-reconf-slaves {instance}";
+    /// SLAVEOF <new master> sent to another replica.
+    SlaveReconfSent { instance: InstanceRef } = "+slave-reconf-sent", Notice, "+slave-reconf-sent {instance}";
+    /// ... sent at the end of a failover that timed out ("best effort").
+    SlaveReconfSentBestEffort { instance: InstanceRef } = "+slave-reconf-sent-be", Notice,
+        "+slave-reconf-sent-be {instance}";
+    /// The replica's INFO names the new master.
+    SlaveReconfInprog { instance: InstanceRef } = "+slave-reconf-inprog", Notice,
+        "+slave-reconf-inprog {instance}";
+    /// ... and its link to it is up.
+    SlaveReconfDone { instance: InstanceRef } = "+slave-reconf-done", Notice, "+slave-reconf-done {instance}";
+    SlaveReconfSentTimeout { instance: InstanceRef } = "-slave-reconf-sent-timeout", Notice,
+        "-slave-reconf-sent-timeout {instance}";
+    FailoverEnd { instance: InstanceRef } = "+failover-end", Warning, "+failover-end {instance}";
+    FailoverEndForTimeout { instance: InstanceRef } = "+failover-end-for-timeout", Warning,
+        "+failover-end-for-timeout {instance}";
+    /// The master's address changed: from now on clients are sent to the new one.
+    SwitchMaster { master: String, old_ip: String, old_port: u16, new_ip: String, new_port: u16 } =
+        "+switch-master", Warning, "+switch-master {master} {old_ip} {old_port} {new_ip} {new_port}";
+    /// A hello with a newer configuration: this sentinel adopts it.
+    ConfigUpdateFrom { instance: InstanceRef } = "+config-update-from", Warning,
+        "+config-update-from {instance}";
+    /// A returning old master is told to replicate from the new one.
+    ConvertToSlave { instance: InstanceRef } = "+convert-to-slave", Notice, "+convert-to-slave {instance}";
+    /// A replica pointing at the wrong master is told the right one.
+    FixSlaveConfig { instance: InstanceRef } = "+fix-slave-config", Notice, "+fix-slave-config {instance}";
+    /// An instance's run id changed: it restarted.
+    Reboot { instance: InstanceRef } = "+reboot", Notice, "+reboot {instance}";
+    /// The timer ran late: TILT mode, no action for 30 s.
+    TiltEntered = "+tilt", Warning, "+tilt #tilt mode entered";
+    TiltExited = "-tilt", Warning, "-tilt #tilt mode exited";
+    FailoverAbortNotElected { instance: InstanceRef } = "-failover-abort-not-elected", Warning,
+        "-failover-abort-not-elected {instance}";
+    FailoverAbortNoGoodSlave { instance: InstanceRef } = "-failover-abort-no-good-slave", Warning,
+        "-failover-abort-no-good-slave {instance}";
+    FailoverAbortSlaveTimeout { instance: InstanceRef } = "-failover-abort-slave-timeout", Warning,
+        "-failover-abort-slave-timeout {instance}";
+    /// An instance reports the role Sentinel expects of it.
+    RoleChangeConfirmed { instance: InstanceRef, reported: String } = "+role-change", Verbose,
+        "+role-change {instance} new reported role is {reported}";
+    /// An instance reports another role than Sentinel expects of it.
+    RoleChangeMismatch { instance: InstanceRef, reported: String } = "-role-change", Verbose,
+        "-role-change {instance} new reported role is {reported}";
+    /// Having voted for another, this sentinel waits before trying a failover itself.
+    FailoverDelayed { at: String } = "failover-delayed", Warning,
+        "Next failover delay: I will not start a failover before {at}";
+    /// SENTINEL FAILOVER.
+    UserFailover { master: String } = "user-failover", Warning,
+        "Executing user requested FAILOVER of '{master}'";
+
     // --- labs ---
     /// A lab changed this node's fault table (only with `--lab-faults`).
     LabFault { peer: String, what: String } = "lab-fault", Warning, "Lab fault: traffic with {peer} {what}";
@@ -611,6 +807,17 @@ mod tests {
         ($($t:ty),*) => { $(impl Sample for $t { fn sample() -> $t { 42 } })* };
     }
     sample_number!(u16, u32, u64, i32, i64, usize);
+    impl Sample for InstanceRef {
+        fn sample() -> InstanceRef {
+            InstanceRef {
+                role: "slave".into(),
+                name: "127.0.0.1:6380".into(),
+                ip: "127.0.0.1".into(),
+                port: 6380,
+                master: Some(("mymaster".into(), "127.0.0.1".into(), 6379)),
+            }
+        }
+    }
     impl Sample for Seconds {
         fn sample() -> Seconds {
             Seconds(0.012)
@@ -673,6 +880,74 @@ mod tests {
             })
         );
         assert_eq!(recognise("something else entirely"), None);
+    }
+
+    #[test]
+    fn real_sentinel_log_lines_are_recognised_with_their_instances() {
+        // Lines as redis-sentinel 7.0.15 writes them (`../shared/reference/redis-interop.md`).
+        let line =
+            "4250:X 02 Dec 2026 10:00:01.100 # +odown master mymaster 127.0.0.1 22200 #quorum 1/1";
+        let Some(Event::Odown {
+            instance,
+            votes,
+            quorum,
+        }) = recognise(message(line))
+        else {
+            panic!("{line}");
+        };
+        assert_eq!(
+            (instance.name.as_str(), instance.port, votes, quorum),
+            ("mymaster", 22200, 1, 1)
+        );
+        let line = "4250:X 02 Dec 2026 10:00:01.180 # +selected-slave slave 127.0.0.1:22201 127.0.0.1 22201 @ mymaster 127.0.0.1 22200";
+        let def = definition("+selected-slave").unwrap();
+        let fields = def.field_values(message(line)).unwrap();
+        let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("addr"), Some("127.0.0.1:22201"));
+        assert_eq!(get("role"), Some("slave"));
+        assert_eq!(get("master"), Some("mymaster"));
+        assert!(def.fields().contains(&"addr"));
+        let line = "4250:X 02 Dec 2026 10:00:02.210 # +switch-master mymaster 127.0.0.1 22200 127.0.0.1 22201";
+        assert_eq!(
+            recognise(message(line)),
+            Some(Event::SwitchMaster {
+                master: "mymaster".into(),
+                old_ip: "127.0.0.1".into(),
+                old_port: 22200,
+                new_ip: "127.0.0.1".into(),
+                new_port: 22201
+            })
+        );
+        // Not an instance description: not an event.
+        assert_eq!(recognise("+sdown master mymaster 127.0.0.1"), None);
+        assert_eq!(recognise("+sdown slave a b 1 @ m"), None);
+    }
+
+    #[test]
+    fn sentinel_events_are_published_on_their_own_channel() {
+        let event = Event::Odown {
+            instance: "master mymaster 127.0.0.1 6379".parse().unwrap(),
+            votes: 2,
+            quorum: 2,
+        };
+        assert_eq!(
+            event.publication(),
+            Some((
+                "+odown",
+                "master mymaster 127.0.0.1 6379 #quorum 2/2".into()
+            ))
+        );
+        assert_eq!(
+            Event::TiltEntered.publication(),
+            Some(("+tilt", "#tilt mode entered".into()))
+        );
+        assert_eq!(Event::Ready.publication(), None);
+        let voted = Event::PeerVoted {
+            voter: "a".into(),
+            leader: "b".into(),
+            epoch: 1,
+        };
+        assert_eq!(voted.publication(), None);
     }
 
     #[test]

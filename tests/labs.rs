@@ -684,6 +684,19 @@ fn from_a_section_fast_forwards_without_asking() {
 /// lab's own fault commands), and each node's events by kind (not `lab-fault`, and not the
 /// kinds the other engine said it does not log).
 fn outcomes(transcript: &str, skipped: &[String]) -> Vec<String> {
+    let mut out = sections_and_commands(transcript);
+    for node in ["master", "replica"] {
+        out.extend(
+            event_kinds(transcript, node, skipped)
+                .into_iter()
+                .map(|kind| format!("{node} {kind}")),
+        );
+    }
+    out
+}
+
+/// The sections and the commands typed (not the lab's own fault commands).
+fn sections_and_commands(transcript: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in transcript.lines() {
         if let Some(h) = line.strip_prefix("## ") {
@@ -694,17 +707,20 @@ fn outcomes(transcript: &str, skipped: &[String]) -> Vec<String> {
             }
         }
     }
-    for node in ["master", "replica"] {
-        for event in events_of(transcript, node) {
-            let kind = redislab::events::recognise(&event)
-                .map(|e| e.kind().to_string())
-                .unwrap_or_else(|| format!("line {event}"));
-            if kind != "lab-fault" && !skipped.contains(&kind) {
-                out.push(format!("{node} {kind}"));
-            }
-        }
-    }
     out
+}
+
+/// A node's events in the transcript, by kind (not `lab-fault`, not the `skipped` kinds).
+fn event_kinds(transcript: &str, node: &str, skipped: &[String]) -> Vec<String> {
+    events_of(transcript, node)
+        .into_iter()
+        .map(|event| {
+            redislab::events::recognise(&event)
+                .map(|e| e.kind().to_string())
+                .unwrap_or_else(|| format!("line {event}"))
+        })
+        .filter(|kind| kind != "lab-fault" && !skipped.contains(kind))
+        .collect()
 }
 
 /// The event kinds a transcript says its engine does not log (steps skipped).
@@ -829,4 +845,254 @@ fn a_template_starts_one_node_per_port_each_with_its_own_files() {
         ports[1].1, ports[1].1
     );
     assert!(transcript.contains(&sent), "{transcript}");
+}
+
+const SENTINELS: [&str; 3] = ["sentinel26379", "sentinel26380", "sentinel26381"];
+
+/// The transcript of the Sentinel lab with what varies from run to run given a name: which
+/// Sentinel won an election (or saw a thing first) once there are three, the epochs of their
+/// votes, and the workloads' counts. `check_sentinel_lab` checks the real values.
+fn mask_sentinel_lab(transcript: &str) -> String {
+    let (one, three) = transcript
+        .split_once("## Three Sentinels")
+        .expect("the three-Sentinel section");
+    // Events any of the three may log first.
+    const ANY_OF: [&str; 5] = [
+        "+odown ",
+        "+try-failover ",
+        "+elected-leader ",
+        "+selected-slave ",
+        "+convert-to-slave ",
+    ];
+    // Each event with its wrapped continuation lines, read as one.
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for line in three.lines() {
+        match groups.last_mut() {
+            Some(group) if line.starts_with("      ") && group[0].starts_with("  [") => {
+                group.push(line.to_string())
+            }
+            _ => groups.push(vec![line.to_string()]),
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for mut group in groups {
+        let whole: Vec<&str> = group.iter().flat_map(|l| l.split_whitespace()).collect();
+        let whole = whole.join(" ");
+        let voted = whole.contains(" voted for ");
+        for tag in SENTINELS {
+            let prefix = format!("  [{tag} log] ");
+            if let Some(rest) = whole.strip_prefix(prefix.trim_start()) {
+                if voted || ANY_OF.iter().any(|e| rest.starts_with(e)) {
+                    group[0] = group[0].replacen(&prefix, "  [SENTINEL log] ", 1);
+                }
+            }
+        }
+        // How many saw the master down when the quorum was reached: 2 or 3.
+        for line in group.iter_mut().filter(|_| whole.starts_with('[')) {
+            for votes in ["#quorum 2/2", "#quorum 3/2"] {
+                *line = line.replace(votes, "#quorum [VOTES]/2");
+            }
+        }
+        // The epoch of a vote, its last word: a split vote makes it one more.
+        if voted {
+            let last = group.last_mut().expect("a line");
+            if let Some((before, epoch)) = last.rsplit_once(' ') {
+                if epoch.bytes().all(|b| b.is_ascii_digit()) {
+                    *last = format!("{before} [EPOCH]");
+                }
+            }
+        }
+        lines.extend(group);
+    }
+    let mut masked = format!("{one}## Three Sentinels{}\n", lines.join("\n"));
+    // The workloads' counts and lost writes (notes wrap, so the whole note is replaced).
+    for (open, by) in [
+        (
+            "(workload orders stopped: ",
+            "(workload orders stopped: [COUNTS])",
+        ),
+        (
+            "(workload payments stopped: ",
+            "(workload payments stopped: [COUNTS])",
+        ),
+        (
+            "(lost although acknowledged: ",
+            "(lost although acknowledged: [LOST WRITES])",
+        ),
+    ] {
+        if let Some(at) = masked.find(open) {
+            let end = at + masked[at..].find(')').expect("a closed note") + 1;
+            masked.replace_range(at..end, by);
+        }
+    }
+    masked
+}
+
+/// What the Sentinel lab's masks hide, checked for real, and what the story must show.
+fn check_sentinel_lab(transcript: &str) {
+    let ports = ports_in(transcript);
+    assert_eq!(ports.len(), 6, "the port map is announced:\n{transcript}");
+    let port = |tutorial: u16| ports.iter().find(|(t, _)| *t == tutorial).unwrap().1;
+    let flat = transcript.replace("\n      ", " ").replace("\n   ", " ");
+    // Stage 2 with one Sentinel: the tutorial's quorum 1, epoch 1, 6381 chosen for its priority.
+    for line in [
+        format!(
+            "+odown master mymaster 127.0.0.1 {} #quorum 1/1",
+            port(6379)
+        ),
+        "+new-epoch 1".to_string(),
+        format!(
+            "+selected-slave slave 127.0.0.1:{0} 127.0.0.1 {0}",
+            port(6381)
+        ),
+        format!(
+            "+switch-master mymaster 127.0.0.1 {} 127.0.0.1 {}",
+            port(6379),
+            port(6381)
+        ),
+        format!(
+            "+convert-to-slave slave 127.0.0.1:{0} 127.0.0.1 {0}",
+            port(6379)
+        ),
+    ] {
+        assert!(flat.contains(&line), "{line}\n{flat}");
+    }
+    assert!(
+        flat.contains("$ cd 26379 && redislab sentinel 26379.conf")
+            || flat.contains("$ cd 26379 && redis-sentinel 26379.conf")
+    );
+    assert!(flat.contains("26380.conf --sentinel"), "{flat}");
+    // Quorum 2 with one Sentinel alive: down, never objectively down, no quorum.
+    assert!(flat.contains("NOQUORUM 1 usable Sentinels."), "{flat}");
+    assert!(
+        flat.contains("(no +odown on sentinel26379 for 6.0 s)"),
+        "{flat}"
+    );
+    // With three, two or three saw the master down.
+    let three = flat.split("## Three Sentinels").nth(1).unwrap();
+    assert!(
+        three.contains(&format!(
+            "+odown master mymaster 127.0.0.1 {} #quorum 2/2",
+            port(6381)
+        )) || three.contains(&format!(
+            "+odown master mymaster 127.0.0.1 {} #quorum 3/2",
+            port(6381)
+        )),
+        "{three}"
+    );
+    // With three: each election had one leader, which also chose the replica.
+    for (section, old) in [("## Three Sentinels", 6381), ("## Split brain", 6380)] {
+        let part = flat.split(section).nth(1).unwrap();
+        let leader_of = |event: &str| {
+            let at = part
+                .find(&format!(" log] {event} "))
+                .unwrap_or_else(|| panic!("{event} in {section}"));
+            let tag = part[..at].rsplit('[').next().unwrap().to_string();
+            assert!(SENTINELS.contains(&tag.as_str()), "{tag}");
+            tag
+        };
+        if old == 6381 {
+            assert_eq!(leader_of("+elected-leader"), leader_of("+selected-slave"));
+        }
+        assert!(part.contains(&format!(
+            "+elected-leader master mymaster 127.0.0.1 {}",
+            port(old)
+        )));
+    }
+    // Split brain: acknowledged writes lost and named; with min-replicas-to-write 1, none.
+    let counts = |name: &str| -> (u64, u64) {
+        let note = flat
+            .split(&format!("(workload {name} stopped: "))
+            .nth(1)
+            .unwrap()
+            .split(')')
+            .next()
+            .unwrap()
+            .to_string();
+        let numbers: Vec<u64> = note
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        // sent, acknowledged, survived, lost (the node's name has digits too).
+        (numbers[1], *numbers.last().unwrap())
+    };
+    let (acked, lost) = counts("orders");
+    assert!(lost > 0 && lost <= acked, "{flat}");
+    let named = flat
+        .split("(lost although acknowledged: ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .split(", ")
+        .count() as u64;
+    assert_eq!(named, lost, "each lost write is named");
+    let (acked, lost) = counts("payments");
+    assert!(acked > 0 && lost == 0, "{flat}");
+    assert_eq!(flat.matches("\nPredict: ").count(), 5, "{flat}");
+}
+
+#[test]
+fn sentinel_lab_transcript_tutorial_stage_2() {
+    let started = Instant::now();
+    let transcript = run_lab("sentinel");
+    eprintln!("sentinel lab: {:.1} s", started.elapsed().as_secs_f64());
+    check_sentinel_lab(&transcript);
+    let ports = ports_in(&transcript);
+    transcript_settings(&ports).bind(|| {
+        insta::assert_snapshot!("sentinel", mask_sentinel_lab(&transcript));
+    });
+}
+
+#[test]
+fn the_sentinel_lab_reaches_the_same_outcomes_on_real_redis() {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+    };
+    if !on_path("redis-server") || !on_path("redis-sentinel") {
+        eprintln!("SKIPPED: redis-server or redis-sentinel is not installed; the Sentinel lab's --engine redis not tested");
+        return;
+    }
+    let started = Instant::now();
+    let real = run_lab_with("sentinel", &["--engine", "redis"]);
+    eprintln!(
+        "sentinel lab on redis-server/redis-sentinel: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        real.contains("$ cd 26379 && redis-sentinel 26379.conf"),
+        "{real}"
+    );
+    assert!(
+        real.contains("$ cd 26380 && redis-server 26380.conf --sentinel"),
+        "{real}"
+    );
+    check_sentinel_lab(&real);
+    // The same story as on redislab: sections, commands, and which kinds of events the data
+    // nodes and (all together) the Sentinels logged.
+    let ours = run_lab("sentinel");
+    let story = |t: &str| {
+        let mut out = sections_and_commands(t);
+        for node in ["node6379", "node6380", "node6381"] {
+            out.extend(
+                event_kinds(t, node, &[])
+                    .into_iter()
+                    .map(|k| format!("{node} {k}")),
+            );
+        }
+        let mut kinds: Vec<String> = SENTINELS
+            .iter()
+            .flat_map(|n| event_kinds(t, n, &[]))
+            .collect();
+        kinds.sort();
+        out.extend(kinds);
+        out
+    };
+    assert_eq!(
+        story(&ours),
+        story(&real),
+        "\n--- redislab ---\n{ours}\n--- redis ---\n{real}"
+    );
 }

@@ -98,10 +98,16 @@ use tokio::sync::mpsc;
 use nodes::PortMap;
 
 /// The labs shipped in the binary: `(file name, text)`.
-pub const LABS: &[(&str, &str)] = &[(
-    "labs/replication.toml",
-    include_str!("../../labs/replication.toml"),
-)];
+pub const LABS: &[(&str, &str)] = &[
+    (
+        "labs/replication.toml",
+        include_str!("../../labs/replication.toml"),
+    ),
+    (
+        "labs/sentinel.toml",
+        include_str!("../../labs/sentinel.toml"),
+    ),
+];
 
 /// Why a lab could not run, or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +163,39 @@ impl Engine {
             Engine::Redislab => "redislab server",
             Engine::Redis => "redis-server",
         }
+    }
+
+    /// How a node run as `run_as` is started: the program (`None`: this redislab binary),
+    /// the arguments before the config file, and those after it (besides `--daemonize no`).
+    pub fn start_command(
+        self,
+        run_as: spec::RunAs,
+    ) -> (
+        Option<&'static str>,
+        &'static [&'static str],
+        &'static [&'static str],
+    ) {
+        use spec::RunAs;
+        match (self, run_as) {
+            (Engine::Redis, RunAs::Server) => (Some("redis-server"), &[], &[]),
+            (Engine::Redis, RunAs::Sentinel) => (Some("redis-sentinel"), &[], &[]),
+            (Engine::Redis, RunAs::ServerSentinel) => (Some("redis-server"), &[], &["--sentinel"]),
+            // `--lab-faults`: the lab's hand on the node's peer links (`REDISLAB FAULT`).
+            (Engine::Redislab, RunAs::Server) => (None, &["server"], &["--lab-faults"]),
+            (Engine::Redislab, RunAs::Sentinel) => (None, &["sentinel"], &[]),
+            (Engine::Redislab, RunAs::ServerSentinel) => (None, &["server"], &["--sentinel"]),
+        }
+    }
+
+    /// How the transcript shows starting a node run as `run_as` with config file `conf`
+    /// (`redislab sentinel 26379.conf`); the lab's own `--lab-faults` is not shown.
+    pub fn start_line(self, run_as: spec::RunAs, conf: &str) -> String {
+        let (program, before, after) = self.start_command(run_as);
+        let mut words = vec![program.unwrap_or("redislab")];
+        words.extend(before);
+        words.push(conf);
+        words.extend(after.iter().filter(|a| **a != "--lab-faults"));
+        words.join(" ")
     }
 
     /// How the transcript shows the command-line client.
@@ -498,5 +537,42 @@ mod tests {
     fn the_embedded_labs_parse() {
         let labs = super::all_labs().unwrap();
         assert!(labs.iter().any(|l| l.name == "replication"));
+        let sentinel = labs.iter().find(|l| l.name == "sentinel").unwrap();
+        assert!(sentinel.nodes.iter().any(|n| n.run_as.is_sentinel()));
+    }
+
+    #[test]
+    fn a_sentinel_node_starts_the_two_ways_redis_starts_one_on_each_engine() {
+        use super::spec::RunAs;
+        use super::Engine;
+        let cases = [
+            (Engine::Redislab, RunAs::Server, "redislab server 1.conf"),
+            (
+                Engine::Redislab,
+                RunAs::Sentinel,
+                "redislab sentinel 1.conf",
+            ),
+            (
+                Engine::Redislab,
+                RunAs::ServerSentinel,
+                "redislab server 1.conf --sentinel",
+            ),
+            (Engine::Redis, RunAs::Server, "redis-server 1.conf"),
+            (Engine::Redis, RunAs::Sentinel, "redis-sentinel 1.conf"),
+            (
+                Engine::Redis,
+                RunAs::ServerSentinel,
+                "redis-server 1.conf --sentinel",
+            ),
+        ];
+        for (engine, run_as, shown) in cases {
+            assert_eq!(engine.start_line(run_as, "1.conf"), shown);
+        }
+        // Only a redislab server gets the lab's fault switch.
+        assert_eq!(
+            Engine::Redislab.start_command(RunAs::Server).2,
+            ["--lab-faults"]
+        );
+        assert!(Engine::Redislab.start_command(RunAs::Sentinel).2.is_empty());
     }
 }

@@ -251,13 +251,12 @@ impl Node {
     }
 
     /// Starts the process in its folder: `redislab server <conf> --daemonize no
-    /// --lab-faults`, or with `--engine redis`, `redis-server <conf> --daemonize no`.
+    /// --lab-faults`, or with `--engine redis`, `redis-server <conf> --daemonize no`; a
+    /// Sentinel as its `run_as` says (see [`super::Engine::start_command`]).
     pub fn spawn(&mut self, exe: &Path, engine: super::Engine) -> Result<(), LabError> {
-        match engine {
-            super::Engine::Redis => self.spawn_program(Path::new("redis-server"), &[], &[]),
-            // `--lab-faults`: the lab's hand on the node's peer links (`REDISLAB FAULT`).
-            super::Engine::Redislab => self.spawn_program(exe, &["server"], &["--lab-faults"]),
-        }
+        let (program, before, after) = engine.start_command(self.spec.run_as);
+        let program = program.map_or(exe, Path::new);
+        self.spawn_program(program, before, after)
     }
 
     /// `exe <before> <conf> --daemonize no <after>`, in the node's folder.

@@ -44,6 +44,32 @@ pub struct NodeSpec {
     /// The config file text, with tutorial ports; `port` and `slaveof`/`replicaof` lines are
     /// rewritten to the actual ports.
     pub config: String,
+    /// How the process is started: a server (the default) or a Sentinel, in either of the
+    /// two ways Redis starts one.
+    #[serde(default)]
+    pub run_as: RunAs,
+}
+
+/// How a node's process is started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum RunAs {
+    /// `redislab server <conf>` (`redis-server <conf>`).
+    #[default]
+    #[serde(rename = "server")]
+    Server,
+    /// `redislab sentinel <conf>` (`redis-sentinel <conf>`).
+    #[serde(rename = "sentinel")]
+    Sentinel,
+    /// `redislab server <conf> --sentinel` (`redis-server <conf> --sentinel`).
+    #[serde(rename = "server --sentinel")]
+    ServerSentinel,
+}
+
+impl RunAs {
+    /// A Sentinel rather than a data node.
+    pub fn is_sentinel(self) -> bool {
+        self != RunAs::Server
+    }
 }
 
 /// Several nodes that differ only by port, as the tutorial makes them with `:%s/9001/9002/g`:
@@ -56,6 +82,8 @@ pub struct TemplateSpec {
     pub name: String,
     pub ports: Vec<u16>,
     pub config: String,
+    #[serde(default)]
+    pub run_as: RunAs,
 }
 
 impl TemplateSpec {
@@ -72,6 +100,7 @@ impl TemplateSpec {
                 name: format!("{}{port}", self.name),
                 port: *port,
                 config: self.config.replace(&first, &port.to_string()),
+                run_as: self.run_as,
             })
             .collect()
     }

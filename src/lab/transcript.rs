@@ -319,9 +319,18 @@ pub fn filters(ports: &[(u16, u16)]) -> Vec<(String, String)> {
             (r"\bport ", "port "),
             (r"\bmaster_port:", "master_port:"),
             (r"-p ", "-p "),
+            // A port as redis-cli prints a bulk reply (SENTINEL MASTER, GET-MASTER-ADDR-BY-NAME).
+            ("\"", "\""),
         ] {
             f.push((format!(r"{before}{a}\b"), format!("{shown}{t}")));
         }
+    }
+    // An event line wrapped between an address's ip and port.
+    for (t, a) in ports {
+        f.push((
+            format!(r"127\.0\.0\.1(\n +){a}\b"),
+            format!("127.0.0.1${{1}}{t}"),
+        ));
     }
     f.extend([
         (

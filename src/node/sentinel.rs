@@ -24,7 +24,9 @@ use crate::config::{Config, ConfigError, LogLevel};
 use crate::resp::frame::Frame;
 use crate::resp::Reply;
 use crate::sentinel::config::{rewrite_text, SCRIPTS_WARNING};
-use crate::sentinel::{Expect, Input, LinkId, LinkSpec, Ms, Output, Sentinel, HELLO_CHANNEL};
+use crate::sentinel::{
+    Event, Expect, Input, LinkId, LinkSpec, Ms, Output, Sentinel, HELLO_CHANNEL,
+};
 use crate::server::log::Logger;
 
 use super::StartError;
@@ -266,9 +268,9 @@ impl Driver {
                     }
                 }
                 Output::Event(event) => {
-                    self.logger.log(event.level, &event.log_line());
-                    if event.published() {
-                        let _ = self.events.send((event.name.to_string(), event.payload));
+                    self.logger.log(event.level(), &event.log_line());
+                    if let Some((channel, payload)) = event.publication() {
+                        let _ = self.events.send((channel.to_string(), payload));
                     }
                 }
                 Output::Log { level, text } => self.logger.log(level, &text),
@@ -584,10 +586,9 @@ async fn serve(
     if !myid_configured {
         driver.apply(vec![Output::FlushConfig]);
     }
-    logger.log(
-        LogLevel::Warning,
-        &format!("Sentinel ID is {}", driver.sentinel.core.myid),
-    );
+    driver.apply(vec![Output::Event(Event::SentinelId {
+        id: driver.sentinel.core.myid.clone(),
+    })]);
     let outputs = driver.sentinel.start(unix_ms());
     driver.apply(outputs);
 

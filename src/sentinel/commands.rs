@@ -13,7 +13,7 @@ use super::config::{set_down_after, CreateError};
 use super::event::describe_master;
 use super::failover::{self, select_slave};
 use super::instance::{Instance, Kind, Master};
-use super::{Ms, Output, Sentinel};
+use super::{Event, Ms, Output, Sentinel};
 
 fn err(text: impl Into<String>) -> Reply {
     Reply::error(text.into())
@@ -215,8 +215,9 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
                 let m = s.masters.get_mut(name).expect("listed");
                 failover::reset_master(&mut s.core, m, true, now);
                 let m = &s.masters[name];
-                s.core
-                    .master_event(LogLevel::Warning, "+reset-master", m, "");
+                s.core.emit(Event::ResetMaster {
+                    instance: describe_master(m),
+                });
             }
             if !names.is_empty() {
                 s.core.flush_config();
@@ -233,10 +234,9 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             if select_slave(m, &s.core, now).is_none() {
                 return err("NOGOODSLAVE No suitable replica to promote");
             }
-            s.core.log(
-                LogLevel::Warning,
-                format!("Executing user requested FAILOVER of '{}'", m.name()),
-            );
+            s.core.emit(Event::UserFailover {
+                master: m.name().to_string(),
+            });
             failover::start_failover(&mut s.core, m, now, rng);
             m.inst.flags.force_failover = true;
             Reply::ok()
@@ -301,12 +301,10 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             ) {
                 Ok(()) => {
                     let m = &s.masters[&args[1]];
-                    s.core.master_event(
-                        LogLevel::Warning,
-                        "+monitor",
-                        m,
-                        &format!(" quorum {}", m.quorum),
-                    );
+                    s.core.emit(Event::Monitor {
+                        instance: describe_master(m),
+                        quorum: m.quorum,
+                    });
                     s.core.flush_config();
                     Reply::ok()
                 }
@@ -319,7 +317,9 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             let Some(m) = s.masters.get(&args[1]) else {
                 return no_such_master();
             };
-            s.core.master_event(LogLevel::Warning, "-monitor", m, "");
+            s.core.emit(Event::MonitorRemoved {
+                instance: describe_master(m),
+            });
             s.masters.shift_remove(&args[1]);
             s.core.flush_config();
             Reply::ok()
@@ -559,7 +559,7 @@ fn set(s: &mut Sentinel, args: &[String], now: Ms) -> Reply {
         }
         changes += 1;
         let text = format!("{} {option} {shown}", describe_master(m));
-        s.core.event(LogLevel::Warning, "+set", text);
+        s.core.emit(Event::SettingChanged { change: text });
         j += used;
     };
     if drop_links {

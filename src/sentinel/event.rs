@@ -1,54 +1,48 @@
-//! Sentinel events: one definition gives the pub/sub channel, the payload and the log line.
-//!
-//! Redis's `sentinelEvent` publishes `<payload>` on the channel named after the event
-//! (`+sdown`) and logs `<event> <payload>` (`+sdown master mymaster 127.0.0.1 6379`); events at
-//! debug level are logged only. Payloads that describe an instance use the `%@` form:
+//! What Sentinel events say about instances. The events themselves are defined once, with the
+//! rest of redislab's, in [`crate::events`]: Redis's `sentinelEvent` publishes `<payload>` on
+//! the channel named after the event (`+sdown`) and logs `<event> <payload>` (`+sdown master
+//! mymaster 127.0.0.1 6379`). Payloads that describe an instance use the `%@` form built here:
 //! `<kind> <name> <ip> <port>`, followed by ` @ <master> <ip> <port>` for replicas and
 //! sentinels.
 
-use crate::config::LogLevel;
+use crate::events::InstanceRef;
 
-use super::instance::{Instance, Master};
-
-/// One event, as published and logged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub level: LogLevel,
-    /// The event type and channel, e.g. `+switch-master`.
-    pub name: &'static str,
-    pub payload: String,
-}
-
-impl Event {
-    /// The log message (without Redis's pid/role/time prefix).
-    pub fn log_line(&self) -> String {
-        format!("{} {}", self.name, self.payload)
-    }
-
-    /// Published on pub/sub (every level except debug, as Redis does).
-    pub fn published(&self) -> bool {
-        self.level != LogLevel::Debug
-    }
-}
+use super::instance::{Instance, Kind, Master};
 
 /// The `%@` description of a master.
-pub fn describe_master(master: &Master) -> String {
+pub fn describe_master(master: &Master) -> InstanceRef {
     let i = &master.inst;
-    format!("master {} {} {}", i.name, i.addr.ip, i.addr.port)
+    InstanceRef {
+        role: "master".into(),
+        name: i.name.clone(),
+        ip: i.addr.ip.clone(),
+        port: i.addr.port,
+        master: None,
+    }
 }
 
 /// The `%@` description of a replica or sentinel of `master`.
-pub fn describe(inst: &Instance, master: &Master) -> String {
-    format!(
-        "{} {} {} {} @ {} {} {}",
-        inst.kind.word(),
-        inst.name,
-        inst.addr.ip,
-        inst.addr.port,
-        master.inst.name,
-        master.inst.addr.ip,
-        master.inst.addr.port
-    )
+pub fn describe(inst: &Instance, master: &Master) -> InstanceRef {
+    InstanceRef {
+        role: inst.kind.word().into(),
+        name: inst.name.clone(),
+        ip: inst.addr.ip.clone(),
+        port: inst.addr.port,
+        master: Some((
+            master.inst.name.clone(),
+            master.inst.addr.ip.clone(),
+            master.inst.addr.port,
+        )),
+    }
+}
+
+/// The `%@` description of `inst`, which is `master` itself or one of its replicas or
+/// sentinels.
+pub fn describe_any(inst: &Instance, master: &Master) -> InstanceRef {
+    match inst.kind {
+        Kind::Master => describe_master(master),
+        _ => describe(inst, master),
+    }
 }
 
 /// `ctime()`-style local time for Redis's "Next failover delay" log line.

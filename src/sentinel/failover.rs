@@ -7,11 +7,11 @@
 
 use rand::RngCore;
 
-use crate::config::LogLevel;
-
-use super::event::ctime;
+use super::event::{ctime, describe, describe_master};
 use super::instance::{Addr, FailoverState, Instance, Kind, Master};
-use super::{link_id, Core, Expect, Ms, Output, MAX_DESYNC, SIMFAILURE_CRASH_AFTER_ELECTION};
+use super::{
+    link_id, Core, Event, Expect, Ms, Output, MAX_DESYNC, SIMFAILURE_CRASH_AFTER_ELECTION,
+};
 
 /// `sentinelCheckObjectivelyDown`.
 pub fn check_objectively_down(core: &mut Core, m: &mut Master, now: Ms) {
@@ -25,12 +25,17 @@ pub fn check_objectively_down(core: &mut Core, m: &mut Master, now: Ms) {
         if !m.inst.flags.o_down {
             m.inst.flags.o_down = true;
             m.inst.o_down_since_time = now;
-            let extra = format!(" #quorum {}/{}", quorum, m.quorum);
-            core.master_event(LogLevel::Warning, "+odown", m, &extra);
+            core.emit(Event::Odown {
+                instance: describe_master(m),
+                votes: quorum,
+                quorum: m.quorum,
+            });
         }
     } else if m.inst.flags.o_down {
         m.inst.flags.o_down = false;
-        core.master_event(LogLevel::Warning, "-odown", m, "");
+        core.emit(Event::OdownCleared {
+            instance: describe_master(m),
+        });
     }
 }
 
@@ -83,21 +88,18 @@ pub fn vote_leader(
     if req_epoch > core.current_epoch {
         core.current_epoch = req_epoch;
         core.flush_config();
-        core.event(
-            LogLevel::Warning,
-            "+new-epoch",
-            core.current_epoch.to_string(),
-        );
+        core.emit(Event::NewEpoch {
+            epoch: core.current_epoch,
+        });
     }
     if m.leader_epoch < req_epoch && core.current_epoch <= req_epoch {
         m.leader = Some(req_runid.to_string());
         m.leader_epoch = core.current_epoch;
         core.flush_config();
-        core.event(
-            LogLevel::Warning,
-            "+vote-for-leader",
-            format!("{} {}", req_runid, m.leader_epoch),
-        );
+        core.emit(Event::VoteForLeader {
+            runid: req_runid.to_string(),
+            epoch: m.leader_epoch,
+        });
         // Having voted for another, wait before trying a failover ourselves.
         if !req_runid.eq_ignore_ascii_case(&core.myid) {
             m.failover_start_time = now + rng.next_u64() % MAX_DESYNC;
@@ -177,10 +179,7 @@ pub fn start_failover_if_needed(
         if m.failover_delay_logged != m.failover_start_time {
             m.failover_delay_logged = m.failover_start_time;
             let at = ctime(m.failover_start_time + m.failover_timeout * 2);
-            core.log(
-                LogLevel::Warning,
-                format!("Next failover delay: I will not start a failover before {at}"),
-            );
+            core.emit(Event::FailoverDelayed { at });
         }
         return false;
     }
@@ -194,12 +193,12 @@ pub fn start_failover(core: &mut Core, m: &mut Master, now: Ms, rng: &mut dyn Rn
     m.inst.flags.failover_in_progress = true;
     core.current_epoch += 1;
     m.failover_epoch = core.current_epoch;
-    core.event(
-        LogLevel::Warning,
-        "+new-epoch",
-        core.current_epoch.to_string(),
-    );
-    core.master_event(LogLevel::Warning, "+try-failover", m, "");
+    core.emit(Event::NewEpoch {
+        epoch: core.current_epoch,
+    });
+    core.emit(Event::TryFailover {
+        instance: describe_master(m),
+    });
     m.failover_start_time = now + rng.next_u64() % MAX_DESYNC;
     m.failover_state_change_time = now;
 }
@@ -215,7 +214,9 @@ pub fn state_machine(core: &mut Core, m: &mut Master, now: Ms, rng: &mut dyn Rng
         FailoverState::SendSlaveofNoone => send_slaveof_noone(core, m, now),
         FailoverState::WaitPromotion => {
             if now.saturating_sub(m.failover_state_change_time) > m.failover_timeout {
-                core.master_event(LogLevel::Warning, "-failover-abort-slave-timeout", m, "");
+                core.emit(Event::FailoverAbortSlaveTimeout {
+                    instance: describe_master(m),
+                });
                 abort_failover(m, now);
             }
         }
@@ -231,18 +232,24 @@ fn wait_start(core: &mut Core, m: &mut Master, now: Ms, rng: &mut dyn RngCore) {
     if !is_leader && !m.inst.flags.force_failover {
         let election_timeout = core.timing.election_timeout.min(m.failover_timeout);
         if now.saturating_sub(m.failover_start_time) > election_timeout {
-            core.master_event(LogLevel::Warning, "-failover-abort-not-elected", m, "");
+            core.emit(Event::FailoverAbortNotElected {
+                instance: describe_master(m),
+            });
             abort_failover(m, now);
         }
         return;
     }
-    core.master_event(LogLevel::Warning, "+elected-leader", m, "");
+    core.emit(Event::ElectedLeader {
+        instance: describe_master(m),
+    });
     if core.simfailure_flags & SIMFAILURE_CRASH_AFTER_ELECTION != 0 {
         core.out.push(Output::Crash);
     }
     m.failover_state = FailoverState::SelectSlave;
     m.failover_state_change_time = now;
-    core.master_event(LogLevel::Warning, "+failover-state-select-slave", m, "");
+    core.emit(Event::FailoverStateSelectSlave {
+        instance: describe_master(m),
+    });
 }
 
 /// `sentinelSelectSlave`: the best replica to promote, or `None`.
@@ -288,24 +295,24 @@ pub fn select_slave(m: &Master, core: &Core, now: Ms) -> Option<String> {
 fn select_slave_state(core: &mut Core, m: &mut Master, now: Ms) {
     match select_slave(m, core, now) {
         None => {
-            core.master_event(LogLevel::Warning, "-failover-abort-no-good-slave", m, "");
+            core.emit(Event::FailoverAbortNoGoodSlave {
+                instance: describe_master(m),
+            });
             abort_failover(m, now);
         }
         Some(key) => {
             let replica = m.replicas.get_mut(&key).expect("selected replica exists");
             replica.flags.promoted = true;
             let replica = replica.clone();
-            core.instance_event(LogLevel::Warning, "+selected-slave", &replica, m, "");
+            core.emit(Event::SelectedSlave {
+                instance: describe(&replica, m),
+            });
             m.promoted = Some(key);
             m.failover_state = FailoverState::SendSlaveofNoone;
             m.failover_state_change_time = now;
-            core.instance_event(
-                LogLevel::Warning,
-                "+failover-state-send-slaveof-noone",
-                &replica,
-                m,
-                "",
-            );
+            core.emit(Event::FailoverStateSendSlaveofNoone {
+                instance: describe(&replica, m),
+            });
         }
     }
 }
@@ -320,7 +327,9 @@ fn send_slaveof_noone(core: &mut Core, m: &mut Master, now: Ms) {
     };
     if replica.disconnected() {
         if now.saturating_sub(m.failover_state_change_time) > m.failover_timeout {
-            core.master_event(LogLevel::Warning, "-failover-abort-slave-timeout", m, "");
+            core.emit(Event::FailoverAbortSlaveTimeout {
+                instance: describe_master(m),
+            });
             abort_failover(m, now);
         }
         return;
@@ -329,13 +338,9 @@ fn send_slaveof_noone(core: &mut Core, m: &mut Master, now: Ms) {
         return;
     }
     let replica = replica.clone();
-    core.instance_event(
-        LogLevel::Warning,
-        "+failover-state-wait-promotion",
-        &replica,
-        m,
-        "",
-    );
+    core.emit(Event::FailoverStateWaitPromotion {
+        instance: describe(&replica, m),
+    });
     m.failover_state = FailoverState::WaitPromotion;
     m.failover_state_change_time = now;
 }
@@ -406,7 +411,9 @@ fn reconf_next_slave(core: &mut Core, m: &mut Master, now: Ms) {
             replica.flags.reconf_sent = false;
             replica.flags.reconf_done = true;
             let r = replica.clone();
-            core.instance_event(LogLevel::Notice, "-slave-reconf-sent-timeout", &r, m, "");
+            core.emit(Event::SlaveReconfSentTimeout {
+                instance: describe(&r, m),
+            });
             continue;
         }
         if replica.flags.reconf_sent || replica.flags.reconf_inprog || replica.disconnected() {
@@ -416,7 +423,9 @@ fn reconf_next_slave(core: &mut Core, m: &mut Master, now: Ms) {
             replica.flags.reconf_sent = true;
             replica.slave_reconf_sent_time = now;
             let r = replica.clone();
-            core.instance_event(LogLevel::Notice, "+slave-reconf-sent", &r, m, "");
+            core.emit(Event::SlaveReconfSent {
+                instance: describe(&r, m),
+            });
             in_progress += 1;
         }
     }
@@ -443,10 +452,14 @@ fn detect_end(core: &mut Core, m: &mut Master, now: Ms, promoted_addr: &Addr) {
     if now.saturating_sub(m.failover_state_change_time) > m.failover_timeout {
         not_reconfigured = 0;
         timeout = true;
-        core.master_event(LogLevel::Warning, "+failover-end-for-timeout", m, "");
+        core.emit(Event::FailoverEndForTimeout {
+            instance: describe_master(m),
+        });
     }
     if not_reconfigured == 0 {
-        core.master_event(LogLevel::Warning, "+failover-end", m, "");
+        core.emit(Event::FailoverEnd {
+            instance: describe_master(m),
+        });
         m.failover_state = FailoverState::UpdateConfig;
         m.failover_state_change_time = now;
     }
@@ -460,7 +473,9 @@ fn detect_end(core: &mut Core, m: &mut Master, now: Ms, promoted_addr: &Addr) {
             if send_slaveof(core, &master_name, replica, Some(promoted_addr)) {
                 replica.flags.reconf_sent = true;
                 let r = replica.clone();
-                core.instance_event(LogLevel::Notice, "+slave-reconf-sent-be", &r, m, "");
+                core.emit(Event::SlaveReconfSentBestEffort {
+                    instance: describe(&r, m),
+                });
             }
         }
     }
@@ -495,18 +510,13 @@ pub fn switch_to_promoted(core: &mut Core, m: &mut Master, now: Ms) {
 /// failover moved it.
 pub fn switch_master(core: &mut Core, m: &mut Master, new_addr: Addr, now: Ms) {
     let old = m.inst.addr.clone();
-    core.event(
-        LogLevel::Warning,
-        "+switch-master",
-        format!(
-            "{} {} {} {} {}",
-            m.name(),
-            old.ip,
-            old.port,
-            new_addr.ip,
-            new_addr.port
-        ),
-    );
+    core.emit(Event::SwitchMaster {
+        master: m.name().to_string(),
+        old_ip: old.ip.clone(),
+        old_port: old.port,
+        new_ip: new_addr.ip.clone(),
+        new_port: new_addr.port,
+    });
     reset_master_and_change_address(core, m, new_addr, now);
 }
 
@@ -610,7 +620,9 @@ pub fn reset_master_and_change_address(core: &mut Core, m: &mut Master, new_addr
             m.inst.down_after_period,
             now,
         );
-        core.instance_event(LogLevel::Notice, "+slave", &replica, m, "");
+        core.emit(Event::SlaveAdded {
+            instance: describe(&replica, m),
+        });
         m.replicas.insert(key, replica);
     }
     core.flush_config();

@@ -33,10 +33,10 @@ use rand::RngCore;
 use crate::config::LogLevel;
 use crate::resp::frame::Frame;
 
-pub use event::Event;
+pub use crate::events::Event;
 pub use instance::{Addr, FailoverState, Instance, Kind, Master};
 
-use event::{describe, describe_master};
+use event::{describe, describe_any, describe_master};
 use info::{parse_info, Hello};
 
 /// Milliseconds on the driver's clock (Unix time in the real driver, virtual in tests).
@@ -200,12 +200,9 @@ pub struct Core {
 }
 
 impl Core {
-    fn event(&mut self, level: LogLevel, name: &'static str, payload: String) {
-        self.out.push(Output::Event(Event {
-            level,
-            name,
-            payload,
-        }));
+    /// Publish and log `event` (`sentinelEvent`).
+    fn emit(&mut self, event: Event) {
+        self.out.push(Output::Event(event));
     }
 
     fn log(&mut self, level: LogLevel, text: String) {
@@ -249,23 +246,6 @@ impl Core {
             inst.link.act_ping_time = now;
         }
         true
-    }
-
-    /// `sentinelEvent` with the `%@` form for a master.
-    fn master_event(&mut self, level: LogLevel, name: &'static str, m: &Master, extra: &str) {
-        self.event(level, name, format!("{}{extra}", describe_master(m)));
-    }
-
-    /// `sentinelEvent` with the `%@` form for a replica or sentinel of `m`.
-    fn instance_event(
-        &mut self,
-        level: LogLevel,
-        name: &'static str,
-        inst: &Instance,
-        m: &Master,
-        extra: &str,
-    ) {
-        self.event(level, name, format!("{}{extra}", describe(inst, m)));
     }
 }
 
@@ -321,12 +301,10 @@ impl Sentinel {
         self.core.previous_time = now;
         let core = &mut self.core;
         for m in self.masters.values() {
-            core.master_event(
-                LogLevel::Warning,
-                "+monitor",
-                m,
-                &format!(" quorum {}", m.quorum),
-            );
+            core.emit(Event::Monitor {
+                instance: describe_master(m),
+                quorum: m.quorum,
+            });
         }
         std::mem::take(&mut self.core.out)
     }
@@ -501,8 +479,11 @@ impl Sentinel {
                             if leader != "*" {
                                 let epoch = (*epoch).max(0) as u64;
                                 if inst.leader_epoch != epoch {
-                                    let line = format!("{} voted for {leader} {epoch}", inst.name);
-                                    self.core.log(LogLevel::Warning, line);
+                                    self.core.emit(Event::PeerVoted {
+                                        voter: inst.name.clone(),
+                                        leader: leader.to_string(),
+                                        epoch,
+                                    });
                                 }
                                 inst.leader = Some(leader.to_string());
                                 inst.leader_epoch = epoch;
@@ -538,7 +519,7 @@ impl Sentinel {
         if core.previous_time != 0 && (delta < 0 || delta > core.timing.tilt_trigger as i64) {
             core.tilt = true;
             core.tilt_start_time = now;
-            core.event(LogLevel::Warning, "+tilt", "#tilt mode entered".into());
+            core.emit(Event::TiltEntered);
         }
         core.previous_time = now;
     }
@@ -606,10 +587,9 @@ impl Sentinel {
         inst.info = Some(text.to_string());
         let inst = inst.clone();
         if rebooted {
-            match kind {
-                Kind::Master => core.master_event(LogLevel::Notice, "+reboot", m, ""),
-                _ => core.instance_event(LogLevel::Notice, "+reboot", &inst, m, ""),
-            }
+            core.emit(Event::Reboot {
+                instance: describe_any(&inst, m),
+            });
         }
 
         // Replicas listed by a master.
@@ -626,7 +606,9 @@ impl Sentinel {
                     m.inst.down_after_period,
                     now,
                 );
-                core.instance_event(LogLevel::Notice, "+slave", &replica, m, "");
+                core.emit(Event::SlaveAdded {
+                    instance: describe(&replica, m),
+                });
                 m.replicas.insert(key, replica);
                 core.flush_config();
             }
@@ -644,16 +626,13 @@ impl Sentinel {
                 inst.slave_conf_change_time = now;
             }
             let inst = inst.clone();
-            let sign = if inst.kind == role {
-                "+role-change"
+            let instance = describe_any(&inst, m);
+            let reported = role.word().to_string();
+            core.emit(if inst.kind == role {
+                Event::RoleChangeConfirmed { instance, reported }
             } else {
-                "-role-change"
-            };
-            let extra = format!(" new reported role is {}", role.word());
-            match kind {
-                Kind::Master => core.master_event(LogLevel::Verbose, sign, m, &extra),
-                _ => core.instance_event(LogLevel::Verbose, sign, &inst, m, &extra),
-            }
+                Event::RoleChangeMismatch { instance, reported }
+            });
         }
         if core.tilt || kind != Kind::Replica {
             return;
@@ -670,11 +649,15 @@ impl Sentinel {
                 m.failover_state = FailoverState::ReconfSlaves;
                 m.failover_state_change_time = now;
                 core.flush_config();
-                core.instance_event(LogLevel::Warning, "+promoted-slave", &inst, m, "");
+                core.emit(Event::PromotedSlave {
+                    instance: describe(&inst, m),
+                });
                 if core.simfailure_flags & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
                     core.out.push(Output::Crash);
                 }
-                core.master_event(LogLevel::Warning, "+failover-state-reconf-slaves", m, "");
+                core.emit(Event::FailoverStateReconfSlaves {
+                    instance: describe_master(m),
+                });
                 force_hello_update(m, &core.timing);
             } else {
                 // A replica turned master on its own (or an old master came back): convert it
@@ -688,7 +671,9 @@ impl Sentinel {
                     let replica = m.replicas.get_mut(&name).expect("replica exists");
                     if failover::send_slaveof(core, &link.master, replica, Some(&master_addr)) {
                         let replica = replica.clone();
-                        core.instance_event(LogLevel::Notice, "+convert-to-slave", &replica, m, "");
+                        core.emit(Event::ConvertToSlave {
+                            instance: describe(&replica, m),
+                        });
                     }
                 }
             }
@@ -709,7 +694,9 @@ impl Sentinel {
                 let replica = m.replicas.get_mut(&name).expect("replica exists");
                 if failover::send_slaveof(core, &link.master, replica, Some(&master_addr)) {
                     let replica = replica.clone();
-                    core.instance_event(LogLevel::Notice, "+fix-slave-config", &replica, m, "");
+                    core.emit(Event::FixSlaveConfig {
+                        instance: describe(&replica, m),
+                    });
                 }
             }
         }
@@ -731,7 +718,9 @@ impl Sentinel {
                     replica.flags.reconf_sent = false;
                     replica.flags.reconf_inprog = true;
                     let r = replica.clone();
-                    core.instance_event(LogLevel::Notice, "+slave-reconf-inprog", &r, m, "");
+                    core.emit(Event::SlaveReconfInprog {
+                        instance: describe(&r, m),
+                    });
                 }
             }
             let replica = m.replicas.get_mut(&name).expect("replica exists");
@@ -739,7 +728,9 @@ impl Sentinel {
                 replica.flags.reconf_inprog = false;
                 replica.flags.reconf_done = true;
                 let r = replica.clone();
-                core.instance_event(LogLevel::Notice, "+slave-reconf-done", &r, m, "");
+                core.emit(Event::SlaveReconfDone {
+                    instance: describe(&r, m),
+                });
             }
         }
     }
@@ -767,16 +758,19 @@ impl Sentinel {
             // The same run id at another address: it moved.
             let removed = m.sentinels.shift_remove(&hello.runid).is_some();
             if removed {
-                let extra = format!(
-                    " ip {} port {} for {}",
-                    hello.addr.ip, hello.addr.port, hello.runid
-                );
-                core.master_event(LogLevel::Notice, "+sentinel-address-switch", m, &extra);
+                core.emit(Event::SentinelAddressSwitch {
+                    instance: describe_master(m),
+                    ip: hello.addr.ip.clone(),
+                    port: hello.addr.port,
+                    runid: hello.runid.clone(),
+                });
             } else if let Some(other) = m.sentinels.values().find(|s| s.addr == hello.addr).cloned()
             {
                 // Another run id at that address: that sentinel restarted with a new id.
                 // Forget the old one everywhere.
-                core.instance_event(LogLevel::Notice, "+sentinel-invalid-addr", &other, m, "");
+                core.emit(Event::SentinelInvalidAddr {
+                    instance: describe(&other, m),
+                });
                 obsolete = Some(other.name.clone());
                 m.sentinels.shift_remove(&other.name);
             }
@@ -789,7 +783,9 @@ impl Sentinel {
             );
             si.runid = Some(hello.runid.clone());
             if !removed {
-                core.instance_event(LogLevel::Notice, "+sentinel", &si, m, "");
+                core.emit(Event::SentinelAdded {
+                    instance: describe(&si, m),
+                });
             }
             m.sentinels.insert(hello.runid.clone(), si);
             core.flush_config();
@@ -798,11 +794,9 @@ impl Sentinel {
         if hello.current_epoch > core.current_epoch {
             core.current_epoch = hello.current_epoch;
             core.flush_config();
-            core.event(
-                LogLevel::Warning,
-                "+new-epoch",
-                core.current_epoch.to_string(),
-            );
+            core.emit(Event::NewEpoch {
+                epoch: core.current_epoch,
+            });
         }
         if usable && m.config_epoch < hello.master_config_epoch {
             m.config_epoch = hello.master_config_epoch;
@@ -812,7 +806,9 @@ impl Sentinel {
                 .is(&hello.master_addr.ip, hello.master_addr.port)
             {
                 let si = m.sentinels[&hello.runid].clone();
-                core.instance_event(LogLevel::Warning, "+config-update-from", &si, m, "");
+                core.emit(Event::ConfigUpdateFrom {
+                    instance: describe(&si, m),
+                });
                 failover::switch_master(core, m, hello.master_addr.clone(), now);
             }
         }
@@ -915,7 +911,7 @@ fn leave_tilt(core: &mut Core, now: Ms) -> bool {
         return true;
     }
     core.tilt = false;
-    core.event(LogLevel::Warning, "-tilt", "#tilt mode exited".into());
+    core.emit(Event::TiltExited);
     false
 }
 
@@ -1032,28 +1028,16 @@ fn check_subjectively_down(
             inst.flags.s_down = true;
             inst.s_down_since_time = now;
             let inst = inst.clone();
-            event_for(core, LogLevel::Warning, "+sdown", &inst, m, "");
+            core.emit(Event::Sdown {
+                instance: describe_any(&inst, m),
+            });
         }
     } else if inst.flags.s_down {
         inst.flags.s_down = false;
         inst.flags.script_kill_sent = false;
         let inst = inst.clone();
-        event_for(core, LogLevel::Warning, "-sdown", &inst, m, "");
-    }
-}
-
-/// An event about `inst`, which is `m` itself or one of its replicas or sentinels.
-fn event_for(
-    core: &mut Core,
-    level: LogLevel,
-    name: &'static str,
-    inst: &Instance,
-    m: &Master,
-    extra: &str,
-) {
-    if inst.kind == Kind::Master {
-        core.master_event(level, name, m, extra);
-    } else {
-        core.instance_event(level, name, inst, m, extra);
+        core.emit(Event::SdownCleared {
+            instance: describe_any(&inst, m),
+        });
     }
 }

@@ -419,7 +419,7 @@ impl Sim {
                     self.sentinels[i].links.remove(&(link, pubsub));
                 }
                 Output::Event(e) => {
-                    if e.name == "+elected-leader" {
+                    if e.kind() == "+elected-leader" {
                         let epoch = self.sentinels[i].sentinel.masters["mymaster"].failover_epoch;
                         self.elections.push((epoch, i));
                     }
@@ -837,7 +837,7 @@ mod tests {
         let outputs = s.sentinel.tick(sim.now + 3_000, &mut s.rng);
         assert!(outputs
             .iter()
-            .any(|o| matches!(o, Output::Event(e) if e.name == "+tilt")));
+            .any(|o| matches!(o, Output::Event(e) if e.kind() == "+tilt")));
         assert!(s.sentinel.core.tilt);
         // Ticking normally again, it stays in TILT for the TILT period, then leaves.
         let mut left_at = None;
@@ -846,7 +846,7 @@ mod tests {
             let outputs = s.sentinel.tick(at, &mut s.rng);
             if outputs
                 .iter()
-                .any(|o| matches!(o, Output::Event(e) if e.name == "-tilt"))
+                .any(|o| matches!(o, Output::Event(e) if e.kind() == "-tilt"))
             {
                 left_at = Some(k * 100);
                 break;

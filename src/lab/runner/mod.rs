@@ -393,9 +393,10 @@ impl<'a, 'w> Runner<'a, 'w> {
         // `--ports auto` held the port until now.
         self.opts.ports.release(n.port);
         n.spawn(&exe, engine)?;
+        let run_as = n.spec.run_as;
         self.emit(Line::Shell(format!(
-            "cd {folder} && {} {conf}",
-            engine.server()
+            "cd {folder} && {}",
+            engine.start_line(run_as, &conf)
         )))?;
         if daemonize && !self.said_daemonize {
             self.said_daemonize = true;
@@ -405,7 +406,14 @@ impl<'a, 'w> Runner<'a, 'w> {
                     .into(),
             ))?;
         }
-        let ready = WaitCase::event(node, "ready");
+        // A Sentinel logs no "Ready" line (Redis's sentinel mode skips it): it serves once it
+        // has logged its id.
+        let ready_kind = if run_as.is_sentinel() {
+            "sentinel-id"
+        } else {
+            "ready"
+        };
+        let ready = WaitCase::event(node, ready_kind);
         let limit = self.opts.deadline;
         let (_, ready_at, ready_line) =
             self.await_line(std::slice::from_ref(&ready), limit).await?;

@@ -10,6 +10,7 @@ use crate::client::format::{format_reply, format_tty, OutputMode};
 use crate::lab::spec::Step;
 use crate::lab::transcript::Line;
 use crate::lab::LabError;
+use crate::resp::frame::Frame;
 
 impl Runner<'_, '_> {
     /// `show-config`: the node's config file, as `cat` prints it.
@@ -171,20 +172,37 @@ impl Runner<'_, '_> {
         let port = self.nodes.get(node).port;
         let verbatim = crate::client::cli::prints_verbatim(&args);
         let deadline = Instant::now() + self.opts.deadline;
-        let (text, problem) = loop {
-            let client = self.session(node).await?;
-            let reply = client
-                .command(&args)
-                .await
-                .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))?;
+        let (reply, text, problem) = loop {
+            let reply = match self.session(node).await?.command(&args).await {
+                Ok(reply) => reply,
+                // The server closed the session (a Sentinel's CLIENT KILL after promoting or
+                // converting the node): like redis-cli, connect again, authenticate with the
+                // node's password, and send the command once more.
+                Err(_) => {
+                    self.sessions.retain(|(n, _)| n != node);
+                    let password = self.nodes.get(node).password();
+                    let client = self.session(node).await?;
+                    if let Some(p) = password {
+                        let _ = client.auth(None, &p).await;
+                    }
+                    client
+                        .command(&args)
+                        .await
+                        .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))?
+                }
+            };
             let text = if verbatim {
                 String::from_utf8_lossy(&format_reply(&reply, OutputMode::Tty, true)).into_owned()
             } else {
                 String::from_utf8_lossy(&format_tty(&reply)).into_owned()
             };
-            let problem = check(&reply, &text, &expect, &fields);
+            let problem = match pair_records(&reply) {
+                Some((records, _)) if !fields.is_empty() => check_records(&records, &fields)
+                    .or_else(|| check(&reply, &text, &expect, &Default::default())),
+                _ => check(&reply, &text, &expect, &fields),
+            };
             if problem.is_none() || !retry || Instant::now() >= deadline {
-                break (text, problem);
+                break (reply, text, problem);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
@@ -192,8 +210,14 @@ impl Runner<'_, '_> {
             addr: format!("127.0.0.1:{port}"),
             command: typed.clone(),
         })?;
+        let records = pair_records(&reply);
         if show.is_empty() {
             self.emit(Line::Reply(text.clone()))?;
+        } else if let Some((records, nested)) = &records {
+            self.emit(Line::Reply(excerpt(records, *nested, show)))?;
+            self.emit(Line::Note(
+                "only the fields that matter here; the full reply has more".into(),
+            ))?;
         } else {
             let kept: Vec<&str> = text
                 .lines()
@@ -211,15 +235,160 @@ impl Runner<'_, '_> {
         if let Some(problem) = problem {
             return Err(LabError::failed(format!("on {node}, `{typed}`: {problem}")));
         }
+        // Field/value replies are captured from as `field:value` lines (the first record).
+        if let Some((records, _)) = records {
+            let lines: Vec<String> = records
+                .first()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}:{v}"))
+                .collect();
+            return Ok(lines.join("\n"));
+        }
         Ok(text)
     }
 }
 
-/// How a shell names a node's PID: `$(cat 6380/redis_6380.pid)`, as the tutorial would.
+/// One field/value record of a reply, in reply order.
+type Record = Vec<(String, String)>;
+
+/// A reply made of field/value records, as SENTINEL MASTER (one flat array of name, value,
+/// name, value ...) and SENTINEL REPLICAS (an array of such arrays) answer: the records, and
+/// whether they were nested. `None` for any other reply.
+fn pair_records(reply: &Frame) -> Option<(Vec<Record>, bool)> {
+    fn record(items: &[Frame]) -> Option<Record> {
+        if items.is_empty() || !items.len().is_multiple_of(2) {
+            return None;
+        }
+        items
+            .chunks(2)
+            .map(|kv| match kv {
+                [Frame::Bulk(k), Frame::Bulk(v)] => Some((
+                    String::from_utf8_lossy(k).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+    let Frame::Array(items) = reply else {
+        return None;
+    };
+    if let Some(one) = record(items) {
+        return Some((vec![one], false));
+    }
+    let nested: Option<Vec<_>> = items
+        .iter()
+        .map(|item| match item {
+            Frame::Array(inner) => record(inner),
+            _ => None,
+        })
+        .collect();
+    nested.filter(|n| !n.is_empty()).map(|n| (n, true))
+}
+
+/// Every record must hold every `field = value`.
+fn check_records(
+    records: &[Record],
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    for (i, record) in records.iter().enumerate() {
+        for (k, v) in fields {
+            let got = record.iter().find(|(name, _)| name == k).map(|(_, v)| v);
+            if got != Some(v) {
+                return Some(format!(
+                    "record {}: expected {k} = {v:?}, got {got:?}",
+                    i + 1
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The `show` fields of each record, printed as redis-cli prints the whole reply (the same
+/// numbers, so the excerpt reads as lines cut from it).
+fn excerpt(records: &[Record], nested: bool, show: &[String]) -> String {
+    let outer_width = records.len().to_string().len();
+    let mut lines = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let width = (record.len() * 2).to_string().len();
+        let mut first = true;
+        for (j, (k, v)) in record.iter().enumerate() {
+            if !show.iter().any(|s| s == k) {
+                continue;
+            }
+            for (n, text) in [(2 * j + 1, k), (2 * j + 2, v)] {
+                let prefix = match (nested, first) {
+                    (false, _) => String::new(),
+                    (true, true) => format!("{:>outer_width$}) ", i + 1),
+                    (true, false) => " ".repeat(outer_width + 2),
+                };
+                first = false;
+                lines.push(format!("{prefix}{n:>width$}) \"{text}\""));
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+/// How a shell names a node's PID: `$(cat 6380/redis_6380.pid)`, as the tutorial would; a
+/// node with no pidfile (the tutorial's sentinel.conf has none) by `$(pgrep -f 26380.conf)`.
 pub(super) fn pid_shown(n: &crate::lab::nodes::Node) -> String {
-    format!(
-        "$(cat {}/{})",
-        n.spec.port,
-        crate::lab::nodes::directive(&n.config_text, "pidfile").unwrap_or_default()
-    )
+    match crate::lab::nodes::directive(&n.config_text, "pidfile") {
+        Some(pidfile) => format!("$(cat {}/{pidfile})", n.spec.port),
+        None => format!("$(pgrep -f {}.conf)", n.spec.port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(kv: &[&str]) -> Frame {
+        Frame::Array(kv.iter().map(Frame::bulk).collect())
+    }
+
+    #[test]
+    fn field_value_replies_are_records_and_other_replies_are_not() {
+        let master = pairs(&["name", "mymaster", "flags", "master"]);
+        let (records, nested) = pair_records(&master).unwrap();
+        assert!(!nested);
+        assert_eq!(records[0][1], ("flags".into(), "master".into()));
+        let replicas = Frame::Array(vec![
+            pairs(&["name", "a", "flags", "slave"]),
+            pairs(&["name", "b", "flags", "slave,s_down"]),
+        ]);
+        let (records, nested) = pair_records(&replicas).unwrap();
+        assert!(nested);
+        assert_eq!(records.len(), 2);
+        // GET-MASTER-ADDR-BY-NAME is two values, not a record; an empty array is nothing.
+        assert!(pair_records(&pairs(&["127.0.0.1"])).is_none());
+        assert!(pair_records(&Frame::Array(vec![])).is_none());
+        assert!(pair_records(&Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)])).is_none());
+        // Every record must hold a field.
+        let want = [("flags".to_string(), "slave".to_string())].into();
+        let problem = check_records(&records, &want).unwrap();
+        assert!(problem.contains("record 2"), "{problem}");
+    }
+
+    #[test]
+    fn an_excerpt_keeps_redis_cli_numbering() {
+        let replicas = Frame::Array(vec![
+            pairs(&["name", "a", "ip", "127.0.0.1", "flags", "slave"]),
+            pairs(&["name", "b", "ip", "127.0.0.1", "flags", "slave"]),
+        ]);
+        let (records, nested) = pair_records(&replicas).unwrap();
+        let shown = excerpt(&records, nested, &["name".into(), "flags".into()]);
+        assert_eq!(
+            shown,
+            "1) 1) \"name\"\n   2) \"a\"\n   5) \"flags\"\n   6) \"slave\"\n\
+             2) 1) \"name\"\n   2) \"b\"\n   5) \"flags\"\n   6) \"slave\""
+        );
+        let one = pair_records(&pairs(&["name", "m", "flags", "master"])).unwrap();
+        assert_eq!(
+            excerpt(&one.0, one.1, &["flags".into()]),
+            "3) \"flags\"\n4) \"master\""
+        );
+    }
 }

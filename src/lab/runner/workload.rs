@@ -71,8 +71,15 @@ async fn write_loop(
             else {
                 continue;
             };
+            // A client that could not authenticate in time does not write on that connection
+            // (a stopped node accepts connections in the kernel; the AUTH waits with them).
             if let Some(p) = &password {
-                let _ = tokio::time::timeout(REPLY_TIMEOUT, c.auth(None, p)).await;
+                if !matches!(
+                    tokio::time::timeout(REPLY_TIMEOUT, c.auth(None, p)).await,
+                    Ok(Ok(()))
+                ) {
+                    continue;
+                }
             }
             client = Some(c);
         }
@@ -220,14 +227,22 @@ impl Runner<'_, '_> {
         self.say(say)
     }
 
-    /// A command sent on the lab's session to `node`, not shown.
+    /// A command sent on the lab's session to `node`, not shown. A session closed meanwhile
+    /// (a Sentinel's CLIENT KILL during a failover) is opened again.
     async fn query(&mut self, node: &str, args: &[&str]) -> Result<Frame, LabError> {
         let password = self.nodes.get(node).password();
+        let mut reply = match self.session(node).await?.command(args).await {
+            Ok(reply) => reply,
+            Err(_) => {
+                self.sessions.retain(|(n, _)| n != node);
+                self.session(node)
+                    .await?
+                    .command(args)
+                    .await
+                    .map_err(|e| LabError::failed(format!("{node}: {} failed: {e}", args[0])))?
+            }
+        };
         let client = self.session(node).await?;
-        let mut reply = client
-            .command(args)
-            .await
-            .map_err(|e| LabError::failed(format!("{node}: {} failed: {e}", args[0])))?;
         if let (Frame::Error(e), Some(p)) = (&reply, password) {
             if e.starts_with(b"NOAUTH") {
                 let _ = client.auth(None, &p).await;
