@@ -14,8 +14,10 @@
 //! * Ctrl-C during MONITOR or SUBSCRIBE in the REPL returns to the prompt (as in 7.2); Ctrl-C
 //!   anywhere else ends the program with exit code 130.
 //!
+//! `--cluster <subcommand>` runs the cluster manager ([`super::cluster_manager`]).
+//!
 //! Left out: `-s`, `-u`, `-x`, `-e`, `-d`/`-D`, `--csv`, `--pipe`, `--stat`, `--scan`,
-//! `--bigkeys`, `--latency*`, `--eval`/`--ldb`, `--cluster` (the cluster manager), replica mode
+//! `--bigkeys`, `--latency*`, `--eval`/`--ldb`, replica mode
 //! (`SYNC`/`PSYNC`), command hints/completion and the `(0.52s)` timing line. `help` and `clear`
 //! are answered locally as redis-cli does ([`super::help`]).
 
@@ -759,6 +761,14 @@ fn terminal_lines(
 /// With command words: connect, run the command (`-r`/`-i` times), print, exit (1 if the
 /// server cannot be reached). Without: the REPL on `io.input`.
 pub async fn run(mut args: CliArgs, mut io: CliIo<'_>) -> i32 {
+    // `--cluster <subcommand>` (and its `--cluster-*` options): the cluster manager.
+    if args
+        .command
+        .first()
+        .is_some_and(|w| w == "--cluster" || w.starts_with("--cluster-"))
+    {
+        return cluster_manager(args, io).await;
+    }
     // Options clap did not know end up first among the command words; redis-cli's
     // `parseOptions` stops at the first word that is not an option, and refuses unknown ones.
     if let Some(first) = args
@@ -841,6 +851,40 @@ pub async fn run(mut args: CliArgs, mut io: CliIo<'_>) -> i32 {
         Ok(false) => 1,
         Err(code) => code,
     }
+}
+
+/// `redislab cli [-a pw] --cluster <subcommand> ...`: hands the words to the cluster manager,
+/// with the connection options given before them.
+async fn cluster_manager(args: CliArgs, mut io: CliIo<'_>) -> i32 {
+    use super::cluster_manager::{options::Options, output, run};
+    if args.password.is_some() && !args.no_auth_warning {
+        let _ = io.stderr.write_all(AUTH_WARNING.as_bytes());
+    }
+    let defaults = Options {
+        password: args.password,
+        user: args.user,
+        no_auth_warning: true,
+        ..Options::default()
+    };
+    let mut stdin_lock;
+    let mut reader;
+    let stdin: &mut (dyn BufRead + Send) = match &mut io.input {
+        Input::Lines { reader: r, .. } => {
+            reader = std::mem::replace(r, Box::new(std::io::empty()));
+            &mut reader
+        }
+        Input::Terminal => {
+            stdin_lock = std::io::BufReader::new(std::io::stdin());
+            &mut stdin_lock
+        }
+    };
+    let mut out = output::Output {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        stdin,
+        color: output::color_from_env(),
+    };
+    run(&args.command, defaults, &mut out).await
 }
 
 #[cfg(test)]
