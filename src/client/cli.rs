@@ -368,9 +368,18 @@ impl Session<'_, '_> {
                     Some(c) => c.command(&["ASKING"]).await,
                     None => return Ok(false),
                 };
-                if let Err(e) = asking {
-                    self.lost(&e)?;
-                    return Ok(false);
+                match asking {
+                    Err(e) => {
+                        self.lost(&e)?;
+                        return Ok(false);
+                    }
+                    // redis-cli's cliSendAsking: the command is not sent then.
+                    Ok(Frame::Error(e)) => {
+                        let text = format!("ASKING failed: {}\n", String::from_utf8_lossy(&e));
+                        self.err(&text);
+                        return Ok(false);
+                    }
+                    Ok(_) => {}
                 }
             }
             match self.send(args, repeat).await {
@@ -465,9 +474,10 @@ impl Session<'_, '_> {
                         self.port = port;
                         self.send_asking = ask;
                         if self.interactive {
+                            // As redis-cli: `host:port` even for IPv6 (the prompt brackets it).
                             let line = format!(
-                                "-> Redirected to slot [{slot}] located at {}\n",
-                                format_addr(&self.host, self.port)
+                                "-> Redirected to slot [{slot}] located at {}:{}\n",
+                                self.host, self.port
                             );
                             self.out(line.as_bytes());
                         }
