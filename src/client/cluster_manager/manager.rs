@@ -1200,6 +1200,11 @@ impl<'o, 'io> Manager<'o, 'io> {
         }
         self.out.info(">>> Fixing slots coverage...\n");
         let masters = self.master_indices();
+        if masters.is_empty() {
+            self.out
+                .err("[ERR] No reachable master to cover the slots.\n");
+            return -1;
+        }
         let mut uncovered: Vec<(usize, Vec<usize>)> = Vec::new();
         for slot in (0..SLOTS).filter(|s| !covered[*s]) {
             let mut holders = Vec::new();
@@ -1243,7 +1248,7 @@ impl<'o, 'io> Manager<'o, 'io> {
                 .confirm("Fix these slots by covering with a random node?", false)
             {
                 for (slot, _) in &none {
-                    let n = masters[rand::random::<usize>() % masters.len().max(1)];
+                    let n = masters[rand::random::<usize>() % masters.len()];
                     let addr = self.nodes[n].addr();
                     self.out
                         .info(&format!(">>> Covering slot {slot} with {addr}\n"));
