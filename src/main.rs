@@ -221,16 +221,23 @@ fn labs(kept: bool) -> ExitCode {
     }
 }
 
-fn cli(args: redislab::client::cli::CliArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+/// The single-threaded runtime the client commands run on (`None` after saying why not).
+fn client_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
+        Ok(runtime) => Some(runtime),
         Err(error) => {
             eprintln!("Failed to start the runtime: {error}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+fn cli(args: redislab::client::cli::CliArgs) -> ExitCode {
+    let Some(runtime) = client_runtime() else {
+        return ExitCode::FAILURE;
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let code = runtime.block_on(redislab::client::cli::run(
@@ -247,15 +254,8 @@ fn cluster(args: Vec<String>) -> ExitCode {
     } else {
         options::subcommand_words(&args)
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("Failed to start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = client_runtime() else {
+        return ExitCode::FAILURE;
     };
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let mut stdin = std::io::BufReader::new(std::io::stdin());

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::connection::{Client, ClientError};
+use super::connection::{format_addr, io_error_text, Client, ClientError};
 use super::format::{format_reply, OutputMode};
 use crate::resp::frame::Frame;
 
@@ -42,7 +42,8 @@ pub const AUTH_ENV: &str = "REDISCLI_AUTH";
 /// Exit code after Ctrl-C outside a MONITOR/SUBSCRIBE stream (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-const AUTH_WARNING: &str =
+/// The warning redis-cli prints when `-a` is given (unless `--no-auth-warning`).
+pub const AUTH_WARNING: &str =
     "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
 
 /// Options of `redislab cli`, as redis-cli's (`-h` is the host; help is `--help` only).
@@ -159,24 +160,6 @@ impl<'a> CliIo<'a> {
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let args = crate::resp::request::split_args(line)?;
     Some(args.into_iter().map(|arg| arg.to_vec()).collect())
-}
-
-/// Formats `host:port` as redis-cli's prompt and anet do (`[::1]:6379` for IPv6).
-fn format_addr(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// Strips Rust's " (os error N)" so connection errors read like hiredis's (`strerror`).
-fn io_error_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
 }
 
 fn client_error_text(e: &ClientError) -> String {

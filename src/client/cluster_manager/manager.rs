@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::client::connection::{info_field, Client};
+use crate::client::connection::{format_addr, info_field, io_error_text, Client};
 use crate::resp::frame::Frame;
 
 use super::options::Options;
@@ -60,24 +60,6 @@ fn info_number(text: &str, field: &str) -> i64 {
     info_field(text, field).map_or(i64::MIN, topology::atoi)
 }
 
-/// `host:port` for a connection (IPv6 in brackets).
-fn socket_addr(ip: &str, port: u16) -> String {
-    if ip.contains(':') {
-        format!("[{ip}]:{port}")
-    } else {
-        format!("{ip}:{port}")
-    }
-}
-
-/// Strips Rust's " (os error N)" so errors read like hiredis's.
-fn io_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
-}
-
 /// Sends one command to `node` and reads the reply. `None` (hiredis's NULL reply) when there
 /// is no connection or it failed; the connection is dropped then.
 pub async fn node_command<A: AsRef<[u8]>>(
@@ -92,6 +74,18 @@ pub async fn node_command<A: AsRef<[u8]>>(
             node.conn = None;
             None
         }
+    }
+}
+
+/// [`node_command`], with an error reply as `Err(Some(text))` and no reply as `Err(None)`.
+pub async fn node_checked<A: AsRef<[u8]>>(
+    node: &mut Node,
+    args: &[A],
+) -> Result<Frame, Option<String>> {
+    match node_command(node, args, Duration::ZERO).await {
+        None => Err(None),
+        Some(Frame::Error(e)) => Err(Some(String::from_utf8_lossy(&e).into_owned())),
+        Some(frame) => Ok(frame),
     }
 }
 
@@ -142,7 +136,7 @@ impl<'o, 'io> Manager<'o, 'io> {
 
     /// `clusterManagerNodeConnect`: connects (and AUTHs) `node`; prints why not.
     pub async fn connect(&mut self, node: &mut Node) -> bool {
-        let addr = socket_addr(&node.ip, node.port);
+        let addr = format_addr(&node.ip, node.port);
         let mut client = match Client::connect(&addr).await {
             Ok(client) => client,
             Err(e) => {
@@ -150,7 +144,7 @@ impl<'o, 'io> Manager<'o, 'io> {
                     "Could not connect to Redis at {}:{}: {}\n",
                     node.ip,
                     node.port,
-                    io_text(&e)
+                    io_error_text(&e)
                 ));
                 return false;
             }
@@ -188,50 +182,36 @@ impl<'o, 'io> Manager<'o, 'io> {
         args: &[A],
         print: bool,
     ) -> Result<Frame, Option<String>> {
-        match self.call(i, args).await {
-            None => Err(None),
-            Some(Frame::Error(e)) => {
-                let text = String::from_utf8_lossy(&e).into_owned();
-                if print {
-                    let addr = self.nodes[i].addr();
-                    self.out.reply_error(&addr, &text);
-                }
-                Err(Some(text))
-            }
-            Some(frame) => Ok(frame),
+        let result = node_checked(&mut self.nodes[i], args).await;
+        if let (Err(Some(text)), true) = (&result, print) {
+            let addr = self.nodes[i].addr();
+            self.out.reply_error(&addr, text);
         }
+        result
     }
 
     /// `clusterManagerNodeIsCluster`: `Err` carries INFO's error reply, if any.
     pub async fn is_cluster(node: &mut Node) -> Result<bool, Option<String>> {
-        match node_command(node, &["INFO"], Duration::ZERO).await {
-            None => Err(None),
-            Some(Frame::Error(e)) => Err(Some(String::from_utf8_lossy(&e).into_owned())),
-            Some(frame) => {
-                let text = frame_text(&frame).unwrap_or_default();
-                Ok(info_number(&text, "cluster_enabled") != 0)
-            }
-        }
+        let info = node_checked(node, &["INFO"]).await?;
+        let text = frame_text(&info).unwrap_or_default();
+        Ok(info_number(&text, "cluster_enabled") != 0)
     }
 
     /// `clusterManagerNodeIsEmpty`: no key in db0 and no other known node.
     pub async fn is_empty(node: &mut Node) -> Result<bool, Option<String>> {
-        let info = match node_command(node, &["INFO"], Duration::ZERO).await {
-            None => return Ok(false),
-            Some(Frame::Error(e)) => return Err(Some(String::from_utf8_lossy(&e).into_owned())),
-            Some(frame) => frame_text(&frame).unwrap_or_default(),
+        // No reply at all counts as "not empty", with nothing more to say.
+        let info = match node_checked(node, &["INFO"]).await {
+            Err(None) => return Ok(false),
+            other => frame_text(&other?).unwrap_or_default(),
         };
         if info.contains("db0:") {
             return Ok(false);
         }
-        match node_command(node, &["CLUSTER", "INFO"], Duration::ZERO).await {
-            None => Ok(false),
-            Some(Frame::Error(e)) => Err(Some(String::from_utf8_lossy(&e).into_owned())),
-            Some(frame) => {
-                let text = frame_text(&frame).unwrap_or_default();
-                Ok(info_number(&text, "cluster_known_nodes") == 1)
-            }
-        }
+        let cluster_info = match node_checked(node, &["CLUSTER", "INFO"]).await {
+            Err(None) => return Ok(false),
+            other => frame_text(&other?).unwrap_or_default(),
+        };
+        Ok(info_number(&cluster_info, "cluster_known_nodes") == 1)
     }
 
     /// `[ERR] Node ip:port is not configured as a cluster node.` (or the INFO error).
@@ -257,11 +237,8 @@ impl<'o, 'io> Manager<'o, 'io> {
         node: &mut Node,
         friends: bool,
     ) -> Result<Vec<Node>, Option<String>> {
-        let text = match node_command(node, &["CLUSTER", "NODES"], Duration::ZERO).await {
-            None => return Err(None),
-            Some(Frame::Error(e)) => return Err(Some(String::from_utf8_lossy(&e).into_owned())),
-            Some(frame) => frame_text(&frame).unwrap_or_default(),
-        };
+        let nodes = node_checked(node, &["CLUSTER", "NODES"]).await?;
+        let text = frame_text(&nodes).unwrap_or_default();
         let lines = match topology::parse_nodes(&text) {
             Ok(lines) => lines,
             Err(_) => {

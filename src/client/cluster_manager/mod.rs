@@ -30,9 +30,6 @@ use manager::Manager;
 use options::Options;
 pub use output::Output;
 
-const AUTH_WARNING: &str =
-    "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
-
 /// Runs the cluster manager on redis-cli-style `words` (`--cluster <sub> args... options`)
 /// and returns the exit code (0 on success, 1 otherwise, as redis-cli). `defaults` carries
 /// options given outside the words (`redislab cli -a pw --cluster ...`).
@@ -49,7 +46,7 @@ pub async fn run(words: &[String], defaults: Options, out: &mut Output<'_>) -> i
         opts.user = opts.user.or(defaults.user);
         opts.no_auth_warning |= defaults.no_auth_warning;
     } else if !opts.no_auth_warning {
-        out.eprint(AUTH_WARNING);
+        out.eprint(crate::client::cli::AUTH_WARNING);
     }
     if opts.password.is_none() {
         opts.password = std::env::var(crate::client::cli::AUTH_ENV).ok();
