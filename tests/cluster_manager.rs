@@ -284,6 +284,18 @@ fn refuses_nodes_not_in_cluster_mode_and_bad_command_lines() {
             addr(&plain)
         )
     );
+    // Fewer than three masters.
+    let two = [
+        RealRedis::start_cluster_node(),
+        RealRedis::start_cluster_node(),
+    ];
+    let args = words(&["create", &addr(&two[0]), &addr(&two[1])]);
+    let (ours_two, theirs_two) = (ours(&args), theirs(&args));
+    assert!(!ours_two.success);
+    assert_eq!(ours_two.stdout, theirs_two.stdout);
+    assert!(ours_two
+        .stdout
+        .contains("*** Redis Cluster requires at least 3 master nodes.\n"));
     let help = ours(&words(&["help"]));
     assert!(help
         .stdout
@@ -374,6 +386,43 @@ fn reshard_moves_keys_and_nodes_come_and_go() {
         addr(&nodes[0]),
         ".".repeat(25)
     )));
+    wait_cluster_ok(&nodes);
+
+    // Asked for what was not given, as redis-cli asks.
+    let answers = format!("1\n{target}\n{source}\ndone\nyes\n");
+    let asked = run(
+        redislab(),
+        &words(&["cluster", "reshard", &addr(&nodes[0])]),
+        &answers,
+    );
+    assert!(asked.success, "{}\n{}", asked.stdout, asked.stderr);
+    assert!(
+        asked.stdout.contains(
+            "How many slots do you want to move (from 1 to 16384)? What is the receiving node ID? \
+         Please enter all the source node IDs.\n  \
+         Type 'all' to use all the nodes as source nodes for the hash slots.\n  \
+         Type 'done' once you entered all the source nodes IDs.\n\
+         Source node #1: Source node #2: \nReady to move 1 slots.\n"
+        ),
+        "{}",
+        asked.stdout
+    );
+    assert!(asked.stdout.contains(&format!(
+        "Do you want to proceed with the proposed reshard plan (yes/no)? Moving slot 0 from {} to {}: {}\n",
+        addr(&nodes[0]),
+        addr(&nodes[1]),
+        ".".repeat(25)
+    )));
+    // End of input instead of an answer ends the command (redis-cli would ask forever).
+    let no_answer = run(
+        redislab(),
+        &words(&["cluster", "reshard", &addr(&nodes[0])]),
+        "",
+    );
+    assert!(!no_answer.success);
+    assert!(no_answer
+        .stderr
+        .contains("*** No answer (end of input), operation aborted.\n"));
     wait_cluster_ok(&nodes);
 
     // add-node as a master, then a replica of it; del-node of the replica.

@@ -1623,3 +1623,168 @@ impl<'o, 'io> Manager<'o, 'io> {
         success
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::options;
+    use super::*;
+    use bytes::BytesMut;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A fake node answering each command (its first two words, upper-cased) with a canned
+    /// reply, `-ERR unknown` otherwise, on every connection.
+    async fn fake_node(replies: Vec<(&'static str, Vec<u8>)>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let replies = replies.clone();
+                tokio::spawn(async move {
+                    let mut buf = BytesMut::new();
+                    loop {
+                        let request = loop {
+                            if let Some(frame) = crate::resp::frame::parse(&mut buf).unwrap() {
+                                break frame;
+                            }
+                            if sock.read_buf(&mut buf).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                        };
+                        let Frame::Array(words) = request else { return };
+                        let name: Vec<String> = words
+                            .iter()
+                            .take(2)
+                            .map(|w| frame_text(w).unwrap_or_default().to_ascii_uppercase())
+                            .collect();
+                        let reply = replies
+                            .iter()
+                            .find(|(cmd, _)| *cmd == name.join(" ") || *cmd == name[0])
+                            .map(|(_, r)| r.clone())
+                            .unwrap_or_else(|| b"-ERR unknown\r\n".to_vec());
+                        if sock.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn bulk(text: &str) -> Vec<u8> {
+        format!("${}\r\n{text}\r\n", text.len()).into_bytes()
+    }
+
+    async fn check(port: u16, fix: bool) -> (bool, String, String) {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut stdin = std::io::Cursor::new(Vec::new());
+        let mut out = Output {
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+            stdin: &mut stdin,
+            color: false,
+        };
+        let opts = options::parse(&[
+            "--cluster".to_string(),
+            if fix { "fix" } else { "check" }.to_string(),
+            format!("127.0.0.1:{port}"),
+        ])
+        .unwrap();
+        let mut manager = Manager::new(opts, &mut out);
+        manager.fix = fix;
+        let ok = manager.check().await;
+        drop(manager);
+        (
+            ok,
+            String::from_utf8(stdout).unwrap(),
+            String::from_utf8(stderr).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_one_node_cluster_checks_clean() {
+        let nodes = "aaaa 127.0.0.1:1@2 myself,master - 0 0 1 connected 0-16383\n";
+        let port = fake_node(vec![
+            ("INFO", bulk("# Cluster\r\ncluster_enabled:1\r\n")),
+            ("CLUSTER NODES", bulk(nodes)),
+            ("DBSIZE", b":3\r\n".to_vec()),
+        ])
+        .await;
+        let (ok, stdout, stderr) = check(port, false).await;
+        assert!(ok, "{stdout}{stderr}");
+        assert_eq!(
+            stdout,
+            format!(
+                "127.0.0.1:{port} (aaaa...) -> 3 keys | 16384 slots | 0 slaves.\n\
+                 [OK] 3 keys in 1 masters.\n0.00 keys per slot on average.\n\
+                 >>> Performing Cluster Check (using node 127.0.0.1:{port})\n\
+                 M: aaaa 127.0.0.1:{port}\n   slots:[0-16383] (16384 slots) master\n\
+                 [OK] All nodes agree about slots configuration.\n>>> Check for open slots...\n\
+                 >>> Check slots coverage...\n[OK] All 16384 slots covered.\n"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_replies_are_reported_not_panicked_on() {
+        // Not in cluster mode.
+        let port = fake_node(vec![("INFO", bulk("cluster_enabled:0\r\n"))]).await;
+        let (ok, stdout, _) = check(port, false).await;
+        assert!(!ok);
+        assert_eq!(
+            stdout,
+            format!("[ERR] Node 127.0.0.1:{port} is not configured as a cluster node.\n")
+        );
+        // INFO refused.
+        let port = fake_node(vec![(
+            "INFO",
+            b"-NOAUTH Authentication required.\r\n".to_vec(),
+        )])
+        .await;
+        let (_, stdout, _) = check(port, false).await;
+        assert_eq!(
+            stdout,
+            format!("[ERR] Node 127.0.0.1:{port} NOAUTH Authentication required.\n")
+        );
+        // CLUSTER NODES that cannot be read: a slot out of range, a line without flags.
+        for nodes in [
+            "aaaa 127.0.0.1:1@2 myself,master - 0 0 1 connected 0-99999\n",
+            "aaaa\n",
+            "aaaa 127.0.0.1:1@2 myself,master - 0 0 1 connected [x\n",
+        ] {
+            let port = fake_node(vec![
+                ("INFO", bulk("cluster_enabled:1\r\n")),
+                ("CLUSTER NODES", bulk(nodes)),
+            ])
+            .await;
+            let (ok, stdout, stderr) = check(port, false).await;
+            if nodes.contains('[') {
+                // An unreadable open-slot token is skipped, as redis-cli does; coverage fails.
+                assert!(!ok);
+                assert!(stdout.contains("[ERR] Not all 16384 slots are covered by nodes.\n\n"));
+            } else {
+                assert!(!ok, "{nodes:?}");
+                assert_eq!(stderr, "Error: invalid CLUSTER NODES reply\n", "{nodes:?}");
+            }
+        }
+        // A friend that cannot be reached is skipped (and counts as an unreachable master).
+        let nodes = "aaaa 127.0.0.1:1@2 myself,master - 0 0 1 connected 0-100\n\
+                     bbbb 127.0.0.1:1@10001 master - 0 0 2 connected 101-16383\n";
+        let port = fake_node(vec![
+            ("INFO", bulk("cluster_enabled:1\r\n")),
+            ("CLUSTER NODES", bulk(nodes)),
+            ("DBSIZE", b":0\r\n".to_vec()),
+        ])
+        .await;
+        let (ok, stdout, stderr) = check(port, true).await;
+        assert!(!ok);
+        assert!(
+            stderr.starts_with("Could not connect to Redis at 127.0.0.1:1: "),
+            "{stderr}"
+        );
+        assert!(
+            stdout.contains("*** Fixing slots coverage with 1 unreachable masters is dangerous")
+        );
+    }
+}
