@@ -410,8 +410,10 @@ impl Manager<'_, '_> {
                 .eprint("*** Please fix your cluster problems before resharding\n");
             return false;
         }
+        // As redis-cli: asked only when not given; a given count is taken as is (a negative
+        // one moves nothing).
         let mut slots = self.opts.slots;
-        while slots <= 0 || slots > SLOTS as i64 {
+        while slots == 0 || (self.opts.slots == 0 && (slots < 0 || slots > SLOTS as i64)) {
             self.out.print(&format!(
                 "How many slots do you want to move (from 1 to {SLOTS})? "
             ));
@@ -500,7 +502,7 @@ impl Manager<'_, '_> {
         text.push_str("  Destination node:\n");
         text.push_str(&topology::node_info(&self.nodes[target], 4));
         text.push('\n');
-        let table = plan::reshard_table(&self.nodes, &sources, slots as usize);
+        let table = plan::reshard_table(&self.nodes, &sources, slots.max(0) as usize);
         text.push_str("  Resharding plan:\n");
         for (source, slot) in &table {
             text.push_str(&format!(

@@ -974,7 +974,9 @@ impl<'o, 'io> Manager<'o, 'io> {
         slot: usize,
         verbose: bool,
     ) -> Result<(), Option<String>> {
-        let pipeline = self.opts.pipeline.to_string();
+        // At least one key per round: with 0, GETKEYSINSLOT answers nothing and the slot
+        // would change owner with its keys left behind.
+        let pipeline = self.opts.pipeline.max(1).to_string();
         for _ in 0..MAX_MIGRATE_ROUNDS {
             let args = [
                 "CLUSTER".to_string(),
