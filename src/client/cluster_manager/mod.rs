@@ -9,7 +9,8 @@
 //! * [`plan`]: slot and replica allocation for `create` (with anti-affinity), the reshard
 //!   table, rebalance weights (pure).
 //! * [`manager`]: the loaded cluster and the operations on it: load, check, wait for the
-//!   join, move a slot with MIGRATE, fix open and uncovered slots.
+//!   join, move a slot with MIGRATE, the slot primitives (SETSLOT, ADDSLOTS in MULTI).
+//! * `fix`: repairing open, uncovered and multiply-owned slots (`fix`).
 //! * `commands`: the subcommands themselves.
 //! * [`output`]: where it prints (with redis-cli's colours) and reads answers.
 //!
@@ -20,6 +21,7 @@
 //! and `backup` are not provided.
 
 mod commands;
+mod fix;
 pub mod manager;
 pub mod options;
 pub mod output;
