@@ -42,6 +42,19 @@ enum Command {
     /// A redis-cli-like client: `redislab cli [-h host] [-p port] [-a password] [-c] [command ...]`.
     #[command(disable_help_flag = true)]
     Cli(redislab::client::cli::CliArgs),
+    /// The cluster manager, like `redis-cli --cluster`: `redislab cluster create host:port...
+    /// --replicas 1`, `check`, `info`, `fix`, `reshard`, `rebalance`, `add-node`, `del-node`,
+    /// `call`, `set-timeout` (`redislab cluster help` lists them and their options).
+    #[command(disable_help_flag = true)]
+    Cluster {
+        /// The subcommand, its arguments and options (`--cluster-yes` or `--yes`, ...).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "SUBCOMMAND] [ARGS] [--OPTION"
+        )]
+        args: Vec<String>,
+    },
     /// Print what an RDB snapshot contains: header, aux fields, every key with its type,
     /// encoding, expiry and value.
     Rdb {
@@ -74,6 +87,7 @@ fn main() -> ExitCode {
         Command::Server { args } => server(args, false),
         Command::Sentinel { args } => server(args, true),
         Command::Cli(args) => cli(args),
+        Command::Cluster { args } => cluster(args),
         Command::Rdb { file } => rdb(&file),
         Command::Aof { path } => aof(&path),
         Command::Run(args) => run(args),
@@ -207,21 +221,54 @@ fn labs(kept: bool) -> ExitCode {
     }
 }
 
-fn cli(args: redislab::client::cli::CliArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+/// The single-threaded runtime the client commands run on (`None` after saying why not).
+fn client_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
+        Ok(runtime) => Some(runtime),
         Err(error) => {
             eprintln!("Failed to start the runtime: {error}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+fn cli(args: redislab::client::cli::CliArgs) -> ExitCode {
+    let Some(runtime) = client_runtime() else {
+        return ExitCode::FAILURE;
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let code = runtime.block_on(redislab::client::cli::run(
         args,
         redislab::client::cli::CliIo::stdio(&mut out, &mut err),
+    ));
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn cluster(args: Vec<String>) -> ExitCode {
+    use redislab::client::cluster_manager::{self, options, output};
+    let words = if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
+        vec!["--cluster".to_string(), "help".to_string()]
+    } else {
+        options::subcommand_words(&args)
+    };
+    let Some(runtime) = client_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let mut stdin = std::io::BufReader::new(std::io::stdin());
+    let mut out = output::Output {
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        stdin: &mut stdin,
+        color: output::color_from_env(),
+    };
+    let code = runtime.block_on(cluster_manager::run(
+        &words,
+        options::Options::default(),
+        &mut out,
     ));
     ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -529,6 +529,32 @@ async fn cluster_mode_sends_asking_after_ask() {
 }
 
 #[tokio::test]
+async fn a_refused_asking_stops_the_command() {
+    let (target, target_seen) = fake_node(|_, args| {
+        if args[0] == "ASKING" {
+            b"-ERR This instance has cluster support disabled\r\n".to_vec()
+        } else {
+            b"+OK\r\n".to_vec()
+        }
+    })
+    .await;
+    let (origin, _) =
+        fake_node(move |_, _| format!("-ASK 12 127.0.0.1:{target}\r\n").into_bytes()).await;
+    let ours = our_cli(&["-c", "-p", &origin.to_string(), "get", "k"], "", false).await;
+    // redis-cli's cliSendAsking: the error on stderr, the command not sent, exit code 1.
+    assert_eq!(
+        ours.stderr,
+        "ASKING failed: ERR This instance has cluster support disabled\n"
+    );
+    assert_eq!((ours.stdout.as_str(), ours.code), ("", 1));
+    assert_eq!(
+        target_seen.lock().unwrap().len(),
+        1,
+        "only ASKING reached the target"
+    );
+}
+
+#[tokio::test]
 async fn cluster_redirect_loops_are_bounded() {
     let (looping, seen) =
         fake_node(|port, _| format!("-MOVED 1 127.0.0.1:{port}\r\n").into_bytes()).await;

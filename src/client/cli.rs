@@ -14,8 +14,10 @@
 //! * Ctrl-C during MONITOR or SUBSCRIBE in the REPL returns to the prompt (as in 7.2); Ctrl-C
 //!   anywhere else ends the program with exit code 130.
 //!
+//! `--cluster <subcommand>` runs the cluster manager ([`super::cluster_manager`]).
+//!
 //! Left out: `-s`, `-u`, `-x`, `-e`, `-d`/`-D`, `--csv`, `--pipe`, `--stat`, `--scan`,
-//! `--bigkeys`, `--latency*`, `--eval`/`--ldb`, `--cluster` (the cluster manager), replica mode
+//! `--bigkeys`, `--latency*`, `--eval`/`--ldb`, replica mode
 //! (`SYNC`/`PSYNC`), command hints/completion and the `(0.52s)` timing line. `help` and `clear`
 //! are answered locally as redis-cli does ([`super::help`]).
 
@@ -25,7 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::connection::{Client, ClientError};
+use super::connection::{format_addr, io_error_text, Client, ClientError};
 use super::format::{format_reply, OutputMode};
 use crate::resp::frame::Frame;
 
@@ -40,7 +42,8 @@ pub const AUTH_ENV: &str = "REDISCLI_AUTH";
 /// Exit code after Ctrl-C outside a MONITOR/SUBSCRIBE stream (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-const AUTH_WARNING: &str =
+/// The warning redis-cli prints when `-a` is given (unless `--no-auth-warning`).
+pub const AUTH_WARNING: &str =
     "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n";
 
 /// Options of `redislab cli`, as redis-cli's (`-h` is the host; help is `--help` only).
@@ -157,24 +160,6 @@ impl<'a> CliIo<'a> {
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let args = crate::resp::request::split_args(line)?;
     Some(args.into_iter().map(|arg| arg.to_vec()).collect())
-}
-
-/// Formats `host:port` as redis-cli's prompt and anet do (`[::1]:6379` for IPv6).
-fn format_addr(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// Strips Rust's " (os error N)" so connection errors read like hiredis's (`strerror`).
-fn io_error_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
 }
 
 fn client_error_text(e: &ClientError) -> String {
@@ -366,9 +351,18 @@ impl Session<'_, '_> {
                     Some(c) => c.command(&["ASKING"]).await,
                     None => return Ok(false),
                 };
-                if let Err(e) = asking {
-                    self.lost(&e)?;
-                    return Ok(false);
+                match asking {
+                    Err(e) => {
+                        self.lost(&e)?;
+                        return Ok(false);
+                    }
+                    // redis-cli's cliSendAsking: the command is not sent then.
+                    Ok(Frame::Error(e)) => {
+                        let text = format!("ASKING failed: {}\n", String::from_utf8_lossy(&e));
+                        self.err(&text);
+                        return Ok(false);
+                    }
+                    Ok(_) => {}
                 }
             }
             match self.send(args, repeat).await {
@@ -463,9 +457,10 @@ impl Session<'_, '_> {
                         self.port = port;
                         self.send_asking = ask;
                         if self.interactive {
+                            // As redis-cli: `host:port` even for IPv6 (the prompt brackets it).
                             let line = format!(
-                                "-> Redirected to slot [{slot}] located at {}\n",
-                                format_addr(&self.host, self.port)
+                                "-> Redirected to slot [{slot}] located at {}:{}\n",
+                                self.host, self.port
                             );
                             self.out(line.as_bytes());
                         }
@@ -759,6 +754,14 @@ fn terminal_lines(
 /// With command words: connect, run the command (`-r`/`-i` times), print, exit (1 if the
 /// server cannot be reached). Without: the REPL on `io.input`.
 pub async fn run(mut args: CliArgs, mut io: CliIo<'_>) -> i32 {
+    // `--cluster <subcommand>` (and its `--cluster-*` options): the cluster manager.
+    if args
+        .command
+        .first()
+        .is_some_and(|w| w == "--cluster" || w.starts_with("--cluster-"))
+    {
+        return cluster_manager(args, io).await;
+    }
     // Options clap did not know end up first among the command words; redis-cli's
     // `parseOptions` stops at the first word that is not an option, and refuses unknown ones.
     if let Some(first) = args
@@ -841,6 +844,40 @@ pub async fn run(mut args: CliArgs, mut io: CliIo<'_>) -> i32 {
         Ok(false) => 1,
         Err(code) => code,
     }
+}
+
+/// `redislab cli [-a pw] --cluster <subcommand> ...`: hands the words to the cluster manager,
+/// with the connection options given before them.
+async fn cluster_manager(args: CliArgs, mut io: CliIo<'_>) -> i32 {
+    use super::cluster_manager::{options::Options, output, run};
+    if args.password.is_some() && !args.no_auth_warning {
+        let _ = io.stderr.write_all(AUTH_WARNING.as_bytes());
+    }
+    let defaults = Options {
+        password: args.password,
+        user: args.user,
+        no_auth_warning: true,
+        ..Options::default()
+    };
+    let mut stdin_lock;
+    let mut reader;
+    let stdin: &mut (dyn BufRead + Send) = match &mut io.input {
+        Input::Lines { reader: r, .. } => {
+            reader = std::mem::replace(r, Box::new(std::io::empty()));
+            &mut reader
+        }
+        Input::Terminal => {
+            stdin_lock = std::io::BufReader::new(std::io::stdin());
+            &mut stdin_lock
+        }
+    };
+    let mut out = output::Output {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        stdin,
+        color: output::color_from_env(),
+    };
+    run(&args.command, defaults, &mut out).await
 }
 
 #[cfg(test)]

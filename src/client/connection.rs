@@ -146,6 +146,24 @@ fn expect_ok(reply: Frame) -> Result<(), ClientError> {
     }
 }
 
+/// Formats `host:port` as redis-cli's prompt and anet do (`[::1]:6379` for IPv6).
+pub fn format_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Strips Rust's " (os error N)" so connection errors read like hiredis's (`strerror`).
+pub fn io_error_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 /// Iterates over the `field:value` lines of an INFO (or CLUSTER INFO) reply, skipping
 /// `# Section` headers and blank lines. Accepts `\r\n` and `\n` line ends.
 pub fn info_fields(text: &str) -> impl Iterator<Item = (&str, &str)> {

@@ -10,6 +10,7 @@
 //! The frame type and its parser live below this layer, in [`crate::resp::frame`].
 
 pub mod cli;
+pub mod cluster_manager;
 pub mod connection;
 pub mod format;
 pub mod help;

@@ -19,6 +19,26 @@ pub fn free_port() -> u16 {
         .expect("an ephemeral port")
 }
 
+/// A free loopback port whose cluster bus port (port + 10000) is free too, as a Redis
+/// Cluster node needs (bound then released, like [`free_port`]).
+pub fn free_cluster_port() -> u16 {
+    for _attempt in 0..200 {
+        let Ok(listener) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = listener.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        let Some(bus) = port.checked_add(10000) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", bus)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port with a free port + 10000 in 200 attempts");
+}
+
 /// The redislab binary under test.
 pub fn redislab() -> &'static str {
     env!("CARGO_BIN_EXE_redislab")
@@ -340,7 +360,25 @@ impl RealRedis {
     }
 
     pub fn start_in(dir: &Path, extra: &[&str]) -> RealRedis {
-        let port = free_port();
+        Self::start_on(free_port(), dir, extra)
+    }
+
+    /// A real redis-server in cluster mode (`cluster-enabled yes`, node timeout 2 s) on a
+    /// port whose bus port is free too, in its own temp dir (for its nodes.conf).
+    pub fn start_cluster_node() -> RealRedis {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        let mut real = Self::start_on(
+            free_cluster_port(),
+            &path,
+            &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"],
+        );
+        real._dir = Some(dir);
+        real
+    }
+
+    /// A real redis-server on `port`, in `dir`.
+    pub fn start_on(port: u16, dir: &Path, extra: &[&str]) -> RealRedis {
         let child = Command::new("redis-server")
             .args([
                 "--port",
