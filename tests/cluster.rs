@@ -485,3 +485,27 @@ fn a_corrupt_nodes_conf_stops_start_up_naming_the_line() {
         "{text}"
     );
 }
+
+#[test]
+fn redislab_cluster_create_builds_a_cluster_of_redislab_nodes() {
+    if skip("redislab_cluster_create_builds_a_cluster_of_redislab_nodes") {
+        return;
+    }
+    let nodes: Vec<Node> = (0..6).map(|_| start(false)).collect();
+    let mut args = vec!["cluster".to_string(), "create".to_string()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
+    args.extend(["--replicas", "1", "--yes"].map(String::from));
+    let out = Command::new(common::redislab()).args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("[OK] All 16384 slots covered."), "{text}");
+    let first = format!("127.0.0.1:{}", nodes[0].port());
+    let theirs = cli(&["--cluster", "check", &first]);
+    assert!(theirs.contains("[OK] All 16384 slots covered."), "{theirs}");
+    let ours = Command::new(common::redislab())
+        .args(["cluster", "check", &first])
+        .output()
+        .unwrap();
+    let ours = String::from_utf8_lossy(&ours.stdout);
+    assert!(ours.contains("[OK] All nodes agree about slots configuration."), "{ours}");
+}
