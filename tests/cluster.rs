@@ -495,7 +495,10 @@ fn redislab_cluster_create_builds_a_cluster_of_redislab_nodes() {
     let mut args = vec!["cluster".to_string(), "create".to_string()];
     args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
     args.extend(["--replicas", "1", "--yes"].map(String::from));
-    let out = Command::new(common::redislab()).args(&args).output().unwrap();
+    let out = Command::new(common::redislab())
+        .args(&args)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
     assert!(text.contains("[OK] All 16384 slots covered."), "{text}");
@@ -507,5 +510,72 @@ fn redislab_cluster_create_builds_a_cluster_of_redislab_nodes() {
         .output()
         .unwrap();
     let ours = String::from_utf8_lossy(&ours.stdout);
-    assert!(ours.contains("[OK] All nodes agree about slots configuration."), "{ours}");
+    assert!(
+        ours.contains("[OK] All nodes agree about slots configuration."),
+        "{ours}"
+    );
+}
+
+#[test]
+fn publish_reaches_every_node_and_spublish_the_shard() {
+    if skip("publish_reaches_every_node_and_spublish_the_shard") {
+        return;
+    }
+    use std::io::{Read, Write};
+    let nodes: Vec<Node> = vec![start(false), start(true), start(false)];
+    let out = create_with(&nodes, "0");
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let [a, b, c] = [nodes[0].port(), nodes[1].port(), nodes[2].port()];
+    assert!(wait_until(Duration::from_secs(10), || [a, b, c]
+        .iter()
+        .all(|p| state_ok(*p))));
+    let read_until = |s: &mut std::net::TcpStream, want: &str| -> String {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        while Instant::now() < deadline && !String::from_utf8_lossy(&got).contains(want) {
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = s.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    // PUBLISH on one node reaches a subscriber on each of the others (one is redis-server).
+    let mut subs: Vec<std::net::TcpStream> = [b, c]
+        .iter()
+        .map(|p| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", *p)).unwrap();
+            s.write_all(b"SUBSCRIBE news\r\n").unwrap();
+            read_until(&mut s, "news");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    cli_at(a, &["publish", "news", "hello"]);
+    for s in &mut subs {
+        let got = read_until(s, "hello");
+        assert!(got.contains("message") && got.contains("hello"), "{got:?}");
+    }
+    // SPUBLISH is served by the channel's shard and reaches its subscribers there.
+    let slot: u16 = cli_at(a, &["cluster", "keyslot", "orders"])
+        .trim()
+        .parse()
+        .unwrap();
+    let owner = [a, b, c]
+        .into_iter()
+        .find(|p| cli_at(*p, &["spublish", "orders", "x"]).trim() == "0")
+        .expect("one node serves the slot");
+    let other = [a, b, c].into_iter().find(|p| *p != owner).unwrap();
+    assert_eq!(
+        cli_at(other, &["spublish", "orders", "x"]).trim(),
+        format!("MOVED {slot} 127.0.0.1:{owner}")
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", owner)).unwrap();
+    s.write_all(b"SSUBSCRIBE orders\r\n").unwrap();
+    assert!(read_until(&mut s, "ssubscribe").contains("ssubscribe"));
+    assert_eq!(cli_at(owner, &["spublish", "orders", "paid"]).trim(), "1");
+    let got = read_until(&mut s, "paid");
+    assert!(got.contains("smessage") && got.contains("paid"), "{got:?}");
 }

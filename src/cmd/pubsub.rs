@@ -1,5 +1,7 @@
 //! Pub/Sub commands (`pubsub.c`): SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH,
-//! PUBSUB CHANNELS/NUMSUB/NUMPAT.
+//! the sharded SSUBSCRIBE, SUNSUBSCRIBE and SPUBLISH (their channels are keys: in cluster mode
+//! they are served by the shard owning the channel's slot), PUBSUB CHANNELS/NUMSUB/NUMPAT/
+//! SHARDCHANNELS/SHARDNUMSUB.
 //!
 //! A subscription registers the connection's push queue with the hub; messages then arrive on
 //! that queue and the connection task writes them as RESP3 push frames (`>`) or, in RESP2,
@@ -44,6 +46,27 @@ pub const COMMANDS: &[Spec] = &[
         publish,
     ),
     Spec::new("pubsub", -2, PUBSUB | LOADING | STALE, pubsub),
+    Spec::new(
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | PUBSUB_CONTEXT,
+        ssubscribe,
+    )
+    .keys(1, -1, 1),
+    Spec::new(
+        "sunsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | PUBSUB_CONTEXT,
+        sunsubscribe,
+    )
+    .keys(1, -1, 1),
+    Spec::new(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        spublish,
+    )
+    .keys(1, 1, 1),
 ];
 
 /// One confirmation: `[kind, channel-or-nil, subscription count]`, a push frame in RESP3.
@@ -174,7 +197,71 @@ fn publish(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     Ok(Reply::Int(receivers))
 }
 
-/// `PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | HELP`
+/// `SSUBSCRIBE shardchannel [shardchannel ...]`: counts in the confirmations are of sharded
+/// subscriptions only, as in Redis.
+fn ssubscribe(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    if cx.session.multi.is_some() {
+        return Err(CmdError::new(
+            "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
+    }
+    let sink = cx.session.push_sink();
+    let mut replies = Vec::new();
+    for channel in args.rest() {
+        let channel = Bytes::copy_from_slice(channel);
+        if cx.session.shard_channels.insert(channel.clone()) {
+            cx.shared
+                .pubsub()
+                .ssubscribe(channel.clone(), cx.session.id, &sink);
+        }
+        replies.push(confirmation(
+            "ssubscribe",
+            Some(channel),
+            cx.session.shard_channels.len(),
+        ));
+    }
+    Ok(Reply::Many(replies))
+}
+
+/// `SUNSUBSCRIBE [shardchannel ...]`: no arguments unsubscribes from all.
+fn sunsubscribe(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let channels: Vec<Bytes> = if args.is_empty() {
+        cx.session.shard_channels.iter().cloned().collect()
+    } else {
+        args.rest().to_vec()
+    };
+    let mut replies = Vec::new();
+    for channel in channels {
+        if cx.session.shard_channels.remove(&channel) {
+            cx.shared.pubsub().sunsubscribe(&channel, cx.session.id);
+        }
+        replies.push(confirmation(
+            "sunsubscribe",
+            Some(channel),
+            cx.session.shard_channels.len(),
+        ));
+    }
+    if replies.is_empty() {
+        replies.push(confirmation("sunsubscribe", None, 0));
+    }
+    Ok(Reply::Many(replies))
+}
+
+/// `SPUBLISH shardchannel message`: delivered here and, in cluster mode, to the other nodes
+/// of this shard (the master and its replicas).
+fn spublish(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    let channel = args.next_owned()?;
+    let message = args.next_owned()?;
+    let receivers = cx.shared.pubsub().spublish(&channel, &message);
+    if let Some(cluster) = cx.engine.cluster.as_deref_mut() {
+        cluster.propagate_publish(&channel, &message, true);
+        cx.shared.cluster_wake.notify_one();
+    }
+    Ok(Reply::Int(receivers))
+}
+
+/// `PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | SHARDCHANNELS [pattern] |
+/// SHARDNUMSUB [shardchannel ...] | HELP`
 fn pubsub(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let sub = args.next()?.to_ascii_lowercase();
     match &sub[..] {
@@ -196,6 +283,24 @@ fn pubsub(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             }
             Ok(Reply::Array(out))
         }
+        b"shardchannels" => {
+            if args.remaining() > 1 {
+                return Err(CmdError::arity("pubsub|shardchannels"));
+            }
+            let pattern = args.peek().cloned();
+            Ok(Reply::bulks(
+                cx.shared.pubsub().shard_channels(pattern.as_deref()),
+            ))
+        }
+        b"shardnumsub" => {
+            let hub = cx.shared.pubsub();
+            let mut out = Vec::new();
+            for channel in args.rest() {
+                out.push(Reply::Bulk(channel.clone()));
+                out.push(Reply::Int(hub.shard_numsub(channel) as i64));
+            }
+            Ok(Reply::Array(out))
+        }
         b"numpat" => {
             args.finish()
                 .map_err(|_| CmdError::arity("pubsub|numpat"))?;
@@ -211,6 +316,10 @@ fn pubsub(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 "NUMSUB [<channel> ...]",
                 "    Return the number of subscribers for the specified channels, excluding",
                 "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
                 "HELP",
                 "    Print this help.",
             ]

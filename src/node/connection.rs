@@ -528,8 +528,14 @@ fn disconnect(shared: &Shared, session: &mut Session) {
         engine.unwatch_all(session.id, &session.watched);
         engine.unblock(session.id);
     }
-    if !session.channels.is_empty() || !session.patterns.is_empty() {
+    if !session.channels.is_empty()
+        || !session.patterns.is_empty()
+        || !session.shard_channels.is_empty()
+    {
         let mut pubsub = shared.pubsub();
+        for channel in session.shard_channels.drain() {
+            pubsub.sunsubscribe(&channel, session.id);
+        }
         for channel in session.channels.drain() {
             pubsub.unsubscribe(&channel, session.id);
         }

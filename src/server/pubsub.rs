@@ -116,6 +116,8 @@ impl PushSource {
 pub struct PubSub {
     channels: HashMap<Bytes, HashMap<ClientId, PushSink>>,
     patterns: HashMap<Bytes, HashMap<ClientId, PushSink>>,
+    /// Sharded channels (SSUBSCRIBE), a namespace of their own.
+    shard_channels: HashMap<Bytes, HashMap<ClientId, PushSink>>,
 }
 
 impl PubSub {
@@ -156,6 +158,55 @@ impl PubSub {
             self.patterns.remove(pattern);
         }
         removed
+    }
+
+    /// SSUBSCRIBE; returns false if it already was.
+    pub fn ssubscribe(&mut self, channel: Bytes, client: ClientId, sink: &PushSink) -> bool {
+        self.shard_channels
+            .entry(channel)
+            .or_default()
+            .insert(client, sink.clone())
+            .is_none()
+    }
+
+    pub fn sunsubscribe(&mut self, channel: &[u8], client: ClientId) -> bool {
+        let Some(subs) = self.shard_channels.get_mut(channel) else {
+            return false;
+        };
+        let removed = subs.remove(&client).is_some();
+        if subs.is_empty() {
+            self.shard_channels.remove(channel);
+        }
+        removed
+    }
+
+    /// Delivers `message` to the subscribers of a sharded channel (`smessage`).
+    pub fn spublish(&self, channel: &Bytes, message: &Bytes) -> i64 {
+        let Some(subs) = self.shard_channels.get(channel) else {
+            return 0;
+        };
+        for sink in subs.values() {
+            sink.send(Reply::Push(vec![
+                Reply::Bulk(Bytes::from_static(b"smessage")),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(message.clone()),
+            ]));
+        }
+        subs.len() as i64
+    }
+
+    /// Active sharded channels matching `pattern` (PUBSUB SHARDCHANNELS).
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.shard_channels
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| crate::glob::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Subscribers of a sharded channel (PUBSUB SHARDNUMSUB).
+    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
+        self.shard_channels.get(channel).map_or(0, |s| s.len())
     }
 
     /// Delivers `message` on `channel`; returns how many clients received it (PUBLISH's reply).

@@ -45,6 +45,8 @@ pub struct Session {
     pub watched: Vec<(usize, Bytes)>,
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
+    /// Sharded channels (SSUBSCRIBE).
+    pub shard_channels: HashSet<Bytes>,
     pub monitor: bool,
     /// Name of the last command run (`cmd=` in CLIENT LIST).
     pub last_command: &'static str,
@@ -102,6 +104,7 @@ impl Session {
             watched: Vec::new(),
             channels: HashSet::new(),
             patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
             monitor: false,
             last_command: "NULL",
             is_master_link: false,
@@ -162,6 +165,6 @@ impl Session {
     /// True in RESP2 pub/sub mode, where only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT and RESET
     /// are allowed.
     pub fn in_pubsub_mode(&self) -> bool {
-        !self.resp3 && self.subscription_count() > 0
+        !self.resp3 && (self.subscription_count() > 0 || !self.shard_channels.is_empty())
     }
 }
