@@ -134,6 +134,10 @@ fn skip(what: &str) -> bool {
 /// how long that took.
 fn fail_over_slot_of_name(nodes: &mut [Node]) -> Duration {
     let any = nodes[0].port();
+    // Replicas become known to every node through gossip, shortly after the slots.
+    assert!(wait_until(Duration::from_secs(10), || {
+        cli_at(any, &["cluster", "nodes"]).matches("slave").count() == nodes.len() / 2
+    }));
     let (master, replica) = master_and_replica_of_slot(any, 5798);
     // Only a replica that has synced may take over (its data age is checked).
     assert_eq!(cli_at(master, &["wait", "1", "15000"]).trim(), "1");
@@ -578,4 +582,30 @@ fn publish_reaches_every_node_and_spublish_the_shard() {
     assert_eq!(cli_at(owner, &["spublish", "orders", "paid"]).trim(), "1");
     let got = read_until(&mut s, "paid");
     assert!(got.contains("smessage") && got.contains("paid"), "{got:?}");
+}
+
+/// Failover time, redislab against real Redis in the same harness: six nodes,
+/// `cluster-node-timeout 2000`, `kill -9` of a master until its replica is master and the
+/// cluster is ok. A measurement, not a check: `cargo test --test cluster -- --ignored`.
+#[test]
+#[ignore]
+fn failover_time() {
+    if skip("failover_time") {
+        return;
+    }
+    for real in [false, true] {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let mut nodes: Vec<Node> = (0..6).map(|_| start(real)).collect();
+            let out = create(&nodes);
+            assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+            assert!(wait_until(Duration::from_secs(15), || nodes
+                .iter()
+                .all(|n| state_ok(n.port()))));
+            cli_at(nodes[0].port(), &["-c", "set", "name", "x"]);
+            times.push(fail_over_slot_of_name(&mut nodes).as_secs_f64());
+        }
+        let engine = if real { "redis-server" } else { "redislab" };
+        eprintln!("{engine}: failover after kill -9 in {times:.2?} s");
+    }
 }
