@@ -2,7 +2,7 @@
 //! processes without root.
 //!
 //! Every node-to-node connection (the replica's link to its master, and the master's side of
-//! it; Sentinel's links and the cluster bus next) is wrapped in a [`PeerStream`], named by the
+//! it; the cluster bus; Sentinel's links next) is wrapped in a [`PeerStream`], named by the
 //! peer's listening address (`127.0.0.1:6380`). The node's [`FaultTable`] says, per peer and
 //! per direction, whether traffic is cut or delayed. A cut direction stalls, as a partitioned
 //! TCP connection does: nothing is read (it waits in the kernel), nothing is written (the

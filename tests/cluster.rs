@@ -59,6 +59,14 @@ fn start(real: bool) -> Node {
     }
 }
 
+/// A redislab node whose bus links go through the lab fault layer.
+fn start_with_faults() -> Node {
+    let cport = free_port().to_string();
+    let mut args = cluster_args(&cport);
+    args.push("--lab-faults");
+    Node::Ours(TestNode::start(&args))
+}
+
 fn cli(args: &[&str]) -> String {
     let out = Command::new("redis-cli")
         .args(args)
@@ -608,4 +616,63 @@ fn failover_time() {
         let engine = if real { "redis-server" } else { "redislab" };
         eprintln!("{engine}: failover after kill -9 in {times:.2?} s");
     }
+}
+
+#[test]
+fn a_master_cut_off_by_the_fault_layer_is_failed_over_and_follows_after_the_heal() {
+    if skip("a_master_cut_off_by_the_fault_layer") {
+        return;
+    }
+    let nodes: Vec<Node> = (0..6).map(|_| start_with_faults()).collect();
+    let out = create(&nodes);
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let first = nodes[0].port();
+    assert!(wait_until(Duration::from_secs(15), || nodes
+        .iter()
+        .all(|n| state_ok(n.port()))));
+    assert!(wait_until(Duration::from_secs(10), || {
+        cli_at(first, &["cluster", "nodes"])
+            .matches("slave")
+            .count()
+            == 3
+    }));
+    let (master, replica) = master_and_replica_of_slot(first, 5798);
+    cli_at(master, &["set", "name", "before"]);
+    assert_eq!(cli_at(master, &["wait", "1", "5000"]).trim(), "1");
+    // Cut the master off from everyone, both ways, on both ends.
+    let others: Vec<u16> = nodes
+        .iter()
+        .map(|n| n.port())
+        .filter(|p| *p != master)
+        .collect();
+    for p in &others {
+        let peer = format!("127.0.0.1:{master}");
+        assert_eq!(
+            cli_at(*p, &["redislab", "fault", "cut", &peer]).trim(),
+            "OK"
+        );
+        let back = format!("127.0.0.1:{p}");
+        assert_eq!(
+            cli_at(master, &["redislab", "fault", "cut", &back]).trim(),
+            "OK"
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || cli_at(replica, &["role"])
+            .starts_with("master")),
+        "the replica was not promoted"
+    );
+    // The isolated master sees a minority and stops serving.
+    assert!(wait_until(Duration::from_secs(10), || !state_ok(master)));
+    assert!(cli_at(master, &["get", "name"]).starts_with("CLUSTERDOWN"));
+    for p in std::iter::once(master).chain(others.iter().copied()) {
+        cli_at(p, &["redislab", "fault", "heal", "all"]);
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || cli_at(master, &["role"])
+            .starts_with("slave")),
+        "the old master did not become a replica after the heal"
+    );
+    assert!(wait_until(Duration::from_secs(20), || state_ok(master)));
+    assert_eq!(cli_at(master, &["-c", "get", "name"]).trim(), "before");
 }

@@ -997,13 +997,14 @@ impl Cluster {
                 continue;
             }
             if n.link.is_none() {
-                let (ip, cport) = (n.ip.clone(), n.cport);
+                let (ip, cport, node_port) = (n.ip.clone(), n.cport, n.port);
                 let id = self.new_link(Some(*name), false, now);
                 self.nodes.get_mut(name).expect("present").link = Some(id);
                 self.outbox.push(Output::Connect {
                     link: id,
                     ip,
                     port: cport,
+                    node_port,
                 });
             }
         }

@@ -101,11 +101,14 @@ pub struct ReplView {
 /// What the machine wants done.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Open an outbound bus link; report `connected` or `closed` for it.
+    /// Open an outbound bus link to `ip:port` (the node's bus port); report `connected` or
+    /// `closed` for it. `node_port` is the node's client port, which names the peer in the
+    /// fault layer.
     Connect {
         link: LinkId,
         ip: String,
         port: u16,
+        node_port: u16,
     },
     /// Write a frame on a link.
     Send {

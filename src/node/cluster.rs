@@ -3,7 +3,8 @@
 //! ([`crate::cluster::Cluster`], kept in the engine) asks: connect, send, close, save
 //! `nodes.conf` atomically, replicate or stop replicating, publish, drop a lost slot's keys.
 //!
-//! Decisions are the machine's; this file only moves bytes and reads the clock.
+//! Decisions are the machine's; this file only moves bytes and reads the clock. Bus links go
+//! through the fault layer, so a lab can cut and heal them as it does replication links.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cluster::{bus, Cluster, LinkId, Output, ReplView, Settings};
 use crate::events::Event;
+use crate::net::PeerStream;
 use crate::server::engine::Engine;
 use crate::server::role::{change_role, Cause, Role};
 use crate::server::{unix_ms, Shared};
@@ -155,11 +157,21 @@ enum LinkEvent {
     Closed(LinkId),
 }
 
+/// What a link's writer task is told.
+enum ToWriter {
+    Frame(Vec<u8>),
+    /// The peer's client address became known (an inbound link's first frame).
+    Peer(String),
+}
+
 /// The writers of the open links.
 #[derive(Default)]
 struct Links {
-    writers: HashMap<LinkId, mpsc::UnboundedSender<Vec<u8>>>,
+    writers: HashMap<LinkId, mpsc::UnboundedSender<ToWriter>>,
+    /// Outbound links' peers (`ip:client-port`), which name them in the fault layer.
+    peers: HashMap<LinkId, String>,
     tx: Option<mpsc::UnboundedSender<LinkEvent>>,
+    faults: Option<Arc<crate::net::FaultTable>>,
 }
 
 /// The driver: runs until shutdown.
@@ -167,7 +179,9 @@ pub async fn run(shared: Arc<Shared>, listener: TcpListener) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut links = Links {
         writers: HashMap::new(),
+        peers: HashMap::new(),
         tx: Some(tx.clone()),
+        faults: shared.faults.clone(),
     };
     let accept_tx = tx.clone();
     tokio::spawn(async move {
@@ -223,6 +237,7 @@ fn handle(shared: &Arc<Shared>, links: &mut Links, event: LinkEvent) {
         }
         LinkEvent::ConnectFailed(id) | LinkEvent::Closed(id) => {
             links.writers.remove(&id);
+            links.peers.remove(&id);
             with_machine(shared, links, |c, _| c.closed(id));
         }
         LinkEvent::Frame(id, frame) => {
@@ -285,14 +300,18 @@ pub fn repl_view(engine: &Engine) -> ReplView {
 fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: &mut Links) {
     for out in outputs {
         match out {
-            Output::Connect { link, ip, port } => {
+            Output::Connect {
+                link,
+                ip,
+                port,
+                node_port,
+            } => {
                 let Some(tx) = links.tx.clone() else {
                     continue;
                 };
-                let faults = shared.faults.clone();
+                links.peers.insert(link, format!("{ip}:{node_port}"));
                 tokio::spawn(async move {
                     let addr = format!("{ip}:{port}");
-                    let _ = &faults;
                     let connect = TcpStream::connect(addr);
                     let event = match tokio::time::timeout(Duration::from_secs(5), connect).await {
                         Ok(Ok(stream)) => {
@@ -306,11 +325,12 @@ fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: 
             }
             Output::Send { link, frame } => {
                 if let Some(w) = links.writers.get(&link) {
-                    let _ = w.send(frame);
+                    let _ = w.send(ToWriter::Frame(frame));
                 }
             }
             Output::Close { link } => {
                 links.writers.remove(&link);
+                links.peers.remove(&link);
             }
             Output::SaveConfig { .. } => save_config(shared, engine),
             Output::SetMaster(target) => {
@@ -370,23 +390,37 @@ fn save_config(shared: &Shared, engine: &Engine) {
     }
 }
 
-/// Starts the reader and writer of a link.
+/// Starts the reader and writer of a link. Both go through the fault layer
+/// ([`crate::net::PeerStream`]) named by the peer's client address: known for an outbound
+/// link, learned from an inbound link's first frame (its announced IP, or the socket's, and
+/// its port).
 fn spawn_link(links: &mut Links, id: LinkId, stream: TcpStream) {
     let Some(tx) = links.tx.clone() else {
         return;
     };
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
-    let (wtx, mut wrx) = mpsc::unbounded_channel::<Vec<u8>>();
-    links.writers.insert(id, wtx);
+    let socket_ip = peer_ip(&stream);
+    let known_peer = links.peers.get(&id).cloned();
+    let peer = known_peer.clone().unwrap_or_default();
+    let (reader, writer) = stream.into_split();
+    let mut reader = PeerStream::new(reader, peer.clone(), links.faults.clone());
+    let mut writer = PeerStream::new(writer, peer, links.faults.clone());
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<ToWriter>();
+    links.writers.insert(id, wtx.clone());
     tokio::spawn(async move {
-        while let Some(frame) = wrx.recv().await {
-            if writer.write_all(&frame).await.is_err() {
-                return;
+        while let Some(msg) = wrx.recv().await {
+            match msg {
+                ToWriter::Peer(peer) => writer.set_peer(peer),
+                ToWriter::Frame(frame) => {
+                    if writer.write_all(&frame).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     });
     tokio::spawn(async move {
+        let mut named = known_peer.is_some();
         loop {
             let mut head = [0u8; 8];
             if reader.read_exact(&mut head).await.is_err() {
@@ -406,6 +440,19 @@ fn spawn_link(links: &mut Links, id: LinkId, stream: TcpStream) {
                 if reader.read_exact(&mut frame[start..]).await.is_err() {
                     let _ = tx.send(LinkEvent::Closed(id));
                     return;
+                }
+            }
+            if !named {
+                if let Ok(msg) = bus::decode(&frame) {
+                    let ip = if msg.header.ip.is_empty() {
+                        socket_ip.clone()
+                    } else {
+                        msg.header.ip.clone()
+                    };
+                    let peer = format!("{ip}:{}", msg.header.port);
+                    reader.set_peer(peer.clone());
+                    let _ = wtx.send(ToWriter::Peer(peer));
+                    named = true;
                 }
             }
             if tx.send(LinkEvent::Frame(id, frame)).is_err() {
