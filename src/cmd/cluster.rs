@@ -254,11 +254,53 @@ fn parse_ranges(argv: &[Bytes]) -> Result<Vec<(u16, u16)>, CmdError> {
     Ok(out)
 }
 
+/// The subcommands' arities, as Redis 7.0's command table has them (`-n`: at least n).
+const ARITY: &[(&str, i32)] = &[
+    ("addslots", -3),
+    ("addslotsrange", -4),
+    ("bumpepoch", 2),
+    ("count-failure-reports", 3),
+    ("countkeysinslot", 3),
+    ("delslots", -3),
+    ("delslotsrange", -4),
+    ("failover", -2),
+    ("flushslots", 2),
+    ("forget", 3),
+    ("getkeysinslot", 4),
+    ("help", 2),
+    ("info", 2),
+    ("keyslot", 3),
+    ("links", 2),
+    ("meet", -4),
+    ("myid", 2),
+    ("nodes", 2),
+    ("replicas", 3),
+    ("replicate", 3),
+    ("reset", -2),
+    ("saveconfig", 2),
+    ("set-config-epoch", 3),
+    ("setslot", -4),
+    ("shards", 2),
+    ("slaves", 3),
+    ("slots", 2),
+];
+
 /// `CLUSTER <subcommand> ...`.
 fn cluster(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
-    let sub = args.next()?.to_ascii_lowercase();
+    let typed = args.next()?.clone();
+    let sub = typed.to_ascii_lowercase();
     let rest: Vec<Bytes> = args.rest().to_vec();
     let argc = rest.len() + 2;
+    if let Some((name, arity)) = ARITY.iter().find(|(n, _)| n.as_bytes() == sub.as_slice()) {
+        let ok = if *arity >= 0 {
+            argc == *arity as usize
+        } else {
+            argc >= (-arity) as usize
+        };
+        if !ok {
+            return Err(CmdError::arity(&format!("cluster|{name}")));
+        }
+    }
     if sub == b"help" && argc == 2 {
         return Ok(Reply::Array(
             HELP.iter().map(|l| Reply::simple(l)).collect(),
@@ -472,7 +514,15 @@ fn cluster(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         }
         _ => {
             machine(cx)?;
-            return Err(CmdError::unknown_subcommand(&sub, "CLUSTER"));
+            if ARITY.iter().any(|(n, _)| n.as_bytes() == sub.as_slice()) {
+                // A known subcommand with arguments it does not take
+                // (`addReplySubcommandSyntaxError`).
+                return Err(err(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
+                    String::from_utf8_lossy(&typed)
+                )));
+            }
+            return Err(CmdError::unknown_subcommand(&typed, "CLUSTER"));
         }
     };
     cx.shared.cluster_wake.notify_one();

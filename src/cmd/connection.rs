@@ -169,6 +169,9 @@ fn hello(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// `SELECT index`
 fn select(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let index = args.next_i64()?;
+    if cx.engine.cluster.is_some() && index != 0 {
+        return Err(CmdError::new("ERR SELECT is not allowed in cluster mode"));
+    }
     if index < 0 || index as usize >= cx.engine.dbs.len() {
         return Err(CmdError::db_index_out_of_range());
     }
