@@ -140,24 +140,10 @@ pub fn call(
             return (super::lab::redislab(shared, table, argv), Effect::None);
         }
     }
-    match check(shared, engine, session, argv).and_then(|spec| {
-        if engine.cluster.is_none() {
-            return Ok(spec);
-        }
-        let allow_reads_when_down = shared.config().cluster_allow_reads_when_down;
-        let refusal = super::cluster::redirect(
-            engine,
-            session,
-            spec,
-            argv,
-            allow_reads_when_down,
-            unix_ms(),
-        );
-        if spec.name != "asking" {
-            session.asking = false;
-        }
-        refusal.map_or(Ok(spec), Err)
-    }) {
+    match check(session, argv)
+        .and_then(|spec| cluster_check(shared, engine, session, spec, argv))
+        .and_then(|spec| check_role(shared, engine, session, spec))
+    {
         Ok(spec) => {
             session.last_command = spec.name;
             if let Err(refusal) = check_memory(shared, engine, session, spec)
@@ -277,13 +263,9 @@ fn is_transaction_control(spec: &Spec) -> bool {
     )
 }
 
-/// The checks before a command runs (`processCommand`), in Redis's order.
-fn check(
-    shared: &Shared,
-    engine: &Engine,
-    session: &Session,
-    argv: &[Bytes],
-) -> Result<&'static Spec, CmdError> {
+/// The checks before a command runs (`processCommand`), in Redis's order: its shape and access
+/// here, then [`cluster_check`], then [`check_role`].
+fn check(session: &Session, argv: &[Bytes]) -> Result<&'static Spec, CmdError> {
     let Some(spec) = lookup(&argv[0]) else {
         return Err(CmdError::unknown_command(argv));
     };
@@ -308,6 +290,45 @@ fn check(
             .into(),
         ));
     }
+    Ok(spec)
+}
+
+/// In cluster mode, whether this node serves the command's keys (MOVED, ASK, CROSSSLOT,
+/// CLUSTERDOWN...). Redis checks it after the command's shape and access, and before the
+/// role's own refusals (a write sent to a replica is redirected, not refused).
+fn cluster_check(
+    shared: &Shared,
+    engine: &mut Engine,
+    session: &mut Session,
+    spec: &'static Spec,
+    argv: &[Bytes],
+) -> Result<&'static Spec, CmdError> {
+    if engine.cluster.is_none() {
+        return Ok(spec);
+    }
+    let allow_reads_when_down = shared.config().cluster_allow_reads_when_down;
+    let refusal = super::cluster::redirect(
+        engine,
+        session,
+        spec,
+        argv,
+        allow_reads_when_down,
+        unix_ms(),
+    );
+    if spec.name != "asking" {
+        session.asking = false;
+    }
+    refusal.map_or(Ok(spec), Err)
+}
+
+/// What the node's role refuses: writes on a read-only replica, any command while a replica
+/// that must not serve stale data has lost its master, writes without enough good replicas.
+fn check_role(
+    shared: &Shared,
+    engine: &Engine,
+    session: &Session,
+    spec: &'static Spec,
+) -> Result<&'static Spec, CmdError> {
     if !session.is_master_link {
         let replica = engine.repl.is_replica();
         if spec.has(flags::WRITE) && replica && shared.config().replica_read_only {
