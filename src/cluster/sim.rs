@@ -267,7 +267,7 @@ impl Sim {
             self.run(500);
         }
         for r in masters..n {
-            let master = self.name(r - masters);
+            let master = self.name((r - masters) % masters);
             self.nodes[r].cluster.replicate(&master, true).unwrap();
             self.drain(r);
         }
@@ -491,4 +491,28 @@ fn one_masters_opinion_is_not_enough_to_fail_a_node() {
         assert!(!sim.c(i).node(&m2).unwrap().failing(), "node {i}");
     }
     assert!(sim.c(5).me().is_replica(), "no failover");
+}
+
+#[test]
+fn a_spare_replica_migrates_to_an_orphaned_master() {
+    // Masters 0, 1, 2 with replicas 3, 4, 5; 6 also replicates master 0.
+    let mut sim = Sim::new(7, 2000, 51);
+    sim.create(3);
+    let m0 = sim.name(0);
+    assert_eq!(sim.c(6).me().replica_of, Some(m0));
+    assert_eq!(sim.c(0).me().replicas.len(), 2);
+    // Master 2 loses its only replica: it is orphaned, and a replica of master 0 moves over.
+    sim.kill(5);
+    sim.run(15_000);
+    let m2 = sim.name(2);
+    let moved = [3, 6]
+        .into_iter()
+        .filter(|&r| sim.c(r).me().replica_of == Some(m2))
+        .count();
+    assert_eq!(moved, 1, "exactly one spare replica migrated");
+    assert!(sim
+        .events(3)
+        .iter()
+        .chain(sim.events(6))
+        .any(|e| matches!(e, Event::ClusterReplicaMigrating { .. })));
 }
