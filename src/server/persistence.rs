@@ -39,6 +39,8 @@ pub struct Persistence {
     pub last_bgsave_try: i64,
     pub saves: u64,
     pub bgsave: Option<BackgroundSave>,
+    /// The pid of a child writing a snapshot to replicas' sockets (diskless sync).
+    pub diskless_child: Option<i32>,
 }
 
 impl Persistence {
@@ -50,6 +52,7 @@ impl Persistence {
             last_bgsave_try: 0,
             saves: 0,
             bgsave: None,
+            diskless_child: None,
         }
     }
 }
@@ -130,7 +133,7 @@ pub fn save(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
 pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     let repl_aux = ReplAux::current(engine);
     let state = &mut engine.persistence;
-    if state.bgsave.is_some() {
+    if state.bgsave.is_some() || state.diskless_child.is_some() {
         return Err("ERR Background save already in progress".into());
     }
     let target = dump_path(shared);
