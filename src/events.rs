@@ -237,6 +237,9 @@ define_events! {
     AofRewriteFinished = "aof-rewrite-finished", Notice, "Background AOF rewrite finished successfully";
     /// The rewrite failed.
     AofRewriteFailed = "aof-rewrite-failed", Warning, "Background AOF rewrite terminated with error";
+    /// A replica could not start its new AOF after a full sync.
+    AofRestartAfterSyncFailed { error: String } = "aof-restart-after-sync-failed", Warning,
+        "Failed enabling the AOF after successful master synchronization: {error}";
     /// The AOF grew past `auto-aof-rewrite-percentage`.
     AofAutoRewrite { percentage: u64 } = "aof-auto-rewrite", Notice,
         "Starting automatic rewriting of AOF on {percentage}% growth";

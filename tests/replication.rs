@@ -437,6 +437,62 @@ fn a_replica_attaches_to_the_disk_bgsave_started_for_another() {
     }
 }
 
+/// A replica with `appendonly yes` keeps what it applies in its own AOF, as Redis does: the
+/// full sync becomes the base of a new AOF and the stream is appended, so a restarted replica
+/// (here on its own, its dump removed) holds the master's data from its AOF.
+#[test]
+fn a_replica_with_aof_writes_its_masters_stream_to_its_own_aof() {
+    let master = TestNode::start(&[]);
+    let mut m = master.conn();
+    fill_mixed(&mut m);
+    let mut replica = start_replica(
+        master.port,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    let _: () = m.set("streamed", "after the sync").unwrap();
+    let _: i64 = m.incr("counter", 5).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut m).unwrap();
+    let _: () = redis::cmd("LPUSH")
+        .arg("list")
+        .arg("in-multi")
+        .query(&mut m)
+        .unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut m).unwrap();
+    let _: () = redis::cmd("SET").arg("db3").arg("x").query(&mut m).unwrap();
+    let _: Vec<redis::Value> = redis::cmd("EXEC").query(&mut m).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut m).unwrap();
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+    assert!(
+        wait_until(Duration::from_secs(10), || field(
+            &info(&mut r, "replication"),
+            "slave_repl_offset"
+        ) == offset),
+        "{}",
+        info(&mut r, "replication")
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || field(
+            &info(&mut r, "persistence"),
+            "aof_rewrite_in_progress"
+        ) == "0"),
+        "the AOF restarted after the sync has its base"
+    );
+    let expected = dataset(&mut m);
+    drop(r);
+    let _ = std::fs::remove_file(replica.path().join("dump.rdb"));
+    assert!(
+        replica.restart(&["--appendonly", "yes"]),
+        "{}",
+        replica.log()
+    );
+    let mut r = replica.conn();
+    assert_eq!(dataset(&mut r), expected);
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut r).unwrap();
+    assert_eq!(r.get::<_, String>("db3").unwrap(), "x");
+}
+
 #[test]
 fn a_wrong_masterauth_leaves_the_link_down_and_the_replica_serving() {
     let master = TestNode::start(&["--requirepass", "right"]);

@@ -376,7 +376,7 @@ fn run(
     // ANCHOR: after_a_write
     propagate_expired(engine);
     crate::server::notify::publish(shared, engine);
-    if engine.dirty > dirty_before && engine.propagate && !session.is_master_link {
+    if engine.dirty > dirty_before && engine.propagate && session.propagates {
         match rewrite {
             None => engine.propagate(db_before, argv.to_vec()),
             Some(commands) => {

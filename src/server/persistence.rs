@@ -325,9 +325,25 @@ pub fn install_master_snapshot(
                 handle.kill();
             }
         }
-        engine.propagate = true;
+        // What it applies from now on reaches its AOF, if it keeps one.
+        engine.propagate = engine.aof.is_some();
         keys
     };
     shared.emit(Event::RdbLoaded { keys, expired: 0 });
+    restart_aof_after_sync(shared);
     keys
+}
+
+/// After a full sync the AOF describes a dataset that is gone: like Redis
+/// (`restartAOFAfterSYNC`), a replica with `appendonly yes` starts a new AOF whose base is the
+/// dataset just loaded, and appends the master's stream to it from here.
+fn restart_aof_after_sync(shared: &Shared) {
+    let mut engine = shared.engine();
+    if engine.aof.is_none() {
+        return;
+    }
+    crate::server::aof::disable(&mut engine);
+    if let Err(error) = crate::server::aof::enable(shared, &mut engine) {
+        shared.emit(Event::AofRestartAfterSyncFailed { error });
+    }
 }

@@ -32,7 +32,7 @@ use tokio::sync::broadcast;
 use crate::cmd::{self, Effect};
 use crate::config::Config;
 use crate::events::Event;
-use crate::node::serve_replica;
+use crate::node::{replica_link, serve_replica};
 use crate::persist::rdb::{self, SaveOptions};
 use crate::repl::link::{ack_command, History, LinkConfig, LinkStatus, Output, ReplicaLink};
 use crate::repl::serve::{Children, ReplicaAction, ServeOutput, Target};
@@ -608,14 +608,14 @@ impl Sim {
                     }
                     Vec::new()
                 }
-                Output::Apply { argv, raw } => {
+                stream @ (Output::Apply { .. } | Output::Proxy(_)) => {
                     let mut engine = n.shared.engine();
-                    cmd::call(&n.shared, &mut engine, &mut n.link_session, &argv);
-                    engine.repl.feed(&raw);
-                    Vec::new()
-                }
-                Output::Proxy(raw) => {
-                    n.shared.engine().repl.feed(&raw);
+                    replica_link::apply_from_master(
+                        &n.shared,
+                        &mut engine,
+                        &mut n.link_session,
+                        stream,
+                    );
                     Vec::new()
                 }
                 Output::LoadSnapshot {
