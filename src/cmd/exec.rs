@@ -140,11 +140,12 @@ pub fn call(
             return (super::lab::redislab(shared, table, argv), Effect::None);
         }
     }
-    match check(shared, engine, session, argv) {
+    crate::server::command_config::refresh(shared, engine);
+    match check(engine, session, argv) {
         Ok(spec) => {
             session.last_command = spec.name;
-            if let Err(refusal) = check_memory(shared, engine, session, spec)
-                .and_then(|()| check_disk_error(shared, engine, session, spec))
+            if let Err(refusal) = check_memory(engine, session, spec)
+                .and_then(|()| check_disk_error(engine, session, spec))
             {
                 if let Some(multi) = session.multi.as_mut() {
                     multi.failed = true;
@@ -179,13 +180,8 @@ pub fn call(
 /// memory while it stays above the limit. Inside MULTI every command but EXEC, DISCARD, QUIT
 /// and RESET is refused (queueing takes memory); EXEC is refused when it holds a DENYOOM
 /// command, and then discards the transaction. Commands from the master are never refused.
-fn check_memory(
-    shared: &Shared,
-    engine: &mut Engine,
-    session: &mut Session,
-    spec: &Spec,
-) -> Result<(), CmdError> {
-    if session.is_master_link || crate::server::eviction::make_room(shared, engine).is_ok() {
+fn check_memory(engine: &mut Engine, session: &mut Session, spec: &Spec) -> Result<(), CmdError> {
+    if session.is_master_link || crate::server::eviction::make_room(engine).is_ok() {
         return Ok(());
     }
     let queued_denyoom = |session: &Session| {
@@ -218,19 +214,11 @@ fn check_memory(
 /// `writeCommandsDeniedByDiskError`: while save points are configured, the last background
 /// save failed and `stop-writes-on-bgsave-error` is on, or while writing the AOF fails, writes
 /// and PING are refused with `-MISCONF`, except from the master.
-fn check_disk_error(
-    shared: &Shared,
-    engine: &Engine,
-    session: &Session,
-    spec: &Spec,
-) -> Result<(), CmdError> {
+fn check_disk_error(engine: &Engine, session: &Session, spec: &Spec) -> Result<(), CmdError> {
     if session.is_master_link || !(spec.has(flags::WRITE) || spec.name == "ping") {
         return Ok(());
     }
-    let stop_writes = {
-        let config = shared.config();
-        config.stop_writes_on_bgsave_error && !config.save.is_empty()
-    };
+    let stop_writes = engine.command_config.stop_writes_on_bgsave_error;
     if stop_writes && !engine.persistence.last_bgsave_ok {
         return Err(CmdError::new(
             "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to \
@@ -261,12 +249,7 @@ fn is_transaction_control(spec: &Spec) -> bool {
 }
 
 /// The checks before a command runs (`processCommand`), in Redis's order.
-fn check(
-    shared: &Shared,
-    engine: &Engine,
-    session: &Session,
-    argv: &[Bytes],
-) -> Result<&'static Spec, CmdError> {
+fn check(engine: &Engine, session: &Session, argv: &[Bytes]) -> Result<&'static Spec, CmdError> {
     let Some(spec) = lookup(&argv[0]) else {
         return Err(CmdError::unknown_command(argv));
     };
@@ -292,11 +275,12 @@ fn check(
         ));
     }
     if !session.is_master_link {
+        let settings = &engine.command_config;
         let replica = engine.repl.is_replica();
-        if spec.has(flags::WRITE) && replica && shared.config().replica_read_only {
+        if spec.has(flags::WRITE) && replica && settings.replica_read_only {
             return Err(CmdError::readonly_replica());
         }
-        if replica && !spec.has(flags::STALE) && !shared.config().replica_serve_stale_data {
+        if replica && !spec.has(flags::STALE) && !settings.replica_serve_stale_data {
             let link_up = engine.repl.master.as_ref().is_some_and(|m| m.up);
             if !link_up {
                 return Err(CmdError::new(
@@ -305,13 +289,10 @@ fn check(
             }
         }
         if spec.has(flags::WRITE) && !replica {
-            let (needed, max_lag) = {
-                let config = shared.config();
-                (
-                    config.min_replicas_to_write as usize,
-                    config.min_replicas_max_lag as i64,
-                )
-            };
+            let (needed, max_lag) = (
+                settings.min_replicas_to_write,
+                settings.min_replicas_max_lag,
+            );
             if needed > 0 && engine.repl.good_replicas(unix_ms(), max_lag) < needed {
                 return Err(CmdError::new(
                     "NOREPLICAS Not enough good replicas to write.",

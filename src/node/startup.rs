@@ -41,7 +41,7 @@ fn load_aof(shared: &Shared) -> Result<bool, String> {
                         "the base uses db {index}, beyond 'databases {databases}'"
                     ));
                 }
-                engine.dbs[index] = db;
+                engine.install_db(index, db);
             }
             Ok(())
         }

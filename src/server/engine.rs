@@ -84,6 +84,9 @@ pub struct Engine {
     pub command_stats: super::cmdstats::CommandStats,
     /// Lua scripts by SHA1 (EVALSHA, SCRIPT LOAD).
     pub scripts: HashMap<String, Bytes>,
+    /// The settings the command path reads per command (see
+    /// [`command_config`](super::command_config)).
+    pub command_config: super::command_config::CommandConfig,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -108,12 +111,20 @@ impl Engine {
             events: Vec::new(),
             command_stats: Default::default(),
             scripts: HashMap::new(),
+            command_config: Default::default(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
             waiters: HashMap::new(),
             ready: Vec::new(),
         }
+    }
+
+    /// Puts a loaded database in place (start-up, a full sync), recording accesses as the
+    /// configured policy wants.
+    pub fn install_db(&mut self, index: usize, mut db: Db) {
+        db.set_access_tracking(self.command_config.limits.tracking);
+        self.dbs[index] = db;
     }
 
     /// Records that `key` in `db` changed: WATCHers' transactions will fail, and clients blocked

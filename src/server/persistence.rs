@@ -256,7 +256,7 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         }
         expired += before - db.len();
         keys += db.len();
-        engine.dbs[index] = db;
+        engine.install_db(index, db);
     }
     super::role::apply_expiry_mode(&mut engine);
     drop(engine);
@@ -302,7 +302,7 @@ pub fn install_master_snapshot(
         for (index, db) in snapshot.dbs {
             if index < databases {
                 keys += db.len();
-                engine.dbs[index] = db;
+                engine.install_db(index, db);
             }
         }
         super::role::apply_expiry_mode(&mut engine);
