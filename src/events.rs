@@ -329,6 +329,9 @@ define_events! {
     AofRewriteFinished = "aof-rewrite-finished", Notice, "Background AOF rewrite finished successfully";
     /// The rewrite failed.
     AofRewriteFailed = "aof-rewrite-failed", Warning, "Background AOF rewrite terminated with error";
+    /// A replica could not start its new AOF after a full sync.
+    AofRestartAfterSyncFailed { error: String } = "aof-restart-after-sync-failed", Warning,
+        "Failed enabling the AOF after successful master synchronization: {error}";
     /// The AOF grew past `auto-aof-rewrite-percentage`.
     AofAutoRewrite { percentage: u64 } = "aof-auto-rewrite", Notice,
         "Starting automatic rewriting of AOF on {percentage}% growth";
@@ -355,6 +358,20 @@ define_events! {
     /// The snapshot for a full sync could not be started.
     BgsaveForSyncFailed { error: String } = "bgsave-for-sync-failed", Warning,
         "BGSAVE for replication failed: {error}";
+    /// A replica joined the running BGSAVE another replica waits for.
+    WaitingForBgsaveEnd = "waiting-for-bgsave-end", Notice, "Waiting for end of BGSAVE for SYNC";
+    /// The running BGSAVE cannot serve a new replica (nobody is buffering the stream since it
+    /// started): the replica waits for the next one.
+    BgsaveNotAttachable = "bgsave-not-attachable", Notice,
+        "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC";
+    /// The running BGSAVE writes to other replicas' sockets: the replica waits for the next.
+    BgsaveHasSocketTarget = "bgsave-has-socket-target", Notice,
+        "Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC";
+    /// Another child (an AOF rewrite) runs: the snapshot for a replica waits for its end.
+    BgsaveForSyncDelayed = "bgsave-for-sync-delayed", Notice,
+        "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed";
+    /// The snapshot child for replicas failed: the replicas waiting for it are dropped.
+    SyncBgsaveFailed = "sync-bgsave-failed", Warning, "SYNC failed. BGSAVE child returned an error";
     /// Diskless sync waits `repl-diskless-sync-delay` for more replicas.
     DisklessSyncDelayed = "diskless-sync-delayed", Notice, "Delay next BGSAVE for diskless SYNC";
     /// A diskless transfer child started.

@@ -16,7 +16,7 @@
 //!    recogniser the labs read logs with.
 //! 6. [`persist`]: the RDB and AOF file formats, and writing snapshots safely (temp file, fork).
 //! 7. [`repl`]: replication with no I/O: ids, offsets, the backlog, PSYNC's continue-or-not
-//!    rule, the per-replica stream channel, and the replica side's state machine.
+//!    rule, the per-replica stream channel, and the state machines of both sides of a sync.
 //! 8. [`sentinel`]: Redis Sentinel as a pure state machine (time and randomness are inputs);
 //!    its driver is `node::sentinel`.
 //! 9. [`cluster`]: Redis Cluster as a pure state machine: hash slots, the bus's binary format,

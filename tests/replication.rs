@@ -351,6 +351,148 @@ fn diskless_full_sync_streams_the_snapshot_over_the_socket() {
         .contains("receiving streamed RDB from master with EOF"));
 }
 
+/// Two replicas asking within `repl-diskless-sync-delay` share one child writing to both
+/// sockets (one of them a real redis-server when installed); each stream starts with its
+/// replica's first ACK.
+#[test]
+fn replicas_arriving_during_the_diskless_delay_share_one_transfer() {
+    let master = TestNode::start(&[
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "3",
+    ]);
+    let mut m = master.conn();
+    fill_mixed(&mut m);
+    let first = start_replica(master.port, &[]);
+    let master_port = master.port.to_string();
+    let real = have_tool("redis-server")
+        .then(|| RealRedis::start(&["--replicaof", "127.0.0.1", &master_port]));
+    let second = real.is_none().then(|| start_replica(master.port, &[]));
+    let mut a = first.conn();
+    let mut b = match (&real, &second) {
+        (Some(real), _) => conn_to(real.port, None),
+        (_, Some(second)) => second.conn(),
+        _ => unreachable!("one of them was started"),
+    };
+    wait_link_up(&mut a);
+    wait_link_up(&mut b);
+    let _: () = m.set("after", "sync").unwrap();
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+    for con in [&mut a, &mut b] {
+        assert!(
+            wait_until(Duration::from_secs(10), || field(
+                &info(con, "replication"),
+                "slave_repl_offset"
+            ) == offset),
+            "{}",
+            info(con, "replication")
+        );
+        assert_eq!(dataset(&mut m), dataset(con));
+    }
+    let log = master.log();
+    assert_eq!(
+        log.matches("Starting BGSAVE for SYNC with target: replicas sockets")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(field(&info(&mut m, "stats"), "sync_full"), "2");
+}
+
+/// A replica asking while a BGSAVE to disk runs for another one attaches to it.
+#[test]
+fn a_replica_attaches_to_the_disk_bgsave_started_for_another() {
+    let master = TestNode::start(&["--repl-diskless-sync", "no"]);
+    let mut m = master.conn();
+    // Enough data that the child runs for a while.
+    for chunk in 0..20 {
+        let mut pipe = redis::pipe();
+        for i in 0..5000 {
+            pipe.set(format!("k{chunk}:{i}"), "x".repeat(100)).ignore();
+        }
+        let _: () = pipe.query(&mut m).unwrap();
+    }
+    let first = start_replica(master.port, &[]);
+    assert!(wait_until(Duration::from_secs(10), || master
+        .log()
+        .contains("Starting BGSAVE for SYNC with target: disk")));
+    let second = start_replica(master.port, &[]);
+    let (mut a, mut b) = (first.conn(), second.conn());
+    wait_link_up(&mut a);
+    wait_link_up(&mut b);
+    let _: () = m.set("after", "sync").unwrap();
+    for con in [&mut a, &mut b] {
+        assert!(wait_until(Duration::from_secs(10), || con
+            .get::<_, Option<String>>("after")
+            .unwrap()
+            .is_some()));
+        assert_eq!(redis::cmd("DBSIZE").query::<i64>(con).unwrap(), 100_001);
+    }
+    let log = master.log();
+    // Attached, or (if the child was already done) served by the next BGSAVE: either way
+    // both replicas hold the data; attaching is what a 100k-key child makes likely.
+    if log.contains("Waiting for end of BGSAVE for SYNC") {
+        assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
+    }
+}
+
+/// A replica with `appendonly yes` keeps what it applies in its own AOF, as Redis does: the
+/// full sync becomes the base of a new AOF and the stream is appended, so a restarted replica
+/// (here on its own, its dump removed) holds the master's data from its AOF.
+#[test]
+fn a_replica_with_aof_writes_its_masters_stream_to_its_own_aof() {
+    let master = TestNode::start(&[]);
+    let mut m = master.conn();
+    fill_mixed(&mut m);
+    let mut replica = start_replica(
+        master.port,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    let mut r = replica.conn();
+    wait_link_up(&mut r);
+    let _: () = m.set("streamed", "after the sync").unwrap();
+    let _: i64 = m.incr("counter", 5).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut m).unwrap();
+    let _: () = redis::cmd("LPUSH")
+        .arg("list")
+        .arg("in-multi")
+        .query(&mut m)
+        .unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut m).unwrap();
+    let _: () = redis::cmd("SET").arg("db3").arg("x").query(&mut m).unwrap();
+    let _: Vec<redis::Value> = redis::cmd("EXEC").query(&mut m).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut m).unwrap();
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset");
+    assert!(
+        wait_until(Duration::from_secs(10), || field(
+            &info(&mut r, "replication"),
+            "slave_repl_offset"
+        ) == offset),
+        "{}",
+        info(&mut r, "replication")
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || field(
+            &info(&mut r, "persistence"),
+            "aof_rewrite_in_progress"
+        ) == "0"),
+        "the AOF restarted after the sync has its base"
+    );
+    let expected = dataset(&mut m);
+    drop(r);
+    let _ = std::fs::remove_file(replica.path().join("dump.rdb"));
+    assert!(
+        replica.restart(&["--appendonly", "yes"]),
+        "{}",
+        replica.log()
+    );
+    let mut r = replica.conn();
+    assert_eq!(dataset(&mut r), expected);
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut r).unwrap();
+    assert_eq!(r.get::<_, String>("db3").unwrap(), "x");
+}
+
 #[test]
 fn a_wrong_masterauth_leaves_the_link_down_and_the_replica_serving() {
     let master = TestNode::start(&["--requirepass", "right"]);

@@ -59,6 +59,30 @@ fn stalled_replica_dropped() {
 }
 
 #[test]
+fn bgsave_shared_by_two_replicas() {
+    snapshot(
+        "bgsave_shared_by_two_replicas",
+        trace("bgsave_shared_by_two_replicas", 1),
+    );
+}
+
+#[test]
+fn diskless_replica_joins_during_delay() {
+    snapshot(
+        "diskless_replica_joins_during_delay",
+        trace("diskless_replica_joins_during_delay", 1),
+    );
+}
+
+#[test]
+fn diskless_replica_never_acks() {
+    snapshot(
+        "diskless_replica_never_acks",
+        trace("diskless_replica_never_acks", 1),
+    );
+}
+
+#[test]
 fn one_seed_gives_one_trace() {
     for name in [
         "partial_resync_after_a_partition",

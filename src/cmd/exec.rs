@@ -140,14 +140,15 @@ pub fn call(
             return (super::lab::redislab(shared, table, argv), Effect::None);
         }
     }
+    crate::server::command_config::refresh(shared, engine);
     match check(session, argv)
-        .and_then(|spec| cluster_check(shared, engine, session, spec, argv))
-        .and_then(|spec| check_role(shared, engine, session, spec))
+        .and_then(|spec| cluster_check(engine, session, spec, argv))
+        .and_then(|spec| check_role(engine, session, spec))
     {
         Ok(spec) => {
             session.last_command = spec.name;
-            if let Err(refusal) = check_memory(shared, engine, session, spec)
-                .and_then(|()| check_disk_error(shared, engine, session, spec))
+            if let Err(refusal) = check_memory(engine, session, spec)
+                .and_then(|()| check_disk_error(engine, session, spec))
             {
                 if let Some(multi) = session.multi.as_mut() {
                     multi.failed = true;
@@ -182,13 +183,8 @@ pub fn call(
 /// memory while it stays above the limit. Inside MULTI every command but EXEC, DISCARD, QUIT
 /// and RESET is refused (queueing takes memory); EXEC is refused when it holds a DENYOOM
 /// command, and then discards the transaction. Commands from the master are never refused.
-fn check_memory(
-    shared: &Shared,
-    engine: &mut Engine,
-    session: &mut Session,
-    spec: &Spec,
-) -> Result<(), CmdError> {
-    if session.is_master_link || crate::server::eviction::make_room(shared, engine).is_ok() {
+fn check_memory(engine: &mut Engine, session: &mut Session, spec: &Spec) -> Result<(), CmdError> {
+    if session.is_master_link || crate::server::eviction::make_room(engine).is_ok() {
         return Ok(());
     }
     let queued_denyoom = |session: &Session| {
@@ -221,19 +217,11 @@ fn check_memory(
 /// `writeCommandsDeniedByDiskError`: while save points are configured, the last background
 /// save failed and `stop-writes-on-bgsave-error` is on, or while writing the AOF fails, writes
 /// and PING are refused with `-MISCONF`, except from the master.
-fn check_disk_error(
-    shared: &Shared,
-    engine: &Engine,
-    session: &Session,
-    spec: &Spec,
-) -> Result<(), CmdError> {
+fn check_disk_error(engine: &Engine, session: &Session, spec: &Spec) -> Result<(), CmdError> {
     if session.is_master_link || !(spec.has(flags::WRITE) || spec.name == "ping") {
         return Ok(());
     }
-    let stop_writes = {
-        let config = shared.config();
-        config.stop_writes_on_bgsave_error && !config.save.is_empty()
-    };
+    let stop_writes = engine.command_config.stop_writes_on_bgsave_error;
     if stop_writes && !engine.persistence.last_bgsave_ok {
         return Err(CmdError::new(
             "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to \
@@ -297,7 +285,6 @@ fn check(session: &Session, argv: &[Bytes]) -> Result<&'static Spec, CmdError> {
 /// CLUSTERDOWN...). Redis checks it after the command's shape and access, and before the
 /// role's own refusals (a write sent to a replica is redirected, not refused).
 fn cluster_check(
-    shared: &Shared,
     engine: &mut Engine,
     session: &mut Session,
     spec: &'static Spec,
@@ -306,7 +293,7 @@ fn cluster_check(
     if engine.cluster.is_none() {
         return Ok(spec);
     }
-    let allow_reads_when_down = shared.config().cluster_allow_reads_when_down;
+    let allow_reads_when_down = engine.command_config.cluster_allow_reads_when_down;
     let refusal = super::cluster::redirect(
         engine,
         session,
@@ -324,17 +311,17 @@ fn cluster_check(
 /// What the node's role refuses: writes on a read-only replica, any command while a replica
 /// that must not serve stale data has lost its master, writes without enough good replicas.
 fn check_role(
-    shared: &Shared,
     engine: &Engine,
     session: &Session,
     spec: &'static Spec,
 ) -> Result<&'static Spec, CmdError> {
     if !session.is_master_link {
+        let settings = &engine.command_config;
         let replica = engine.repl.is_replica();
-        if spec.has(flags::WRITE) && replica && shared.config().replica_read_only {
+        if spec.has(flags::WRITE) && replica && settings.replica_read_only {
             return Err(CmdError::readonly_replica());
         }
-        if replica && !spec.has(flags::STALE) && !shared.config().replica_serve_stale_data {
+        if replica && !spec.has(flags::STALE) && !settings.replica_serve_stale_data {
             let link_up = engine.repl.master.as_ref().is_some_and(|m| m.up);
             if !link_up {
                 return Err(CmdError::new(
@@ -343,13 +330,10 @@ fn check_role(
             }
         }
         if spec.has(flags::WRITE) && !replica {
-            let (needed, max_lag) = {
-                let config = shared.config();
-                (
-                    config.min_replicas_to_write as usize,
-                    config.min_replicas_max_lag as i64,
-                )
-            };
+            let (needed, max_lag) = (
+                settings.min_replicas_to_write,
+                settings.min_replicas_max_lag,
+            );
             if needed > 0 && engine.repl.good_replicas(unix_ms(), max_lag) < needed {
                 return Err(CmdError::new(
                     "NOREPLICAS Not enough good replicas to write.",
@@ -414,7 +398,7 @@ fn run(
     // ANCHOR: after_a_write
     propagate_expired(engine);
     crate::server::notify::publish(shared, engine);
-    if engine.dirty > dirty_before && engine.propagate && !session.is_master_link {
+    if engine.dirty > dirty_before && engine.propagate && session.propagates {
         match rewrite {
             None => engine.propagate(db_before, argv.to_vec()),
             Some(commands) => {

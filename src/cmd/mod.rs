@@ -42,6 +42,7 @@ pub mod transactions;
 pub mod zsets;
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
 pub use args::Args;
@@ -229,10 +230,13 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     builtin_lookup(name)
 }
 
-/// Finds a command by its own name, ignoring ASCII case, without allocating.
+/// Finds a command by its own name, ignoring ASCII case, without allocating. It runs for
+/// every request, so the table hashes with FNV-1a: the names are short and not chosen by an
+/// attacker who could profit from collisions (the table is fixed).
 fn builtin_lookup(name: &[u8]) -> Option<&'static Spec> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| all_specs().iter().map(|s| (s.name, s)).collect());
+    type Table = HashMap<&'static [u8], &'static Spec, BuildHasherDefault<Fnv1a>>;
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    let table = TABLE.get_or_init(|| all_specs().iter().map(|s| (s.name.as_bytes(), s)).collect());
     let mut lower = [0u8; 32];
     if name.len() > lower.len() {
         return None;
@@ -240,8 +244,29 @@ fn builtin_lookup(name: &[u8]) -> Option<&'static Spec> {
     for (dst, src) in lower.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
-    table.get(lower).copied()
+    table.get(&lower[..name.len()]).copied()
+}
+
+/// The FNV-1a hash, for the command table.
+#[derive(Default)]
+struct Fnv1a(u64);
+
+impl std::hash::Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash = (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[cfg(test)]

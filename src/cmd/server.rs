@@ -234,7 +234,8 @@ fn info_persistence(cx: &mut Exec, text: &mut String) {
     line(text, "current_cow_peak", 0);
     line(text, "current_fork_perc", "0.00");
     line(text, "rdb_changes_since_last_save", cx.engine.dirty);
-    line(text, "rdb_bgsave_in_progress", state.bgsave.is_some() as u8);
+    let in_progress = state.bgsave.is_some() || state.diskless_child.is_some();
+    line(text, "rdb_bgsave_in_progress", in_progress as u8);
     line(text, "rdb_last_save_time", state.last_save);
     line(
         text,

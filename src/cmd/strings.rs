@@ -159,13 +159,14 @@ fn set(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 
 /// Stores a string value with the given expiry handling and records the change.
 pub(super) fn store(cx: &mut Exec, key: &Bytes, value: Bytes, expiry: Expiry) {
-    let owned_key = Bytes::copy_from_slice(key);
+    // The key is copied (out of the request buffer) only if it is new.
+    let now = cx.now;
     let db = cx.db();
     match expiry {
-        Expiry::Keep => db.set_keep_ttl(owned_key, Value::String(value)),
-        Expiry::Clear => db.set(owned_key, Value::String(value)),
+        Expiry::Keep => db.set_keep_ttl_at(&key[..], Value::String(value), now),
+        Expiry::Clear => db.set_at(&key[..], Value::String(value), now),
         Expiry::At(at) => {
-            db.set(owned_key, Value::String(value));
+            db.set_at(&key[..], Value::String(value), now);
             db.set_expire_time(key, at);
         }
     }

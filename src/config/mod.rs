@@ -273,6 +273,9 @@ pub struct Config {
     pub repl_diskless_sync: bool,
     /// `repl-diskless-sync-delay`, seconds.
     pub repl_diskless_sync_delay: u64,
+    /// `repl-diskless-sync-max-replicas`: start a delayed diskless sync once this many
+    /// replicas wait (0: wait for the whole delay).
+    pub repl_diskless_sync_max_replicas: u64,
     /// `repl-diskless-load`: `disabled`, `on-empty-db` or `swapdb`.
     pub repl_diskless_load: String,
     /// `min-replicas-to-write`.
@@ -403,6 +406,7 @@ impl Default for Config {
             repl_ping_replica_period: 0,
             repl_diskless_sync: false,
             repl_diskless_sync_delay: 0,
+            repl_diskless_sync_max_replicas: 0,
             repl_diskless_load: String::new(),
             min_replicas_to_write: 0,
             min_replicas_max_lag: 0,
@@ -821,6 +825,7 @@ impl Config {
             "repl-ping-replica-period" => self.repl_ping_replica_period = num(&v),
             "repl-diskless-sync" => self.repl_diskless_sync = flag(&v),
             "repl-diskless-sync-delay" => self.repl_diskless_sync_delay = num(&v),
+            "repl-diskless-sync-max-replicas" => self.repl_diskless_sync_max_replicas = num(&v),
             "repl-diskless-load" => self.repl_diskless_load = text(v),
             "min-replicas-to-write" => self.min_replicas_to_write = num(&v),
             "min-replicas-max-lag" => self.min_replicas_max_lag = num(&v),
@@ -911,6 +916,7 @@ impl Config {
             "repl-ping-replica-period" => int(self.repl_ping_replica_period),
             "repl-diskless-sync" => Value::Bool(self.repl_diskless_sync),
             "repl-diskless-sync-delay" => int(self.repl_diskless_sync_delay),
+            "repl-diskless-sync-max-replicas" => int(self.repl_diskless_sync_max_replicas),
             "repl-diskless-load" => {
                 let names = match d.kind {
                     Kind::Enum(values) => values,

@@ -392,7 +392,7 @@ pub static TABLE: &[Directive] = &[
     int("min-replicas-max-lag", Some("min-slaves-max-lag"), 0, INT_MAX, "10", IMPL),
     int("watchdog-period", None, 0, INT_MAX, "0", HIDDEN),
     int("shutdown-timeout", None, 0, INT_MAX, "10", 0),
-    int("repl-diskless-sync-max-replicas", None, 0, INT_MAX, "0", 0),
+    int("repl-diskless-sync-max-replicas", None, 0, INT_MAX, "0", IMPL),
     int("maxclients", None, 1, UINT_MAX, "10000", IMPL),
     int("socket-mark-id", None, 0, UINT_MAX, "0", IMM),
     d("unixsocketperm", None, Kind::Octal { min: 0, max: 0o777 }, "0", IMM),

@@ -82,6 +82,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut output = BytesMut::new();
     let mut push: Option<PushSource> = None;
     let mut shutdown = shared.shutdown_signal();
+    let mut limits = ConnLimits::read(&shared);
 
     'connection: loop {
         // Run what is buffered.
@@ -89,7 +90,8 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         if push.is_none() {
             push = session.push_source.take();
         }
-        let limit = output_limit(&shared, &session);
+        limits.refresh(&shared);
+        let limit = limits.output(&session);
         if let Some(source) = &push {
             source.set_limit(limit.hard_bytes.min(usize::MAX as u64) as usize);
         }
@@ -144,8 +146,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     tokio::select! {
                         reply = &mut wait => break reply,
                         read = read_some(&stream, &mut input) => match read {
-                            Ok(n) if n > 0
-                                && (input.len() as u64) <= shared.config().client_query_buffer_limit =>
+                            Ok(n) if n > 0 && (input.len() as u64) <= limits.query_buffer =>
                             {
                                 Stats::add(&shared.stats.net_input_bytes, n as u64);
                             }
@@ -173,14 +174,15 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         }
         // Wait for input, a pushed message, a kill, shutdown or the idle timeout.
         loop {
-            let idle = idle_limit(shared.config().timeout, &session);
+            limits.refresh(&shared);
+            let idle = idle_limit(limits.idle_timeout, &session);
             tokio::select! {
                 read = read_some(&stream, &mut input) => {
                     match read {
                         Ok(0) | Err(_) => break 'connection,
                         Ok(n) => {
                             Stats::add(&shared.stats.net_input_bytes, n as u64);
-                            if input.len() as u64 > shared.config().client_query_buffer_limit {
+                            if input.len() as u64 > limits.query_buffer {
                                 shared.emit(Event::QueryBufferLimitReached {
                                     addr: session.addr.clone(),
                                 });
@@ -204,7 +206,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         warn_output_limit(&shared, &session);
                         break 'connection;
                     }
-                    let limit = output_limit(&shared, &session);
+                    let limit = limits.output(&session);
                     let source = &*source;
                     match write_output(&shared, &mut stream, &mut output, limit, &handle, || source.queued_bytes()).await {
                         Ok(()) => {}
@@ -254,14 +256,45 @@ enum WriteError {
     OverLimit,
 }
 
-/// The `client-output-buffer-limit` class of this client: pub/sub once subscribed, else
-/// normal (replicas are served by the replication master side, with their own class).
-fn output_limit(shared: &Shared, session: &Session) -> ObufLimit {
-    let limits = shared.config().client_output_buffer_limit;
-    if session.subscription_count() > 0 {
-        limits.pubsub
-    } else {
-        limits.normal
+/// The connection's limits from the configuration, re-read only when it changed (one atomic
+/// load per batch otherwise, instead of the config lock).
+struct ConnLimits {
+    generation: u64,
+    normal: ObufLimit,
+    pubsub: ObufLimit,
+    /// `timeout`, seconds.
+    idle_timeout: u64,
+    /// `client-query-buffer-limit`, bytes.
+    query_buffer: u64,
+}
+
+impl ConnLimits {
+    fn read(shared: &Shared) -> ConnLimits {
+        let generation = shared.config_generation();
+        let config = shared.config();
+        ConnLimits {
+            generation,
+            normal: config.client_output_buffer_limit.normal,
+            pubsub: config.client_output_buffer_limit.pubsub,
+            idle_timeout: config.timeout,
+            query_buffer: config.client_query_buffer_limit,
+        }
+    }
+
+    fn refresh(&mut self, shared: &Shared) {
+        if shared.config_generation() != self.generation {
+            *self = ConnLimits::read(shared);
+        }
+    }
+
+    /// The `client-output-buffer-limit` class of this client: pub/sub once subscribed, else
+    /// normal (replicas are served by the replication master side, with their own class).
+    fn output(&self, session: &Session) -> ObufLimit {
+        if session.subscription_count() > 0 {
+            self.pubsub
+        } else {
+            self.normal
+        }
     }
 }
 
@@ -288,6 +321,15 @@ async fn write_output(
     queued: impl Fn() -> usize,
 ) -> Result<(), WriteError> {
     let mut written = 0;
+    // Most batches fit in the socket buffer: one write, with no timers and no wake-ups, when
+    // the output is within both limits.
+    let pending = (output.len() + queued()) as u64;
+    let within = |bytes: u64| bytes == 0 || pending <= bytes;
+    if within(limit.hard_bytes) && within(limit.soft_bytes) {
+        if let Ok(n) = stream.try_write(output) {
+            written = n;
+        }
+    }
     let mut soft_since: Option<tokio::time::Instant> = None;
     let soft_period = Duration::from_secs(limit.soft_seconds);
     let result = loop {
@@ -513,7 +555,7 @@ fn update_meta(handle: &ClientHandle, session: &Session) {
     meta.resp = if session.resp3 { 3 } else { 2 };
     meta.monitor = session.monitor;
     meta.last_interaction = std::time::Instant::now();
-    meta.last_command = session.last_command.to_string();
+    meta.last_command = session.last_command;
     if session.subscription_count() > 0 && meta.kind == ClientKind::Normal {
         meta.kind = ClientKind::Pubsub;
     } else if session.subscription_count() == 0 && meta.kind == ClientKind::Pubsub {

@@ -1,18 +1,15 @@
-//! The periodic tick (`serverCron`): the runtime's timers and child reaping. Replication
-//! PINGs and replica timeouts, reaping BGSAVE and BGREWRITEAOF children, save points,
-//! `appendfsync everysec`, automatic AOF rewrites, and active expiry.
+//! The periodic tick (`serverCron`): the runtime's timers and child reaping. The master side's
+//! replication tick (PINGs, keep-alives, replica timeouts, delayed diskless syncs: see
+//! `node::serve_replica`), reaping BGSAVE, diskless-sync and BGREWRITEAOF children, save
+//! points, `appendfsync everysec`, automatic AOF rewrites, and active expiry.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::config::AppendFsync;
 use crate::persist::snapshot;
-use crate::server::engine::ClientId;
 use crate::server::events::Event;
 use crate::server::persistence::{bgsave, BGSAVE_RETRY_DELAY_SECS};
-use crate::server::propagation::flush;
 use crate::server::{unix_ms, Shared};
 
 /// The periodic tick (`serverCron`): active expiry, `hz` times a second.
@@ -20,16 +17,11 @@ pub async fn run(shared: Arc<Shared>) {
     let hz = shared.config().hz.clamp(1, 500);
     let mut interval = tokio::time::interval(Duration::from_millis(1000 / hz as u64));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ping = Instant::now();
     loop {
         interval.tick().await;
-        let period = Duration::from_secs(shared.config().repl_ping_replica_period.max(1));
-        if last_ping.elapsed() >= period {
-            last_ping = Instant::now();
-            ping_replicas(&shared);
-        }
-        drop_timed_out_replicas(&shared);
+        super::serve_replica::tick(&shared);
         check_bgsave(&shared);
+        check_diskless_child(&shared);
         aof_cron(&shared);
         check_save_points(&shared);
         active_expire_cycle(&shared, Duration::from_millis(25 * 10 / hz as u64));
@@ -62,38 +54,6 @@ pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
     crate::server::propagation::flush(shared, engine);
 }
 
-/// Injects the periodic `PING` into the stream (every `repl-ping-replica-period` seconds), so
-/// replicas can tell a quiet master from a dead one.
-pub fn ping_replicas(shared: &Shared) {
-    let mut engine = shared.engine();
-    flush(shared, &mut engine);
-    let repl = &mut engine.repl;
-    if repl.replicas.is_empty() || repl.master.is_some() {
-        return;
-    }
-    repl.feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
-}
-
-/// Drops online replicas that sent no `REPLCONF ACK` for `repl-timeout` seconds
-/// (`replicationCron`: "Disconnecting timedout replica").
-pub fn drop_timed_out_replicas(shared: &Shared) {
-    let timeout_ms = shared.config().repl_timeout.max(1) as i64 * 1000;
-    let now = crate::server::unix_ms();
-    let stale: Vec<(ClientId, String)> = shared
-        .engine()
-        .repl
-        .timed_out_replicas(now, timeout_ms)
-        .into_iter()
-        .map(|r| (r.client, format!("{}:{}", r.ip, r.port)))
-        .collect();
-    for (client, addr) in stale {
-        shared.emit(crate::events::Event::ReplicaTimedOut { addr });
-        if let Some(handle) = shared.clients.get(client) {
-            handle.kill();
-        }
-    }
-}
-
 /// Reaps a finished background save (called from the periodic tick): renames its file into
 /// place on success and accounts the changes it saved.
 pub fn check_bgsave(shared: &Shared) {
@@ -119,7 +79,6 @@ pub fn check_bgsave(shared: &Shared) {
     }
     if renamed {
         engine.dirty = engine.dirty.saturating_sub(job.dirty_at_start);
-        drop(engine);
         shared.emit(Event::DbSaved);
     }
     shared.emit(if renamed {
@@ -127,6 +86,20 @@ pub fn check_bgsave(shared: &Shared) {
     } else {
         Event::BackgroundSaveFailed
     });
+    super::serve_replica::bgsave_done(shared, &mut engine, renamed);
+}
+
+/// Reaps a finished diskless-sync child: the replicas it wrote to go on.
+pub fn check_diskless_child(shared: &Shared) {
+    let mut engine = shared.engine();
+    let Some(pid) = engine.persistence.diskless_child else {
+        return;
+    };
+    let Some(ok) = snapshot::try_reap(pid) else {
+        return;
+    };
+    engine.persistence.diskless_child = None;
+    super::serve_replica::bgsave_done(shared, &mut engine, ok);
 }
 
 /// Starts a background save if a `save <seconds> <changes>` point is reached (serverCron).

@@ -26,8 +26,10 @@ use crate::persist::rdb;
 use crate::repl::link::{ack_command, History, LinkConfig, LinkStatus, Output, ReplicaLink};
 use crate::repl::MasterLink;
 use crate::server::clients::{ClientHandle, ClientKind};
+use crate::server::engine::Engine;
 use crate::server::events::Event;
 use crate::server::persistence::install_master_snapshot;
+use crate::server::propagation::flush;
 use crate::server::session::Session;
 use crate::server::{unix_ms, Shared};
 
@@ -285,16 +287,7 @@ impl Driver {
     fn apply(&mut self, batch: Vec<Output>) {
         let mut engine = self.shared.engine();
         for output in batch {
-            let raw = match output {
-                Output::Apply { argv, raw } => {
-                    crate::cmd::call(&self.shared, &mut engine, &mut self.session, &argv);
-                    raw
-                }
-                Output::Proxy(raw) => raw,
-                _ => continue,
-            };
-            // The exact bytes: our offset, backlog and own replicas (chained replication).
-            engine.repl.feed(&raw);
+            apply_from_master(&self.shared, &mut engine, &mut self.session, output);
         }
     }
 
@@ -356,6 +349,27 @@ impl Driver {
         }
         self.session = Session::master_link();
     }
+}
+
+/// Applies one command of the master's stream ([`Output::Apply`]) or passes one on
+/// ([`Output::Proxy`]): its effects reach our AOF, and its exact bytes our offset, backlog and
+/// own replicas (chained replication). Other outputs are ignored.
+pub fn apply_from_master(
+    shared: &Shared,
+    engine: &mut Engine,
+    session: &mut Session,
+    output: Output,
+) {
+    let raw = match output {
+        Output::Apply { argv, raw } => {
+            crate::cmd::call(shared, engine, session, &argv);
+            flush(shared, engine);
+            raw
+        }
+        Output::Proxy(raw) => raw,
+        _ => return,
+    };
+    engine.repl.feed(&raw);
 }
 
 /// Stores the snapshot in a temp file and loads it; only a valid snapshot replaces the dataset

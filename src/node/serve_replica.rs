@@ -1,32 +1,32 @@
-//! The master's side of a replica link (`replication.c`: `syncCommand`,
-//! `masterTryPartialResynchronization`, `startBgsaveForReplication`, `sendBulkToSlave`,
-//! `rdbSaveToSlavesSockets`).
+//! The runtime side of the master's part of a sync: a thin tokio driver for the state machine
+//! in [`crate::repl::serve`], which takes every decision (continue or not, share or start a
+//! snapshot, diskless delay, going online, timeouts).
 //!
-//! When a connection sends PSYNC or SYNC, its task hands the socket to [`serve_replica`]. The
-//! decision is taken under the keyspace lock, so the snapshot (or the backlog range) and the
-//! start of the live stream meet at exactly one offset:
-//! - partial: `+CONTINUE <replid>`, the backlog bytes the replica misses, then the stream;
-//! - full, from disk: `+FULLRESYNC <replid> <offset>`, a BGSAVE forked at that offset, `\n`
-//!   keep-alives while it runs, `$<len>` and the file, then the stream buffered meanwhile;
-//! - full, diskless (`repl-diskless-sync yes` and the replica sent `capa eof`): `\n`
-//!   keep-alives for `repl-diskless-sync-delay` seconds, then a child that writes
-//!   `$EOF:<mark>` + the RDB + `<mark>` straight to the socket; the stream starts once the
-//!   replica's first ACK arrives.
+//! When a connection sends PSYNC or SYNC, its task hands the socket to [`serve_replica`], which
+//! registers the replica with the machine under the keyspace lock (so the snapshot, or the
+//! backlog range, and the start of its stream meet at exactly one offset) and then runs the
+//! replica's task: it carries out the machine's actions for this replica (replies and
+//! keep-alives, the dump file, the start of the stream), writes the stream, and feeds the
+//! machine the replica's `REPLCONF ACK`s. [`carry_out`] carries out the machine's outputs
+//! wherever an input came from (this task, the periodic tick, a reaped child): it forks the
+//! snapshot child (a BGSAVE to disk, or a child writing `+FULLRESYNC`, `$EOF:<mark>`, the RDB
+//! and the mark to every served replica's socket) and hands per-replica actions to their
+//! tasks.
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::net::PeerStream;
-
 use crate::persist::rdb::{self, SaveOptions};
 use crate::persist::snapshot;
+use crate::repl::serve::{BgsavePlan, Children, ReplicaAction, ServeOutput, ServeSettings, Target};
 use crate::repl::stream::{stream_channel, StreamSource};
-use crate::repl::{Psync, ReplicaLink, ReplicaState, SyncRequest};
+use crate::repl::{ReplicaLink, SyncRequest};
 use crate::resp::RequestParser;
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::engine::Engine;
@@ -34,277 +34,119 @@ use crate::server::events::Event;
 use crate::server::propagation::flush;
 use crate::server::{random_hex_id, unix_ms, Shared};
 
-/// Why a link ended, for the log.
-fn lost(shared: &Shared, addr: &str) {
-    shared.emit(Event::ReplicaLinkLost {
-        addr: addr.to_string(),
-    });
-}
-
-/// Serves a replica on `stream` until the link breaks. `pending` holds bytes the replica sent
-/// after PSYNC that were already read.
-pub async fn serve_replica(
-    shared: Arc<Shared>,
-    stream: TcpStream,
-    handle: Arc<ClientHandle>,
-    request: SyncRequest,
-    pending: BytesMut,
-) {
-    let ip = handle.addr.ip().to_string();
-    let port = request.listening_port.unwrap_or(handle.addr.port());
-    let addr = format!("{ip}:{port}");
-    // The replica is a peer now: its traffic goes through the fault table by its address.
-    let mut stream = PeerStream::new(stream, addr.clone(), shared.faults.clone());
-    handle.meta().kind = ClientKind::Replica;
-    shared.emit(Event::ReplicaAskedForSync { addr: addr.clone() });
-    let limit = shared
-        .config()
-        .client_output_buffer_limit
-        .replica
-        .hard_bytes as usize;
-    let (sink, source) = stream_channel(limit);
-    let link = ReplicaLink {
-        client: handle.id,
-        ip: ip.clone(),
-        port,
-        state: ReplicaState::WaitBgsave,
-        ack_offset: 0,
-        last_ack_ms: unix_ms(),
-        stream: sink,
-    };
-
-    // Partial resync, if the replica's history and offset are still in our backlog.
-    let answer = {
-        let mut engine = shared.engine();
-        flush(&shared, &mut engine);
-        let answer = engine.repl.answer_psync(&request);
-        if let Psync::Continue { offset, .. } = &answer {
-            let mut link = link_clone(&link);
-            link.state = ReplicaState::Online;
-            link.ack_offset = offset - 1;
-            engine.repl.replicas.push(link);
-        }
-        answer
-    };
-    match answer {
-        Psync::Continue {
-            reply,
-            missing,
-            offset,
-        } => {
-            shared.emit(Event::PartialResyncAccepted {
-                addr: addr.clone(),
-                bytes: missing.len(),
-                offset,
-            });
-            if stream.write_all(reply.as_bytes()).await.is_err()
-                || stream.write_all(&missing).await.is_err()
-            {
-                remove(&shared, handle.id);
-                lost(&shared, &addr);
-                return;
-            }
-            stream_to_replica(&shared, stream, &handle, source, &addr, pending, false).await;
-            return;
-        }
-        Psync::Full {
-            rejected: Some(reason),
-        } => shared.emit(Event::PartialResyncRejected { reason }),
-        Psync::Full { rejected: None } => {
-            shared.emit(Event::FullResyncRequested { addr: addr.clone() })
-        }
-    }
-
-    let diskless =
-        shared.config().repl_diskless_sync && request.capa_eof && request.psync.is_some();
-    let sent = if diskless {
-        full_sync_diskless(&shared, &mut stream, &handle, link, &request, &addr).await
-    } else {
-        full_sync_disk(&shared, &mut stream, &handle, link, &request, &addr).await
-    };
-    if !sent {
-        remove(&shared, handle.id);
-        lost(&shared, &addr);
-        return;
-    }
-    stream_to_replica(&shared, stream, &handle, source, &addr, pending, diskless).await;
-}
-
-fn link_clone(link: &ReplicaLink) -> ReplicaLink {
-    ReplicaLink {
-        client: link.client,
-        ip: link.ip.clone(),
-        port: link.port,
-        state: link.state,
-        ack_offset: link.ack_offset,
-        last_ack_ms: link.last_ack_ms,
-        stream: link.stream.clone(),
+/// What the machine reads from the configuration.
+pub fn settings(shared: &Shared) -> ServeSettings {
+    let config = shared.config();
+    ServeSettings {
+        diskless: config.repl_diskless_sync,
+        diskless_delay_ms: config.repl_diskless_sync_delay as i64 * 1000,
+        diskless_max_replicas: config.repl_diskless_sync_max_replicas as usize,
+        timeout_ms: config.repl_timeout.max(1) as i64 * 1000,
+        ping_period_ms: config.repl_ping_replica_period.max(1) as i64 * 1000,
     }
 }
 
-fn set_state(shared: &Shared, client: u64, state: ReplicaState) {
+/// The child processes running besides the machine's own.
+pub fn children(engine: &Engine) -> Children {
+    Children {
+        disk_bgsave: engine.persistence.bgsave.is_some(),
+        other: engine.aof.as_ref().is_some_and(|a| a.rewrite.is_some()),
+    }
+}
+
+/// The periodic tick of the master side (`replicationCron`), from `node::cron`.
+pub fn tick(shared: &Shared) {
+    let settings = settings(shared);
     let mut engine = shared.engine();
-    if let Some(r) = engine.repl.replicas.iter_mut().find(|r| r.client == client) {
-        r.state = state;
-    }
+    flush(shared, &mut engine);
+    let children = children(&engine);
+    let outputs = engine.repl.serve_tick(unix_ms(), &settings, children);
+    carry_out(shared, &mut engine, outputs);
 }
 
-fn remove(shared: &Shared, client: u64) {
-    shared.engine().repl.replicas.retain(|r| r.client != client);
+/// A snapshot child ended (`ok`: complete): the replicas waiting for it go on.
+pub fn bgsave_done(shared: &Shared, engine: &mut Engine, ok: bool) {
+    let settings = settings(shared);
+    let children = children(engine);
+    let outputs = engine.repl.bgsave_done(unix_ms(), ok, &settings, children);
+    carry_out(shared, engine, outputs);
 }
 
-/// Prepares a full resync under the keyspace lock (see [`ReplState::begin_full_sync`]).
-fn begin_full_sync(shared: &Shared, engine: &mut Engine, link: ReplicaLink) -> (String, i64) {
-    let engine = &mut *engine;
-    let (replid, offset, created) = engine.repl.begin_full_sync(link, &mut engine.rng);
-    if let Some((replid, replid2)) = created {
-        shared.emit(Event::BacklogCreated { replid, replid2 });
-    }
-    (replid, offset)
-}
-
-/// Disk mode: BGSAVE, keep-alives, then `$<len>` and the file.
-async fn full_sync_disk(
-    shared: &Arc<Shared>,
-    stream: &mut PeerStream<TcpStream>,
-    handle: &ClientHandle,
-    link: ReplicaLink,
-    request: &SyncRequest,
-    addr: &str,
-) -> bool {
-    // One child at a time: wait for a running BGSAVE to end (its offset is not ours).
-    let mut ticks = 0u32;
-    while shared.engine().persistence.bgsave.is_some() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        ticks += 1;
-        if ticks.is_multiple_of(10) && stream.write_all(b"\n").await.is_err() {
-            return false;
-        }
-    }
-    let (replid, offset, target) = {
-        let mut engine = shared.engine();
-        flush(shared, &mut engine);
-        engine.propagate = true;
-        let (replid, offset) = begin_full_sync(shared, &mut engine, link);
-        shared.emit(Event::BgsaveForSyncStarted {
-            target: "disk".into(),
-        });
-        match crate::server::persistence::bgsave(shared, &mut engine) {
-            Ok(_pid) => {
-                let config = shared.config();
-                (replid, offset, config.dir.join(&config.dbfilename))
+/// Carries out the machine's outputs, feeding it what they result in. Called with the keyspace
+/// lock held.
+pub fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<ServeOutput>) {
+    let mut queue: std::collections::VecDeque<ServeOutput> = outputs.into();
+    while let Some(output) = queue.pop_front() {
+        match output {
+            ServeOutput::Emit(event) => shared.emit(event),
+            ServeOutput::Replica(client, ReplicaAction::Drop) => {
+                if let Some(handle) = shared.clients.get(client) {
+                    handle.kill();
+                }
             }
-            Err(error) => {
-                shared.emit(Event::BgsaveForSyncFailed { error });
-                return false;
+            ServeOutput::Replica(client, action) => {
+                if let Some(link) = engine.repl.replicas.iter().find(|r| r.client == client) {
+                    link.stream.act(action);
+                }
+            }
+            ServeOutput::StartBgsave(plan) => {
+                flush(shared, engine);
+                let result = match plan.target {
+                    Target::Disk => crate::server::persistence::bgsave(shared, engine).map(|_| ()),
+                    Target::Socket => fork_diskless(shared, engine, &plan),
+                };
+                queue.extend(engine.repl.bgsave_started(unix_ms(), result));
             }
         }
-    };
-    if request.psync.is_some() {
-        let line = format!("+FULLRESYNC {replid} {offset}\r\n");
-        if stream.write_all(line.as_bytes()).await.is_err() {
-            return false;
-        }
     }
-    // Keep-alives while the child writes.
-    let mut waited = 0u32;
-    loop {
-        let done = { shared.engine().persistence.bgsave.is_none() };
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-        if waited.is_multiple_of(10) && stream.write_all(b"\n").await.is_err() {
-            return false;
-        }
-        if handle.is_killed() {
-            return false;
-        }
-    }
-    if !shared.engine().persistence.last_bgsave_ok {
-        return false;
-    }
-    let Ok(rdb) = tokio::fs::read(&target).await else {
-        return false;
-    };
-    set_state(shared, handle.id, ReplicaState::SendBulk);
-    let header = format!("${}\r\n", rdb.len());
-    if stream.write_all(header.as_bytes()).await.is_err() || stream.write_all(&rdb).await.is_err() {
-        return false;
-    }
-    shared.emit(Event::RdbTransferred {
-        addr: addr.to_string(),
-        bytes: rdb.len(),
-    });
-    shared.emit(Event::ReplicaSynced {
-        addr: addr.to_string(),
-    });
-    set_state(shared, handle.id, ReplicaState::Online);
-    true
 }
 
-/// Diskless mode: keep-alives for the configured delay, then a child writes the snapshot
-/// straight to the replica's socket.
-async fn full_sync_diskless(
-    shared: &Arc<Shared>,
-    stream: &mut PeerStream<TcpStream>,
-    handle: &ClientHandle,
-    link: ReplicaLink,
-    _request: &SyncRequest,
-    addr: &str,
-) -> bool {
-    shared.emit(Event::DisklessSyncDelayed);
-    let delay = shared.config().repl_diskless_sync_delay;
-    for _ in 0..delay {
-        if stream.write_all(b"\n").await.is_err() {
+/// Forks the child that writes the snapshot to the plan's replicas' sockets.
+fn fork_diskless(shared: &Shared, engine: &mut Engine, plan: &BgsavePlan) -> Result<(), String> {
+    let mark = random_hex_id(&mut engine.rng);
+    let targets: Vec<(i32, Bytes)> = plan
+        .replicas
+        .iter()
+        .filter_map(|(client, preamble)| {
+            let link = engine.repl.replicas.iter().find(|r| r.client == *client)?;
+            Some((link.stream.fd()?, preamble.clone()))
+        })
+        .collect();
+    let fds: Vec<i32> = targets.iter().map(|(fd, _)| *fd).collect();
+    let mut options = SaveOptions::new(unix_ms() / 1000);
+    options.compression = shared.config().rdbcompression;
+    let fields = crate::server::persistence::ReplAux::current(engine);
+    let dbs = &engine.dbs;
+    let pid = snapshot::fork_child_keeping(&fds, move || {
+        let mut payload = format!("$EOF:{mark}\r\n").into_bytes();
+        if rdb::write_snapshot(&mut payload, dbs, &fields.fields(), &options).is_err() {
             return false;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    let mark = random_hex_id(&mut rand::thread_rng());
-    let fd = stream.get_ref().as_raw_fd();
-    let pid = {
-        let mut engine = shared.engine();
-        flush(shared, &mut engine);
-        engine.propagate = true;
-        let (replid, offset) = begin_full_sync(shared, &mut engine, link);
-        shared.emit(Event::BgsaveForSyncStarted {
-            target: "replicas sockets".into(),
-        });
-        let mut options = SaveOptions::new(unix_ms() / 1000);
-        options.compression = shared.config().rdbcompression;
-        let fields = crate::server::persistence::ReplAux::current(&engine);
-        let line = format!("+FULLRESYNC {replid} {offset}\r\n$EOF:{mark}\r\n");
-        let dbs = &engine.dbs;
-        let mark_bytes = mark.clone();
-        let pid = snapshot::fork_child_keeping(&[fd], move || {
-            let mut out = FdWriter(fd);
-            use std::io::Write;
-            out.write_all(line.as_bytes()).is_ok()
-                && rdb::write_snapshot(&mut out, dbs, &fields.fields(), &options).is_ok()
-                && out.write_all(mark_bytes.as_bytes()).is_ok()
-        });
-        match pid {
-            Ok(pid) => pid,
-            Err(_) => return false,
-        }
-    };
+        payload.extend_from_slice(mark.as_bytes());
+        write_to_all(&targets, &payload)
+    })
+    .map_err(|e| format!("fork: {e}"))?;
+    engine.persistence.diskless_child = Some(pid);
     shared.emit(Event::DisklessTransferStarted { pid });
-    set_state(shared, handle.id, ReplicaState::SendBulk);
-    let ok = loop {
-        if let Some(ok) = snapshot::try_reap(pid) {
-            break ok;
+    Ok(())
+}
+
+/// In the diskless child: each socket gets its preamble, then the payload, in 64 KiB turns so a
+/// slow replica paces the others rather than starving them. True if any replica got it all.
+fn write_to_all(targets: &[(i32, Bytes)], payload: &[u8]) -> bool {
+    use std::io::Write;
+    let mut alive: Vec<(FdWriter, &[u8])> = targets
+        .iter()
+        .map(|(fd, preamble)| (FdWriter(*fd), &preamble[..]))
+        .collect();
+    alive.retain_mut(|(out, preamble)| out.write_all(preamble).is_ok());
+    for chunk in payload.chunks(64 * 1024) {
+        alive.retain_mut(|(out, _)| out.write_all(chunk).is_ok());
+        if alive.is_empty() {
+            return false;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    if !ok {
-        return false;
     }
-    shared.emit(Event::DisklessTransferSucceeded {
-        addr: addr.to_string(),
-    });
-    true
+    !alive.is_empty()
 }
 
 /// Writes to a non-blocking socket fd from a forked child, waiting with poll() when it is full.
@@ -342,21 +184,92 @@ impl std::io::Write for FdWriter {
     }
 }
 
-/// Streams writes to an online replica and reads its ACKs until the link breaks.
-async fn stream_to_replica(
+/// Serves a replica on `stream` until the link breaks. `pending` holds bytes the replica sent
+/// after PSYNC that were already read.
+pub async fn serve_replica(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    handle: Arc<ClientHandle>,
+    request: SyncRequest,
+    pending: BytesMut,
+) {
+    let ip = handle.addr.ip().to_string();
+    let port = request.listening_port.unwrap_or(handle.addr.port());
+    let addr = format!("{ip}:{port}");
+    let fd = stream.as_raw_fd();
+    // The replica is a peer now: its traffic goes through the fault table by its address.
+    let stream = PeerStream::new(stream, addr.clone(), shared.faults.clone());
+    handle.meta().kind = ClientKind::Replica;
+    shared.emit(Event::ReplicaAskedForSync { addr: addr.clone() });
+    let limit = shared
+        .config()
+        .client_output_buffer_limit
+        .replica
+        .hard_bytes as usize;
+    let (sink, source) = stream_channel(limit);
+    let link = ReplicaLink::new(handle.id, ip, port, sink.with_fd(fd), unix_ms());
+    {
+        let settings = settings(&shared);
+        let mut guard = shared.engine();
+        let engine = &mut *guard;
+        flush(&shared, engine);
+        engine.propagate = true;
+        let children = children(engine);
+        let outputs = engine.repl.sync_requested(
+            unix_ms(),
+            link,
+            &request,
+            &settings,
+            children,
+            &mut engine.rng,
+        );
+        carry_out(&shared, engine, outputs);
+    }
+    run(&shared, stream, &handle, source, &addr, pending).await;
+    shared.engine().repl.replica_gone(handle.id);
+    shared.emit(Event::ReplicaLinkLost { addr });
+}
+
+/// Writes `bytes` unless the replica is dropped meanwhile (a stalled write must not hold the
+/// link) or its stream passes the output limit.
+async fn write(
+    stream: &mut PeerStream<TcpStream>,
+    handle: &ClientHandle,
+    source: &StreamSource,
+    bytes: &[u8],
+) -> bool {
+    let overflow = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if source.overflowed() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        result = stream.write_all(bytes) => result.is_ok(),
+        _ = overflow => false,
+        _ = handle.killed() => false,
+    }
+}
+
+/// The replica's task: the machine's actions for it, its stream once started, its ACKs.
+async fn run(
     shared: &Arc<Shared>,
     mut stream: PeerStream<TcpStream>,
     handle: &ClientHandle,
     mut source: StreamSource,
     addr: &str,
     mut input: BytesMut,
-    wait_first_ack: bool,
 ) {
+    let Some(mut actions) = source.take_actions() else {
+        return;
+    };
     let mut parser = RequestParser::new(i64::MAX);
-    let mut streaming = !wait_first_ack;
+    let mut streaming = false;
     let mut shutdown = shared.shutdown_signal();
     loop {
-        // Handle what the replica sent (REPLCONF ACK <offset>).
+        // What the replica sent: REPLCONF ACK <offset>.
         while let Ok(Some(argv)) = parser.parse(&mut input) {
             if argv.len() >= 3
                 && argv[0].eq_ignore_ascii_case(b"replconf")
@@ -366,16 +279,9 @@ async fn stream_to_replica(
                     .ok()
                     .and_then(|s| s.parse::<i64>().ok())
                     .unwrap_or(0);
-                shared
-                    .engine()
-                    .repl
-                    .ack(handle.id, offset, unix_ms(), !streaming);
-                if !streaming {
-                    streaming = true;
-                    shared.emit(Event::ReplicaSynced {
-                        addr: addr.to_string(),
-                    });
-                }
+                let mut engine = shared.engine();
+                let outputs = engine.repl.replconf_ack(unix_ms(), handle.id, offset);
+                carry_out(shared, &mut engine, outputs);
             }
         }
         if source.overflowed() {
@@ -383,47 +289,55 @@ async fn stream_to_replica(
                 id: handle.id,
                 addr: addr.to_string(),
             });
-            break;
+            return;
         }
         tokio::select! {
             read = stream.read_buf(&mut input) => {
-                match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => continue,
+                if matches!(read, Ok(0) | Err(_)) {
+                    return;
                 }
             }
-            bytes = source.recv(), if streaming => {
-                let Some(bytes) = bytes else { break };
-                // A replica that stops reading blocks this write; its queue keeps growing
-                // until the output limit, which must end the link even mid-write.
-                let overflow = async {
-                    loop {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        if source.overflowed() {
-                            return;
-                        }
+            action = actions.recv() => match action {
+                Some(ReplicaAction::Send(bytes)) => {
+                    if !write(&mut stream, handle, &source, &bytes).await {
+                        return;
                     }
-                };
-                let written = tokio::select! {
-                    result = stream.write_all(&bytes) => result.is_ok(),
-                    _ = overflow => false,
-                    // Dropped meanwhile (repl-timeout): a stalled write must not hold the link.
-                    _ = handle.killed() => false,
-                };
-                if !written {
+                }
+                Some(ReplicaAction::StartStream) => streaming = true,
+                Some(ReplicaAction::SendRdbFile) => {
+                    let path = {
+                        let config = shared.config();
+                        config.dir.join(&config.dbfilename)
+                    };
+                    let Ok(rdb) = tokio::fs::read(&path).await else {
+                        return;
+                    };
+                    let header = format!("${}\r\n", rdb.len());
+                    if !write(&mut stream, handle, &source, header.as_bytes()).await
+                        || !write(&mut stream, handle, &source, &rdb).await
+                    {
+                        return;
+                    }
+                    let mut engine = shared.engine();
+                    let outputs = engine.repl.rdb_sent(unix_ms(), handle.id, rdb.len());
+                    carry_out(shared, &mut engine, outputs);
+                }
+                Some(ReplicaAction::Drop) | None => return,
+            },
+            bytes = source.recv(), if streaming => {
+                let Some(bytes) = bytes else { return };
+                if !write(&mut stream, handle, &source, &bytes).await {
                     if source.overflowed() {
                         shared.emit(Event::OutputLimitReached {
                             id: handle.id,
                             addr: addr.to_string(),
                         });
                     }
-                    break;
+                    return;
                 }
             }
-            _ = handle.killed() => break,
-            _ = shutdown.changed() => break,
+            _ = handle.killed() => return,
+            _ = shutdown.changed() => return,
         }
     }
-    remove(shared, handle.id);
-    lost(shared, addr);
 }

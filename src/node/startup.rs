@@ -32,9 +32,7 @@ fn load_aof(shared: &Shared) -> Result<bool, String> {
     let started = Instant::now();
     let mut engine = shared.engine();
     let databases = engine.dbs.len();
-    let mut session = Session::new(0, "aof".into(), true);
-    session.is_master_link = true; // applied as recorded: no propagation, no read-only check
-    session.may_block = false;
+    let mut session = Session::aof_loader();
     let loaded = aof::load(&paths, |item| match item {
         Replay::Snapshot { snapshot, .. } => {
             for (index, db) in snapshot.dbs {
@@ -43,7 +41,7 @@ fn load_aof(shared: &Shared) -> Result<bool, String> {
                         "the base uses db {index}, beyond 'databases {databases}'"
                     ));
                 }
-                engine.dbs[index] = db;
+                engine.install_db(index, db);
             }
             Ok(())
         }

@@ -127,8 +127,10 @@ enum State {
         data: BytesMut,
         size: BulkSize,
     },
-    /// The snapshot is with the driver.
-    Loading,
+    /// The snapshot is with the driver; `eof`: it came diskless (`$EOF:<mark>`).
+    Loading {
+        eof: bool,
+    },
     Streaming,
 }
 
@@ -195,7 +197,7 @@ impl ReplicaLink {
                 }));
                 out.push(Output::Connect);
             }
-            State::Waiting { .. } | State::Connecting | State::Loading => {}
+            State::Waiting { .. } | State::Connecting | State::Loading { .. } => {}
             State::Streaming => {
                 if now > self.deadline {
                     self.fail(now, Some(Event::MasterTimedOut), &mut out);
@@ -249,7 +251,7 @@ impl ReplicaLink {
         let mut out = Vec::new();
         match self.state {
             State::Waiting { .. } => {}
-            State::Streaming | State::Loading => self.fail(now, None, &mut out),
+            State::Streaming | State::Loading { .. } => self.fail(now, None, &mut out),
             _ => self.fail(
                 now,
                 Some(Event::MasterTransferFailed {
@@ -265,13 +267,17 @@ impl ReplicaLink {
     /// `Err` with the loader's error.
     pub fn snapshot_loaded(&mut self, now: i64, result: Result<(), String>) -> Vec<Output> {
         let mut out = Vec::new();
-        if !matches!(self.state, State::Loading) {
+        let State::Loading { eof } = self.state else {
             return out;
-        }
+        };
         match result {
             Ok(()) => {
                 out.push(Output::Emit(Event::MasterSyncFinished));
                 self.start_streaming(now, &mut out);
+                if eof {
+                    // A diskless master starts the stream at the first ACK: send it now.
+                    out.push(Output::SendAck);
+                }
                 // Bytes the master streamed behind the snapshot are already buffered.
                 self.stream(now, &mut out);
             }
@@ -314,7 +320,7 @@ impl ReplicaLink {
                     self.stream(now, &mut out);
                     false
                 }
-                State::Waiting { .. } | State::Connecting | State::Loading => false,
+                State::Waiting { .. } | State::Connecting | State::Loading { .. } => false,
             };
             if !progressed {
                 break;
@@ -498,12 +504,13 @@ impl ReplicaLink {
         if !complete {
             return;
         }
+        let eof = matches!(size, BulkSize::Eof(_));
         let State::Bulk {
             replid,
             offset,
             data,
             ..
-        } = std::mem::replace(&mut self.state, State::Loading)
+        } = std::mem::replace(&mut self.state, State::Loading { eof })
         else {
             return;
         };

@@ -8,6 +8,9 @@
 //!   ([`ReplState::can_continue`]).
 //! - [`link`]: the replica's side of a sync as a state machine (handshake, PSYNC, transfer,
 //!   streaming, ACKs, backoff), driven by `node::replica_link` and by the simulator.
+//! - [`serve`]: the master's side of a sync as a state machine (PSYNC's answer, sharing and
+//!   delaying snapshots, keep-alives, going online, timeouts), driven by
+//!   `node::serve_replica` and by the simulator.
 //! - [`backlog`]: the last bytes of the stream, for partial resyncs.
 //! - [`stream`]: the per-replica channel with its output-buffer limit.
 //!
@@ -18,6 +21,7 @@
 
 pub mod backlog;
 pub mod link;
+pub mod serve;
 pub mod stream;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -34,8 +38,11 @@ pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 /// How far a replica has got, as the master sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplicaState {
-    /// Waiting for the snapshot to be taken (`wait_bgsave`).
-    WaitBgsave,
+    /// Waiting for a snapshot to be started for it (`wait_bgsave`; it gets no stream yet).
+    WaitBgsaveStart,
+    /// Its snapshot is being taken; the stream since the snapshot's offset is buffered for it
+    /// (`wait_bgsave`).
+    WaitBgsaveEnd,
     /// The snapshot is being sent (`send_bulk`).
     SendBulk,
     /// Streaming (`online`).
@@ -45,7 +52,7 @@ pub enum ReplicaState {
 impl ReplicaState {
     pub fn name(self) -> &'static str {
         match self {
-            ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd => "wait_bgsave",
             ReplicaState::SendBulk => "send_bulk",
             ReplicaState::Online => "online",
         }
@@ -67,6 +74,48 @@ pub struct ReplicaLink {
     pub last_ack_ms: i64,
     /// Stream bytes for it; `None` once it must be dropped.
     pub stream: stream::StreamSink,
+    /// It asked with PSYNC (an old `SYNC` gets no `+FULLRESYNC` line).
+    pub psync: bool,
+    /// It can take a diskless snapshot (`capa eof`, with PSYNC).
+    pub capa_eof: bool,
+    /// Unix ms since when it waits for a snapshot (`repl-diskless-sync-delay` counts from it).
+    pub waiting_since_ms: i64,
+    /// The offset its snapshot is taken at (`psync_initial_offset`).
+    pub initial_offset: i64,
+    /// Online after a diskless transfer, its stream starts with its first ACK.
+    pub stream_on_ack: bool,
+}
+
+impl ReplicaLink {
+    /// A replica that just asked for a sync (`wait_bgsave` until [`ReplState::sync_requested`]
+    /// decides).
+    pub fn new(
+        client: u64,
+        ip: String,
+        port: u16,
+        stream: stream::StreamSink,
+        now_ms: i64,
+    ) -> ReplicaLink {
+        ReplicaLink {
+            client,
+            ip,
+            port,
+            state: ReplicaState::WaitBgsaveStart,
+            ack_offset: 0,
+            last_ack_ms: now_ms,
+            stream,
+            psync: false,
+            capa_eof: false,
+            waiting_since_ms: now_ms,
+            initial_offset: 0,
+            stream_on_ack: false,
+        }
+    }
+
+    /// `ip:port`, as the log names it.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.ip, self.port)
+    }
 }
 
 /// Our link to our master, when we are a replica.
@@ -111,6 +160,8 @@ pub struct ReplState {
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
+    /// The master side's sync machine ([`serve`]).
+    pub serving: serve::Serving,
 }
 
 impl ReplState {
@@ -130,6 +181,7 @@ impl ReplState {
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
+            serving: serve::Serving::default(),
         }
     }
 
@@ -146,7 +198,8 @@ impl ReplState {
         self.new_replid(rng);
     }
 
-    /// Appends raw stream bytes: offset, backlog, every replica.
+    /// Appends raw stream bytes: offset, backlog, every replica whose snapshot is started
+    /// (one still waiting for it gets the stream from its snapshot's offset).
     pub fn feed(&mut self, bytes: &Bytes) {
         if bytes.is_empty() {
             return;
@@ -156,7 +209,9 @@ impl ReplState {
             backlog.append(bytes);
         }
         for replica in &self.replicas {
-            replica.stream.send(bytes.clone());
+            if replica.state != ReplicaState::WaitBgsaveStart {
+                replica.stream.send(bytes.clone());
+            }
         }
     }
 
@@ -246,47 +301,6 @@ impl ReplState {
         }
     }
     // ANCHOR_END: answer_psync
-
-    /// Prepares a full resync: a backlog (and a new history) if there is none yet, the
-    /// replica registered so it receives everything from this instant. Returns the id and
-    /// offset the snapshot is taken at, and the new ids if a backlog was created.
-    pub fn begin_full_sync(
-        &mut self,
-        link: ReplicaLink,
-        rng: &mut impl Rng,
-    ) -> (String, i64, Option<(String, String)>) {
-        let mut created = None;
-        if self.backlog.is_none() {
-            self.new_replid(rng);
-            self.replid2 = NO_REPLID.to_string();
-            self.second_offset = -1;
-            self.ensure_backlog();
-            created = Some((self.replid.clone(), self.replid2.clone()));
-        }
-        self.sync_full += 1;
-        self.replicas.push(link);
-        (self.replid.clone(), self.offset, created)
-    }
-
-    /// Online replicas that sent no ACK for more than `timeout_ms` at `now_ms`.
-    pub fn timed_out_replicas(&self, now_ms: i64, timeout_ms: i64) -> Vec<&ReplicaLink> {
-        self.replicas
-            .iter()
-            .filter(|r| r.state == ReplicaState::Online && now_ms - r.last_ack_ms > timeout_ms)
-            .collect()
-    }
-
-    /// A replica's `REPLCONF ACK <offset>`; `online` puts it online (the first ACK after a
-    /// diskless transfer).
-    pub fn ack(&mut self, client: u64, offset: i64, now_ms: i64, online: bool) {
-        if let Some(r) = self.replicas.iter_mut().find(|r| r.client == client) {
-            r.ack_offset = offset;
-            r.last_ack_ms = now_ms;
-            if online {
-                r.state = ReplicaState::Online;
-            }
-        }
-    }
 
     /// Online replicas whose last ACK is at most `max_lag` seconds old at `now_ms`
     /// (`min-replicas-max-lag`).

@@ -55,7 +55,8 @@ pub struct ClientMeta {
     pub name: Option<Bytes>,
     pub db: usize,
     pub kind: ClientKind,
-    pub last_command: String,
+    /// The last command's name (`cmd=`).
+    pub last_command: &'static str,
     pub last_interaction: Instant,
     pub subscriptions: usize,
     pub patterns: usize,
@@ -92,7 +93,7 @@ impl ClientHandle {
                 name: None,
                 db: 0,
                 kind: ClientKind::Normal,
-                last_command: "NULL".into(),
+                last_command: "NULL",
                 last_interaction: now,
                 subscriptions: 0,
                 patterns: 0,

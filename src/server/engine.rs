@@ -87,6 +87,9 @@ pub struct Engine {
     /// The cluster state, in cluster mode (`cluster-enabled yes`); its driver is
     /// `node::cluster`.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// The settings the command path reads per command (see
+    /// [`command_config`](super::command_config)).
+    pub command_config: super::command_config::CommandConfig,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -112,12 +115,20 @@ impl Engine {
             command_stats: Default::default(),
             scripts: HashMap::new(),
             cluster: None,
+            command_config: Default::default(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
             waiters: HashMap::new(),
             ready: Vec::new(),
         }
+    }
+
+    /// Puts a loaded database in place (start-up, a full sync), recording accesses as the
+    /// configured policy wants.
+    pub fn install_db(&mut self, index: usize, mut db: Db) {
+        db.set_access_tracking(self.command_config.limits.tracking);
+        self.dbs[index] = db;
     }
 
     /// Records that `key` in `db` changed: WATCHers' transactions will fail, and clients blocked

@@ -24,7 +24,6 @@ use crate::config::MaxmemoryPolicy;
 use crate::store::AccessTracking;
 
 use super::engine::Engine;
-use super::Shared;
 
 /// Candidates kept between evictions (Redis's `EVPOOL_SIZE`).
 const POOL_SIZE: usize = 16;
@@ -32,7 +31,8 @@ const POOL_SIZE: usize = 16;
 /// realistic write needs (Redis bounds the time instead, and resumes in a timer).
 const MAX_EVICTIONS_PER_CALL: usize = 100_000;
 
-/// The settings eviction reads, taken from the config once per command.
+/// The settings eviction reads, copied from the config when it changes
+/// ([`super::command_config`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub maxmemory: u64,
@@ -111,18 +111,10 @@ impl OutOfMemory {
 /// Brings memory under `maxmemory` before a command (`performEvictions`), using the live
 /// heap as used memory. A replica with `replica-ignore-maxmemory yes` leaves it to its master.
 /// `Err` when memory is still above the limit.
-pub fn make_room(shared: &Shared, engine: &mut Engine) -> Result<(), OutOfMemory> {
-    let (limits, ignore) = {
-        let config = shared.config();
-        (
-            Limits::from_config(&config),
-            config.replica_ignore_maxmemory && engine.repl.is_replica(),
-        )
-    };
-    if ignore || limits.maxmemory == 0 {
-        for db in &mut engine.dbs {
-            db.set_access_tracking(limits.tracking);
-        }
+pub fn make_room(engine: &mut Engine) -> Result<(), OutOfMemory> {
+    let settings = engine.command_config;
+    let limits = settings.limits;
+    if limits.maxmemory == 0 || (settings.replica_ignore_maxmemory && engine.repl.is_replica()) {
         return Ok(());
     }
     evict(engine, &limits, crate::server::unix_ms(), |_| {

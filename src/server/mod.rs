@@ -11,6 +11,7 @@
 pub mod aof;
 pub mod clients;
 pub mod cmdstats;
+pub mod command_config;
 pub mod engine;
 pub mod events;
 pub mod eviction;
@@ -97,6 +98,8 @@ impl ShutdownMode {
 #[derive(Debug)]
 pub struct Shared {
     pub config: RwLock<Config>,
+    /// Bumped by every [`Shared::config_mut`], so that copies of settings know when to re-read.
+    config_generation: AtomicU64,
     /// The config file the server was started with (CONFIG REWRITE writes it).
     pub config_path: Option<PathBuf>,
     pub engine: Mutex<Engine>,
@@ -139,6 +142,7 @@ impl Shared {
         Shared {
             port: AtomicU64::new(config.port as u64),
             config: RwLock::new(config),
+            config_generation: AtomicU64::new(0),
             config_path,
             engine: Mutex::new(engine),
             pubsub: Mutex::new(PubSub::default()),
@@ -171,8 +175,16 @@ impl Shared {
         self.config.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The configuration for writing. Copies of settings (see [`command_config`]) re-read it.
     pub fn config_mut(&self) -> std::sync::RwLockWriteGuard<'_, Config> {
-        self.config.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.config.write().unwrap_or_else(|e| e.into_inner());
+        self.config_generation.fetch_add(1, Ordering::Release);
+        guard
+    }
+
+    /// How many times the configuration was opened for writing.
+    pub fn config_generation(&self) -> u64 {
+        self.config_generation.load(Ordering::Acquire)
     }
 
     /// The Unix time (seconds) the server started.

@@ -39,6 +39,8 @@ pub struct Persistence {
     pub last_bgsave_try: i64,
     pub saves: u64,
     pub bgsave: Option<BackgroundSave>,
+    /// The pid of a child writing a snapshot to replicas' sockets (diskless sync).
+    pub diskless_child: Option<i32>,
 }
 
 impl Persistence {
@@ -50,6 +52,7 @@ impl Persistence {
             last_bgsave_try: 0,
             saves: 0,
             bgsave: None,
+            diskless_child: None,
         }
     }
 }
@@ -130,7 +133,7 @@ pub fn save(shared: &Shared, engine: &mut Engine) -> Result<(), String> {
 pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     let repl_aux = ReplAux::current(engine);
     let state = &mut engine.persistence;
-    if state.bgsave.is_some() {
+    if state.bgsave.is_some() || state.diskless_child.is_some() {
         return Err("ERR Background save already in progress".into());
     }
     let target = dump_path(shared);
@@ -253,7 +256,7 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         }
         expired += before - db.len();
         keys += db.len();
-        engine.dbs[index] = db;
+        engine.install_db(index, db);
     }
     super::role::apply_expiry_mode(&mut engine);
     drop(engine);
@@ -299,7 +302,7 @@ pub fn install_master_snapshot(
         for (index, db) in snapshot.dbs {
             if index < databases {
                 keys += db.len();
-                engine.dbs[index] = db;
+                engine.install_db(index, db);
             }
         }
         super::role::apply_expiry_mode(&mut engine);
@@ -322,9 +325,25 @@ pub fn install_master_snapshot(
                 handle.kill();
             }
         }
-        engine.propagate = true;
+        // What it applies from now on reaches its AOF, if it keeps one.
+        engine.propagate = engine.aof.is_some();
         keys
     };
     shared.emit(Event::RdbLoaded { keys, expired: 0 });
+    restart_aof_after_sync(shared);
     keys
+}
+
+/// After a full sync the AOF describes a dataset that is gone: like Redis
+/// (`restartAOFAfterSYNC`), a replica with `appendonly yes` starts a new AOF whose base is the
+/// dataset just loaded, and appends the master's stream to it from here.
+fn restart_aof_after_sync(shared: &Shared) {
+    let mut engine = shared.engine();
+    if engine.aof.is_none() {
+        return;
+    }
+    crate::server::aof::disable(&mut engine);
+    if let Err(error) = crate::server::aof::enable(shared, &mut engine) {
+        shared.emit(Event::AofRestartAfterSyncFailed { error });
+    }
 }

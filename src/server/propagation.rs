@@ -11,6 +11,9 @@ use crate::repl::encode_command;
 // ANCHOR: flush
 /// Turns the writes queued in the engine into the AOF and the replication stream.
 /// Call with the keyspace lock held, after every batch of commands.
+///
+/// On a replica the queue goes to the AOF only: its stream is its master's, proxied byte for
+/// byte as it is applied (Redis's `replicationFeedStreamFromMasterStream`).
 pub fn flush(shared: &Shared, engine: &mut Engine) {
     if engine.propagated.is_empty() {
         return;
@@ -18,7 +21,7 @@ pub fn flush(shared: &Shared, engine: &mut Engine) {
     let records = std::mem::take(&mut engine.propagated);
     crate::server::aof::feed(shared, engine, &records);
     let repl = &mut engine.repl;
-    if repl.backlog.is_none() && repl.replicas.is_empty() {
+    if repl.is_replica() || (repl.backlog.is_none() && repl.replicas.is_empty()) {
         return;
     }
     let mut out = BytesMut::new();

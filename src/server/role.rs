@@ -113,7 +113,8 @@ pub fn change_role(
                 generation: repl.next_generation,
             });
             set_expiry(engine, ExpiryMode::HideOnly);
-            engine.propagate = false;
+            // What a replica applies reaches its own AOF (its replicas get the master's bytes).
+            engine.propagate = engine.aof.is_some();
             shared.events.logger.set_role(b'S');
             if cause == Cause::Request {
                 shared.emit(Event::ReplicaOfEnabled { addr });

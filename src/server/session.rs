@@ -53,6 +53,8 @@ pub struct Session {
     /// Set when this connection is our master's replication link: its writes are applied even
     /// though we are a read-only replica, and it gets no replies.
     pub is_master_link: bool,
+    /// Whether its writes are queued for the AOF and replicas (not when replaying the AOF).
+    pub propagates: bool,
     /// When false, blocking commands answer at once instead of blocking (inside MULTI, or when
     /// a blocked client is being served).
     pub may_block: bool,
@@ -84,11 +86,21 @@ pub enum ReplyMode {
 
 impl Session {
     /// The session a replica applies its master's stream in: authenticated, never blocking,
-    /// and marked as the master link (no read-only check, no propagation of its own).
+    /// and marked as the master link (no read-only check; its writes reach our AOF, and our
+    /// own replicas get the master's bytes instead).
     pub fn master_link() -> Session {
         let mut session = Session::new(0, "master".into(), true);
         session.is_master_link = true;
         session.may_block = false;
+        session
+    }
+
+    /// The session the AOF is replayed in at start-up: applied as recorded, with no read-only
+    /// check, never blocking, and not written back to the AOF.
+    pub fn aof_loader() -> Session {
+        let mut session = Session::master_link();
+        session.addr = "aof".into();
+        session.propagates = false;
         session
     }
 
@@ -108,6 +120,7 @@ impl Session {
             monitor: false,
             last_command: "NULL",
             is_master_link: false,
+            propagates: true,
             may_block: true,
             handle: None,
             replconf: ReplConf::default(),

@@ -3,20 +3,19 @@
 //! randomness. A failover, a partition, a resync is a replayable trace.
 //!
 //! What is real: each node's [`Shared`] core ([`Engine`] under its lock, the role transition,
-//! propagation), every command through [`cmd::call`], the replica side's
-//! [`ReplicaLink`] machine, and the master side's decisions ([`ReplState::answer_psync`],
-//! [`ReplState::begin_full_sync`], ACKs and timeouts), the RDB writer and loader. What is
-//! simulated: sockets (a [`Network`] of ordered byte streams between nodes, whose links can be
-//! cut, healed and delayed per direction, and whose in-flight window fills when a reader
-//! stops), time (a virtual clock advanced in 1 ms steps) and child processes (a snapshot is
-//! taken synchronously at the instant of the sync).
+//! propagation), every command through [`cmd::call`], the replica side's [`ReplicaLink`]
+//! machine and the master side's sync machine ([`crate::repl::serve`]: PSYNC's answer,
+//! shared and delayed snapshots, keep-alives, ACKs and timeouts), the RDB writer and loader.
+//! What is simulated: sockets (a [`Network`] of ordered byte streams between nodes, whose
+//! links can be cut, healed and delayed per direction, and whose in-flight window fills when a
+//! reader stops), time (a virtual clock advanced in 1 ms steps) and child processes (a
+//! snapshot is taken when the child forks and is ready [`CHILD_MS`] later, then sent as a dump
+//! or, diskless, written to the replicas' connections).
 //!
 //! Scenarios are small scripts ([`scenario`]); their traces are the events the nodes emitted,
 //! as Redis log lines with virtual timestamps, so a trace reads like the lab it explains.
 //!
 //! [`Engine`]: crate::server::engine::Engine
-//! [`ReplState::answer_psync`]: crate::repl::ReplState::answer_psync
-//! [`ReplState::begin_full_sync`]: crate::repl::ReplState::begin_full_sync
 
 pub mod network;
 pub mod scenario;
@@ -33,10 +32,12 @@ use tokio::sync::broadcast;
 use crate::cmd::{self, Effect};
 use crate::config::Config;
 use crate::events::Event;
+use crate::node::{replica_link, serve_replica};
 use crate::persist::rdb::{self, SaveOptions};
 use crate::repl::link::{ack_command, History, LinkConfig, LinkStatus, Output, ReplicaLink};
+use crate::repl::serve::{Children, ReplicaAction, ServeOutput, Target};
 use crate::repl::stream::{stream_channel, StreamSource};
-use crate::repl::{Psync, ReplicaState, SyncRequest};
+use crate::repl::SyncRequest;
 use crate::resp::{Reply, RequestParser};
 use crate::server::events::EventBus;
 use crate::server::log::Logger;
@@ -69,7 +70,25 @@ pub struct SimNode {
     client: Session,
     /// A paused node (SIGSTOP) reads nothing and decides nothing.
     pub paused: bool,
+    /// Its snapshot child for replicas, while one runs.
+    child: Option<SimChild>,
+    /// The dump its last BGSAVE to disk wrote.
+    dump: Bytes,
 }
+
+/// A simulated snapshot child: the snapshot is taken when it forks and is ready
+/// [`CHILD_MS`] later.
+struct SimChild {
+    target: Target,
+    ends_at: i64,
+    rdb: Bytes,
+    /// Socket target: the connections it writes to, and its end-of-snapshot mark.
+    sockets: Vec<ConnId>,
+    mark: String,
+}
+
+/// How long a simulated snapshot child runs (ms).
+pub const CHILD_MS: i64 = 100;
 
 /// A connection another node opened to this one.
 struct Served {
@@ -79,6 +98,8 @@ struct Served {
     input: BytesMut,
     /// Once the peer asked for a sync: the stream it receives.
     replica: Option<StreamSource>,
+    /// The stream flows (the sync machine said so).
+    streaming: bool,
 }
 
 /// The simulation: nodes, network, virtual clock, seeded randomness, trace.
@@ -154,6 +175,8 @@ impl Sim {
             served: BTreeMap::new(),
             client: Session::new(0, "scenario".into(), true),
             paused: false,
+            child: None,
+            dump: Bytes::new(),
         });
         id
     }
@@ -244,40 +267,27 @@ impl Sim {
         }
     }
 
-    /// The master side's periodic work: stream bytes out, drop replicas past their output
-    /// limit or silent for `repl-timeout`, PING replicas every `repl-ping-replica-period`.
+    /// The master side's periodic work, as `node::cron` does it: reap the snapshot child,
+    /// tick the sync machine, drop replicas past their output limit, and move stream bytes.
     fn master_cron(&mut self, id: NodeId) {
         let now = self.now;
-        let (ping_period, timeout_ms) = {
-            let c = self.nodes[id].shared.config();
-            (
-                c.repl_ping_replica_period.max(1) as i64 * 1000,
-                c.repl_timeout.max(1) as i64 * 1000,
-            )
-        };
-        if (now - self.start) % ping_period == 0 {
-            let mut engine = self.nodes[id].shared.engine();
-            flush(&self.nodes[id].shared, &mut engine);
-            if !engine.repl.replicas.is_empty() && engine.repl.master.is_none() {
-                engine
-                    .repl
-                    .feed(&Bytes::from_static(b"*1\r\n$4\r\nping\r\n"));
-            }
+        if self.nodes[id]
+            .child
+            .as_ref()
+            .is_some_and(|c| now >= c.ends_at)
+        {
+            self.child_done(id);
         }
-        let stale: Vec<u64> = self.nodes[id]
-            .shared
-            .engine()
-            .repl
-            .timed_out_replicas(now, timeout_ms)
-            .into_iter()
-            .map(|r| r.client)
-            .collect();
-        let conns: Vec<(ConnId, String)> = self.nodes[id]
-            .served
-            .iter()
-            .map(|(conn, s)| (*conn, self.addr(s.peer)))
-            .collect();
-        for (conn, addr) in conns {
+        let outputs = {
+            let n = &self.nodes[id];
+            let settings = serve_replica::settings(&n.shared);
+            let mut engine = n.shared.engine();
+            flush(&n.shared, &mut engine);
+            engine.repl.serve_tick(now, &settings, self.children(id))
+        };
+        self.serve_out(id, outputs);
+        let conns: Vec<ConnId> = self.nodes[id].served.keys().copied().collect();
+        for conn in conns {
             let n = &mut self.nodes[id];
             let Some(served) = n.served.get_mut(&conn) else {
                 continue;
@@ -285,25 +295,120 @@ impl Sim {
             let Some(source) = served.replica.as_mut() else {
                 continue;
             };
-            let mut drop_reason = None;
-            if stale.contains(&conn) {
-                drop_reason = Some(Event::ReplicaTimedOut { addr: addr.clone() });
-            } else if source.overflowed() {
-                drop_reason = Some(Event::OutputLimitReached {
-                    id: conn,
-                    addr: addr.clone(),
-                });
-            } else {
-                while self.net.window_left(conn, id) > 0 {
-                    let Some(bytes) = source.try_recv() else {
-                        break;
-                    };
-                    self.net.send(conn, id, bytes, now);
+            if source.overflowed() {
+                let peer = served.peer;
+                let addr = self.addr(peer);
+                self.nodes[id]
+                    .shared
+                    .emit(Event::OutputLimitReached { id: conn, addr });
+                self.drop_served(id, conn);
+                continue;
+            }
+            if !served.streaming {
+                continue;
+            }
+            while self.net.window_left(conn, id) > 0 {
+                let Some(bytes) = source.try_recv() else {
+                    break;
+                };
+                self.net.send(conn, id, bytes, now);
+            }
+        }
+    }
+
+    /// The node's children, as the sync machine sees them.
+    fn children(&self, id: NodeId) -> Children {
+        Children {
+            disk_bgsave: self.nodes[id]
+                .child
+                .as_ref()
+                .is_some_and(|c| c.target == Target::Disk),
+            other: false,
+        }
+    }
+
+    /// The snapshot child exited: a disk snapshot becomes the dump; a socket one has written
+    /// the snapshot to its replicas.
+    fn child_done(&mut self, id: NodeId) {
+        let now = self.now;
+        let Some(child) = self.nodes[id].child.take() else {
+            return;
+        };
+        match child.target {
+            Target::Disk => self.nodes[id].dump = child.rdb,
+            Target::Socket => {
+                for conn in child.sockets {
+                    let mut payload = BytesMut::new();
+                    payload.extend_from_slice(format!("$EOF:{}\r\n", child.mark).as_bytes());
+                    payload.extend_from_slice(&child.rdb);
+                    payload.extend_from_slice(child.mark.as_bytes());
+                    self.net.send(conn, id, payload.freeze(), now);
                 }
             }
-            if let Some(event) = drop_reason {
-                n.shared.emit(event);
-                self.drop_served(id, conn);
+        }
+        let outputs = {
+            let n = &self.nodes[id];
+            let settings = serve_replica::settings(&n.shared);
+            let mut engine = n.shared.engine();
+            engine
+                .repl
+                .bgsave_done(now, true, &settings, self.children(id))
+        };
+        self.serve_out(id, outputs);
+    }
+
+    /// Carries out the sync machine's outputs, as `node::serve_replica::carry_out` does.
+    fn serve_out(&mut self, id: NodeId, outputs: Vec<ServeOutput>) {
+        let mut queue: std::collections::VecDeque<ServeOutput> = outputs.into();
+        while let Some(output) = queue.pop_front() {
+            let now = self.now;
+            match output {
+                ServeOutput::Emit(event) => self.nodes[id].shared.emit(event),
+                ServeOutput::Replica(conn, action) => match action {
+                    ReplicaAction::Send(bytes) => self.net.send(conn, id, bytes, now),
+                    ReplicaAction::StartStream => {
+                        if let Some(served) = self.nodes[id].served.get_mut(&conn) {
+                            served.streaming = true;
+                        }
+                    }
+                    ReplicaAction::SendRdbFile => {
+                        let dump = self.nodes[id].dump.clone();
+                        let header = Bytes::from(format!("${}\r\n", dump.len()));
+                        self.net.send(conn, id, header, now);
+                        self.net.send(conn, id, dump.clone(), now);
+                        let n = &self.nodes[id];
+                        let more = n.shared.engine().repl.rdb_sent(now, conn, dump.len());
+                        queue.extend(more);
+                    }
+                    ReplicaAction::Drop => self.drop_served(id, conn),
+                },
+                ServeOutput::StartBgsave(plan) => {
+                    let mark = crate::repl::random_hex_id(&mut self.rng);
+                    let n = &mut self.nodes[id];
+                    let mut guard = n.shared.engine();
+                    let engine = &mut *guard;
+                    flush(&n.shared, engine);
+                    let mut rdb = Vec::new();
+                    let mut options = SaveOptions::new(now / 1000);
+                    options.used_mem = 0;
+                    let aux = ReplAux::current(engine);
+                    let _ = rdb::write_snapshot(&mut rdb, &engine.dbs, &aux.fields(), &options);
+                    let mut sockets = Vec::new();
+                    if plan.target == Target::Socket {
+                        for (conn, preamble) in plan.replicas {
+                            self.net.send(conn, id, preamble, now);
+                            sockets.push(conn);
+                        }
+                    }
+                    n.child = Some(SimChild {
+                        target: plan.target,
+                        ends_at: now + CHILD_MS,
+                        rdb: Bytes::from(rdb),
+                        sockets,
+                        mark,
+                    });
+                    queue.extend(engine.repl.bgsave_started(now, Ok(())));
+                }
             }
         }
     }
@@ -320,7 +425,7 @@ impl Sim {
         };
         let addr = self.addr(served.peer);
         let n = &mut self.nodes[id];
-        n.shared.engine().repl.replicas.retain(|r| r.client != conn);
+        n.shared.engine().repl.replica_gone(conn);
         if served.replica.is_some() {
             n.shared.emit(Event::ReplicaLinkLost { addr });
         }
@@ -354,6 +459,7 @@ impl Sim {
                         parser: RequestParser::new(i64::MAX),
                         input: BytesMut::new(),
                         replica: None,
+                        streaming: false,
                     },
                 );
             }
@@ -395,6 +501,7 @@ impl Sim {
         let now = self.now;
         let mut replies = BytesMut::new();
         let mut sync = None;
+        let mut outputs = Vec::new();
         {
             let n = &mut self.nodes[id];
             let Some(served) = n.served.get_mut(&conn) else {
@@ -410,7 +517,7 @@ impl Sim {
                     // A replica's REPLCONF ACK <offset>.
                     if argv.len() >= 3 && argv[1].eq_ignore_ascii_case(b"ack") {
                         let offset = String::from_utf8_lossy(&argv[2]).parse().unwrap_or(0);
-                        engine.repl.ack(conn, offset, now, false);
+                        outputs.extend(engine.repl.replconf_ack(now, conn, offset));
                     }
                     continue;
                 }
@@ -426,18 +533,21 @@ impl Sim {
         if !replies.is_empty() {
             self.net.send(conn, id, replies.freeze(), now);
         }
+        self.serve_out(id, outputs);
         if let Some(request) = sync {
             self.start_sync(id, conn, request);
         }
     }
 
-    /// PSYNC/SYNC: continue from the backlog, or a full resync with a snapshot taken now.
+    /// PSYNC/SYNC: the replica is registered with the master side's sync machine.
     fn start_sync(&mut self, id: NodeId, conn: ConnId, request: SyncRequest) {
         let now = self.now;
         let Some(peer) = self.nodes[id].served.get(&conn).map(|s| s.peer) else {
             return;
         };
         let addr = self.addr(peer);
+        let ip = self.nodes[peer].name.clone();
+        let children = self.children(id);
         let n = &mut self.nodes[id];
         n.shared
             .emit(Event::ReplicaAskedForSync { addr: addr.clone() });
@@ -448,81 +558,21 @@ impl Sim {
             .replica
             .hard_bytes as usize;
         let (sink, source) = stream_channel(limit);
-        let link = crate::repl::ReplicaLink {
-            client: conn,
-            ip: self.nodes[peer].name.clone(),
-            port: BASE_PORT + peer as u16,
-            state: ReplicaState::WaitBgsave,
-            ack_offset: 0,
-            last_ack_ms: now,
-            stream: sink,
-        };
-        let n = &mut self.nodes[id];
-        let mut out = BytesMut::new();
-        {
+        let link = crate::repl::ReplicaLink::new(conn, ip, BASE_PORT + peer as u16, sink, now);
+        let settings = serve_replica::settings(&n.shared);
+        let outputs = {
             let mut guard = n.shared.engine();
             let engine = &mut *guard;
             flush(&n.shared, engine);
-            match engine.repl.answer_psync(&request) {
-                Psync::Continue {
-                    reply,
-                    missing,
-                    offset,
-                } => {
-                    let mut link = link;
-                    link.state = ReplicaState::Online;
-                    link.ack_offset = offset - 1;
-                    engine.repl.replicas.push(link);
-                    n.shared.emit(Event::PartialResyncAccepted {
-                        addr: addr.clone(),
-                        bytes: missing.len(),
-                        offset,
-                    });
-                    out.extend_from_slice(reply.as_bytes());
-                    out.extend_from_slice(&missing);
-                }
-                Psync::Full { rejected } => {
-                    n.shared.emit(match rejected {
-                        Some(reason) => Event::PartialResyncRejected { reason },
-                        None => Event::FullResyncRequested { addr: addr.clone() },
-                    });
-                    engine.propagate = true;
-                    let (replid, offset, created) =
-                        engine.repl.begin_full_sync(link, &mut engine.rng);
-                    if let Some((replid, replid2)) = created {
-                        n.shared.emit(Event::BacklogCreated { replid, replid2 });
-                    }
-                    n.shared.emit(Event::BgsaveForSyncStarted {
-                        target: "disk".into(),
-                    });
-                    let mut rdb = Vec::new();
-                    let mut options = SaveOptions::new(now / 1000);
-                    options.used_mem = 0;
-                    let aux = ReplAux::current(engine);
-                    let _ = rdb::write_snapshot(&mut rdb, &engine.dbs, &aux.fields(), &options);
-                    if request.psync.is_some() {
-                        out.extend_from_slice(
-                            format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes(),
-                        );
-                    }
-                    out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
-                    out.extend_from_slice(&rdb);
-                    if let Some(r) = engine.repl.replicas.iter_mut().find(|r| r.client == conn) {
-                        r.state = ReplicaState::Online;
-                        r.last_ack_ms = now;
-                    }
-                    n.shared.emit(Event::RdbTransferred {
-                        bytes: rdb.len(),
-                        addr: addr.clone(),
-                    });
-                    n.shared.emit(Event::ReplicaSynced { addr: addr.clone() });
-                }
-            }
-        }
-        if let Some(served) = self.nodes[id].served.get_mut(&conn) {
+            engine.propagate = true;
+            engine
+                .repl
+                .sync_requested(now, link, &request, &settings, children, &mut engine.rng)
+        };
+        if let Some(served) = n.served.get_mut(&conn) {
             served.replica = Some(source);
         }
-        self.net.send(conn, id, out.freeze(), now);
+        self.serve_out(id, outputs);
     }
 
     /// Carries out a replica machine's outputs, as `node::replica_link` does.
@@ -558,14 +608,14 @@ impl Sim {
                     }
                     Vec::new()
                 }
-                Output::Apply { argv, raw } => {
+                stream @ (Output::Apply { .. } | Output::Proxy(_)) => {
                     let mut engine = n.shared.engine();
-                    cmd::call(&n.shared, &mut engine, &mut n.link_session, &argv);
-                    engine.repl.feed(&raw);
-                    Vec::new()
-                }
-                Output::Proxy(raw) => {
-                    n.shared.engine().repl.feed(&raw);
+                    replica_link::apply_from_master(
+                        &n.shared,
+                        &mut engine,
+                        &mut n.link_session,
+                        stream,
+                    );
                     Vec::new()
                 }
                 Output::LoadSnapshot {

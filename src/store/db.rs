@@ -49,6 +49,30 @@ struct Entry {
 /// (Redis's `LFU_INIT_VAL`).
 pub const LFU_INIT_VAL: u32 = 5;
 
+/// A key given to a write: owned, or borrowed and copied only if the db must keep it.
+pub trait KeyArg {
+    fn as_slice(&self) -> &[u8];
+    fn into_bytes(self) -> Bytes;
+}
+
+impl KeyArg for Bytes {
+    fn as_slice(&self) -> &[u8] {
+        self
+    }
+    fn into_bytes(self) -> Bytes {
+        self
+    }
+}
+
+impl KeyArg for &[u8] {
+    fn as_slice(&self) -> &[u8] {
+        self
+    }
+    fn into_bytes(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
 /// A database. Expiry times are absolute Unix times in milliseconds.
 #[derive(Debug)]
 pub struct Db {
@@ -96,29 +120,32 @@ macro_rules! typed_access {
             }
         }
 
-        /// The value at `key`, created empty if the key does not exist.
+        /// The value at `key`, created empty if the key does not exist; an existing key's
+        /// access is recorded. One hash lookup when the key exists.
         pub fn $get_or_create(&mut self, key: &[u8], now: i64) -> Result<&mut $ty, WrongType> {
-            if !self.contains(key, now) {
-                let access = self.new_access(now);
-                if self.track_new {
-                    self.new_keys.push(Bytes::copy_from_slice(key));
+            self.expire_if_needed(key, now);
+            let entry = match self.dict.get_index_of(key) {
+                Some(index) => self.touch_index(index, now),
+                None => {
+                    let access = self.new_access(now);
+                    if self.track_new {
+                        self.new_keys.push(Bytes::copy_from_slice(key));
+                    }
+                    if let Some(index) = self.slots.as_mut() {
+                        index.add(&Bytes::copy_from_slice(key));
+                    }
+                    let (index, _) = self.dict.insert_full(
+                        Bytes::copy_from_slice(key),
+                        Entry {
+                            value: Value::$variant(Default::default()),
+                            access,
+                        },
+                    );
+                    &mut self.dict[index]
                 }
-                if let Some(index) = self.slots.as_mut() {
-                    index.add(&Bytes::copy_from_slice(key));
-                }
-                self.dict.insert(
-                    Bytes::copy_from_slice(key),
-                    Entry {
-                        value: Value::$variant(Default::default()),
-                        access,
-                    },
-                );
-            }
-            match self.dict.get_mut(key) {
-                Some(Entry {
-                    value: Value::$variant(v),
-                    ..
-                }) => Ok(v),
+            };
+            match &mut entry.value {
+                Value::$variant(v) => Ok(v),
                 _ => Err(WrongType),
             }
         }
@@ -157,12 +184,18 @@ impl Db {
     /// The entry at `key`, with an access at `now` recorded (Redis's `lookupKey` touching
     /// `lru`): one hash lookup for both.
     fn touch_entry(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        let index = self.dict.get_index_of(key)?;
+        Some(self.touch_index(index, now))
+    }
+
+    /// The entry at `index` in the dict, with an access at `now` recorded.
+    fn touch_index(&mut self, index: usize, now: i64) -> &mut Entry {
         let tracking = self.tracking;
         let random = match tracking {
             AccessTracking::Lfu { .. } => self.next_random(),
             AccessTracking::Lru => 0.0,
         };
-        let entry = self.dict.get_mut(key)?;
+        let entry = &mut self.dict[index];
         entry.access = match tracking {
             AccessTracking::Lru => lru_clock(now),
             AccessTracking::Lfu {
@@ -174,7 +207,7 @@ impl Db {
                 (lfu_minutes(now) << 8) | counter
             }
         };
-        Some(entry)
+        entry
     }
 
     /// A uniform number in [0, 1) from a xorshift generator (LFU increments only).
@@ -276,19 +309,29 @@ impl Db {
 
     /// Sets `key` to `value` and clears any expiry time (Redis's `setKey`).
     pub fn set(&mut self, key: Bytes, value: Value) {
+        self.set_at(key, value, crate::store::clock_ms());
+    }
+
+    /// [`Db::set`] by a command running at `now` (Unix ms): its access is recorded at that
+    /// time, with no clock read. A borrowed key is copied only if the key is new.
+    pub fn set_at(&mut self, key: impl KeyArg, value: Value, now: i64) {
         if !self.expires.is_empty() {
-            self.expires.swap_remove(&key[..]);
+            self.expires.swap_remove(key.as_slice());
         }
-        self.set_keep_ttl(key, value);
+        self.set_keep_ttl_at(key, value, now);
     }
 
     /// Sets `key` to `value`, keeping its expiry time if it has one (`SET ... KEEPTTL`).
     /// A new value counts as a fresh access; under LFU an overwritten key keeps its counter,
     /// as in Redis's `dbOverwrite`.
     pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
-        let now = crate::store::clock_ms();
+        self.set_keep_ttl_at(key, value, crate::store::clock_ms());
+    }
+
+    /// [`Db::set_keep_ttl`] by a command running at `now` (Unix ms).
+    pub fn set_keep_ttl_at(&mut self, key: impl KeyArg, value: Value, now: i64) {
         let fresh = self.new_access(now);
-        match self.dict.get_mut(&key[..]) {
+        match self.dict.get_mut(key.as_slice()) {
             Some(entry) => {
                 entry.value = value;
                 if self.tracking == AccessTracking::Lru {
@@ -296,6 +339,7 @@ impl Db {
                 }
             }
             None => {
+                let key = key.into_bytes();
                 if self.track_new {
                     self.new_keys.push(key.clone());
                 }

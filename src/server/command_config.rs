@@ -1,0 +1,76 @@
+//! The configuration the command path reads on every command (`maxmemory` and its policy,
+//! `stop-writes-on-bgsave-error`, the replica, `min-replicas` and cluster settings), kept in the engine
+//! and refreshed only when the configuration changes.
+//!
+//! Reading it from [`Shared::config`] on every command took the config lock two or three times
+//! per command and reset every database's access tracking each time. Instead,
+//! [`Shared::config_mut`] bumps a generation counter, and [`refresh`] (called by the command
+//! path before a command) copies the settings when the generation moved: one atomic load per
+//! command otherwise.
+
+use super::engine::Engine;
+use super::eviction::Limits;
+use super::Shared;
+
+/// The settings the command path reads per command.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandConfig {
+    /// The config generation these were read at (`u64::MAX`: never read).
+    generation: u64,
+    /// `maxmemory`, its policy and how keys record accesses.
+    pub limits: Limits,
+    /// `replica-ignore-maxmemory`.
+    pub replica_ignore_maxmemory: bool,
+    /// `stop-writes-on-bgsave-error`, in effect only while save points are configured.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `replica-read-only`.
+    pub replica_read_only: bool,
+    /// `replica-serve-stale-data`.
+    pub replica_serve_stale_data: bool,
+    /// `min-replicas-to-write`.
+    pub min_replicas_to_write: usize,
+    /// `min-replicas-max-lag`, seconds.
+    pub min_replicas_max_lag: i64,
+    /// `cluster-allow-reads-when-down`.
+    pub cluster_allow_reads_when_down: bool,
+}
+
+impl CommandConfig {
+    /// Settings read from `config` at `generation`.
+    pub fn read(config: &crate::config::Config, generation: u64) -> CommandConfig {
+        CommandConfig {
+            generation,
+            limits: Limits::from_config(config),
+            replica_ignore_maxmemory: config.replica_ignore_maxmemory,
+            stop_writes_on_bgsave_error: config.stop_writes_on_bgsave_error
+                && !config.save.is_empty(),
+            replica_read_only: config.replica_read_only,
+            replica_serve_stale_data: config.replica_serve_stale_data,
+            min_replicas_to_write: config.min_replicas_to_write as usize,
+            min_replicas_max_lag: config.min_replicas_max_lag as i64,
+            cluster_allow_reads_when_down: config.cluster_allow_reads_when_down,
+        }
+    }
+}
+
+impl Default for CommandConfig {
+    fn default() -> Self {
+        let mut settings = CommandConfig::read(&crate::config::Config::default(), u64::MAX);
+        settings.generation = u64::MAX;
+        settings
+    }
+}
+
+/// Brings the engine's copy up to date with the configuration, and every database's access
+/// tracking (LRU or LFU) with the policy.
+pub fn refresh(shared: &Shared, engine: &mut Engine) {
+    let generation = shared.config_generation();
+    if engine.command_config.generation == generation {
+        return;
+    }
+    engine.command_config = CommandConfig::read(&shared.config(), generation);
+    let tracking = engine.command_config.limits.tracking;
+    for db in &mut engine.dbs {
+        db.set_access_tracking(tracking);
+    }
+}
