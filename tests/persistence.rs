@@ -219,3 +219,30 @@ fn shutdown_refuses_to_exit_when_its_save_fails() {
     let _ = raw_exchange(&mut raw, b"SHUTDOWN NOSAVE\r\n", 1);
     assert_eq!(node.wait_exit(Duration::from_secs(10)), Some(true));
 }
+
+/// A master restarted from its dump starts a new replication history, as Redis does: the
+/// file's replication id is only taken by a node that starts as a replica (otherwise a master
+/// that took writes while a replica was promoted could later continue with it by a partial
+/// resync, keeping diverged data).
+#[test]
+fn a_restarted_master_starts_a_new_replication_history() {
+    let mut node = TestNode::start(&["--save", ""]);
+    let mut con = node.conn();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut con)
+        .unwrap();
+    let before = common::info_field(&info, "master_replid");
+    drop(con);
+    assert!(node.restart(&["--save", ""]));
+    let mut con = node.conn();
+    let v: String = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+    assert_eq!(v, "v");
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut con)
+        .unwrap();
+    assert_ne!(common::info_field(&info, "master_replid"), before);
+}

@@ -69,37 +69,33 @@ fn a_bad_directive_stops_startup_with_file_line_and_reason() {
     );
 }
 
-/// Cluster is not built yet: a cluster node's config must not start a plain server that says
-/// `cluster_enabled:0`. It stops start-up like any config error, naming the file and line.
+/// The tutorial's cluster config starts a cluster node: it names itself, writes its
+/// nodes.conf, and says `cluster_enabled:1`.
 #[test]
-fn cluster_enabled_yes_is_refused_at_startup_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("9001.conf");
-    let port = free_port();
-    std::fs::write(
-        &path,
-        format!("port {port}\nbind 127.0.0.1\ncluster-enabled yes\n"),
-    )
-    .unwrap();
-    let out = Command::new(redislab())
-        .arg("server")
-        .arg(&path)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("*** FATAL CONFIG FILE ERROR"), "{stderr}");
-    assert!(stderr.contains("9001.conf', at line 3"), "{stderr}");
-    assert!(stderr.contains(">>> 'cluster-enabled yes'"), "{stderr}");
-    assert!(
-        stderr.contains("Redis Cluster is not implemented by redislab yet"),
-        "{stderr}"
+fn cluster_enabled_yes_starts_a_cluster_node() {
+    let cport = free_port();
+    let node = TestNode::start_with_config(
+        &format!(
+            "cluster-enabled yes\ncluster-config-file nodes-9001.conf\ncluster-port {cport}\n\
+             cluster-node-timeout 15000\nappendonly yes\n"
+        ),
+        &[],
     );
+    let mut con = node.conn();
+    let info: String = redis::cmd("INFO").arg("cluster").query(&mut con).unwrap();
+    assert!(info.contains("cluster_enabled:1"), "{info}");
+    let id: String = redis::cmd("CLUSTER").arg("MYID").query(&mut con).unwrap();
+    assert_eq!(id.len(), 40);
     assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "no server was left listening"
+        common::wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(node.dir.path().join("nodes-9001.conf"))
+                .is_ok_and(|t| t.contains(&id) && t.contains("myself"))
+        }),
+        "nodes-9001.conf was not written"
     );
+    assert!(node
+        .log()
+        .contains(&format!("No cluster configuration found, I'm {id}")));
 }
 
 #[test]

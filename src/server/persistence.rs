@@ -189,6 +189,26 @@ fn remove_stale_temp_files(shared: &Shared, dump: &std::path::Path) {
     }
 }
 
+/// True if the node starts as a replica: `replicaof` in its config, or, in cluster mode, its
+/// `nodes.conf` saying it replicates a master.
+fn starts_as_replica(shared: &Shared) -> bool {
+    let config = shared.config();
+    if config.replicaof.is_some() {
+        return true;
+    }
+    if !config.cluster_enabled {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(&config.cluster_config_file) else {
+        return false;
+    };
+    let settings = crate::cluster::Settings::default();
+    matches!(
+        crate::cluster::Cluster::from_config(settings, &text, 0),
+        Ok(Some(c)) if c.me().is_replica()
+    )
+}
+
 /// Kills a running background save (SHUTDOWN, FLUSHALL) and removes its temp file.
 pub fn kill_bgsave(engine: &mut Engine) {
     if let Some(job) = engine.persistence.bgsave.take() {
@@ -221,7 +241,16 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         )
     })?;
     let mut engine = shared.engine();
-    if let (Some(replid), Some(offset)) = (snapshot.repl_id(), snapshot.repl_offset()) {
+    // The history in the file is only taken by a node that starts as a replica (`replicaof`,
+    // or a cluster replica by its nodes.conf), so that it can continue with its master by a
+    // partial resync. A master starts a new history, as Redis does: if it took writes before
+    // it went down, its data may have diverged from whoever was promoted meanwhile, and only
+    // a full resync may then make it a replica.
+    if let (Some(replid), Some(offset), true) = (
+        snapshot.repl_id(),
+        snapshot.repl_offset(),
+        starts_as_replica(shared),
+    ) {
         if replid.len() == 40 {
             let repl = &mut engine.repl;
             repl.replid = replid.to_string();
