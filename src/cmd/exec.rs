@@ -38,6 +38,9 @@ pub enum Effect {
         offset: i64,
         timeout: Option<Duration>,
     },
+    /// CLIENT PAUSE covers this command: it did not run. Park the client until the pause
+    /// ends, then call it again (the reply is [`Reply::None`]).
+    Postpone,
 }
 
 /// A handler's view of the server while it runs.
@@ -142,6 +145,11 @@ pub fn call(
     }
     match check(shared, engine, session, argv) {
         Ok(spec) => {
+            if engine.pause.is_set() && must_postpone(engine, session, spec, argv) {
+                engine.postpone(session.id);
+                return (Reply::None, Effect::Postpone);
+            }
+            engine.resume(session.id);
             session.last_command = spec.name;
             if let Err(refusal) = check_memory(shared, engine, session, spec)
                 .and_then(|()| check_disk_error(shared, engine, session, spec))
@@ -249,6 +257,39 @@ fn check_disk_error(
             format!("MISCONF Errors writing to the AOF file: {error}").into(),
         )),
         None => Ok(()),
+    }
+}
+
+/// True if the CLIENT PAUSE in force covers this command (`processCommand`): every command
+/// under `ALL`; under `WRITE` the ones that may change the dataset or feed the replication
+/// stream, EXEC of a transaction that queued one included. The master's link is not paused.
+fn must_postpone(engine: &mut Engine, session: &Session, spec: &Spec, argv: &[Bytes]) -> bool {
+    use crate::server::pause::PauseMode;
+    if session.is_master_link {
+        return false;
+    }
+    let mode = engine
+        .client_pause(crate::server::unix_ms())
+        .map(|p| p.mode);
+    let may_replicate = |spec: &Spec, argv: &[Bytes]| {
+        if matches!(spec.name, "eval" | "evalsha") {
+            super::scripting::eval_may_replicate(&engine.scripts, argv)
+        } else {
+            spec.has(flags::WRITE | flags::MAY_REPLICATE)
+        }
+    };
+    match mode {
+        None => false,
+        Some(PauseMode::All) => true,
+        Some(PauseMode::Write) => {
+            may_replicate(spec, argv)
+                || (spec.name == "exec"
+                    && session.multi.as_ref().is_some_and(|m| {
+                        m.queued.iter().any(|queued| {
+                            lookup(&queued[0]).is_some_and(|spec| may_replicate(spec, queued))
+                        })
+                    }))
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! Each call runs in a fresh Lua state with the `base`, `table`, `string` and `math` libraries
 //! (no `os`, `io`, `loadfile`, `dofile`), the `redis` table, `KEYS` and `ARGV`, and a global
 //! table that refuses new globals and reads of undefined ones, as Redis's sandbox does. Scripts
-//! are cached by SHA1 in the engine for EVALSHA.
+//! are cached by SHA1 in the engine for EVALSHA. A `#!lua flags=...` first line declares the
+//! script's flags as in Redis 7 (`no-writes` makes it read-only, so it also runs during CLIENT
+//! PAUSE WRITE); without one the script runs in the compatible mode (may write).
 //!
 //! `redis.call` runs a command through the same path as a client's (with the checks a script
 //! gets: unknown command, arity, commands denied to scripts, writes in a read-only script); an
@@ -17,6 +19,7 @@
 //! run and answers other clients BUSY until SCRIPT KILL; redislab serves all connections on one
 //! thread, so nothing else could run meanwhile).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -137,10 +140,91 @@ fn script(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
 }
 
+/// What a script declared on a `#!lua flags=...` first line (`evalExtractShebangFlags`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    /// No shebang: the script runs as before Redis 7 (may write, may replicate).
+    pub compat: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+/// The flags of `body` and the length of its shebang line (without its newline, which stays
+/// so that line numbers in errors are the user's). Errors are Redis's texts.
+pub fn script_flags(body: &[u8]) -> Result<(ScriptFlags, usize), CmdError> {
+    if !body.starts_with(b"#!") {
+        let flags = ScriptFlags {
+            compat: true,
+            ..Default::default()
+        };
+        return Ok((flags, 0));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(CmdError::new("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split_ascii_whitespace();
+    match parts.next() {
+        None => return Err(CmdError::new("ERR Invalid engine in script shebang")),
+        Some("#!lua") => {}
+        Some(engine) => {
+            return Err(CmdError(
+                format!("ERR Unexpected engine in script shebang: {engine}").into(),
+            ))
+        }
+    }
+    let mut flags = ScriptFlags::default();
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(CmdError(
+                format!("ERR Unknown lua shebang option: {part}").into(),
+            ));
+        };
+        for flag in list.split(',') {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" => flags.allow_stale = true,
+                "no-cluster" => flags.no_cluster = true,
+                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                "" if list.is_empty() => {}
+                other => {
+                    return Err(CmdError(
+                        format!("ERR Unexpected flag in script shebang: {other}").into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok((flags, end))
+}
+
+/// True if EVAL/EVALSHA `argv` may write or feed the replication stream, as CLIENT PAUSE
+/// WRITE judges it (`evalGetCommandFlags`): a script without a shebang may, one with a shebang
+/// unless it declared `no-writes`. An unknown SHA may not (it fails at once).
+pub fn eval_may_replicate(scripts: &HashMap<String, Bytes>, argv: &[Bytes]) -> bool {
+    let Some(script) = argv.get(1) else {
+        return true;
+    };
+    let body = if argv[0].eq_ignore_ascii_case(b"evalsha") {
+        match scripts.get(&String::from_utf8_lossy(script).to_ascii_lowercase()) {
+            Some(body) => body,
+            None => return false,
+        }
+    } else {
+        script
+    };
+    script_flags(body).map_or(true, |(flags, _)| !flags.no_writes)
+}
+
 /// Fails with Redis's text if `body` does not compile.
 fn compile_check(body: &[u8]) -> Result<(), CmdError> {
+    let (_, shebang) = script_flags(body)?;
     let lua = Lua::new_with(StdLib::NONE, LuaOptions::new()).map_err(lua_setup_error)?;
-    lua.load(body)
+    lua.load(&body[shebang..])
         .set_name("@user_script")
         .into_function()
         .map(|_| ())
@@ -188,6 +272,9 @@ fn run_script(
     }
     let rest = args.rest();
     let (keys, argv) = rest.split_at(numkeys as usize);
+    let (flags, shebang) = script_flags(&body)?;
+    let declared_read_only = check_declared_flags(cx, flags, read_only)?;
+    let read_only = read_only || declared_read_only;
 
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
@@ -195,7 +282,7 @@ fn run_script(
     )
     .map_err(lua_setup_error)?;
     let function = lua
-        .load(&body[..])
+        .load(&body[shebang..])
         .set_name("@user_script")
         .into_function()
         .map_err(compile_error)?;
@@ -229,6 +316,33 @@ fn run_script(
             });
     }
     outcome
+}
+
+/// The checks a script with a shebang gets before it runs (`scriptPrepareForRun`). Returns
+/// true if the script must not write (it declared `no-writes`).
+fn check_declared_flags(
+    cx: &mut Exec,
+    flags: ScriptFlags,
+    read_only_command: bool,
+) -> Result<bool, CmdError> {
+    if flags.compat {
+        return Ok(false);
+    }
+    if flags.no_writes {
+        return Ok(true);
+    }
+    let replica = cx.engine.repl.is_replica();
+    if replica && cx.shared.config().replica_read_only && !cx.session.is_master_link {
+        return Err(CmdError::new(
+            "READONLY Can not run script with write flag on readonly replica",
+        ));
+    }
+    if read_only_command {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(false)
 }
 
 /// Sets up the sandbox, runs `function` and converts its result.
@@ -461,7 +575,9 @@ fn script_call(cx: &mut Exec, args: MultiValue, read_only: bool) -> Reply {
     if spec.has(NOSCRIPT) {
         return Reply::error("ERR This Redis command is not allowed from script");
     }
-    if read_only && spec.has(WRITE) {
+    // May-replicate commands (PUBLISH) count as writes, so that a read-only script can run
+    // during CLIENT PAUSE WRITE.
+    if read_only && spec.has(WRITE | MAY_REPLICATE) {
         return Reply::error("ERR Write commands are not allowed from read-only scripts.");
     }
     cx.run_nested(&argv).0
@@ -548,6 +664,51 @@ fn lua_to_reply(value: &LuaValue, depth: usize) -> Reply {
 mod tests {
     use crate::cmd::exec::testing::{bulk, err, Harness};
     use crate::resp::Reply;
+
+    #[test]
+    fn a_shebang_declares_flags_and_keeps_line_numbers() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.run(&[
+                "eval",
+                "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+                "0"
+            ]),
+            Reply::Null
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua flags=no-writes\nreturn redis.call('set', 'k', 'v')", "0"]),
+            err("ERR Write commands are not allowed from read-only scripts. script: b257fa457662db6b514d4f207000d9d67c45e83f, on @user_script:2.")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua\nreturn redis.call('publish', 'c', 'm')", "0"]),
+            Reply::Int(0)
+        );
+        assert_eq!(
+            h.run(&["eval_ro", "#!lua\nreturn 1", "0"]),
+            err("ERR Can not execute a script with write flag using *_ro command.")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua flags=bad\nreturn 1", "0"]),
+            err("ERR Unexpected flag in script shebang: bad")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!py\nreturn 1", "0"]),
+            err("ERR Unexpected engine in script shebang: #!py")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua x=1\nreturn 1", "0"]),
+            err("ERR Unknown lua shebang option: x=1")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua", "0"]),
+            err("ERR Invalid script shebang")
+        );
+        assert_eq!(
+            h.run(&["eval_ro", "return redis.call('publish', 'c', 'm')", "0"]),
+            err("ERR Write commands are not allowed from read-only scripts. script: a57cc0abcd7eee395047c54676a4bffbbf4d2d90, on @user_script:1.")
+        );
+    }
 
     #[test]
     fn eval_runs_commands_and_converts_replies() {

@@ -50,6 +50,8 @@ enum Next {
     Flush,
     /// A blocking command is waiting for data.
     Block(Blocked),
+    /// CLIENT PAUSE postponed this command: run it again once the pause ends.
+    Postpone(Vec<Bytes>),
     /// Flush and close.
     Close,
     /// Hand the socket to the replication master side.
@@ -82,10 +84,19 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut output = BytesMut::new();
     let mut push: Option<PushSource> = None;
     let mut shutdown = shared.shutdown_signal();
+    // A command postponed by CLIENT PAUSE, to run before what is buffered after it.
+    let mut postponed: Option<Vec<Bytes>> = None;
 
     'connection: loop {
         // Run what is buffered.
-        let next = run_batch(&shared, &mut session, &mut parser, &mut input, &mut output);
+        let next = run_batch(
+            &shared,
+            &mut session,
+            &mut parser,
+            &mut postponed,
+            &mut input,
+            &mut output,
+        );
         if push.is_none() {
             push = session.push_source.take();
         }
@@ -139,29 +150,27 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 // (else it would still take data when a key is pushed to), and pipelined
                 // commands stay buffered until the blocked one is answered, as in Redis.
                 let wait = wait_blocked(&shared, &session, blocked);
-                tokio::pin!(wait);
-                let reply = loop {
-                    tokio::select! {
-                        reply = &mut wait => break reply,
-                        read = read_some(&stream, &mut input) => match read {
-                            Ok(n) if n > 0
-                                && (input.len() as u64) <= shared.config().client_query_buffer_limit =>
-                            {
-                                Stats::add(&shared.stats.net_input_bytes, n as u64);
-                            }
-                            _ => break None,
-                        },
-                        _ = handle.killed() => break None,
-                        _ = shutdown.changed() => break None,
-                    }
-                };
-                let Some(reply) = reply else {
+                let reply =
+                    wait_reading(&shared, &stream, &mut input, &handle, &mut shutdown, wait).await;
+                let Some(reply) = reply.flatten() else {
                     shared.engine().unblock(session.id);
                     break;
                 };
                 session
                     .filter_reply(reply)
                     .encode(session.resp3, &mut output);
+                continue;
+            }
+            Next::Postpone(argv) => {
+                postponed = Some(argv);
+                handle.meta().blocked = true;
+                let wait = wait_for_unpause(&shared);
+                let woken =
+                    wait_reading(&shared, &stream, &mut input, &handle, &mut shutdown, wait).await;
+                handle.meta().blocked = false;
+                if woken.is_none() {
+                    break;
+                }
                 continue;
             }
             Next::Read => {}
@@ -336,11 +345,20 @@ fn run_batch(
     shared: &Shared,
     session: &mut Session,
     parser: &mut RequestParser,
+    postponed: &mut Option<Vec<Bytes>>,
     input: &mut BytesMut,
     output: &mut BytesMut,
 ) -> Next {
     let mut engine = None;
-    let next = run_requests(shared, session, parser, input, output, &mut engine);
+    let next = run_requests(
+        shared,
+        session,
+        parser,
+        postponed,
+        input,
+        output,
+        &mut engine,
+    );
     if let Some(engine) = engine.as_mut() {
         crate::server::propagation::flush(shared, engine);
     }
@@ -352,12 +370,19 @@ fn run_requests<'a>(
     shared: &'a Shared,
     session: &mut Session,
     parser: &mut RequestParser,
+    postponed: &mut Option<Vec<Bytes>>,
     input: &mut BytesMut,
     output: &mut BytesMut,
     engine: &mut Option<std::sync::MutexGuard<'a, crate::server::engine::Engine>>,
 ) -> Next {
     loop {
-        let argv = match parser.parse(input) {
+        // A postponed command already started (CLIENT REPLY SKIP counted it).
+        let resumed = postponed.is_some();
+        let parsed = match postponed.take() {
+            Some(argv) => Ok(Some(argv)),
+            None => parser.parse(input),
+        };
+        let argv = match parsed {
             Ok(Some(argv)) => argv,
             Ok(None) => return Next::Read,
             Err(error) => {
@@ -373,7 +398,9 @@ fn run_requests<'a>(
             continue;
         }
         let engine = engine.get_or_insert_with(|| shared.engine());
-        session.start_command();
+        if !resumed {
+            session.start_command();
+        }
         let (reply, effect) = cmd::call(shared, engine, session, &argv);
         parser.authenticated = session.authenticated;
         session.filter_reply(reply).encode(session.resp3, output);
@@ -385,6 +412,7 @@ fn run_requests<'a>(
                 return Next::Close;
             }
             Effect::Replicate(request) => return Next::Replicate(request),
+            Effect::Postpone => return Next::Postpone(argv),
             Effect::Wait {
                 replicas,
                 offset,
@@ -427,6 +455,54 @@ fn run_requests<'a>(
 /// BLMOVE and BRPOPLPUSH answer a nil bulk on timeout; the other blocking pops a nil array.
 fn is_single_value_pop(name: &Bytes) -> bool {
     name.eq_ignore_ascii_case(b"blmove") || name.eq_ignore_ascii_case(b"brpoplpush")
+}
+
+/// Waits for `event` while still reading the socket, so that a client that disconnects stops
+/// waiting and what it pipelines meanwhile stays buffered. `None` if the connection must close
+/// (closed, over the query buffer limit, killed, shutdown).
+async fn wait_reading<T>(
+    shared: &Shared,
+    stream: &TcpStream,
+    input: &mut BytesMut,
+    handle: &ClientHandle,
+    shutdown: &mut tokio::sync::watch::Receiver<Option<crate::server::ShutdownMode>>,
+    event: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(event);
+    loop {
+        tokio::select! {
+            outcome = &mut event => return Some(outcome),
+            read = read_some(stream, input) => match read {
+                Ok(n) if n > 0
+                    && (input.len() as u64) <= shared.config().client_query_buffer_limit =>
+                {
+                    Stats::add(&shared.stats.net_input_bytes, n as u64);
+                }
+                _ => return None,
+            },
+            _ = handle.killed() => return None,
+            _ = shutdown.changed() => return None,
+        }
+    }
+}
+
+/// Waits until the CLIENT PAUSE that postponed a command may have ended: CLIENT UNPAUSE, or
+/// its end time. The command is then tried again (a new pause may hold it once more).
+async fn wait_for_unpause(shared: &Shared) {
+    // Subscribed before reading the pause, so an UNPAUSE in between is not missed.
+    let mut changes = shared.pause_changes.subscribe();
+    let until = shared
+        .engine()
+        .client_pause(crate::server::unix_ms())
+        .map(|pause| pause.until_ms);
+    let Some(until) = until else {
+        return;
+    };
+    let left = Duration::from_millis((until - crate::server::unix_ms()).max(0) as u64 + 1);
+    tokio::select! {
+        _ = tokio::time::sleep(left) => {}
+        _ = changes.changed() => {}
+    }
 }
 
 /// Waits for a blocked command's reply or its timeout. `None` if the waiter vanished.
@@ -527,6 +603,7 @@ fn disconnect(shared: &Shared, session: &mut Session) {
         let mut engine = shared.engine();
         engine.unwatch_all(session.id, &session.watched);
         engine.unblock(session.id);
+        engine.resume(session.id);
     }
     if !session.channels.is_empty() || !session.patterns.is_empty() {
         let mut pubsub = shared.pubsub();

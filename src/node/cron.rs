@@ -45,6 +45,10 @@ pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
     let mut engine = shared.engine();
     let now = unix_ms();
     let engine = &mut *engine;
+    // A client pause keeps the dataset static; checking it also ends one whose time passed.
+    if engine.clients_paused(now) {
+        return;
+    }
     for db in 0..engine.dbs.len() {
         loop {
             let (sampled, expired) =

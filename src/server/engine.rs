@@ -84,6 +84,8 @@ pub struct Engine {
     pub command_stats: super::cmdstats::CommandStats,
     /// Lua scripts by SHA1 (EVALSHA, SCRIPT LOAD).
     pub scripts: HashMap<String, Bytes>,
+    /// CLIENT PAUSE and the clients it holds.
+    pub pause: super::pause::PauseState,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -108,6 +110,7 @@ impl Engine {
             events: Vec::new(),
             command_stats: Default::default(),
             scripts: HashMap::new(),
+            pause: Default::default(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
@@ -209,9 +212,10 @@ impl Engine {
         Some(waiter)
     }
 
-    /// Number of blocked clients (`INFO clients: blocked_clients`).
+    /// Number of blocked clients (`INFO clients: blocked_clients`): on keys, or postponed
+    /// by CLIENT PAUSE.
     pub fn blocked_clients(&self) -> usize {
-        self.waiters.len()
+        self.waiters.len() + self.pause.postponed_clients()
     }
 
     /// Takes the keys that became ready since the last call.

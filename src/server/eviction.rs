@@ -125,6 +125,11 @@ pub fn make_room(shared: &Shared, engine: &mut Engine) -> Result<(), OutOfMemory
         }
         return Ok(());
     }
+    // A client pause keeps the dataset static: nothing is evicted, nothing refused
+    // (`isSafeToPerformEvictions`).
+    if engine.clients_paused(crate::server::unix_ms()) {
+        return Ok(());
+    }
     evict(engine, &limits, crate::server::unix_ms(), |_| {
         super::memory::used_memory() as u64
     })

@@ -17,6 +17,7 @@ pub mod eviction;
 pub mod log;
 pub mod memory;
 pub mod notify;
+pub mod pause;
 pub mod persistence;
 pub mod propagation;
 pub mod pubsub;
@@ -116,6 +117,8 @@ pub struct Shared {
     /// The replica-link generation after each role change ([`role::change_role`]); the
     /// runtime starts the link task for it.
     pub role_changes: watch::Sender<u64>,
+    /// Bumped when CLIENT UNPAUSE ends a pause: clients it postponed check it again.
+    pub pause_changes: watch::Sender<u64>,
     /// Faults to apply to peer links; only on a node started with `--lab-faults`.
     pub faults: Option<std::sync::Arc<crate::net::FaultTable>>,
     /// Set to ask every task to stop.
@@ -150,6 +153,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             shutdown,
             role_changes: watch::channel(0).0,
+            pause_changes: watch::channel(0).0,
             faults: None,
         }
     }
