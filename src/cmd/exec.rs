@@ -394,11 +394,7 @@ fn run(
         Err(error) => error.into(),
     };
     let usec = (crate::server::unix_us() - started_us).max(0) as u64;
-    if let Some(index) = super::spec_index(spec) {
-        cx.engine
-            .command_stats
-            .record_call(index, usec, reply.is_error());
-    }
+    record_stats(cx.engine, spec, argv, usec, &reply);
     if let Reply::Error(text) = &reply {
         cx.engine.command_stats.record_error(text);
     }
@@ -433,6 +429,55 @@ fn run(
         .total_commands_processed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     (reply, effect)
+}
+
+/// Counts a call in `INFO commandstats`: under the command's name, or for a container command
+/// under its subcommand's (`client|list`). As in Redis, an unknown subcommand is counted
+/// nowhere and a subcommand's wrong number of arguments is a rejected call.
+fn record_stats(
+    engine: &mut Engine,
+    spec: &'static Spec,
+    argv: &[Bytes],
+    usec: u64,
+    reply: &Reply,
+) {
+    let Some(index) = super::spec_index(spec) else {
+        return;
+    };
+    if !is_container(index) || argv.len() < 2 {
+        engine
+            .command_stats
+            .record_call(index, usec, reply.is_error());
+        return;
+    }
+    let Some(name) = super::docs::subcommand_name(spec.name, &argv[1]) else {
+        return;
+    };
+    let wrong_arity = matches!(reply, Reply::Error(text)
+        if text.strip_prefix("ERR wrong number of arguments for '")
+            .is_some_and(|rest| rest.starts_with(name)));
+    if wrong_arity {
+        engine.command_stats.record_subcommand_rejected(name);
+    } else {
+        engine
+            .command_stats
+            .record_subcommand_call(name, usec, reply.is_error());
+    }
+}
+
+/// True if command number `index` of the table has subcommands (computed once).
+fn is_container(index: usize) -> bool {
+    static CONTAINERS: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    CONTAINERS
+        .get_or_init(|| {
+            super::all_specs()
+                .iter()
+                .map(|spec| super::docs::has_subcommands(spec.name))
+                .collect()
+        })
+        .get(index)
+        .copied()
+        .unwrap_or(false)
 }
 
 /// Turns keys that lazy expiry removed into `DEL`s for AOF and replicas, and wakes their

@@ -820,6 +820,22 @@ mod tests {
     }
 
     #[test]
+    fn commandstats_name_subcommands() {
+        let mut h = Harness::new();
+        h.run(&["client", "id"]);
+        h.run(&["CLIENT", "ID"]);
+        h.run(&["client", "id", "extra"]);
+        h.run(&["client", "nosuchsub"]);
+        h.run(&["config", "get", "maxclients"]);
+        let stats = info_text(&mut h, &["info", "commandstats"]);
+        assert!(stats.contains("cmdstat_client|id:calls=2,"), "{stats}");
+        assert!(stats.contains("rejected_calls=1,failed_calls=0\r\n"));
+        assert!(stats.contains("cmdstat_config|get:calls=1,"));
+        assert!(!stats.contains("cmdstat_client:"));
+        assert!(!stats.contains("nosuchsub"));
+    }
+
+    #[test]
     fn config_get_set() {
         let mut h = Harness::new();
         assert_eq!(
