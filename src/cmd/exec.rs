@@ -346,21 +346,28 @@ fn check(
             }
         }
         if spec.has(flags::WRITE) && !replica {
-            let (needed, max_lag) = {
-                let config = shared.config();
-                (
-                    config.min_replicas_to_write as usize,
-                    config.min_replicas_max_lag as i64,
-                )
-            };
-            if needed > 0 && engine.repl.good_replicas(unix_ms(), max_lag) < needed {
-                return Err(CmdError::new(
-                    "NOREPLICAS Not enough good replicas to write.",
-                ));
-            }
+            check_good_replicas(shared, engine)?;
         }
     }
     Ok(spec)
+}
+
+/// `min-replicas-to-write`: a master refuses writes while fewer replicas than that acknowledged
+/// within `min-replicas-max-lag` seconds.
+pub(super) fn check_good_replicas(shared: &Shared, engine: &Engine) -> Result<(), CmdError> {
+    let (needed, max_lag) = {
+        let config = shared.config();
+        (
+            config.min_replicas_to_write as usize,
+            config.min_replicas_max_lag as i64,
+        )
+    };
+    if needed > 0 && engine.repl.good_replicas(unix_ms(), max_lag) < needed {
+        return Err(CmdError::new(
+            "NOREPLICAS Not enough good replicas to write.",
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a checked command and does the bookkeeping that follows it, except serving blocked

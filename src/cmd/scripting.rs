@@ -342,6 +342,14 @@ fn check_declared_flags(
             "ERR Can not execute a script with write flag using *_ro command.",
         ));
     }
+    if !replica {
+        super::exec::check_good_replicas(cx.shared, cx.engine)?;
+    }
+    if !flags.allow_oom && crate::server::eviction::make_room(cx.shared, cx.engine).is_err() {
+        return Err(CmdError::new(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
     Ok(false)
 }
 
@@ -579,6 +587,11 @@ fn script_call(cx: &mut Exec, args: MultiValue, read_only: bool) -> Reply {
     // during CLIENT PAUSE WRITE.
     if read_only && spec.has(WRITE | MAY_REPLICATE) {
         return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if spec.has(WRITE) && !cx.session.is_master_link && !cx.engine.repl.is_replica() {
+        if let Err(refusal) = super::exec::check_good_replicas(cx.shared, cx.engine) {
+            return refusal.into();
+        }
     }
     cx.run_nested(&argv).0
 }
