@@ -25,6 +25,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mlua::{Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaValue};
 
+mod bit;
+mod cjson;
+mod cmsgpack;
+mod structlib;
+
 use super::flags::*;
 use super::{lookup, Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
@@ -395,12 +400,12 @@ fn run_in_lua(
                 reply => reply_to_lua(lua, reply),
             }
         })?;
-        install_sandbox(lua, call, pcall, keys, argv, (started, limit))?;
+        let env = install_sandbox(lua, call, pcall, keys, argv, (started, limit))?;
         let trampoline: mlua::Function = lua
-            .load("local f = ...; return pcall(f)")
+            .load("local f, env = ...; setfenv(f, env); return pcall(f)")
             .set_name("=trampoline")
             .into_function()?;
-        trampoline.call::<_, MultiValue>(function)
+        trampoline.call::<_, MultiValue>((function, env))
     });
     let values = match result {
         Ok(values) => values,
@@ -472,17 +477,21 @@ fn script_error(value: &LuaValue) -> (String, Option<i32>) {
     }
 }
 
-/// Builds the `redis` table, KEYS, ARGV and the global-variable guard.
-fn install_sandbox(
-    lua: &Lua,
-    call: mlua::Function,
-    pcall: mlua::Function,
+/// Builds the script's environment (returned): the `redis` table, the `cjson`, `cmsgpack`,
+/// `bit` and `struct` libraries, KEYS and ARGV, behind read-only views as in Redis 7 — the
+/// globals and every library table refuse changes ("Attempt to modify a readonly table"),
+/// reading an undefined global is an error, and `print`, `loadfile`, `dofile` and loading
+/// precompiled (binary) chunks are not available.
+fn install_sandbox<'lua>(
+    lua: &'lua Lua,
+    call: mlua::Function<'lua>,
+    pcall: mlua::Function<'lua>,
     keys: &[Bytes],
     argv: &[Bytes],
     (started, limit): (Instant, Duration),
-) -> mlua::Result<()> {
+) -> mlua::Result<Table<'lua>> {
     let globals = lua.globals();
-    for unsafe_name in ["loadfile", "dofile"] {
+    for unsafe_name in ["loadfile", "dofile", "print"] {
         globals.raw_set(unsafe_name, LuaValue::Nil)?;
     }
     let redis = lua.create_table()?;
@@ -490,13 +499,21 @@ fn install_sandbox(
     redis.raw_set("pcall", pcall)?;
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|_, data: mlua::String| Ok(sha1_hex(data.as_bytes())))?,
+        lua.create_function(|_, args: MultiValue| match args.iter().next() {
+            Some(LuaValue::String(data)) if args.len() == 1 => Ok(sha1_hex(data.as_bytes())),
+            Some(LuaValue::Number(n)) if args.len() == 1 => {
+                Ok(sha1_hex(lua_number_text(*n).as_bytes()))
+            }
+            _ => Err(mlua::Error::RuntimeError(
+                "wrong number of arguments".into(),
+            )),
+        })?,
     )?;
     redis.raw_set(
         "error_reply",
         lua.create_function(|lua, text: String| {
             let table = lua.create_table()?;
-            table.raw_set("err", text)?;
+            table.raw_set("err", error_reply_text(&text))?;
             Ok(table)
         })?,
     )?;
@@ -519,6 +536,10 @@ fn install_sandbox(
         redis.raw_set(name, level)?;
     }
     globals.raw_set("redis", redis)?;
+    globals.raw_set("cjson", cjson::library(lua)?)?;
+    globals.raw_set("cmsgpack", cmsgpack::library(lua)?)?;
+    globals.raw_set("bit", bit::library(lua)?)?;
+    globals.raw_set("struct", structlib::library(lua)?)?;
     let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
         let table = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
@@ -531,29 +552,77 @@ fn install_sandbox(
     // Once the time limit has passed, pcall/xpcall inside the script rethrow, so a script
     // cannot catch its own stop in a loop.
     let timed_out = lua.create_function(move |_, ()| Ok(started.elapsed() > limit))?;
-    lua.load(
-        r#"
-        local timed_out = ...
-        local raw_pcall, raw_xpcall, unpack = pcall, xpcall, unpack
-        local function checked(ok, ...)
-            if not ok and timed_out() then error((...), 0) end
-            return ok, ...
-        end
-        pcall = function(...) return checked(raw_pcall(...)) end
-        xpcall = function(...) return checked(raw_xpcall(...)) end
-        setmetatable(_G, {
-            __newindex = function(_, name)
-                error("Attempt to modify a readonly table", 2)
-            end,
-            __index = function(_, name)
-                error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-            end,
-        })
-        "#,
-    )
-    .set_name("=sandbox")
-    .call(timed_out)
+    lua.load(SANDBOX).set_name("=sandbox").call(timed_out)
 }
+
+/// The `err` field `redis.error_reply(text)` makes (`luaPushErrorBuff`): the first word is the
+/// error code, so a text of one word (or none) gets the generic `ERR` code in front; a leading
+/// `-` is dropped, trailing CR/LF too.
+fn error_reply_text(text: &str) -> String {
+    let text = text.strip_prefix('-').unwrap_or(text);
+    let text = text.trim_end_matches(['\r', '\n']);
+    if text.contains(' ') {
+        text.to_string()
+    } else {
+        format!("ERR {text}")
+    }
+}
+
+/// Makes the script's environment: read-only views of the globals and of every library table
+/// (Redis patches Lua for read-only tables; here each is a proxy whose writes fail).
+const SANDBOX: &str = r#"
+local timed_out = ...
+local raw_pcall, raw_xpcall = pcall, xpcall
+local raw_setmetatable, raw_rawset, raw_loadstring = setmetatable, rawset, loadstring
+local error, type, pairs, tostring = error, type, pairs, tostring
+local readonly = raw_setmetatable({}, {__mode = "k"})
+local function deny() error("Attempt to modify a readonly table", 2) end
+local function protect(t, on_missing)
+    local proxy = {}
+    local guard = {}
+    readonly[guard] = true
+    raw_setmetatable(guard, {__newindex = deny, __metatable = false})
+    readonly[proxy] = true
+    raw_setmetatable(proxy, {__index = on_missing or t, __newindex = deny, __metatable = guard})
+    return proxy
+end
+local function checked(ok, ...)
+    if not ok and timed_out() then error((...), 0) end
+    return ok, ...
+end
+local env = {}
+for name, value in pairs(_G) do
+    if type(value) == "table" and name ~= "_G" and name ~= "KEYS" and name ~= "ARGV" then
+        value = protect(value)
+    end
+    env[name] = value
+end
+env.pcall = function(...) return checked(raw_pcall(...)) end
+env.xpcall = function(...) return checked(raw_xpcall(...)) end
+env.setmetatable = function(t, mt)
+    if readonly[t] then deny() end
+    return raw_setmetatable(t, mt)
+end
+env.rawset = function(t, k, v)
+    if readonly[t] then deny() end
+    return raw_rawset(t, k, v)
+end
+env.loadstring = function(chunk, name)
+    if type(chunk) == "string" and chunk:byte(1) == 27 then
+        return nil, "attempt to load a binary chunk"
+    end
+    return raw_loadstring(chunk, name)
+end
+local globals = protect(env, function(_, name)
+    local value = env[name]
+    if value == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end
+    return value
+end)
+env._G = globals
+return globals
+"#;
 
 /// `redis.pcall(command, arg, ...)`: runs one command for the script; errors come back as
 /// error replies.
@@ -677,6 +746,44 @@ fn lua_to_reply(value: &LuaValue, depth: usize) -> Reply {
 mod tests {
     use crate::cmd::exec::testing::{bulk, err, Harness};
     use crate::resp::Reply;
+
+    #[test]
+    fn the_sandbox_is_read_only_and_has_redis_libraries() {
+        let mut h = Harness::new();
+        for script in [
+            "redis = 1",
+            "redis.call = nil",
+            "cjson.encode = nil",
+            "_G = {}",
+            "setmetatable(_G, {})",
+            "getmetatable(_G).__index = {}",
+            "rawset(bit, 'x', 1)",
+        ] {
+            let Reply::Error(text) = h.run(&["eval", script, "0"]) else {
+                panic!("{script} was allowed");
+            };
+            assert!(
+                text.contains("Attempt to modify a readonly table"),
+                "{script}: {text}"
+            );
+        }
+        let Reply::Error(text) = h.run(&["eval", "print('x')", "0"]) else {
+            panic!("print is available");
+        };
+        assert!(text.contains("nonexistent global variable 'print'"));
+        assert_eq!(
+            h.run(&["eval", "return cjson.encode({a = bit.bor(1, 2)}) .. cmsgpack.pack(1) .. struct.pack('>H', 258)", "0"]),
+            bulk("{\"a\":3}\u{1}\u{1}\u{2}")
+        );
+        assert_eq!(
+            h.run(&["eval", "return redis.error_reply('')", "0"]),
+            err("ERR ")
+        );
+        assert_eq!(
+            h.run(&["eval", "return redis.error_reply('MY code')", "0"]),
+            err("MY code")
+        );
+    }
 
     #[test]
     fn a_shebang_declares_flags_and_keeps_line_numbers() {
