@@ -143,6 +143,11 @@ pub fn call(
             return (super::lab::redislab(shared, table, argv), Effect::None);
         }
     }
+    if session.stale_watches {
+        session.stale_watches = false;
+        let watched = std::mem::take(&mut session.watched);
+        engine.unwatch_all(session.id, &watched);
+    }
     match check(shared, engine, session, argv) {
         Ok(spec) => {
             if engine.pause.is_set() && must_postpone(engine, session, spec, argv) {
@@ -180,6 +185,80 @@ pub fn call(
             engine.command_stats.record_error(&error.0);
             (error.into(), Effect::None)
         }
+    }
+}
+
+/// Redis's reply to a command refused while a script is busy.
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// A client's command while a script is busy (`processCommand`'s busy check), run without the
+/// keyspace lock, which the script holds (see [`crate::server::script_run`]). The usual
+/// refusals come first (unknown command, arity, AUTH); then everything Redis does not allow
+/// during a busy script is refused `-BUSY` (flagging a transaction being queued, and aborting
+/// one at EXEC). SCRIPT KILL and SHUTDOWN NOSAVE act on the script, MULTI and QUIT on the
+/// connection. `None`: the command is allowed but needs the keyspace, so it waits for the
+/// script to end. Nothing is counted in INFO commandstats (the counters are under the lock).
+pub fn call_while_busy(
+    shared: &Shared,
+    session: &mut Session,
+    argv: &[Bytes],
+) -> Option<(Reply, Effect)> {
+    let refuse = |session: &mut Session, error: CmdError| {
+        if let Some(multi) = session.multi.as_mut() {
+            multi.failed = true;
+        }
+        Some((error.into(), Effect::None))
+    };
+    let Some(spec) = lookup(&argv[0]) else {
+        return refuse(session, CmdError::unknown_command(argv));
+    };
+    if !spec.arity_ok(argv.len()) {
+        return refuse(session, CmdError::arity(&String::from_utf8_lossy(&argv[0])));
+    }
+    if !session.authenticated && !spec.has(flags::NO_AUTH) {
+        return refuse(session, CmdError::noauth());
+    }
+    let sub = argv.get(1).map(|a| a.to_ascii_lowercase());
+    match (spec.name, sub.as_deref()) {
+        ("script", Some(b"kill")) if argv.len() == 2 => {
+            let reply = match shared.script.kill() {
+                Ok(()) => Reply::ok(),
+                Err(refused) => Reply::error(refused.text()),
+            };
+            Some((reply, Effect::None))
+        }
+        ("shutdown", _) => {
+            if argv[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) {
+                shared.script.force_kill();
+                Some((Reply::None, Effect::Shutdown(ShutdownMode::NoSave)))
+            } else {
+                Some((Reply::error(BUSY_SCRIPT), Effect::None))
+            }
+        }
+        ("multi", _) if session.multi.is_some() => Some((
+            Reply::error("ERR MULTI calls can not be nested"),
+            Effect::None,
+        )),
+        ("multi", _) => {
+            session.multi = Some(Default::default());
+            Some((Reply::ok(), Effect::None))
+        }
+        ("quit", _) => Some((Reply::ok(), Effect::Close)),
+        _ if spec.has(flags::ALLOW_BUSY) => None,
+        ("exec", _) if session.multi.is_some() => {
+            // `execCommandAbort`; the watched keys are forgotten by the connection's next
+            // command, which holds the lock.
+            session.multi = None;
+            session.stale_watches = !session.watched.is_empty();
+            Some((
+                Reply::error(format!(
+                    "EXECABORT Transaction discarded because of: {BUSY_SCRIPT}"
+                )),
+                Effect::None,
+            ))
+        }
+        _ => refuse(session, CmdError::new(BUSY_SCRIPT)),
     }
 }
 

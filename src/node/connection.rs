@@ -52,6 +52,11 @@ enum Next {
     Block(Blocked),
     /// CLIENT PAUSE postponed this command: run it again once the pause ends.
     Postpone(Vec<Bytes>),
+    /// A Lua script to run on a thread of its own (see [`crate::server::script_run`]).
+    Script(Vec<Bytes>),
+    /// Another client's script holds the keyspace: run this command once the script is busy
+    /// (then it may be answered without the keyspace) or, `until_end`, once it is done.
+    AwaitScript { argv: Vec<Bytes>, until_end: bool },
     /// Flush and close.
     Close,
     /// Hand the socket to the replication master side.
@@ -84,8 +89,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut output = BytesMut::new();
     let mut push: Option<PushSource> = None;
     let mut shutdown = shared.shutdown_signal();
-    // A command postponed by CLIENT PAUSE, to run before what is buffered after it.
-    let mut postponed: Option<Vec<Bytes>> = None;
+    // A command to run before what is buffered after it (postponed by CLIENT PAUSE, or waiting
+    // for a script), and whether it already started (CLIENT REPLY SKIP counted it).
+    let mut postponed: Option<Pending> = None;
 
     'connection: loop {
         // Run what is buffered.
@@ -162,7 +168,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 continue;
             }
             Next::Postpone(argv) => {
-                postponed = Some(argv);
+                postponed = Some(Pending {
+                    argv,
+                    started: true,
+                });
                 handle.meta().blocked = true;
                 let wait = wait_for_unpause(&shared);
                 let woken =
@@ -170,6 +179,67 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 handle.meta().blocked = false;
                 if woken.is_none() {
                     break;
+                }
+                continue;
+            }
+            Next::AwaitScript { argv, until_end } => {
+                postponed = Some(Pending {
+                    argv,
+                    started: false,
+                });
+                let wait = wait_for_script(&shared, until_end);
+                let woken =
+                    wait_reading(&shared, &stream, &mut input, &handle, &mut shutdown, wait).await;
+                if woken.is_none() {
+                    break;
+                }
+                continue;
+            }
+            Next::Script(argv) => {
+                let Some((reply, effect)) =
+                    run_script_off_thread(&shared, &mut session, argv.clone()).await
+                else {
+                    break;
+                };
+                session
+                    .filter_reply(reply)
+                    .encode(session.resp3, &mut output);
+                match effect {
+                    Effect::Close => {
+                        let queued = || 0;
+                        let limit = output_limit(&shared, &session);
+                        let _ =
+                            write_output(&shared, &mut stream, &mut output, limit, &handle, queued)
+                                .await;
+                        break;
+                    }
+                    Effect::Shutdown(mode) => {
+                        shared.request_shutdown(mode);
+                        break;
+                    }
+                    Effect::Postpone => {
+                        // CLIENT PAUSE holds the script: wait, then try it again.
+                        postponed = Some(Pending {
+                            argv,
+                            started: true,
+                        });
+                        handle.meta().blocked = true;
+                        let wait = wait_for_unpause(&shared);
+                        let woken = wait_reading(
+                            &shared,
+                            &stream,
+                            &mut input,
+                            &handle,
+                            &mut shutdown,
+                            wait,
+                        )
+                        .await;
+                        handle.meta().blocked = false;
+                        if woken.is_none() {
+                            break;
+                        }
+                    }
+                    _ => {}
                 }
                 continue;
             }
@@ -345,7 +415,7 @@ fn run_batch(
     shared: &Shared,
     session: &mut Session,
     parser: &mut RequestParser,
-    postponed: &mut Option<Vec<Bytes>>,
+    postponed: &mut Option<Pending>,
     input: &mut BytesMut,
     output: &mut BytesMut,
 ) -> Next {
@@ -370,17 +440,15 @@ fn run_requests<'a>(
     shared: &'a Shared,
     session: &mut Session,
     parser: &mut RequestParser,
-    postponed: &mut Option<Vec<Bytes>>,
+    postponed: &mut Option<Pending>,
     input: &mut BytesMut,
     output: &mut BytesMut,
     engine: &mut Option<std::sync::MutexGuard<'a, crate::server::engine::Engine>>,
 ) -> Next {
     loop {
-        // A postponed command already started (CLIENT REPLY SKIP counted it).
-        let resumed = postponed.is_some();
-        let parsed = match postponed.take() {
-            Some(argv) => Ok(Some(argv)),
-            None => parser.parse(input),
+        let (parsed, started) = match postponed.take() {
+            Some(pending) => (Ok(Some(pending.argv)), pending.started),
+            None => (parser.parse(input), false),
         };
         let argv = match parsed {
             Ok(Some(argv)) => argv,
@@ -397,8 +465,42 @@ fn run_requests<'a>(
         if argv.is_empty() {
             continue;
         }
+        // While another client's script holds the keyspace, this connection must not wait
+        // for the lock (the script could then never be killed).
+        if engine.is_none() && shared.script.is_pending() {
+            if !shared.script.is_busy() {
+                return Next::AwaitScript {
+                    argv,
+                    until_end: false,
+                };
+            }
+            let Some((reply, effect)) = cmd::exec::call_while_busy(shared, session, &argv) else {
+                return Next::AwaitScript {
+                    argv,
+                    until_end: true,
+                };
+            };
+            if !started {
+                session.start_command();
+            }
+            session.filter_reply(reply).encode(session.resp3, output);
+            match effect {
+                Effect::Close => return Next::Close,
+                Effect::Shutdown(mode) => {
+                    shared.request_shutdown(mode);
+                    return Next::Close;
+                }
+                _ => continue,
+            }
+        }
+        if is_script_call(&argv) && session.multi.is_none() {
+            if !started {
+                session.start_command();
+            }
+            return Next::Script(argv);
+        }
         let engine = engine.get_or_insert_with(|| shared.engine());
-        if !resumed {
+        if !started {
             session.start_command();
         }
         let (reply, effect) = cmd::call(shared, engine, session, &argv);
@@ -448,6 +550,76 @@ fn run_requests<'a>(
         }
         if output.len() > FLUSH_THRESHOLD_BYTES {
             return Next::Flush;
+        }
+    }
+}
+
+/// A command to run again before what is buffered after it.
+struct Pending {
+    argv: Vec<Bytes>,
+    /// It already started (CLIENT REPLY SKIP counted it).
+    started: bool,
+}
+
+/// True for EVAL, EVALSHA and their read-only forms, which run on a thread of their own
+/// (the first byte is checked first: this runs for every command).
+fn is_script_call(argv: &[Bytes]) -> bool {
+    argv[0]
+        .first()
+        .is_some_and(|b| b.eq_ignore_ascii_case(&b'e'))
+        && cmd::lookup(&argv[0])
+            .is_some_and(|spec| matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro"))
+}
+
+/// Runs a client's script on a blocking-pool thread holding the keyspace lock, so that this
+/// thread keeps serving the other connections (BUSY, SCRIPT KILL) meanwhile. The session goes
+/// with it and comes back. `None` if the thread failed (the connection is closed).
+async fn run_script_off_thread(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    argv: Vec<Bytes>,
+) -> Option<(Reply, Effect)> {
+    /// Ends the script's run however its thread leaves (a panic included).
+    struct EndOnDrop(Arc<crate::server::script_run::ScriptRun>);
+    impl Drop for EndOnDrop {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let placeholder = Session::new(session.id, session.addr.clone(), false);
+    let owned = std::mem::replace(session, placeholder);
+    let task_shared = shared.clone();
+    shared.script.begin();
+    let job = tokio::task::spawn_blocking(move || {
+        let _end = EndOnDrop(task_shared.script.clone());
+        let mut session = owned;
+        let outcome = {
+            let mut engine = task_shared.engine();
+            let outcome = cmd::call(&task_shared, &mut engine, &mut session, &argv);
+            crate::server::propagation::flush(&task_shared, &mut engine);
+            outcome
+        };
+        (session, outcome)
+    });
+    match job.await {
+        Ok((owned, outcome)) => {
+            *session = owned;
+            Some(outcome)
+        }
+        Err(_) => None,
+    }
+}
+
+/// Waits until the running script is busy (or, `until_end`, until it is done).
+async fn wait_for_script(shared: &Shared, until_end: bool) {
+    let mut changes = shared.script.subscribe();
+    loop {
+        let script = &shared.script;
+        if !script.is_pending() || (!until_end && script.is_busy()) {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -23,6 +23,9 @@ pub async fn run(shared: Arc<Shared>) {
     let mut last_ping = Instant::now();
     loop {
         interval.tick().await;
+        // A client's script holds the keyspace: the tick waits for it, without blocking the
+        // thread the connections (and SCRIPT KILL) are served on.
+        shared.script.idle().await;
         let period = Duration::from_secs(shared.config().repl_ping_replica_period.max(1));
         if last_ping.elapsed() >= period {
             last_ping = Instant::now();

@@ -74,6 +74,7 @@ pub async fn serve_replica(
     };
 
     // Partial resync, if the replica's history and offset are still in our backlog.
+    shared.script.idle().await;
     let answer = {
         let mut engine = shared.engine();
         flush(&shared, &mut engine);
@@ -356,6 +357,8 @@ async fn stream_to_replica(
     let mut streaming = !wait_first_ack;
     let mut shutdown = shared.shutdown_signal();
     loop {
+        // A client's script holds the keyspace: wait without blocking the connections' thread.
+        shared.script.idle().await;
         // Handle what the replica sent (REPLCONF ACK <offset>).
         while let Ok(Some(argv)) = parser.parse(&mut input) {
             if argv.len() >= 3

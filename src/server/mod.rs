@@ -22,6 +22,7 @@ pub mod persistence;
 pub mod propagation;
 pub mod pubsub;
 pub mod role;
+pub mod script_run;
 pub mod session;
 
 use std::path::PathBuf;
@@ -117,6 +118,8 @@ pub struct Shared {
     /// The replica-link generation after each role change ([`role::change_role`]); the
     /// runtime starts the link task for it.
     pub role_changes: watch::Sender<u64>,
+    /// The client script running off the connections' thread, if any.
+    pub script: std::sync::Arc<script_run::ScriptRun>,
     /// Bumped when CLIENT UNPAUSE ends a pause: clients it postponed check it again.
     pub pause_changes: watch::Sender<u64>,
     /// Faults to apply to peer links; only on a node started with `--lab-faults`.
@@ -154,6 +157,7 @@ impl Shared {
             shutdown,
             role_changes: watch::channel(0).0,
             pause_changes: watch::channel(0).0,
+            script: Default::default(),
             faults: None,
         }
     }

@@ -62,6 +62,9 @@ pub struct Session {
     pub push_source: Option<PushSource>,
     /// `CLIENT REPLY`: whether replies reach the client.
     pub reply_mode: ReplyMode,
+    /// A transaction was aborted while the keyspace was locked by a busy script: its WATCHes
+    /// are dropped by the next command that holds the lock.
+    pub stale_watches: bool,
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP` state (Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT`, `_SKIP`).
@@ -107,6 +110,7 @@ impl Session {
             push: None,
             push_source: None,
             reply_mode: ReplyMode::On,
+            stale_watches: false,
         }
     }
 

@@ -15,9 +15,10 @@
 //! replicated: each command the script ran is propagated on its own, and a script that
 //! propagated more than one is wrapped in MULTI/EXEC so AOF and replicas apply it atomically.
 //!
-//! A script that runs longer than `busy-reply-threshold` is stopped with an error (Redis lets it
-//! run and answers other clients BUSY until SCRIPT KILL; redislab serves all connections on one
-//! thread, so nothing else could run meanwhile).
+//! A client's script runs on a thread of its own (the connection hands it over, see
+//! [`crate::server::script_run`]): past `busy-reply-threshold` it is "busy", other clients get
+//! `-BUSY` and SCRIPT KILL stops it through the Lua hook. A script run in place (inside EXEC,
+//! from the AOF) cannot be reached by SCRIPT KILL and is stopped at the threshold instead.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -370,16 +371,30 @@ fn run_in_lua(
 ) -> Result<Reply, CmdError> {
     let limit = time_limit(cx);
     let started = Instant::now();
+    // A client's script runs on its own thread (see `server::script_run`): past the limit it
+    // becomes busy and runs on until it ends or SCRIPT KILL stops it. A script run in place
+    // (inside EXEC, from the AOF) cannot be reached by SCRIPT KILL, so it is stopped at the
+    // limit instead.
+    let script = cx.shared.script.clone();
+    let off_thread = script.is_pending();
+    let stop = move || {
+        if !off_thread {
+            return (started.elapsed() > limit)
+                .then_some("ERR Script killed: it ran longer than busy-reply-threshold");
+        }
+        if started.elapsed() > limit {
+            script.mark_busy();
+        }
+        script
+            .stop_requested()
+            .then_some("ERR Script killed by user with SCRIPT KILL...")
+    };
+    let hook_stop = stop.clone();
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(100_000),
-        move |_, _| {
-            if started.elapsed() > limit {
-                Err(mlua::Error::RuntimeError(
-                    "ERR Script killed: it ran longer than busy-reply-threshold".into(),
-                ))
-            } else {
-                Ok(())
-            }
+        move |_, _| match hook_stop() {
+            Some(text) => Err(mlua::Error::RuntimeError(text.into())),
+            None => Ok(()),
         },
     );
     let cx_cell = std::cell::RefCell::new(&mut *cx);
@@ -400,7 +415,7 @@ fn run_in_lua(
                 reply => reply_to_lua(lua, reply),
             }
         })?;
-        let env = install_sandbox(lua, call, pcall, keys, argv, (started, limit))?;
+        let env = install_sandbox(lua, call, pcall, keys, argv, move || stop().is_some())?;
         let trampoline: mlua::Function = lua
             .load("local f, env = ...; setfenv(f, env); return pcall(f)")
             .set_name("=trampoline")
@@ -488,7 +503,7 @@ fn install_sandbox<'lua>(
     pcall: mlua::Function<'lua>,
     keys: &[Bytes],
     argv: &[Bytes],
-    (started, limit): (Instant, Duration),
+    stopped: impl Fn() -> bool + Send + 'static,
 ) -> mlua::Result<Table<'lua>> {
     let globals = lua.globals();
     for unsafe_name in ["loadfile", "dofile", "print"] {
@@ -549,10 +564,10 @@ fn install_sandbox<'lua>(
     };
     globals.raw_set("KEYS", to_table(keys)?)?;
     globals.raw_set("ARGV", to_table(argv)?)?;
-    // Once the time limit has passed, pcall/xpcall inside the script rethrow, so a script
-    // cannot catch its own stop in a loop.
-    let timed_out = lua.create_function(move |_, ()| Ok(started.elapsed() > limit))?;
-    lua.load(SANDBOX).set_name("=sandbox").call(timed_out)
+    // Once the script must stop, pcall/xpcall inside it rethrow, so it cannot catch its own
+    // stop in a loop.
+    let stopped = lua.create_function(move |_, ()| Ok(stopped()))?;
+    lua.load(SANDBOX).set_name("=sandbox").call(stopped)
 }
 
 /// The `err` field `redis.error_reply(text)` makes (`luaPushErrorBuff`): the first word is the
@@ -571,7 +586,7 @@ fn error_reply_text(text: &str) -> String {
 /// Makes the script's environment: read-only views of the globals and of every library table
 /// (Redis patches Lua for read-only tables; here each is a proxy whose writes fail).
 const SANDBOX: &str = r#"
-local timed_out = ...
+local stopped = ...
 local raw_pcall, raw_xpcall = pcall, xpcall
 local raw_setmetatable, raw_rawset, raw_loadstring = setmetatable, rawset, loadstring
 local error, type, pairs, tostring = error, type, pairs, tostring
@@ -587,7 +602,7 @@ local function protect(t, on_missing)
     return proxy
 end
 local function checked(ok, ...)
-    if not ok and timed_out() then error((...), 0) end
+    if not ok and stopped() then error((...), 0) end
     return ok, ...
 end
 local env = {}
@@ -656,6 +671,9 @@ fn script_call(cx: &mut Exec, args: MultiValue, read_only: bool) -> Reply {
     // during CLIENT PAUSE WRITE.
     if read_only && spec.has(WRITE | MAY_REPLICATE) {
         return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if spec.has(WRITE) {
+        cx.shared.script.note_write();
     }
     if spec.has(WRITE) && !cx.session.is_master_link && !cx.engine.repl.is_replica() {
         if let Err(refusal) = super::exec::check_good_replicas(cx.shared, cx.engine) {
