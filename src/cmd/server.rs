@@ -198,6 +198,14 @@ fn info_memory(cx: &Exec, text: &mut String) {
     line(text, "used_memory_rss_human", memory::human_bytes(rss));
     line(text, "used_memory_peak", peak);
     line(text, "used_memory_peak_human", memory::human_bytes(peak));
+    // Scripts: each call gets a fresh Lua state, so only the cached bodies stay in memory.
+    let scripts = &cx.engine.scripts;
+    let script_bytes: usize = scripts
+        .iter()
+        .map(|(sha, body)| sha.len() + body.len())
+        .sum();
+    line(text, "used_memory_scripts_eval", script_bytes);
+    line(text, "number_of_cached_scripts", scripts.len());
     let (maxmemory, policy) = {
         let config = cx.shared.config();
         (config.maxmemory, config.maxmemory_policy)

@@ -65,6 +65,8 @@ pub struct Session {
     /// A transaction was aborted while the keyspace was locked by a busy script: its WATCHes
     /// are dropped by the next command that holds the lock.
     pub stale_watches: bool,
+    /// A Lua script is running commands on this session (`CLIENT_SCRIPT`).
+    pub in_script: bool,
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP` state (Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT`, `_SKIP`).
@@ -111,6 +113,7 @@ impl Session {
             push_source: None,
             reply_mode: ReplyMode::On,
             stale_watches: false,
+            in_script: false,
         }
     }
 

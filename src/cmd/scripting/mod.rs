@@ -301,8 +301,10 @@ fn run_script(
     let wrap = cx.session.may_block;
     let first_propagated = cx.engine.propagated.len();
     cx.session.may_block = false;
+    let in_script = std::mem::replace(&mut cx.session.in_script, true);
     let sha = sha1_hex(&body);
     let outcome = run_in_lua(cx, &lua, function, keys, argv, read_only, &sha);
+    cx.session.in_script = in_script;
     cx.session.may_block = wrap;
     cx.session.db = outer_db;
     cx.propagate_nothing();
