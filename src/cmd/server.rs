@@ -222,7 +222,7 @@ fn info_memory(cx: &Exec, text: &mut String) {
         "mem_fragmentation_ratio",
         format!("{:.2}", rss as f64 / used.max(1) as f64),
     );
-    line(text, "mem_allocator", "libc");
+    line(text, "mem_allocator", memory::ALLOCATOR_NAME);
 }
 
 fn info_persistence(cx: &mut Exec, text: &mut String) {
