@@ -553,10 +553,19 @@ fn install_sandbox<'lua>(
         redis.raw_set(name, level)?;
     }
     globals.raw_set("redis", redis)?;
-    globals.raw_set("cjson", cjson::library(lua)?)?;
-    globals.raw_set("cmsgpack", cmsgpack::library(lua)?)?;
-    globals.raw_set("bit", bit::library(lua)?)?;
-    globals.raw_set("struct", structlib::library(lua)?)?;
+    // The libraries are built on a script's first use of their name: most scripts use none,
+    // and each call gets a fresh state.
+    let libraries = lua.create_table()?;
+    libraries.raw_set("cjson", lua.create_function(|lua, ()| cjson::library(lua))?)?;
+    libraries.raw_set(
+        "cmsgpack",
+        lua.create_function(|lua, ()| cmsgpack::library(lua))?,
+    )?;
+    libraries.raw_set("bit", lua.create_function(|lua, ()| bit::library(lua))?)?;
+    libraries.raw_set(
+        "struct",
+        lua.create_function(|lua, ()| structlib::library(lua))?,
+    )?;
     let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
         let table = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
@@ -569,7 +578,9 @@ fn install_sandbox<'lua>(
     // Once the script must stop, pcall/xpcall inside it rethrow, so it cannot catch its own
     // stop in a loop.
     let stopped = lua.create_function(move |_, ()| Ok(stopped()))?;
-    lua.load(SANDBOX).set_name("=sandbox").call(stopped)
+    lua.load(SANDBOX)
+        .set_name("=sandbox")
+        .call((stopped, libraries))
 }
 
 /// The `err` field `redis.error_reply(text)` makes (`luaPushErrorBuff`): the first word is the
@@ -588,7 +599,7 @@ fn error_reply_text(text: &str) -> String {
 /// Makes the script's environment: read-only views of the globals and of every library table
 /// (Redis patches Lua for read-only tables; here each is a proxy whose writes fail).
 const SANDBOX: &str = r#"
-local stopped = ...
+local stopped, libraries = ...
 local raw_pcall, raw_xpcall = pcall, xpcall
 local raw_setmetatable, raw_rawset, raw_loadstring = setmetatable, rawset, loadstring
 local error, type, pairs, tostring = error, type, pairs, tostring
@@ -632,6 +643,10 @@ env.loadstring = function(chunk, name)
 end
 local globals = protect(env, function(_, name)
     local value = env[name]
+    if value == nil and libraries[name] then
+        value = protect(libraries[name]())
+        env[name] = value
+    end
     if value == nil then
         error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end
