@@ -641,17 +641,18 @@ env.loadstring = function(chunk, name)
     end
     return raw_loadstring(chunk, name)
 end
-local globals = protect(env, function(_, name)
-    local value = env[name]
-    if value == nil and libraries[name] then
-        value = protect(libraries[name]())
-        env[name] = value
+-- Existing globals are found by plain table lookups (proxy -> env); only a missing name
+-- reaches this function: a library built on first use, or the sandbox's error.
+raw_setmetatable(env, {__index = function(_, name)
+    local loader = libraries[name]
+    if loader then
+        local value = protect(loader())
+        raw_rawset(env, name, value)
+        return value
     end
-    if value == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-    end
-    return value
-end)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end})
+local globals = protect(env)
 env._G = globals
 return globals
 "#;
