@@ -676,3 +676,57 @@ fn a_master_cut_off_by_the_fault_layer_is_failed_over_and_follows_after_the_heal
     assert!(wait_until(Duration::from_secs(20), || state_ok(master)));
     assert_eq!(cli_at(master, &["-c", "get", "name"]).trim(), "before");
 }
+
+#[test]
+fn a_manual_failover_under_writes_loses_no_acknowledged_write() {
+    if skip("a_manual_failover_under_writes") {
+        return;
+    }
+    let nodes: Vec<Node> = (0..6).map(|_| start(false)).collect();
+    let out = create(&nodes);
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let first = nodes[0].port();
+    assert!(wait_until(Duration::from_secs(15), || nodes
+        .iter()
+        .all(|n| state_ok(n.port()))));
+    assert!(wait_until(Duration::from_secs(10), || {
+        cli_at(first, &["cluster", "nodes"])
+            .matches("slave")
+            .count()
+            == 3
+    }));
+    let (master, replica) = master_and_replica_of_slot(first, 5798);
+    assert_eq!(cli_at(master, &["wait", "1", "5000"]).trim(), "1");
+    // A client keeps incrementing a counter on the master until it is redirected.
+    let writer = std::thread::spawn(move || {
+        let mut con = redis::Client::open(format!("redis://127.0.0.1:{master}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let mut acked = 0i64;
+        for _ in 0..200_000 {
+            match redis::cmd("INCR").arg("name").query::<i64>(&mut con) {
+                Ok(v) => acked = v,
+                Err(_) => break,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cli_at(replica, &["cluster", "failover"]).trim(), "OK");
+    assert!(
+        wait_until(Duration::from_secs(15), || cli_at(replica, &["role"])
+            .starts_with("master")),
+        "the replica did not take over"
+    );
+    let acked = writer.join().unwrap();
+    assert!(acked > 0);
+    let now: i64 = cli_at(replica, &["get", "name"]).trim().parse().unwrap();
+    assert!(
+        now >= acked,
+        "acknowledged {acked}, the new master has {now}"
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        cli_at(master, &["role"]).starts_with("slave")
+    }));
+}

@@ -423,3 +423,56 @@ fn redislab_cli_shutdown_prints_nothing_like_redis_cli() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(node.wait_exit(Duration::from_secs(10)), Some(true));
 }
+
+#[test]
+fn a_busy_script_answers_busy_to_others_until_script_kill() {
+    let node = TestNode::start(&[]);
+    let mut admin = node.conn();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg("50")
+        .query(&mut admin)
+        .unwrap();
+    let url = node.url();
+    let runner = std::thread::spawn(move || {
+        let client = redis::Client::open(url).unwrap();
+        let mut con = client.get_connection().unwrap();
+        error_text(
+            redis::cmd("EVAL")
+                .arg("while true do end")
+                .arg(0)
+                .query::<()>(&mut con),
+        )
+    });
+    let busy = common::wait_until(Duration::from_secs(10), || {
+        redis::cmd("PING")
+            .query::<String>(&mut admin)
+            .is_err_and(|e| e.code() == Some("BUSY"))
+    });
+    assert!(busy, "PING never answered BUSY during the script");
+    let err = error_text(admin.get::<_, Option<String>>("k"));
+    assert!(
+        err.starts_with("BUSY Redis is busy running a script."),
+        "{err}"
+    );
+    let _: () = redis::cmd("SCRIPT").arg("KILL").query(&mut admin).unwrap();
+    let killed = runner.join().unwrap();
+    assert!(
+        killed.contains("Script killed by user with SCRIPT KILL"),
+        "{killed}"
+    );
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut admin).unwrap(),
+        "PONG"
+    );
+    let err = error_text(redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut admin));
+    assert_eq!(err, "NOTBUSY No scripts in execution right now.");
+    // A script past the threshold that ends by itself answers as usual.
+    let value: String = redis::cmd("EVAL")
+        .arg("redis.call('set', 'k', 'v') local t = redis.call('time')[1] + 0 while redis.call('time')[1] + 0 < t + 1 do end return redis.call('get', 'k')")
+        .arg(0)
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(value, "v");
+}

@@ -298,6 +298,13 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             }
         }
         b"unblock" => client_unblock(cx, args),
+        b"pause" => client_pause(cx, args),
+        b"unpause" => {
+            args.finish().map_err(|_| CmdError::arity("client|unpause"))?;
+            cx.engine.unpause_clients();
+            crate::server::pause::wake_paused(cx.shared);
+            Ok(Reply::ok())
+        }
         b"no-evict" | b"no-touch" => {
             let mode = args.next()?.to_ascii_lowercase();
             if mode != b"on" && mode != b"off" {
@@ -317,6 +324,8 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
                 "SETNAME <name>", "    Assign the name <name> to the current connection.",
                 "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
+                "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "UNPAUSE", "    Stop the current client pause, resuming traffic.",
                 "HELP", "    Print this help.",
             ]
             .iter()
@@ -325,6 +334,41 @@ fn client(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         )),
         _ => Err(CmdError::unknown_subcommand(&args.argv()[1], "client")),
     }
+}
+
+/// `CLIENT PAUSE timeout-ms [WRITE|ALL]`: postpones the commands the mode covers (`ALL` when
+/// omitted) for `timeout` milliseconds; see [`crate::server::pause`].
+fn client_pause(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
+    use crate::server::pause::PauseMode;
+    let timeout = args
+        .next()
+        .map_err(|_| CmdError::arity("client|pause"))?
+        .clone();
+    let mode =
+        match args.remaining() {
+            0 => PauseMode::All,
+            1 if args.eat("WRITE") => PauseMode::Write,
+            1 if args.eat("ALL") => PauseMode::All,
+            1 => return Err(CmdError::new("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+            _ => return Err(CmdError::new(
+                "ERR unknown subcommand or wrong number of arguments for 'pause'. Try CLIENT HELP.",
+            )),
+        };
+    let timeout = crate::store::value::parse_i64_strict(&timeout)
+        .ok_or_else(|| CmdError::new("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::timeout_negative());
+    }
+    // A zero timeout ends at once (Redis stores an end time of 0).
+    let until = if timeout == 0 {
+        0
+    } else {
+        timeout
+            .checked_add(cx.now)
+            .ok_or_else(CmdError::timeout_out_of_range)?
+    };
+    cx.engine.pause_clients(mode, until);
+    Ok(Reply::ok())
 }
 
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: answers a client blocked on keys as if its timeout
@@ -501,6 +545,66 @@ fn kill(cx: &mut Exec, handle: &crate::server::clients::ClientHandle) {
 mod tests {
     use crate::cmd::exec::testing::{bulk, err, Harness};
     use crate::resp::Reply;
+
+    fn words(line: &str) -> Vec<bytes::Bytes> {
+        line.split(' ')
+            .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn client_pause_write_postpones_writes_and_exec_of_writes_only() {
+        use crate::cmd::Effect;
+        let mut h = Harness::new();
+        let mut other = crate::server::session::Session::new(2, "127.0.0.1:2".into(), true);
+        let mut run_other = |h: &mut Harness, line: &str| {
+            let mut engine = h.shared.engine();
+            crate::cmd::call(&h.shared, &mut engine, &mut other, &words(line))
+        };
+        assert_eq!(run_other(&mut h, "multi").0, Reply::ok());
+        assert_eq!(run_other(&mut h, "set k v").0, Reply::simple("QUEUED"));
+        assert_eq!(h.run(&["client", "pause", "100000", "write"]), Reply::ok());
+        assert_eq!(h.run(&["get", "k"]), Reply::Null);
+        assert_eq!(
+            h.run_argv(&words("set k v")),
+            (Reply::None, Effect::Postpone)
+        );
+        assert_eq!(h.run_argv(&words("publish c m")).1, Effect::Postpone);
+        assert_eq!(run_other(&mut h, "exec"), (Reply::None, Effect::Postpone));
+        assert_eq!(h.shared.engine().blocked_clients(), 2);
+        // Bad arguments are answered at once.
+        assert_eq!(
+            h.run(&["set", "k"]),
+            err("ERR wrong number of arguments for 'set' command")
+        );
+        assert_eq!(h.run(&["client", "unpause"]), Reply::ok());
+        assert_eq!(h.run(&["set", "k", "v"]), Reply::ok());
+        assert_eq!(h.shared.engine().blocked_clients(), 1);
+        assert_eq!(run_other(&mut h, "exec").0, Reply::Array(vec![Reply::ok()]));
+        assert_eq!(h.shared.engine().blocked_clients(), 0);
+    }
+
+    #[test]
+    fn client_pause_all_postpones_everything_and_checks_its_arguments() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.run(&["client", "pause", "10", "some"]),
+            err("ERR CLIENT PAUSE mode must be WRITE or ALL")
+        );
+        assert_eq!(
+            h.run(&["client", "pause", "x"]),
+            err("ERR timeout is not an integer or out of range")
+        );
+        assert_eq!(
+            h.run(&["client", "pause", "-1"]),
+            err("ERR timeout is negative")
+        );
+        assert_eq!(h.run(&["client", "pause", "100000"]), Reply::ok());
+        assert_eq!(h.run_argv(&words("ping")).1, crate::cmd::Effect::Postpone);
+        h.shared.engine().unpause_clients();
+        assert_eq!(h.run(&["client", "pause", "0", "all"]), Reply::ok());
+        assert_eq!(h.run(&["ping"]), Reply::simple("PONG"));
+    }
 
     #[test]
     fn ping_echo_select() {

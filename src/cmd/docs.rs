@@ -86,6 +86,25 @@ fn find(name: &str) -> Option<&'static Frame> {
     })
 }
 
+/// The full name of subcommand `sub` of `container` (`client|list`), if Redis has it; None when
+/// `container` has no subcommands. Used for per-subcommand statistics.
+pub fn subcommand_name(container: &str, sub: &[u8]) -> Option<&'static str> {
+    let subs = field(docs_of(container)?, "subcommands")?;
+    let Frame::Map(pairs) = subs else {
+        return None;
+    };
+    pairs.iter().find_map(|(name, _)| {
+        let name = name.as_str()?;
+        let (_, own) = name.split_once('|')?;
+        own.as_bytes().eq_ignore_ascii_case(sub).then_some(name)
+    })
+}
+
+/// True if `container` (lowercase) is a command with subcommands.
+pub fn has_subcommands(container: &str) -> bool {
+    docs_of(container).is_some_and(|docs| field(docs, "subcommands").is_some())
+}
+
 /// A field of a docs map.
 fn field<'a>(docs: &'a Frame, key: &str) -> Option<&'a Frame> {
     match docs {

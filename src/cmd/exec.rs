@@ -38,6 +38,9 @@ pub enum Effect {
         offset: i64,
         timeout: Option<Duration>,
     },
+    /// CLIENT PAUSE covers this command: it did not run. Park the client until the pause
+    /// ends, then call it again (the reply is [`Reply::None`]).
+    Postpone,
 }
 
 /// A handler's view of the server while it runs.
@@ -140,12 +143,22 @@ pub fn call(
             return (super::lab::redislab(shared, table, argv), Effect::None);
         }
     }
+    if session.stale_watches {
+        session.stale_watches = false;
+        let watched = std::mem::take(&mut session.watched);
+        engine.unwatch_all(session.id, &watched);
+    }
     crate::server::command_config::refresh(shared, engine);
     match check(session, argv)
         .and_then(|spec| cluster_check(engine, session, spec, argv))
         .and_then(|spec| check_role(engine, session, spec))
     {
         Ok(spec) => {
+            if engine.pause.is_set() && must_postpone(engine, session, spec, argv) {
+                engine.postpone(session.id);
+                return (Reply::None, Effect::Postpone);
+            }
+            engine.resume(session.id);
             session.last_command = spec.name;
             if let Err(refusal) = check_memory(engine, session, spec)
                 .and_then(|()| check_disk_error(engine, session, spec))
@@ -176,6 +189,80 @@ pub fn call(
             engine.command_stats.record_error(&error.0);
             (error.into(), Effect::None)
         }
+    }
+}
+
+/// Redis's reply to a command refused while a script is busy.
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// A client's command while a script is busy (`processCommand`'s busy check), run without the
+/// keyspace lock, which the script holds (see [`crate::server::script_run`]). The usual
+/// refusals come first (unknown command, arity, AUTH); then everything Redis does not allow
+/// during a busy script is refused `-BUSY` (flagging a transaction being queued, and aborting
+/// one at EXEC). SCRIPT KILL and SHUTDOWN NOSAVE act on the script, MULTI and QUIT on the
+/// connection. `None`: the command is allowed but needs the keyspace, so it waits for the
+/// script to end. Nothing is counted in INFO commandstats (the counters are under the lock).
+pub fn call_while_busy(
+    shared: &Shared,
+    session: &mut Session,
+    argv: &[Bytes],
+) -> Option<(Reply, Effect)> {
+    let refuse = |session: &mut Session, error: CmdError| {
+        if let Some(multi) = session.multi.as_mut() {
+            multi.failed = true;
+        }
+        Some((error.into(), Effect::None))
+    };
+    let Some(spec) = lookup(&argv[0]) else {
+        return refuse(session, CmdError::unknown_command(argv));
+    };
+    if !spec.arity_ok(argv.len()) {
+        return refuse(session, CmdError::arity(&String::from_utf8_lossy(&argv[0])));
+    }
+    if !session.authenticated && !spec.has(flags::NO_AUTH) {
+        return refuse(session, CmdError::noauth());
+    }
+    let sub = argv.get(1).map(|a| a.to_ascii_lowercase());
+    match (spec.name, sub.as_deref()) {
+        ("script", Some(b"kill")) if argv.len() == 2 => {
+            let reply = match shared.script.kill() {
+                Ok(()) => Reply::ok(),
+                Err(refused) => Reply::error(refused.text()),
+            };
+            Some((reply, Effect::None))
+        }
+        ("shutdown", _) => {
+            if argv[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) {
+                shared.script.force_kill();
+                Some((Reply::None, Effect::Shutdown(ShutdownMode::NoSave)))
+            } else {
+                Some((Reply::error(BUSY_SCRIPT), Effect::None))
+            }
+        }
+        ("multi", _) if session.multi.is_some() => Some((
+            Reply::error("ERR MULTI calls can not be nested"),
+            Effect::None,
+        )),
+        ("multi", _) => {
+            session.multi = Some(Default::default());
+            Some((Reply::ok(), Effect::None))
+        }
+        ("quit", _) => Some((Reply::ok(), Effect::Close)),
+        _ if spec.has(flags::ALLOW_BUSY) => None,
+        ("exec", _) if session.multi.is_some() => {
+            // `execCommandAbort`; the watched keys are forgotten by the connection's next
+            // command, which holds the lock.
+            session.multi = None;
+            session.stale_watches = !session.watched.is_empty();
+            Some((
+                Reply::error(format!(
+                    "EXECABORT Transaction discarded because of: {BUSY_SCRIPT}"
+                )),
+                Effect::None,
+            ))
+        }
+        _ => refuse(session, CmdError::new(BUSY_SCRIPT)),
     }
 }
 
@@ -240,6 +327,39 @@ fn check_disk_error(engine: &Engine, session: &Session, spec: &Spec) -> Result<(
             format!("MISCONF Errors writing to the AOF file: {error}").into(),
         )),
         None => Ok(()),
+    }
+}
+
+/// True if the CLIENT PAUSE in force covers this command (`processCommand`): every command
+/// under `ALL`; under `WRITE` the ones that may change the dataset or feed the replication
+/// stream, EXEC of a transaction that queued one included. The master's link is not paused.
+fn must_postpone(engine: &mut Engine, session: &Session, spec: &Spec, argv: &[Bytes]) -> bool {
+    use crate::server::pause::PauseMode;
+    if session.is_master_link {
+        return false;
+    }
+    let mode = engine
+        .client_pause(crate::server::unix_ms())
+        .map(|p| p.mode);
+    let may_replicate = |spec: &Spec, argv: &[Bytes]| {
+        if matches!(spec.name, "eval" | "evalsha") {
+            super::scripting::eval_may_replicate(&engine.scripts, argv)
+        } else {
+            spec.has(flags::WRITE | flags::MAY_REPLICATE)
+        }
+    };
+    match mode {
+        None => false,
+        Some(PauseMode::All) => true,
+        Some(PauseMode::Write) => {
+            may_replicate(spec, argv)
+                || (spec.name == "exec"
+                    && session.multi.as_ref().is_some_and(|m| {
+                        m.queued.iter().any(|queued| {
+                            lookup(&queued[0]).is_some_and(|spec| may_replicate(spec, queued))
+                        })
+                    }))
+        }
     }
 }
 
@@ -330,18 +450,26 @@ fn check_role(
             }
         }
         if spec.has(flags::WRITE) && !replica {
-            let (needed, max_lag) = (
-                settings.min_replicas_to_write,
-                settings.min_replicas_max_lag,
-            );
-            if needed > 0 && engine.repl.good_replicas(unix_ms(), max_lag) < needed {
-                return Err(CmdError::new(
-                    "NOREPLICAS Not enough good replicas to write.",
-                ));
-            }
+            check_good_replicas(engine)?;
         }
     }
     Ok(spec)
+}
+
+/// `min-replicas-to-write`: a master refuses writes while fewer replicas than that acknowledged
+/// within `min-replicas-max-lag` seconds.
+pub(super) fn check_good_replicas(engine: &Engine) -> Result<(), CmdError> {
+    let settings = &engine.command_config;
+    let (needed, max_lag) = (
+        settings.min_replicas_to_write,
+        settings.min_replicas_max_lag,
+    );
+    if needed > 0 && engine.repl.good_replicas(unix_ms(), max_lag) < needed {
+        return Err(CmdError::new(
+            "NOREPLICAS Not enough good replicas to write.",
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a checked command and does the bookkeeping that follows it, except serving blocked
@@ -375,11 +503,7 @@ fn run(
         Err(error) => error.into(),
     };
     let usec = (crate::server::unix_us() - started_us).max(0) as u64;
-    if let Some(index) = super::spec_index(spec) {
-        cx.engine
-            .command_stats
-            .record_call(index, usec, reply.is_error());
-    }
+    record_stats(cx.engine, spec, argv, usec, &reply);
     if let Reply::Error(text) = &reply {
         cx.engine.command_stats.record_error(text);
     }
@@ -414,6 +538,55 @@ fn run(
         .total_commands_processed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     (reply, effect)
+}
+
+/// Counts a call in `INFO commandstats`: under the command's name, or for a container command
+/// under its subcommand's (`client|list`). As in Redis, an unknown subcommand is counted
+/// nowhere and a subcommand's wrong number of arguments is a rejected call.
+fn record_stats(
+    engine: &mut Engine,
+    spec: &'static Spec,
+    argv: &[Bytes],
+    usec: u64,
+    reply: &Reply,
+) {
+    let Some(index) = super::spec_index(spec) else {
+        return;
+    };
+    if !is_container(index) || argv.len() < 2 {
+        engine
+            .command_stats
+            .record_call(index, usec, reply.is_error());
+        return;
+    }
+    let Some(name) = super::docs::subcommand_name(spec.name, &argv[1]) else {
+        return;
+    };
+    let wrong_arity = matches!(reply, Reply::Error(text)
+        if text.strip_prefix("ERR wrong number of arguments for '")
+            .is_some_and(|rest| rest.starts_with(name)));
+    if wrong_arity {
+        engine.command_stats.record_subcommand_rejected(name);
+    } else {
+        engine
+            .command_stats
+            .record_subcommand_call(name, usec, reply.is_error());
+    }
+}
+
+/// True if command number `index` of the table has subcommands (computed once).
+fn is_container(index: usize) -> bool {
+    static CONTAINERS: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    CONTAINERS
+        .get_or_init(|| {
+            super::all_specs()
+                .iter()
+                .map(|spec| super::docs::has_subcommands(spec.name))
+                .collect()
+        })
+        .get(index)
+        .copied()
+        .unwrap_or(false)
 }
 
 /// Turns keys that lazy expiry removed into `DEL`s for AOF and replicas, and wakes their

@@ -36,10 +36,16 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("lpos", -3, READONLY, lpos).keys(1, 1, 1),
     Spec::new("lmove", 5, WRITE | DENYOOM, lmove).keys(1, 2, 1),
     Spec::new("rpoplpush", 3, WRITE | DENYOOM, rpoplpush).keys(1, 2, 1),
-    Spec::new("blpop", -3, WRITE | BLOCKING, blpop).keys(1, -2, 1),
-    Spec::new("brpop", -3, WRITE | BLOCKING, brpop).keys(1, -2, 1),
-    Spec::new("blmove", 6, WRITE | DENYOOM | BLOCKING, blmove).keys(1, 2, 1),
-    Spec::new("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, brpoplpush).keys(1, 2, 1),
+    Spec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop).keys(1, -2, 1),
+    Spec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, brpop).keys(1, -2, 1),
+    Spec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, blmove).keys(1, 2, 1),
+    Spec::new(
+        "brpoplpush",
+        4,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        brpoplpush,
+    )
+    .keys(1, 2, 1),
     Spec::new("lmpop", -4, WRITE | MOVABLE_KEYS, lmpop),
     Spec::new("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, blmpop),
 ];

@@ -207,6 +207,14 @@ fn info_memory(cx: &Exec, text: &mut String) {
     line(text, "used_memory_rss_human", memory::human_bytes(rss));
     line(text, "used_memory_peak", peak);
     line(text, "used_memory_peak_human", memory::human_bytes(peak));
+    // Scripts: each call gets a fresh Lua state, so only the cached bodies stay in memory.
+    let scripts = &cx.engine.scripts;
+    let script_bytes: usize = scripts
+        .iter()
+        .map(|(sha, body)| sha.len() + body.len())
+        .sum();
+    line(text, "used_memory_scripts_eval", script_bytes);
+    line(text, "number_of_cached_scripts", scripts.len());
     let (maxmemory, policy) = {
         let config = cx.shared.config();
         (config.maxmemory, config.maxmemory_policy)
@@ -223,7 +231,7 @@ fn info_memory(cx: &Exec, text: &mut String) {
         "mem_fragmentation_ratio",
         format!("{:.2}", rss as f64 / used.max(1) as f64),
     );
-    line(text, "mem_allocator", "libc");
+    line(text, "mem_allocator", memory::ALLOCATOR_NAME);
 }
 
 fn info_persistence(cx: &mut Exec, text: &mut String) {
@@ -827,6 +835,22 @@ mod tests {
         assert!(!two.contains("# Memory"));
         let twice = info_text(&mut h, &["info", "cpu", "all"]);
         assert_eq!(twice.matches("# CPU").count(), 1);
+    }
+
+    #[test]
+    fn commandstats_name_subcommands() {
+        let mut h = Harness::new();
+        h.run(&["client", "id"]);
+        h.run(&["CLIENT", "ID"]);
+        h.run(&["client", "id", "extra"]);
+        h.run(&["client", "nosuchsub"]);
+        h.run(&["config", "get", "maxclients"]);
+        let stats = info_text(&mut h, &["info", "commandstats"]);
+        assert!(stats.contains("cmdstat_client|id:calls=2,"), "{stats}");
+        assert!(stats.contains("rejected_calls=1,failed_calls=0\r\n"));
+        assert!(stats.contains("cmdstat_config|get:calls=1,"));
+        assert!(!stats.contains("cmdstat_client:"));
+        assert!(!stats.contains("nosuchsub"));
     }
 
     #[test]

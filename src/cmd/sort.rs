@@ -124,9 +124,10 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
     };
     let mut dont_sort = options.by.is_some_and(|p| !p.contains(&b'*'));
     let mut alpha = options.alpha;
-    // A set's order differs between servers: a stored "unsorted" result is sorted by element
-    // so replicas and the AOF get the same list, as Redis does.
-    if dont_sort && options.store.is_some() && matches!(cx.db().peek(key), Some(Value::Set(_))) {
+    // A set's order differs between servers: a stored "unsorted" result, or one a script
+    // sees, is sorted by element so replicas and the AOF get the same list, as Redis does.
+    let stable_needed = options.store.is_some() || cx.session.in_script;
+    if dont_sort && stable_needed && matches!(cx.db().peek(key), Some(Value::Set(_))) {
         dont_sort = false;
         alpha = true;
     }

@@ -66,8 +66,8 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("zscan", -3, READONLY, zscan).keys(1, 1, 1),
     Spec::new("zmpop", -4, WRITE | MOVABLE_KEYS, zmpop),
     Spec::new("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, bzmpop),
-    Spec::new("bzpopmin", -3, WRITE | FAST | BLOCKING, bzpopmin).keys(1, -2, 1),
-    Spec::new("bzpopmax", -3, WRITE | FAST | BLOCKING, bzpopmax).keys(1, -2, 1),
+    Spec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmin).keys(1, -2, 1),
+    Spec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, bzpopmax).keys(1, -2, 1),
     Spec::new("zintercard", -3, READONLY | MOVABLE_KEYS, zintercard),
     Spec::new("zrandmember", -2, READONLY, zrandmember).keys(1, 1, 1),
 ];

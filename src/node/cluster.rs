@@ -359,9 +359,16 @@ fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: 
                     engine.dbs[0].remove(&k);
                 }
             }
-            Output::PauseWrites(_) => {
-                // Client pausing is not built yet: the master keeps taking writes during a
-                // manual failover, and the replica waits for an offset match until timeout.
+            Output::PauseWrites(until) => {
+                // A master in a manual failover holds writes, so that its replica can catch up
+                // to a final offset (CLIENT PAUSE WRITE's mechanism).
+                match until {
+                    Some(until) => {
+                        engine.pause_clients(crate::server::pause::PauseMode::Write, until as i64)
+                    }
+                    None => engine.unpause_clients(),
+                }
+                crate::server::pause::wake_paused(shared);
             }
             Output::Event(e) => shared.emit(e),
         }

@@ -50,6 +50,13 @@ enum Next {
     Flush,
     /// A blocking command is waiting for data.
     Block(Blocked),
+    /// CLIENT PAUSE postponed this command: run it again once the pause ends.
+    Postpone(Vec<Bytes>),
+    /// A Lua script to run on a thread of its own (see [`crate::server::script_run`]).
+    Script(Vec<Bytes>),
+    /// Another client's script holds the keyspace: run this command once the script is busy
+    /// (then it may be answered without the keyspace) or, `until_end`, once it is done.
+    AwaitScript { argv: Vec<Bytes>, until_end: bool },
     /// Flush and close.
     Close,
     /// Hand the socket to the replication master side.
@@ -83,10 +90,20 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     let mut push: Option<PushSource> = None;
     let mut shutdown = shared.shutdown_signal();
     let mut limits = ConnLimits::read(&shared);
+    // A command to run before what is buffered after it (postponed by CLIENT PAUSE, or waiting
+    // for a script), and whether it already started (CLIENT REPLY SKIP counted it).
+    let mut postponed: Option<Pending> = None;
 
     'connection: loop {
         // Run what is buffered.
-        let next = run_batch(&shared, &mut session, &mut parser, &mut input, &mut output);
+        let next = run_batch(
+            &shared,
+            &mut session,
+            &mut parser,
+            &mut postponed,
+            &mut input,
+            &mut output,
+        );
         if push.is_none() {
             push = session.push_source.take();
         }
@@ -141,28 +158,116 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                 // (else it would still take data when a key is pushed to), and pipelined
                 // commands stay buffered until the blocked one is answered, as in Redis.
                 let wait = wait_blocked(&shared, &session, blocked);
-                tokio::pin!(wait);
-                let reply = loop {
-                    tokio::select! {
-                        reply = &mut wait => break reply,
-                        read = read_some(&stream, &mut input) => match read {
-                            Ok(n) if n > 0 && (input.len() as u64) <= limits.query_buffer =>
-                            {
-                                Stats::add(&shared.stats.net_input_bytes, n as u64);
-                            }
-                            _ => break None,
-                        },
-                        _ = handle.killed() => break None,
-                        _ = shutdown.changed() => break None,
-                    }
-                };
-                let Some(reply) = reply else {
+                let reply = wait_reading(
+                    &shared,
+                    &stream,
+                    &mut input,
+                    limits.query_buffer,
+                    &handle,
+                    &mut shutdown,
+                    wait,
+                )
+                .await;
+                let Some(reply) = reply.flatten() else {
                     shared.engine().unblock(session.id);
                     break;
                 };
                 session
                     .filter_reply(reply)
                     .encode(session.resp3, &mut output);
+                continue;
+            }
+            Next::Postpone(argv) => {
+                postponed = Some(Pending {
+                    argv,
+                    started: true,
+                });
+                handle.meta().blocked = true;
+                let wait = wait_for_unpause(&shared);
+                let woken = wait_reading(
+                    &shared,
+                    &stream,
+                    &mut input,
+                    limits.query_buffer,
+                    &handle,
+                    &mut shutdown,
+                    wait,
+                )
+                .await;
+                handle.meta().blocked = false;
+                if woken.is_none() {
+                    break;
+                }
+                continue;
+            }
+            Next::AwaitScript { argv, until_end } => {
+                postponed = Some(Pending {
+                    argv,
+                    started: false,
+                });
+                let wait = wait_for_script(&shared, until_end);
+                let woken = wait_reading(
+                    &shared,
+                    &stream,
+                    &mut input,
+                    limits.query_buffer,
+                    &handle,
+                    &mut shutdown,
+                    wait,
+                )
+                .await;
+                if woken.is_none() {
+                    break;
+                }
+                continue;
+            }
+            Next::Script(argv) => {
+                let Some((reply, effect)) =
+                    run_script_off_thread(&shared, &mut session, argv.clone()).await
+                else {
+                    break;
+                };
+                session
+                    .filter_reply(reply)
+                    .encode(session.resp3, &mut output);
+                match effect {
+                    Effect::Close => {
+                        let queued = || 0;
+                        let limit = limits.output(&session);
+                        let _ =
+                            write_output(&shared, &mut stream, &mut output, limit, &handle, queued)
+                                .await;
+                        break;
+                    }
+                    Effect::Shutdown(mode) => {
+                        shared.request_shutdown(mode);
+                        break;
+                    }
+                    Effect::Postpone => {
+                        // CLIENT PAUSE holds the script: wait, then try it again.
+                        postponed = Some(Pending {
+                            argv,
+                            started: true,
+                        });
+                        handle.meta().blocked = true;
+                        let wait = wait_for_unpause(&shared);
+                        let woken = wait_reading(
+                            &shared,
+                            &stream,
+                            &mut input,
+                            limits.query_buffer,
+                            &handle,
+                            &mut shutdown,
+                            wait,
+                        )
+                        .await;
+                        handle.meta().blocked = false;
+                        if woken.is_none() {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
                 continue;
             }
             Next::Read => {}
@@ -378,11 +483,20 @@ fn run_batch(
     shared: &Shared,
     session: &mut Session,
     parser: &mut RequestParser,
+    postponed: &mut Option<Pending>,
     input: &mut BytesMut,
     output: &mut BytesMut,
 ) -> Next {
     let mut engine = None;
-    let next = run_requests(shared, session, parser, input, output, &mut engine);
+    let next = run_requests(
+        shared,
+        session,
+        parser,
+        postponed,
+        input,
+        output,
+        &mut engine,
+    );
     if let Some(engine) = engine.as_mut() {
         crate::server::propagation::flush(shared, engine);
     }
@@ -394,12 +508,17 @@ fn run_requests<'a>(
     shared: &'a Shared,
     session: &mut Session,
     parser: &mut RequestParser,
+    postponed: &mut Option<Pending>,
     input: &mut BytesMut,
     output: &mut BytesMut,
     engine: &mut Option<std::sync::MutexGuard<'a, crate::server::engine::Engine>>,
 ) -> Next {
     loop {
-        let argv = match parser.parse(input) {
+        let (parsed, started) = match postponed.take() {
+            Some(pending) => (Ok(Some(pending.argv)), pending.started),
+            None => (parser.parse(input), false),
+        };
+        let argv = match parsed {
             Ok(Some(argv)) => argv,
             Ok(None) => return Next::Read,
             Err(error) => {
@@ -414,8 +533,44 @@ fn run_requests<'a>(
         if argv.is_empty() {
             continue;
         }
+        // While another client's script holds the keyspace, this connection must not wait
+        // for the lock (the script could then never be killed).
+        if engine.is_none() && shared.script.is_pending() {
+            if !shared.script.is_busy() {
+                return Next::AwaitScript {
+                    argv,
+                    until_end: false,
+                };
+            }
+            let Some((reply, effect)) = cmd::exec::call_while_busy(shared, session, &argv) else {
+                return Next::AwaitScript {
+                    argv,
+                    until_end: true,
+                };
+            };
+            if !started {
+                session.start_command();
+            }
+            session.filter_reply(reply).encode(session.resp3, output);
+            match effect {
+                Effect::Close => return Next::Close,
+                Effect::Shutdown(mode) => {
+                    shared.request_shutdown(mode);
+                    return Next::Close;
+                }
+                _ => continue,
+            }
+        }
+        if is_script_call(&argv) && session.multi.is_none() {
+            if !started {
+                session.start_command();
+            }
+            return Next::Script(argv);
+        }
         let engine = engine.get_or_insert_with(|| shared.engine());
-        session.start_command();
+        if !started {
+            session.start_command();
+        }
         let (reply, effect) = cmd::call(shared, engine, session, &argv);
         parser.authenticated = session.authenticated;
         session.filter_reply(reply).encode(session.resp3, output);
@@ -427,6 +582,7 @@ fn run_requests<'a>(
                 return Next::Close;
             }
             Effect::Replicate(request) => return Next::Replicate(request),
+            Effect::Postpone => return Next::Postpone(argv),
             Effect::Wait {
                 replicas,
                 offset,
@@ -466,9 +622,127 @@ fn run_requests<'a>(
     }
 }
 
+/// A command to run again before what is buffered after it.
+struct Pending {
+    argv: Vec<Bytes>,
+    /// It already started (CLIENT REPLY SKIP counted it).
+    started: bool,
+}
+
+/// True for EVAL, EVALSHA and their read-only forms, which run on a thread of their own
+/// (the first byte is checked first: this runs for every command).
+fn is_script_call(argv: &[Bytes]) -> bool {
+    argv[0]
+        .first()
+        .is_some_and(|b| b.eq_ignore_ascii_case(&b'e'))
+        && cmd::lookup(&argv[0])
+            .is_some_and(|spec| matches!(spec.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro"))
+}
+
+/// Runs a client's script on a blocking-pool thread holding the keyspace lock, so that this
+/// thread keeps serving the other connections (BUSY, SCRIPT KILL) meanwhile. The session goes
+/// with it and comes back. `None` if the thread failed (the connection is closed).
+async fn run_script_off_thread(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    argv: Vec<Bytes>,
+) -> Option<(Reply, Effect)> {
+    /// Ends the script's run however its thread leaves (a panic included).
+    struct EndOnDrop(Arc<crate::server::script_run::ScriptRun>);
+    impl Drop for EndOnDrop {
+        fn drop(&mut self) {
+            self.0.end();
+        }
+    }
+    let placeholder = Session::new(session.id, session.addr.clone(), false);
+    let owned = std::mem::replace(session, placeholder);
+    let task_shared = shared.clone();
+    shared.script.begin();
+    let job = tokio::task::spawn_blocking(move || {
+        let _end = EndOnDrop(task_shared.script.clone());
+        let mut session = owned;
+        let outcome = {
+            let mut engine = task_shared.engine();
+            let outcome = cmd::call(&task_shared, &mut engine, &mut session, &argv);
+            crate::server::propagation::flush(&task_shared, &mut engine);
+            outcome
+        };
+        (session, outcome)
+    });
+    match job.await {
+        Ok((owned, outcome)) => {
+            *session = owned;
+            Some(outcome)
+        }
+        Err(_) => None,
+    }
+}
+
+/// Waits until the running script is busy (or, `until_end`, until it is done).
+async fn wait_for_script(shared: &Shared, until_end: bool) {
+    let mut changes = shared.script.subscribe();
+    loop {
+        let script = &shared.script;
+        if !script.is_pending() || (!until_end && script.is_busy()) {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// BLMOVE and BRPOPLPUSH answer a nil bulk on timeout; the other blocking pops a nil array.
 fn is_single_value_pop(name: &Bytes) -> bool {
     name.eq_ignore_ascii_case(b"blmove") || name.eq_ignore_ascii_case(b"brpoplpush")
+}
+
+/// Waits for `event` while still reading the socket, so that a client that disconnects stops
+/// waiting and what it pipelines meanwhile stays buffered. `None` if the connection must close
+/// (closed, over the query buffer limit, killed, shutdown).
+#[allow(clippy::too_many_arguments)]
+async fn wait_reading<T>(
+    shared: &Shared,
+    stream: &TcpStream,
+    input: &mut BytesMut,
+    query_buffer_limit: u64,
+    handle: &ClientHandle,
+    shutdown: &mut tokio::sync::watch::Receiver<Option<crate::server::ShutdownMode>>,
+    event: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(event);
+    loop {
+        tokio::select! {
+            outcome = &mut event => return Some(outcome),
+            read = read_some(stream, input) => match read {
+                Ok(n) if n > 0 && (input.len() as u64) <= query_buffer_limit => {
+                    Stats::add(&shared.stats.net_input_bytes, n as u64);
+                }
+                _ => return None,
+            },
+            _ = handle.killed() => return None,
+            _ = shutdown.changed() => return None,
+        }
+    }
+}
+
+/// Waits until the CLIENT PAUSE that postponed a command may have ended: CLIENT UNPAUSE, or
+/// its end time. The command is then tried again (a new pause may hold it once more).
+async fn wait_for_unpause(shared: &Shared) {
+    // Subscribed before reading the pause, so an UNPAUSE in between is not missed.
+    let mut changes = shared.pause_changes.subscribe();
+    let until = shared
+        .engine()
+        .client_pause(crate::server::unix_ms())
+        .map(|pause| pause.until_ms);
+    let Some(until) = until else {
+        return;
+    };
+    let left = Duration::from_millis((until - crate::server::unix_ms()).max(0) as u64 + 1);
+    tokio::select! {
+        _ = tokio::time::sleep(left) => {}
+        _ = changes.changed() => {}
+    }
 }
 
 /// Waits for a blocked command's reply or its timeout. `None` if the waiter vanished.
@@ -569,6 +843,7 @@ fn disconnect(shared: &Shared, session: &mut Session) {
         let mut engine = shared.engine();
         engine.unwatch_all(session.id, &session.watched);
         engine.unblock(session.id);
+        engine.resume(session.id);
     }
     if !session.channels.is_empty()
         || !session.patterns.is_empty()

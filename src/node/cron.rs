@@ -19,6 +19,9 @@ pub async fn run(shared: Arc<Shared>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        // A client's script holds the keyspace: the tick waits for it, without blocking the
+        // thread the connections (and SCRIPT KILL) are served on.
+        shared.script.idle().await;
         super::serve_replica::tick(&shared);
         check_bgsave(&shared);
         check_diskless_child(&shared);
@@ -37,6 +40,10 @@ pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
     let mut engine = shared.engine();
     let now = unix_ms();
     let engine = &mut *engine;
+    // A client pause keeps the dataset static; checking it also ends one whose time passed.
+    if engine.clients_paused(now) {
+        return;
+    }
     for db in 0..engine.dbs.len() {
         loop {
             let (sampled, expired) =

@@ -206,6 +206,9 @@ impl Driver {
     async fn carry_out(&mut self, outputs: Vec<Output>) {
         let mut queue: VecDeque<Output> = outputs.into();
         while let Some(output) = queue.pop_front() {
+            // A client's script holds the keyspace: wait without blocking the connections'
+            // thread (see `server::script_run`).
+            self.shared.script.idle().await;
             let more = match output {
                 Output::Connect => self.connect().await,
                 Output::Send(bytes) => self.write(&bytes).await,

@@ -208,6 +208,8 @@ pub async fn serve_replica(
         .hard_bytes as usize;
     let (sink, source) = stream_channel(limit);
     let link = ReplicaLink::new(handle.id, ip, port, sink.with_fd(fd), unix_ms());
+    // A client's script holds the keyspace: wait without blocking the connections' thread.
+    shared.script.idle().await;
     {
         let settings = settings(&shared);
         let mut guard = shared.engine();
@@ -226,6 +228,7 @@ pub async fn serve_replica(
         carry_out(&shared, engine, outputs);
     }
     run(&shared, stream, &handle, source, &addr, pending).await;
+    shared.script.idle().await;
     shared.engine().repl.replica_gone(handle.id);
     shared.emit(Event::ReplicaLinkLost { addr });
 }
@@ -269,6 +272,8 @@ async fn run(
     let mut streaming = false;
     let mut shutdown = shared.shutdown_signal();
     loop {
+        // A client's script holds the keyspace: wait without blocking the connections' thread.
+        shared.script.idle().await;
         // What the replica sent: REPLCONF ACK <offset>.
         while let Ok(Some(argv)) = parser.parse(&mut input) {
             if argv.len() >= 3
@@ -318,6 +323,7 @@ async fn run(
                     {
                         return;
                     }
+                    shared.script.idle().await;
                     let mut engine = shared.engine();
                     let outputs = engine.repl.rdb_sent(unix_ms(), handle.id, rdb.len());
                     carry_out(shared, &mut engine, outputs);

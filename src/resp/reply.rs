@@ -78,16 +78,8 @@ impl Reply {
     /// Appends the encoding of this reply to `out`.
     pub fn encode(&self, resp3: bool, out: &mut BytesMut) {
         match self {
-            Reply::Simple(s) => {
-                out.put_u8(b'+');
-                out.extend_from_slice(s);
-                out.extend_from_slice(b"\r\n");
-            }
-            Reply::Error(e) => {
-                out.put_u8(b'-');
-                out.extend_from_slice(e.as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
+            Reply::Simple(s) => put_line(out, b'+', s),
+            Reply::Error(e) => put_line(out, b'-', e.as_bytes()),
             Reply::Int(n) => put_header(out, b':', *n),
             Reply::Bulk(b) => put_bulk(out, b),
             Reply::Null if resp3 => out.extend_from_slice(b"_\r\n"),
@@ -152,6 +144,21 @@ impl Reply {
             Reply::None => {}
         }
     }
+}
+
+/// Appends a one-line reply (status or error). A CR or LF inside would break the protocol, so
+/// each becomes a space, as Redis's `addReplyErrorLength` / `addReplyStatusLength` callers map
+/// them (an unknown command quoting a multi-line argument, a script's status reply).
+fn put_line(out: &mut BytesMut, kind: u8, text: &[u8]) {
+    out.put_u8(kind);
+    let start = out.len();
+    out.extend_from_slice(text);
+    for byte in &mut out[start..] {
+        if *byte == b'\r' || *byte == b'\n' {
+            *byte = b' ';
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 fn put_header(out: &mut BytesMut, kind: u8, n: i64) {

@@ -4,7 +4,8 @@
 //!
 //! Kept in the [`Engine`](super::engine::Engine), so the command path updates them under the
 //! lock it already holds: one vector slot per command (indexed by the command's position in the
-//! table), no hashing on the hot path.
+//! table), no hashing on the hot path. A container command's subcommands (`CLIENT LIST`) are
+//! counted under their own names (`client|list`), as Redis counts them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,6 +28,8 @@ const ERROR_KINDS_LIMIT: usize = 128;
 #[derive(Debug, Clone, Default)]
 pub struct CommandStats {
     commands: Vec<CommandStat>,
+    /// Subcommands by full name (`client|list`).
+    subcommands: BTreeMap<&'static str, CommandStat>,
     errors: BTreeMap<String, u64>,
 }
 
@@ -53,6 +56,27 @@ impl CommandStats {
         self.slot(command).rejected_calls += 1;
     }
 
+    /// Subcommand `name` (`client|list`) ran for `usec` microseconds; `failed` if it answered
+    /// an error.
+    pub fn record_subcommand_call(&mut self, name: &'static str, usec: u64, failed: bool) {
+        let stat = self.subcommands.entry(name).or_default();
+        stat.calls += 1;
+        stat.usec += usec;
+        if failed {
+            stat.failed_calls += 1;
+        }
+    }
+
+    /// Subcommand `name` was refused (wrong number of arguments).
+    pub fn record_subcommand_rejected(&mut self, name: &'static str) {
+        self.subcommands.entry(name).or_default().rejected_calls += 1;
+    }
+
+    /// The counters of subcommand `name` (`client|list`).
+    pub fn get_subcommand(&self, name: &str) -> CommandStat {
+        self.subcommands.get(name).copied().unwrap_or_default()
+    }
+
     /// An error reply was sent: counted by its code (the first word, `ERR`, `WRONGTYPE`...).
     pub fn record_error(&mut self, text: &str) {
         let code = text.split(' ').next().unwrap_or("ERR");
@@ -71,14 +95,17 @@ impl CommandStats {
     /// Forgets everything (CONFIG RESETSTAT).
     pub fn reset(&mut self) {
         self.commands.clear();
+        self.subcommands.clear();
         self.errors.clear();
     }
 
-    /// The `# Commandstats` lines for commands that were called or refused; `name(i)` names
-    /// command number `i`.
+    /// The `# Commandstats` lines for commands and subcommands that were called or refused;
+    /// `name(i)` names command number `i`.
     pub fn write_commandstats(&self, text: &mut String, name: impl Fn(usize) -> &'static str) {
         text.push_str("# Commandstats\r\n");
-        for (index, stat) in self.commands.iter().enumerate() {
+        let commands = self.commands.iter().enumerate().map(|(i, s)| (name(i), s));
+        let subcommands = self.subcommands.iter().map(|(name, s)| (*name, s));
+        for (name, stat) in commands.chain(subcommands) {
             if stat.calls == 0 && stat.rejected_calls == 0 && stat.failed_calls == 0 {
                 continue;
             }
@@ -90,7 +117,7 @@ impl CommandStats {
             let _ = write!(
                 text,
                 "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
-                name(index),
+                name,
                 stat.calls,
                 stat.usec,
                 per_call,
@@ -134,7 +161,16 @@ mod tests {
             text,
             "# Errorstats\r\nerrorstat_ERR:count=2\r\nerrorstat_WRONGTYPE:count=1\r\n"
         );
+        stats.record_subcommand_call("client|list", 4, false);
+        stats.record_subcommand_rejected("client|kill");
+        let mut text = String::new();
+        stats.write_commandstats(&mut text, |_| "get");
+        assert!(text.ends_with(
+            "cmdstat_client|kill:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n\
+             cmdstat_client|list:calls=1,usec=4,usec_per_call=4.00,rejected_calls=0,failed_calls=0\r\n"
+        ));
         stats.reset();
         assert_eq!(stats.get(2), CommandStat::default());
+        assert_eq!(stats.get_subcommand("client|list"), CommandStat::default());
     }
 }

@@ -90,6 +90,8 @@ pub struct Engine {
     /// The settings the command path reads per command (see
     /// [`command_config`](super::command_config)).
     pub command_config: super::command_config::CommandConfig,
+    /// CLIENT PAUSE and the clients it holds.
+    pub pause: super::pause::PauseState,
     watches: HashMap<(usize, Bytes), Vec<ClientId>>,
     dirty_cas: HashSet<ClientId>,
     blocked: HashMap<(usize, Bytes), VecDeque<ClientId>>,
@@ -116,6 +118,7 @@ impl Engine {
             scripts: HashMap::new(),
             cluster: None,
             command_config: Default::default(),
+            pause: Default::default(),
             watches: HashMap::new(),
             dirty_cas: HashSet::new(),
             blocked: HashMap::new(),
@@ -224,9 +227,10 @@ impl Engine {
         Some(waiter)
     }
 
-    /// Number of blocked clients (`INFO clients: blocked_clients`).
+    /// Number of blocked clients (`INFO clients: blocked_clients`): on keys, or postponed
+    /// by CLIENT PAUSE.
     pub fn blocked_clients(&self) -> usize {
-        self.waiters.len()
+        self.waiters.len() + self.pause.postponed_clients()
     }
 
     /// Takes the keys that became ready since the last call.

@@ -117,6 +117,11 @@ pub fn make_room(engine: &mut Engine) -> Result<(), OutOfMemory> {
     if limits.maxmemory == 0 || (settings.replica_ignore_maxmemory && engine.repl.is_replica()) {
         return Ok(());
     }
+    // A client pause keeps the dataset static: nothing is evicted, nothing refused
+    // (`isSafeToPerformEvictions`).
+    if engine.clients_paused(crate::server::unix_ms()) {
+        return Ok(());
+    }
     evict(engine, &limits, crate::server::unix_ms(), |_| {
         super::memory::used_memory() as u64
     })

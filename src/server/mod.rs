@@ -18,10 +18,12 @@ pub mod eviction;
 pub mod log;
 pub mod memory;
 pub mod notify;
+pub mod pause;
 pub mod persistence;
 pub mod propagation;
 pub mod pubsub;
 pub mod role;
+pub mod script_run;
 pub mod session;
 
 use std::path::PathBuf;
@@ -119,6 +121,10 @@ pub struct Shared {
     /// The replica-link generation after each role change ([`role::change_role`]); the
     /// runtime starts the link task for it.
     pub role_changes: watch::Sender<u64>,
+    /// The client script running off the connections' thread, if any.
+    pub script: std::sync::Arc<script_run::ScriptRun>,
+    /// Bumped when CLIENT UNPAUSE ends a pause: clients it postponed check it again.
+    pub pause_changes: watch::Sender<u64>,
     /// Faults to apply to peer links; only on a node started with `--lab-faults`.
     pub faults: Option<std::sync::Arc<crate::net::FaultTable>>,
     /// Set to ask every task to stop.
@@ -157,6 +163,8 @@ impl Shared {
             shutdown,
             cluster_wake: tokio::sync::Notify::new(),
             role_changes: watch::channel(0).0,
+            pause_changes: watch::channel(0).0,
+            script: Default::default(),
             faults: None,
         }
     }

@@ -69,10 +69,11 @@ pub fn change_role(
             if engine.repl.master.is_none() {
                 return RoleChange::Unchanged;
             }
-            set_expiry(engine, ExpiryMode::Delete);
             engine.propagate = true;
             let repl = &mut engine.repl;
             repl.master = None;
+            apply_expiry_mode(engine);
+            let repl = &mut engine.repl;
             repl.next_generation += 1;
             repl.shift_replid(&mut engine.rng);
             repl.ensure_backlog();
@@ -130,9 +131,10 @@ pub fn change_role(
 // ANCHOR_END: change_role
 
 /// Sets every db's expiry mode from the current role (after a role change, and after a load
-/// replaced the dbs).
+/// replaced the dbs): a replica, or any node while CLIENT PAUSE holds the dataset static,
+/// hides expired keys without deleting them.
 pub fn apply_expiry_mode(engine: &mut Engine) {
-    let mode = if engine.repl.master.is_some() {
+    let mode = if engine.repl.master.is_some() || engine.pause.is_set() {
         ExpiryMode::HideOnly
     } else {
         ExpiryMode::Delete

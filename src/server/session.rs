@@ -70,6 +70,11 @@ pub struct Session {
     pub asking: bool,
     /// Cluster: READONLY was sent; a replica serves reads of its master's slots.
     pub cluster_readonly: bool,
+    /// A transaction was aborted while the keyspace was locked by a busy script: its WATCHes
+    /// are dropped by the next command that holds the lock.
+    pub stale_watches: bool,
+    /// A Lua script is running commands on this session (`CLIENT_SCRIPT`).
+    pub in_script: bool,
 }
 
 /// `CLIENT REPLY ON|OFF|SKIP` state (Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT`, `_SKIP`).
@@ -129,6 +134,8 @@ impl Session {
             reply_mode: ReplyMode::On,
             asking: false,
             cluster_readonly: false,
+            stale_watches: false,
+            in_script: false,
         }
     }
 

@@ -4,7 +4,9 @@
 //! Each call runs in a fresh Lua state with the `base`, `table`, `string` and `math` libraries
 //! (no `os`, `io`, `loadfile`, `dofile`), the `redis` table, `KEYS` and `ARGV`, and a global
 //! table that refuses new globals and reads of undefined ones, as Redis's sandbox does. Scripts
-//! are cached by SHA1 in the engine for EVALSHA.
+//! are cached by SHA1 in the engine for EVALSHA. A `#!lua flags=...` first line declares the
+//! script's flags as in Redis 7 (`no-writes` makes it read-only, so it also runs during CLIENT
+//! PAUSE WRITE); without one the script runs in the compatible mode (may write).
 //!
 //! `redis.call` runs a command through the same path as a client's (with the checks a script
 //! gets: unknown command, arity, commands denied to scripts, writes in a read-only script); an
@@ -13,14 +15,21 @@
 //! replicated: each command the script ran is propagated on its own, and a script that
 //! propagated more than one is wrapped in MULTI/EXEC so AOF and replicas apply it atomically.
 //!
-//! A script that runs longer than `busy-reply-threshold` is stopped with an error (Redis lets it
-//! run and answers other clients BUSY until SCRIPT KILL; redislab serves all connections on one
-//! thread, so nothing else could run meanwhile).
+//! A client's script runs on a thread of its own (the connection hands it over, see
+//! [`crate::server::script_run`]): past `busy-reply-threshold` it is "busy", other clients get
+//! `-BUSY` and SCRIPT KILL stops it through the Lua hook. A script run in place (inside EXEC,
+//! from the AOF) cannot be reached by SCRIPT KILL and is stopped at the threshold instead.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mlua::{Lua, LuaOptions, MultiValue, StdLib, Table, Value as LuaValue};
+
+mod bit;
+mod cjson;
+mod cmsgpack;
+mod structlib;
 
 use super::flags::*;
 use super::{lookup, Args, CmdError, Exec, Spec};
@@ -137,10 +146,91 @@ fn script(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
 }
 
+/// What a script declared on a `#!lua flags=...` first line (`evalExtractShebangFlags`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    /// No shebang: the script runs as before Redis 7 (may write, may replicate).
+    pub compat: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+/// The flags of `body` and the length of its shebang line (without its newline, which stays
+/// so that line numbers in errors are the user's). Errors are Redis's texts.
+pub fn script_flags(body: &[u8]) -> Result<(ScriptFlags, usize), CmdError> {
+    if !body.starts_with(b"#!") {
+        let flags = ScriptFlags {
+            compat: true,
+            ..Default::default()
+        };
+        return Ok((flags, 0));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(CmdError::new("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split_ascii_whitespace();
+    match parts.next() {
+        None => return Err(CmdError::new("ERR Invalid engine in script shebang")),
+        Some("#!lua") => {}
+        Some(engine) => {
+            return Err(CmdError(
+                format!("ERR Unexpected engine in script shebang: {engine}").into(),
+            ))
+        }
+    }
+    let mut flags = ScriptFlags::default();
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(CmdError(
+                format!("ERR Unknown lua shebang option: {part}").into(),
+            ));
+        };
+        for flag in list.split(',') {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" => flags.allow_stale = true,
+                "no-cluster" => flags.no_cluster = true,
+                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                "" if list.is_empty() => {}
+                other => {
+                    return Err(CmdError(
+                        format!("ERR Unexpected flag in script shebang: {other}").into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok((flags, end))
+}
+
+/// True if EVAL/EVALSHA `argv` may write or feed the replication stream, as CLIENT PAUSE
+/// WRITE judges it (`evalGetCommandFlags`): a script without a shebang may, one with a shebang
+/// unless it declared `no-writes`. An unknown SHA may not (it fails at once).
+pub fn eval_may_replicate(scripts: &HashMap<String, Bytes>, argv: &[Bytes]) -> bool {
+    let Some(script) = argv.get(1) else {
+        return true;
+    };
+    let body = if argv[0].eq_ignore_ascii_case(b"evalsha") {
+        match scripts.get(&String::from_utf8_lossy(script).to_ascii_lowercase()) {
+            Some(body) => body,
+            None => return false,
+        }
+    } else {
+        script
+    };
+    script_flags(body).map_or(true, |(flags, _)| !flags.no_writes)
+}
+
 /// Fails with Redis's text if `body` does not compile.
 fn compile_check(body: &[u8]) -> Result<(), CmdError> {
+    let (_, shebang) = script_flags(body)?;
     let lua = Lua::new_with(StdLib::NONE, LuaOptions::new()).map_err(lua_setup_error)?;
-    lua.load(body)
+    lua.load(&body[shebang..])
         .set_name("@user_script")
         .into_function()
         .map(|_| ())
@@ -188,6 +278,9 @@ fn run_script(
     }
     let rest = args.rest();
     let (keys, argv) = rest.split_at(numkeys as usize);
+    let (flags, shebang) = script_flags(&body)?;
+    let declared_read_only = check_declared_flags(cx, flags, read_only)?;
+    let read_only = read_only || declared_read_only;
 
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
@@ -195,7 +288,7 @@ fn run_script(
     )
     .map_err(lua_setup_error)?;
     let function = lua
-        .load(&body[..])
+        .load(&body[shebang..])
         .set_name("@user_script")
         .into_function()
         .map_err(compile_error)?;
@@ -208,8 +301,10 @@ fn run_script(
     let wrap = cx.session.may_block;
     let first_propagated = cx.engine.propagated.len();
     cx.session.may_block = false;
+    let in_script = std::mem::replace(&mut cx.session.in_script, true);
     let sha = sha1_hex(&body);
     let outcome = run_in_lua(cx, &lua, function, keys, argv, read_only, &sha);
+    cx.session.in_script = in_script;
     cx.session.may_block = wrap;
     cx.session.db = outer_db;
     cx.propagate_nothing();
@@ -231,6 +326,41 @@ fn run_script(
     outcome
 }
 
+/// The checks a script with a shebang gets before it runs (`scriptPrepareForRun`). Returns
+/// true if the script must not write (it declared `no-writes`).
+fn check_declared_flags(
+    cx: &mut Exec,
+    flags: ScriptFlags,
+    read_only_command: bool,
+) -> Result<bool, CmdError> {
+    if flags.compat {
+        return Ok(false);
+    }
+    if flags.no_writes {
+        return Ok(true);
+    }
+    let replica = cx.engine.repl.is_replica();
+    if replica && cx.shared.config().replica_read_only && !cx.session.is_master_link {
+        return Err(CmdError::new(
+            "READONLY Can not run script with write flag on readonly replica",
+        ));
+    }
+    if read_only_command {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    if !replica {
+        super::exec::check_good_replicas(cx.engine)?;
+    }
+    if !flags.allow_oom && crate::server::eviction::make_room(cx.engine).is_err() {
+        return Err(CmdError::new(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
+    Ok(false)
+}
+
 /// Sets up the sandbox, runs `function` and converts its result.
 fn run_in_lua(
     cx: &mut Exec,
@@ -243,16 +373,30 @@ fn run_in_lua(
 ) -> Result<Reply, CmdError> {
     let limit = time_limit(cx);
     let started = Instant::now();
+    // A client's script runs on its own thread (see `server::script_run`): past the limit it
+    // becomes busy and runs on until it ends or SCRIPT KILL stops it. A script run in place
+    // (inside EXEC, from the AOF) cannot be reached by SCRIPT KILL, so it is stopped at the
+    // limit instead.
+    let script = cx.shared.script.clone();
+    let off_thread = script.is_pending();
+    let stop = move || {
+        if !off_thread {
+            return (started.elapsed() > limit)
+                .then_some("ERR Script killed: it ran longer than busy-reply-threshold");
+        }
+        if started.elapsed() > limit {
+            script.mark_busy();
+        }
+        script
+            .stop_requested()
+            .then_some("ERR Script killed by user with SCRIPT KILL...")
+    };
+    let hook_stop = stop.clone();
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(100_000),
-        move |_, _| {
-            if started.elapsed() > limit {
-                Err(mlua::Error::RuntimeError(
-                    "ERR Script killed: it ran longer than busy-reply-threshold".into(),
-                ))
-            } else {
-                Ok(())
-            }
+        move |_, _| match hook_stop() {
+            Some(text) => Err(mlua::Error::RuntimeError(text.into())),
+            None => Ok(()),
         },
     );
     let cx_cell = std::cell::RefCell::new(&mut *cx);
@@ -273,12 +417,12 @@ fn run_in_lua(
                 reply => reply_to_lua(lua, reply),
             }
         })?;
-        install_sandbox(lua, call, pcall, keys, argv, (started, limit))?;
+        let env = install_sandbox(lua, call, pcall, keys, argv, move || stop().is_some())?;
         let trampoline: mlua::Function = lua
-            .load("local f = ...; return pcall(f)")
+            .load("local f, env = ...; setfenv(f, env); return pcall(f)")
             .set_name("=trampoline")
             .into_function()?;
-        trampoline.call::<_, MultiValue>(function)
+        trampoline.call::<_, MultiValue>((function, env))
     });
     let values = match result {
         Ok(values) => values,
@@ -350,17 +494,21 @@ fn script_error(value: &LuaValue) -> (String, Option<i32>) {
     }
 }
 
-/// Builds the `redis` table, KEYS, ARGV and the global-variable guard.
-fn install_sandbox(
-    lua: &Lua,
-    call: mlua::Function,
-    pcall: mlua::Function,
+/// Builds the script's environment (returned): the `redis` table, the `cjson`, `cmsgpack`,
+/// `bit` and `struct` libraries, KEYS and ARGV, behind read-only views as in Redis 7 — the
+/// globals and every library table refuse changes ("Attempt to modify a readonly table"),
+/// reading an undefined global is an error, and `print`, `loadfile`, `dofile` and loading
+/// precompiled (binary) chunks are not available.
+fn install_sandbox<'lua>(
+    lua: &'lua Lua,
+    call: mlua::Function<'lua>,
+    pcall: mlua::Function<'lua>,
     keys: &[Bytes],
     argv: &[Bytes],
-    (started, limit): (Instant, Duration),
-) -> mlua::Result<()> {
+    stopped: impl Fn() -> bool + Send + 'static,
+) -> mlua::Result<Table<'lua>> {
     let globals = lua.globals();
-    for unsafe_name in ["loadfile", "dofile"] {
+    for unsafe_name in ["loadfile", "dofile", "print"] {
         globals.raw_set(unsafe_name, LuaValue::Nil)?;
     }
     let redis = lua.create_table()?;
@@ -368,13 +516,21 @@ fn install_sandbox(
     redis.raw_set("pcall", pcall)?;
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|_, data: mlua::String| Ok(sha1_hex(data.as_bytes())))?,
+        lua.create_function(|_, args: MultiValue| match args.iter().next() {
+            Some(LuaValue::String(data)) if args.len() == 1 => Ok(sha1_hex(data.as_bytes())),
+            Some(LuaValue::Number(n)) if args.len() == 1 => {
+                Ok(sha1_hex(lua_number_text(*n).as_bytes()))
+            }
+            _ => Err(mlua::Error::RuntimeError(
+                "wrong number of arguments".into(),
+            )),
+        })?,
     )?;
     redis.raw_set(
         "error_reply",
         lua.create_function(|lua, text: String| {
             let table = lua.create_table()?;
-            table.raw_set("err", text)?;
+            table.raw_set("err", error_reply_text(&text))?;
             Ok(table)
         })?,
     )?;
@@ -397,6 +553,19 @@ fn install_sandbox(
         redis.raw_set(name, level)?;
     }
     globals.raw_set("redis", redis)?;
+    // The libraries are built on a script's first use of their name: most scripts use none,
+    // and each call gets a fresh state.
+    let libraries = lua.create_table()?;
+    libraries.raw_set("cjson", lua.create_function(|lua, ()| cjson::library(lua))?)?;
+    libraries.raw_set(
+        "cmsgpack",
+        lua.create_function(|lua, ()| cmsgpack::library(lua))?,
+    )?;
+    libraries.raw_set("bit", lua.create_function(|lua, ()| bit::library(lua))?)?;
+    libraries.raw_set(
+        "struct",
+        lua.create_function(|lua, ()| structlib::library(lua))?,
+    )?;
     let to_table = |items: &[Bytes]| -> mlua::Result<Table> {
         let table = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
@@ -406,32 +575,87 @@ fn install_sandbox(
     };
     globals.raw_set("KEYS", to_table(keys)?)?;
     globals.raw_set("ARGV", to_table(argv)?)?;
-    // Once the time limit has passed, pcall/xpcall inside the script rethrow, so a script
-    // cannot catch its own stop in a loop.
-    let timed_out = lua.create_function(move |_, ()| Ok(started.elapsed() > limit))?;
-    lua.load(
-        r#"
-        local timed_out = ...
-        local raw_pcall, raw_xpcall, unpack = pcall, xpcall, unpack
-        local function checked(ok, ...)
-            if not ok and timed_out() then error((...), 0) end
-            return ok, ...
-        end
-        pcall = function(...) return checked(raw_pcall(...)) end
-        xpcall = function(...) return checked(raw_xpcall(...)) end
-        setmetatable(_G, {
-            __newindex = function(_, name)
-                error("Attempt to modify a readonly table", 2)
-            end,
-            __index = function(_, name)
-                error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-            end,
-        })
-        "#,
-    )
-    .set_name("=sandbox")
-    .call(timed_out)
+    // Once the script must stop, pcall/xpcall inside it rethrow, so it cannot catch its own
+    // stop in a loop.
+    let stopped = lua.create_function(move |_, ()| Ok(stopped()))?;
+    lua.load(SANDBOX)
+        .set_name("=sandbox")
+        .call((stopped, libraries))
 }
+
+/// The `err` field `redis.error_reply(text)` makes (`luaPushErrorBuff`): the first word is the
+/// error code, so a text of one word (or none) gets the generic `ERR` code in front; a leading
+/// `-` is dropped, trailing CR/LF too.
+fn error_reply_text(text: &str) -> String {
+    let text = text.strip_prefix('-').unwrap_or(text);
+    let text = text.trim_end_matches(['\r', '\n']);
+    if text.contains(' ') {
+        text.to_string()
+    } else {
+        format!("ERR {text}")
+    }
+}
+
+/// Makes the script's environment: read-only views of the globals and of every library table
+/// (Redis patches Lua for read-only tables; here each is a proxy whose writes fail).
+const SANDBOX: &str = r#"
+local stopped, libraries = ...
+local raw_pcall, raw_xpcall = pcall, xpcall
+local raw_setmetatable, raw_rawset, raw_loadstring = setmetatable, rawset, loadstring
+local error, type, pairs, tostring = error, type, pairs, tostring
+local readonly = raw_setmetatable({}, {__mode = "k"})
+local function deny() error("Attempt to modify a readonly table", 2) end
+local function protect(t, on_missing)
+    local proxy = {}
+    local guard = {}
+    readonly[guard] = true
+    raw_setmetatable(guard, {__newindex = deny, __metatable = false})
+    readonly[proxy] = true
+    raw_setmetatable(proxy, {__index = on_missing or t, __newindex = deny, __metatable = guard})
+    return proxy
+end
+local function checked(ok, ...)
+    if not ok and stopped() then error((...), 0) end
+    return ok, ...
+end
+local env = {}
+for name, value in pairs(_G) do
+    if type(value) == "table" and name ~= "_G" and name ~= "KEYS" and name ~= "ARGV" then
+        value = protect(value)
+    end
+    env[name] = value
+end
+env.pcall = function(...) return checked(raw_pcall(...)) end
+env.xpcall = function(...) return checked(raw_xpcall(...)) end
+env.setmetatable = function(t, mt)
+    if readonly[t] then deny() end
+    return raw_setmetatable(t, mt)
+end
+env.rawset = function(t, k, v)
+    if readonly[t] then deny() end
+    return raw_rawset(t, k, v)
+end
+env.loadstring = function(chunk, name)
+    if type(chunk) == "string" and chunk:byte(1) == 27 then
+        return nil, "attempt to load a binary chunk"
+    end
+    return raw_loadstring(chunk, name)
+end
+-- Existing globals are found by plain table lookups (proxy -> env); only a missing name
+-- reaches this function: a library built on first use, or the sandbox's error.
+raw_setmetatable(env, {__index = function(_, name)
+    local loader = libraries[name]
+    if loader then
+        local value = protect(loader())
+        raw_rawset(env, name, value)
+        return value
+    end
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end})
+local globals = protect(env)
+env._G = globals
+return globals
+"#;
 
 /// `redis.pcall(command, arg, ...)`: runs one command for the script; errors come back as
 /// error replies.
@@ -461,8 +685,18 @@ fn script_call(cx: &mut Exec, args: MultiValue, read_only: bool) -> Reply {
     if spec.has(NOSCRIPT) {
         return Reply::error("ERR This Redis command is not allowed from script");
     }
-    if read_only && spec.has(WRITE) {
+    // May-replicate commands (PUBLISH) count as writes, so that a read-only script can run
+    // during CLIENT PAUSE WRITE.
+    if read_only && spec.has(WRITE | MAY_REPLICATE) {
         return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if spec.has(WRITE) {
+        cx.shared.script.note_write();
+    }
+    if spec.has(WRITE) && !cx.session.is_master_link && !cx.engine.repl.is_replica() {
+        if let Err(refusal) = super::exec::check_good_replicas(cx.engine) {
+            return refusal.into();
+        }
     }
     cx.run_nested(&argv).0
 }
@@ -548,6 +782,89 @@ fn lua_to_reply(value: &LuaValue, depth: usize) -> Reply {
 mod tests {
     use crate::cmd::exec::testing::{bulk, err, Harness};
     use crate::resp::Reply;
+
+    #[test]
+    fn the_sandbox_is_read_only_and_has_redis_libraries() {
+        let mut h = Harness::new();
+        for script in [
+            "redis = 1",
+            "redis.call = nil",
+            "cjson.encode = nil",
+            "_G = {}",
+            "setmetatable(_G, {})",
+            "getmetatable(_G).__index = {}",
+            "rawset(bit, 'x', 1)",
+        ] {
+            let Reply::Error(text) = h.run(&["eval", script, "0"]) else {
+                panic!("{script} was allowed");
+            };
+            assert!(
+                text.contains("Attempt to modify a readonly table"),
+                "{script}: {text}"
+            );
+        }
+        let Reply::Error(text) = h.run(&["eval", "print('x')", "0"]) else {
+            panic!("print is available");
+        };
+        assert!(text.contains("nonexistent global variable 'print'"));
+        assert_eq!(
+            h.run(&["eval", "return cjson.encode({a = bit.bor(1, 2)}) .. cmsgpack.pack(1) .. struct.pack('>H', 258)", "0"]),
+            bulk("{\"a\":3}\u{1}\u{1}\u{2}")
+        );
+        assert_eq!(
+            h.run(&["eval", "return redis.error_reply('')", "0"]),
+            err("ERR ")
+        );
+        assert_eq!(
+            h.run(&["eval", "return redis.error_reply('MY code')", "0"]),
+            err("MY code")
+        );
+    }
+
+    #[test]
+    fn a_shebang_declares_flags_and_keeps_line_numbers() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.run(&[
+                "eval",
+                "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+                "0"
+            ]),
+            Reply::Null
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua flags=no-writes\nreturn redis.call('set', 'k', 'v')", "0"]),
+            err("ERR Write commands are not allowed from read-only scripts. script: b257fa457662db6b514d4f207000d9d67c45e83f, on @user_script:2.")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua\nreturn redis.call('publish', 'c', 'm')", "0"]),
+            Reply::Int(0)
+        );
+        assert_eq!(
+            h.run(&["eval_ro", "#!lua\nreturn 1", "0"]),
+            err("ERR Can not execute a script with write flag using *_ro command.")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua flags=bad\nreturn 1", "0"]),
+            err("ERR Unexpected flag in script shebang: bad")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!py\nreturn 1", "0"]),
+            err("ERR Unexpected engine in script shebang: #!py")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua x=1\nreturn 1", "0"]),
+            err("ERR Unknown lua shebang option: x=1")
+        );
+        assert_eq!(
+            h.run(&["eval", "#!lua", "0"]),
+            err("ERR Invalid script shebang")
+        );
+        assert_eq!(
+            h.run(&["eval_ro", "return redis.call('publish', 'c', 'm')", "0"]),
+            err("ERR Write commands are not allowed from read-only scripts. script: a57cc0abcd7eee395047c54676a4bffbbf4d2d90, on @user_script:1.")
+        );
+    }
 
     #[test]
     fn eval_runs_commands_and_converts_replies() {
