@@ -495,7 +495,10 @@ fn redislab_cluster_create_builds_a_cluster_of_redislab_nodes() {
     let mut args = vec!["cluster".to_string(), "create".to_string()];
     args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
     args.extend(["--replicas", "1", "--yes"].map(String::from));
-    let out = Command::new(common::redislab()).args(&args).output().unwrap();
+    let out = Command::new(common::redislab())
+        .args(&args)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
     assert!(text.contains("[OK] All 16384 slots covered."), "{text}");
@@ -507,5 +510,8 @@ fn redislab_cluster_create_builds_a_cluster_of_redislab_nodes() {
         .output()
         .unwrap();
     let ours = String::from_utf8_lossy(&ours.stdout);
-    assert!(ours.contains("[OK] All nodes agree about slots configuration."), "{ours}");
+    assert!(
+        ours.contains("[OK] All nodes agree about slots configuration."),
+        "{ours}"
+    );
 }

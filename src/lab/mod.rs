@@ -107,6 +107,7 @@ pub const LABS: &[(&str, &str)] = &[
         "labs/sentinel.toml",
         include_str!("../../labs/sentinel.toml"),
     ),
+    ("labs/cluster.toml", include_str!("../../labs/cluster.toml")),
 ];
 
 /// Why a lab could not run, or stopped.

@@ -137,12 +137,22 @@ pub enum Step {
         /// For INFO-style replies: `field:value` pairs that must hold.
         #[serde(default)]
         fields: BTreeMap<String, String>,
+        /// `text = N`: the reply as printed must contain `text` at least N times (with
+        /// `retry`, a way to wait for a reply that is not the same from run to run, such as
+        /// `CLUSTER NODES` once the replicas are known: `{ " slave " = 3 }`).
+        #[serde(default)]
+        contains: BTreeMap<String, usize>,
         /// For INFO-style replies: print only these fields (and say so).
         #[serde(default)]
         show: Vec<String>,
         /// Retry silently (bounded) until `expect`/`fields` hold, then show the last reply.
         #[serde(default)]
         retry: bool,
+        /// Follow `-MOVED`/`-ASK` redirects as `redis-cli -c` does, printing
+        /// `-> Redirected to slot [N] located at host:port` (the redirect must name a node
+        /// of the lab).
+        #[serde(default)]
+        cluster: bool,
         /// `variable = "field"`: keep an INFO field of the reply (or, with `"reply"`, the
         /// whole reply as printed, quotes removed) for later steps as `$variable`.
         #[serde(default)]
@@ -266,6 +276,18 @@ pub enum Step {
         #[serde(default)]
         say: Option<String>,
     },
+    /// Run the cluster manager as the student types it: `redislab cluster <args>` (on
+    /// `--engine redis`, `redis-cli --cluster <args>`), answering its question with `answer`;
+    /// its output is shown, and must contain each of `expect`.
+    Cluster {
+        args: String,
+        #[serde(default)]
+        expect: Vec<String>,
+        #[serde(default = "default_answer")]
+        answer: String,
+        #[serde(default)]
+        say: Option<String>,
+    },
     /// Describe the node's dump file (`redislab rdb <dir>/dump.rdb`).
     Rdb {
         node: String,
@@ -286,6 +308,10 @@ pub enum WorkloadKind {
 
 fn default_every_ms() -> u64 {
     20
+}
+
+fn default_answer() -> String {
+    "yes".to_string()
 }
 
 /// One alternative of a [`Step::WaitAny`].
@@ -471,11 +497,13 @@ impl Lab {
                 Step::Run {
                     command,
                     expect,
+                    contains,
                     say,
                     ..
                 } => [Some(command), expect.as_ref(), say.as_ref()]
                     .into_iter()
                     .flatten()
+                    .chain(contains.keys())
                     .collect(),
                 Step::Wait {
                     pattern,
@@ -493,6 +521,9 @@ impl Lab {
                     why,
                     ..
                 } => [question, why].into_iter().chain(choices).collect(),
+                Step::Cluster {
+                    args, expect, say, ..
+                } => [args].into_iter().chain(expect).chain(say).collect(),
                 _ => Vec::new(),
             };
             for text in texts {
@@ -669,11 +700,26 @@ impl Lab {
                         }
                     }
                 }
+                Step::Cluster {
+                    args, expect, say, ..
+                } => {
+                    if super::runner::split_command(args).is_empty() {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            "a cluster step needs args (`create 127.0.0.1:{9001} ...`)",
+                        ));
+                    }
+                    for text in [args].into_iter().chain(expect).chain(say) {
+                        uses(text)?;
+                    }
+                }
                 Step::Run {
                     node,
                     command,
                     expect,
                     fields,
+                    contains,
                     capture,
                     say,
                     ..
@@ -683,7 +729,8 @@ impl Lab {
                         return Err(LabError::new(file, at(i), "a run step needs a command"));
                     }
                     let texts = [Some(command), expect.as_ref(), say.as_ref()];
-                    for text in texts.into_iter().flatten().chain(fields.values()) {
+                    let texts = texts.into_iter().flatten().chain(contains.keys());
+                    for text in texts.chain(fields.values()) {
                         uses(text)?;
                     }
                     captured.extend(capture.keys().cloned());
