@@ -1185,6 +1185,15 @@ fn mask_cluster_lab(transcript: &str) -> String {
                 .join(" ");
             line = line.replace(&format!("master_port:{p}"), "master_port:[PROMOTED]");
         }
+        // The decoded PONG: a replication offset, and gossip about nodes picked at random.
+        if line.starts_with("  repl offset   ") {
+            line = "  repl offset   [OFFSET]".into();
+        }
+        if line.contains(" ping_sent ") && line.contains(" pong_received ") {
+            line =
+                "  [ID] 127.0.0.1:[PORT]@[BUS PORT] [FLAGS] ping_sent [TIME] pong_received [TIME]"
+                    .into();
+        }
         // CLUSTER NODES: ping sent, pong received, and a replica's epoch (its master's).
         let words: Vec<&str> = line.split(' ').collect();
         if words.len() >= 8 && words[1].starts_with("127.0.0.1:") && words[1].contains('@') {
@@ -1302,6 +1311,14 @@ fn check_cluster_lab(transcript: &str) {
     let tutorial = ports.iter().find(|(_, a)| *a == promoted).unwrap().0;
     assert!(flat.contains(&format!("kill -9 $(cat {tutorial}/redis_{tutorial}.pid)")));
     assert_eq!(flat.matches("\nPredict: ").count(), 5, "{flat}");
+    // The decoded PONG is 9002's, with gossip about three of the others.
+    let pong = flat
+        .split(" bytes, type PONG\n")
+        .nth(1)
+        .expect("a decoded PONG");
+    assert!(pong.contains(&format!("  bus port      {}\n", port(9002) + 10000)));
+    assert!(pong.contains("  slots         5461-10922\n"), "{pong}");
+    assert!(pong.contains("gossip: 3 entries of 104 bytes\n"), "{pong}");
 }
 
 #[test]

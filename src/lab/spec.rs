@@ -288,6 +288,14 @@ pub enum Step {
         #[serde(default)]
         say: Option<String>,
     },
+    /// Connect to a cluster node's bus port (port + 10000) as a node it does not know, send
+    /// it a PING, and show the PONG it answers decoded: the header's fields and each gossip
+    /// entry.
+    BusPing {
+        node: String,
+        #[serde(default)]
+        say: Option<String>,
+    },
     /// Describe the node's dump file (`redislab rdb <dir>/dump.rdb`).
     Rdb {
         node: String,
@@ -681,7 +689,8 @@ impl Lab {
                 | Step::Kill { node }
                 | Step::Pause { node, .. }
                 | Step::Resume { node, .. }
-                | Step::Rdb { node, .. } => known(node)?,
+                | Step::Rdb { node, .. }
+                | Step::BusPing { node, .. } => known(node)?,
                 Step::Cut { from, to, .. }
                 | Step::Heal { from, to, .. }
                 | Step::Delay { from, to, .. } => {
@@ -990,6 +999,39 @@ mod tests {
         for (text, at, reason) in cases {
             let err = Lab::parse("t.toml", &text).unwrap_err().to_string();
             assert!(err.starts_with(at), "{err}");
+            assert!(err.contains(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_step_answers_yes_by_default_and_its_ports_are_checked() {
+        let text = format!(
+            "{NODE}[[step]]\ndo = \"cluster\"\nargs = \"create 127.0.0.1:{{6379}}\"\nexpect = [\"[OK]\"]\n"
+        );
+        let lab = Lab::parse("t.toml", &text).unwrap();
+        let Step::Cluster { answer, expect, .. } = &lab.steps[0] else {
+            panic!("{:?}", lab.steps[0]);
+        };
+        assert_eq!(answer, "yes");
+        assert_eq!(expect, &["[OK]"]);
+        let cases = [
+            (text.replace("{6379}", "{7000}"), "port 7000 is outside the lab's port map"),
+            (
+                format!("{NODE}[[step]]\ndo = \"cluster\"\nargs = \" \"\n"),
+                "a cluster step needs args",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"cluster\"\nargs = \"check $x\"\n"),
+                "unknown capture $x",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"run\"\nnode = \"a\"\ncommand = \"cluster nodes\"\ncontains = {{ \"$x\" = 1 }}\n"),
+                "unknown capture $x",
+            ),
+        ];
+        for (text, reason) in cases {
+            let err = Lab::parse("t.toml", &text).unwrap_err().to_string();
+            assert!(err.starts_with("t.toml:8:"), "{err}");
             assert!(err.contains(reason), "{err}");
         }
     }

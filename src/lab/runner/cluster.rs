@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::{split_command, Runner};
 use crate::client::cli::parse_redirect;
+use crate::cluster::bus;
 use crate::lab::spec::Step;
 use crate::lab::transcript::Line;
 use crate::lab::{Engine, LabError};
@@ -161,4 +162,132 @@ impl Runner<'_, '_> {
             }
         }
     }
+}
+
+impl Runner<'_, '_> {
+    /// `bus-ping`: a PING on the node's bus port from a node it does not know (Redis answers
+    /// any PING with a PONG, and adds the sender only after a MEET), the PONG decoded.
+    pub(super) async fn bus_ping(&mut self, node: &str) -> Result<(), LabError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let node = self.resolve_node(node)?;
+        let port = self.nodes.get(&node).port;
+        let bus_port = port
+            .checked_add(10000)
+            .ok_or_else(|| LabError::failed(format!("{node}: port {port} has no bus port")))?;
+        let addr = format!("127.0.0.1:{bus_port}");
+        self.emit(Line::Note(format!(
+            "the lab connects to {addr}, {node}'s bus port, as a node it does not know, and \
+             sends a PING: a {}-byte header and no gossip",
+            bus::HEADER_LEN
+        )))?;
+        let ping = bus::encode(&bus::Message {
+            header: stranger_header(),
+            body: bus::Body::Ping {
+                gossip: Vec::new(),
+                extensions: Vec::new(),
+            },
+        });
+        let failed = |e: std::io::Error| LabError::failed(format!("bus PING to {addr}: {e}"));
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+            stream.write_all(&ping).await?;
+            let mut frame = vec![0u8; 8];
+            stream.read_exact(&mut frame).await?;
+            let len = bus::frame_len(&frame)
+                .ok()
+                .filter(|len| *len <= BUS_REPLY_LIMIT)
+                .ok_or_else(|| std::io::Error::other("not a bus frame"))?;
+            frame.resize(len, 0);
+            stream.read_exact(&mut frame[8..]).await?;
+            Ok::<Vec<u8>, std::io::Error>(frame)
+        };
+        let frame = tokio::time::timeout(Duration::from_secs(5), exchange)
+            .await
+            .map_err(|_| LabError::failed(format!("no PONG from {addr} within 5 s")))?
+            .map_err(failed)?;
+        let pong = bus::decode(&frame)
+            .map_err(|e| LabError::failed(format!("{addr} answered a bad frame: {e}")))?;
+        self.emit(Line::Reply(describe_message(&pong, frame.len())))
+    }
+}
+
+/// Longest reply the lab reads from a bus port: a PONG is a header, a few gossip entries and
+/// small extensions.
+const BUS_REPLY_LIMIT: usize = 64 * 1024;
+
+/// The header of a PING from a node nobody knows: a made-up name, no slots, no epochs.
+fn stranger_header() -> bus::Header {
+    bus::Header {
+        kind: bus::Type::Ping,
+        port: 0,
+        current_epoch: 0,
+        config_epoch: 0,
+        offset: 0,
+        sender: [b'f'; bus::NAME_LEN],
+        slots: Default::default(),
+        replica_of: None,
+        ip: String::new(),
+        pport: 0,
+        cport: 0,
+        flags: crate::cluster::node::flags::MASTER,
+        state: 0,
+        mflags: [0; 3],
+    }
+}
+
+/// A decoded bus message, field by field, as the lab shows it.
+fn describe_message(msg: &bus::Message, len: usize) -> String {
+    use crate::cluster::node::render_flags;
+    use crate::cluster::slot::render_ranges;
+    let h = &msg.header;
+    let mut lines = vec![
+        format!("{} bytes, type {}", len, h.kind.name().to_ascii_uppercase()),
+        "header:".to_string(),
+        format!("  sender        {}", bus::name_str(&h.sender)),
+        format!("  flags         {}", render_flags(h.flags)),
+        format!(
+            "  ip            {}",
+            if h.ip.is_empty() { "(empty)" } else { &h.ip }
+        ),
+        format!("  port          {}", h.port),
+        format!("  bus port      {}", h.cport),
+        format!("  currentEpoch  {}", h.current_epoch),
+        format!("  configEpoch   {}", h.config_epoch),
+        format!("  repl offset   {}", h.offset),
+        format!(
+            "  master        {}",
+            h.replica_of.as_ref().map_or("-".to_string(), bus::name_str)
+        ),
+        format!("  slots         {}", render_ranges(&h.slots.ranges())),
+        format!(
+            "  state         {}",
+            if h.state == 0 { "ok" } else { "fail" }
+        ),
+    ];
+    if let bus::Body::Ping { gossip, extensions } = &msg.body {
+        lines.push(format!(
+            "gossip: {} entries of {} bytes",
+            gossip.len(),
+            bus::GOSSIP_LEN
+        ));
+        for g in gossip {
+            lines.push(format!(
+                "  {} {}:{}@{} {} ping_sent {} pong_received {}",
+                bus::name_str(&g.name),
+                g.ip,
+                g.port,
+                g.cport,
+                render_flags(g.flags),
+                g.ping_sent,
+                g.pong_received
+            ));
+        }
+        for ext in extensions {
+            lines.push(match ext {
+                bus::Extension::Hostname(name) => format!("extension: hostname {name:?}"),
+                bus::Extension::Unknown(kind) => format!("extension: type {kind}"),
+            });
+        }
+    }
+    lines.join("\n")
 }

@@ -345,6 +345,10 @@ impl<'a, 'w> Runner<'a, 'w> {
             }
             Step::Rdb { node, say } => self.rdb(node, say),
             Step::Cluster { .. } => self.cluster_manager(step).await,
+            Step::BusPing { node, say } => {
+                self.bus_ping(node).await?;
+                self.say(say)
+            }
             Step::Workload { .. } => self.start_workload(step),
             Step::StopWorkload { .. } => self.stop_workload(step).await,
         }
