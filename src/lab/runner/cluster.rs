@@ -291,3 +291,61 @@ fn describe_message(msg: &bus::Message, len: usize) -> String {
     }
     lines.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoded_pong_shows_each_header_field_and_gossip_entry() {
+        let mut header = stranger_header();
+        header.kind = bus::Type::Pong;
+        header.sender = [b'a'; bus::NAME_LEN];
+        header.port = 9002;
+        header.cport = 19002;
+        header.current_epoch = 6;
+        header.config_epoch = 2;
+        header.offset = 57;
+        for slot in 5461..=10922 {
+            header.slots.set(slot);
+        }
+        let gossip = bus::Gossip {
+            name: [b'b'; bus::NAME_LEN],
+            ping_sent: 0,
+            pong_received: 1_796_187_194,
+            ip: "127.0.0.1".into(),
+            port: 9004,
+            cport: 19004,
+            flags: crate::cluster::node::flags::SLAVE | crate::cluster::node::flags::PFAIL,
+            pport: 0,
+        };
+        let msg = bus::Message {
+            header,
+            body: bus::Body::Ping {
+                gossip: vec![gossip],
+                extensions: Vec::new(),
+            },
+        };
+        let frame = bus::encode(&msg);
+        assert_eq!(frame.len(), bus::HEADER_LEN + bus::GOSSIP_LEN);
+        let shown = describe_message(&bus::decode(&frame).unwrap(), frame.len());
+        let b = "b".repeat(40);
+        for line in [
+            "2360 bytes, type PONG",
+            &format!("  sender        {}", "a".repeat(40)),
+            "  flags         master",
+            "  port          9002",
+            "  bus port      19002",
+            "  currentEpoch  6",
+            "  configEpoch   2",
+            "  repl offset   57",
+            "  master        -",
+            "  slots         5461-10922",
+            "  state         ok",
+            "gossip: 1 entries of 104 bytes",
+            &format!("  {b} 127.0.0.1:9004@19004 slave,fail? ping_sent 0 pong_received 1796187194"),
+        ] {
+            assert!(shown.lines().any(|l| l == line), "{line:?} in\n{shown}");
+        }
+    }
+}
