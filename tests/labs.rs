@@ -1096,3 +1096,284 @@ fn the_sentinel_lab_reaches_the_same_outcomes_on_real_redis() {
         "\n--- redislab ---\n{ours}\n--- redis ---\n{real}"
     );
 }
+
+/// `text` with each actual port of `ports` (and its bus port, + 10000) written as the
+/// tutorial's, wherever it stands as a whole number: the cluster lab's narration names
+/// ports bare (`5461-10922, which 9002 serves`).
+fn tutorial_ports(text: &str, ports: &[(u16, u16)]) -> String {
+    let mut map: Vec<(String, String)> = Vec::new();
+    for (t, a) in ports {
+        map.push((a.to_string(), t.to_string()));
+        map.push(((a + 10000).to_string(), (t + 10000).to_string()));
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        let word = std::mem::take(digits);
+        match map.iter().find(|(a, _)| *a == word) {
+            Some((_, t)) => out.push_str(t),
+            None => out.push_str(&word),
+        }
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+/// A port of the cluster lab's replicas, 9004 to 9006, as text.
+fn replica_port(word: &str) -> bool {
+    ["9004", "9005", "9006"].contains(&word)
+}
+
+/// The cluster lab's transcript (ports already the tutorial's) with what varies from run to
+/// run given a name: which replica the manager paired with which master (it shuffles them on
+/// one host), so which one was elected and later killed; which node first declared a node
+/// failed; the order of nodes in replies; ping times and a replica's epoch in CLUSTER NODES;
+/// how many dots `create` printed. `check_cluster_lab` checks the real values.
+fn mask_cluster_lab(transcript: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut promoted: Option<String> = None;
+    let mut after_join = false;
+    for line in transcript.lines() {
+        let mut line = line.to_string();
+        if after_join {
+            after_join = false;
+            line = "[DOTS]".to_string();
+        }
+        after_join |= line == "Waiting for the cluster to join";
+        if let Some(rest) = line.strip_prefix("Adding replica 127.0.0.1:") {
+            if let Some((_, master)) = rest.split_once(" to ") {
+                line = format!("Adding replica 127.0.0.1:[REPLICA] to {master}");
+            }
+        }
+        for event in [
+            "Marking node ",
+            "Starting a failover election",
+            "Failover election won",
+        ] {
+            if let Some(at) = line.find(&format!(" log] {event}")) {
+                if line.starts_with("  [node900") {
+                    line = format!("  [NODE{}", &line[at..]);
+                }
+            }
+        }
+        if let Some(port) = line.strip_prefix("master_port:") {
+            promoted = Some(port.to_string());
+        }
+        if let Some(p) = &promoted {
+            line = line.replace(
+                &format!("cat {p}/redis_{p}.pid"),
+                "cat [PROMOTED]/redis_[PROMOTED].pid",
+            );
+            line = line
+                .split(' ')
+                .map(|w| {
+                    if w.trim_end_matches([',', '.', ')', ':']) == p && replica_port(p) {
+                        w.replacen(p.as_str(), "[PROMOTED]", 1)
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            line = line.replace(&format!("master_port:{p}"), "master_port:[PROMOTED]");
+        }
+        // The decoded PONG: a replication offset, and gossip about nodes picked at random.
+        if line.starts_with("  repl offset   ") {
+            line = "  repl offset   [OFFSET]".into();
+        }
+        if line.contains(" ping_sent ") && line.contains(" pong_received ") {
+            line =
+                "  [ID] 127.0.0.1:[PORT]@[BUS PORT] [FLAGS] ping_sent [TIME] pong_received [TIME]"
+                    .into();
+        }
+        // CLUSTER NODES: ping sent, pong received, and a replica's epoch (its master's).
+        let words: Vec<&str> = line.split(' ').collect();
+        if words.len() >= 8 && words[1].starts_with("127.0.0.1:") && words[1].contains('@') {
+            let mut w: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+            w[4] = "[PING]".into();
+            w[5] = "[PONG]".into();
+            if w[2].contains("slave") {
+                w[6] = "[EPOCH]".into();
+            }
+            line = w.join(" ");
+        }
+        lines.push(line);
+    }
+    // Sort what the nodes list in no fixed order: CLUSTER NODES lines, and the manager's
+    // `M:`/`S:` entries (each with its indented lines) within a block, by address.
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let is_nodes_line = |l: &str| l.split(' ').nth(1).is_some_and(|a| a.contains('@'));
+        let is_entry = |l: &str| l.starts_with("M: ") || l.starts_with("S: ");
+        if is_nodes_line(&lines[i]) {
+            let mut block = Vec::new();
+            while i < lines.len() && is_nodes_line(&lines[i]) {
+                block.push(lines[i].clone());
+                i += 1;
+            }
+            block.sort_by_key(|l| l.split(' ').nth(1).unwrap_or_default().to_string());
+            out.extend(block);
+        } else if is_entry(&lines[i]) {
+            let mut entries: Vec<Vec<String>> = Vec::new();
+            while i < lines.len() && (is_entry(&lines[i]) || lines[i].starts_with("   ")) {
+                if is_entry(&lines[i]) {
+                    entries.push(Vec::new());
+                }
+                entries.last_mut().unwrap().push(lines[i].clone());
+                i += 1;
+            }
+            entries.sort_by_key(|e| {
+                let addr = e[0].split(' ').nth(2).unwrap_or_default().to_string();
+                (e[0].starts_with("S: "), addr)
+            });
+            // Which master a replica follows is the shuffled pairing.
+            for entry in &mut entries {
+                if entry[0].starts_with("S: ") {
+                    for l in entry.iter_mut() {
+                        if l.starts_with("   replicates ") {
+                            *l = "   replicates [ITS MASTER]".into();
+                        }
+                    }
+                }
+            }
+            out.extend(entries.into_iter().flatten());
+        } else {
+            out.push(lines[i].clone());
+            i += 1;
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+/// What the cluster lab's masks hide, checked for real, and what the story must show.
+fn check_cluster_lab(transcript: &str) {
+    let ports = ports_in(transcript);
+    assert_eq!(ports.len(), 6, "the port map is announced:\n{transcript}");
+    let port = |tutorial: u16| ports.iter().find(|(t, _)| *t == tutorial).unwrap().1;
+    let flat = transcript.replace("\n      ", " ");
+    for needed in [
+        "(error) CLUSTERDOWN Hash slot not served".to_string(),
+        "Can I set the above configuration? (type 'yes' to accept): yes".to_string(),
+        "[OK] All nodes agree about slots configuration.".to_string(),
+        "[OK] All 16384 slots covered.".to_string(),
+        format!("(error) MOVED 5798 127.0.0.1:{}", port(9002)),
+        format!(
+            "-> Redirected to slot [5798] located at 127.0.0.1:{}\nOK",
+            port(9002)
+        ),
+        "Starting a failover election for epoch 7.".to_string(),
+        "Failover election won: I'm the new master.".to_string(),
+        "(error) CLUSTERDOWN The cluster is down".to_string(),
+    ] {
+        assert!(flat.contains(&needed), "{needed}\n{flat}");
+    }
+    // The master killed is the one declared failed, twice (as a master, then as a replica).
+    let id = flat
+        .split("($id9001 = ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("9001's id captured");
+    assert_eq!(id.len(), 40);
+    let failing = format!("Marking node {id} as failing (quorum reached).");
+    assert_eq!(flat.matches(&failing).count(), 2, "{flat}");
+    // Both surviving masters voted for the same replica, which 9001 then followed.
+    let granted: Vec<&str> = flat
+        .split("Failover auth granted to ")
+        .skip(1)
+        .map(|r| r.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(granted.len(), 2);
+    assert_eq!(granted[0], granted[1]);
+    assert!(flat.contains(&format!(
+        "Reconfiguring myself as a replica of {}",
+        granted[0]
+    )));
+    // The promoted node is a former replica, and it is the one killed last.
+    let promoted: u16 = flat
+        .split("($promoted = ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the promoted replica's port captured");
+    assert!(
+        [9004, 9005, 9006].iter().any(|t| port(*t) == promoted),
+        "{flat}"
+    );
+    let tutorial = ports.iter().find(|(_, a)| *a == promoted).unwrap().0;
+    assert!(flat.contains(&format!("kill -9 $(cat {tutorial}/redis_{tutorial}.pid)")));
+    assert_eq!(flat.matches("\nPredict: ").count(), 5, "{flat}");
+    // The decoded PONG is 9002's, with gossip about three of the others.
+    let pong = flat
+        .split(" bytes, type PONG\n")
+        .nth(1)
+        .expect("a decoded PONG");
+    assert!(pong.contains(&format!("  bus port      {}\n", port(9002) + 10000)));
+    assert!(pong.contains("  slots         5461-10922\n"), "{pong}");
+    assert!(pong.contains("gossip: 3 entries of 104 bytes\n"), "{pong}");
+}
+
+#[test]
+fn cluster_lab_transcript_tutorial_stage_3() {
+    let started = Instant::now();
+    let transcript = run_lab("cluster");
+    eprintln!("cluster lab: {:.1} s", started.elapsed().as_secs_f64());
+    check_cluster_lab(&transcript);
+    let ports = ports_in(&transcript);
+    let masked = mask_cluster_lab(&tutorial_ports(&transcript, &ports));
+    transcript_settings(&ports).bind(|| {
+        insta::assert_snapshot!("cluster", masked);
+    });
+}
+
+#[test]
+fn the_cluster_lab_reaches_the_same_outcomes_on_real_redis() {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+    };
+    if !on_path("redis-server") || !on_path("redis-cli") {
+        eprintln!("SKIPPED: redis-server or redis-cli is not installed; the cluster lab's --engine redis not tested");
+        return;
+    }
+    let started = Instant::now();
+    let real = run_lab_with("cluster", &["--engine", "redis"]);
+    eprintln!(
+        "cluster lab on redis-server/redis-cli: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        real.contains("$ cd 9001 && redis-server 9001.conf"),
+        "{real}"
+    );
+    assert!(
+        real.contains("$ redis-cli --cluster create 127.0.0.1:"),
+        "{real}"
+    );
+    check_cluster_lab(&real);
+    // The same story as on redislab: sections, commands, and the kinds of events the six
+    // nodes logged (together: which node logs first varies from run to run).
+    let ours = run_lab("cluster");
+    let story = |t: &str| {
+        let mut out = sections_and_commands(t);
+        let mut kinds: Vec<String> = (9001..=9006)
+            .flat_map(|p| event_kinds(t, &format!("node{p}"), &[]))
+            .collect();
+        kinds.sort();
+        out.extend(kinds);
+        out
+    };
+    assert_eq!(
+        story(&ours),
+        story(&real),
+        "\n--- redislab ---\n{ours}\n--- redis ---\n{real}"
+    );
+}

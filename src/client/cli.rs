@@ -190,7 +190,7 @@ pub fn prints_verbatim<A: AsRef<[u8]>>(args: &[A]) -> bool {
 
 /// Parses `MOVED 3999 127.0.0.1:6381` / `ASK ...` into (is_ask, slot, host, port). An empty
 /// host (`:6381`, sent when a node does not know its address) keeps `current_host`.
-fn parse_redirect(err: &[u8], current_host: &str) -> Option<(bool, u16, String, u16)> {
+pub fn parse_redirect(err: &[u8], current_host: &str) -> Option<(bool, u16, String, u16)> {
     let text = std::str::from_utf8(err).ok()?;
     let (kind, rest) = text.split_once(' ')?;
     let ask = match kind {

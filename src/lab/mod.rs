@@ -77,6 +77,12 @@
 //! on the relay, said in a note; a link without one is skipped with a note. A wait with
 //! `engines = ["redislab"]` is skipped, visibly, on an engine that does not log that event.
 //!
+//! Cluster ([`runner`]'s `cluster`): `do = "cluster"` runs the cluster manager as a child
+//! process, as the student types it (`redislab cluster create ...`; `redis-cli --cluster
+//! create ...` on `--engine redis`), types the step's `answer` to its question and shows it
+//! where the student would have typed it; `run` with `cluster = true` follows `MOVED`/`ASK`
+//! as `redis-cli -c`, showing each `-> Redirected to slot [N] located at ...` line.
+//!
 //! `redislab run path/to/lab.toml` runs a lab file of one's own (the tests use
 //! `tests/labs/*.toml`).
 //!
@@ -107,6 +113,7 @@ pub const LABS: &[(&str, &str)] = &[
         "labs/sentinel.toml",
         include_str!("../../labs/sentinel.toml"),
     ),
+    ("labs/cluster.toml", include_str!("../../labs/cluster.toml")),
 ];
 
 /// Why a lab could not run, or stopped.

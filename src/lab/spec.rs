@@ -137,12 +137,22 @@ pub enum Step {
         /// For INFO-style replies: `field:value` pairs that must hold.
         #[serde(default)]
         fields: BTreeMap<String, String>,
+        /// `text = N`: the reply as printed must contain `text` at least N times (with
+        /// `retry`, a way to wait for a reply that is not the same from run to run, such as
+        /// `CLUSTER NODES` once the replicas are known: `{ " slave " = 3 }`).
+        #[serde(default)]
+        contains: BTreeMap<String, usize>,
         /// For INFO-style replies: print only these fields (and say so).
         #[serde(default)]
         show: Vec<String>,
         /// Retry silently (bounded) until `expect`/`fields` hold, then show the last reply.
         #[serde(default)]
         retry: bool,
+        /// Follow `-MOVED`/`-ASK` redirects as `redis-cli -c` does, printing
+        /// `-> Redirected to slot [N] located at host:port` (the redirect must name a node
+        /// of the lab).
+        #[serde(default)]
+        cluster: bool,
         /// `variable = "field"`: keep an INFO field of the reply (or, with `"reply"`, the
         /// whole reply as printed, quotes removed) for later steps as `$variable`.
         #[serde(default)]
@@ -266,6 +276,26 @@ pub enum Step {
         #[serde(default)]
         say: Option<String>,
     },
+    /// Run the cluster manager as the student types it: `redislab cluster <args>` (on
+    /// `--engine redis`, `redis-cli --cluster <args>`), answering its question with `answer`;
+    /// its output is shown, and must contain each of `expect`.
+    Cluster {
+        args: String,
+        #[serde(default)]
+        expect: Vec<String>,
+        #[serde(default = "default_answer")]
+        answer: String,
+        #[serde(default)]
+        say: Option<String>,
+    },
+    /// Connect to a cluster node's bus port (port + 10000) as a node it does not know, send
+    /// it a PING, and show the PONG it answers decoded: the header's fields and each gossip
+    /// entry.
+    BusPing {
+        node: String,
+        #[serde(default)]
+        say: Option<String>,
+    },
     /// Describe the node's dump file (`redislab rdb <dir>/dump.rdb`).
     Rdb {
         node: String,
@@ -286,6 +316,10 @@ pub enum WorkloadKind {
 
 fn default_every_ms() -> u64 {
     20
+}
+
+fn default_answer() -> String {
+    "yes".to_string()
 }
 
 /// One alternative of a [`Step::WaitAny`].
@@ -471,11 +505,13 @@ impl Lab {
                 Step::Run {
                     command,
                     expect,
+                    contains,
                     say,
                     ..
                 } => [Some(command), expect.as_ref(), say.as_ref()]
                     .into_iter()
                     .flatten()
+                    .chain(contains.keys())
                     .collect(),
                 Step::Wait {
                     pattern,
@@ -493,6 +529,9 @@ impl Lab {
                     why,
                     ..
                 } => [question, why].into_iter().chain(choices).collect(),
+                Step::Cluster {
+                    args, expect, say, ..
+                } => [args].into_iter().chain(expect).chain(say).collect(),
                 _ => Vec::new(),
             };
             for text in texts {
@@ -650,7 +689,8 @@ impl Lab {
                 | Step::Kill { node }
                 | Step::Pause { node, .. }
                 | Step::Resume { node, .. }
-                | Step::Rdb { node, .. } => known(node)?,
+                | Step::Rdb { node, .. }
+                | Step::BusPing { node, .. } => known(node)?,
                 Step::Cut { from, to, .. }
                 | Step::Heal { from, to, .. }
                 | Step::Delay { from, to, .. } => {
@@ -669,11 +709,26 @@ impl Lab {
                         }
                     }
                 }
+                Step::Cluster {
+                    args, expect, say, ..
+                } => {
+                    if super::runner::split_command(args).is_empty() {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            "a cluster step needs args (`create 127.0.0.1:{9001} ...`)",
+                        ));
+                    }
+                    for text in [args].into_iter().chain(expect).chain(say) {
+                        uses(text)?;
+                    }
+                }
                 Step::Run {
                     node,
                     command,
                     expect,
                     fields,
+                    contains,
                     capture,
                     say,
                     ..
@@ -683,7 +738,8 @@ impl Lab {
                         return Err(LabError::new(file, at(i), "a run step needs a command"));
                     }
                     let texts = [Some(command), expect.as_ref(), say.as_ref()];
-                    for text in texts.into_iter().flatten().chain(fields.values()) {
+                    let texts = texts.into_iter().flatten().chain(contains.keys());
+                    for text in texts.chain(fields.values()) {
                         uses(text)?;
                     }
                     captured.extend(capture.keys().cloned());
@@ -943,6 +999,39 @@ mod tests {
         for (text, at, reason) in cases {
             let err = Lab::parse("t.toml", &text).unwrap_err().to_string();
             assert!(err.starts_with(at), "{err}");
+            assert!(err.contains(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_step_answers_yes_by_default_and_its_ports_are_checked() {
+        let text = format!(
+            "{NODE}[[step]]\ndo = \"cluster\"\nargs = \"create 127.0.0.1:{{6379}}\"\nexpect = [\"[OK]\"]\n"
+        );
+        let lab = Lab::parse("t.toml", &text).unwrap();
+        let Step::Cluster { answer, expect, .. } = &lab.steps[0] else {
+            panic!("{:?}", lab.steps[0]);
+        };
+        assert_eq!(answer, "yes");
+        assert_eq!(expect, &["[OK]"]);
+        let cases = [
+            (text.replace("{6379}", "{7000}"), "port 7000 is outside the lab's port map"),
+            (
+                format!("{NODE}[[step]]\ndo = \"cluster\"\nargs = \" \"\n"),
+                "a cluster step needs args",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"cluster\"\nargs = \"check $x\"\n"),
+                "unknown capture $x",
+            ),
+            (
+                format!("{NODE}[[step]]\ndo = \"run\"\nnode = \"a\"\ncommand = \"cluster nodes\"\ncontains = {{ \"$x\" = 1 }}\n"),
+                "unknown capture $x",
+            ),
+        ];
+        for (text, reason) in cases {
+            let err = Lab::parse("t.toml", &text).unwrap_err().to_string();
+            assert!(err.starts_with("t.toml:8:"), "{err}");
             assert!(err.contains(reason), "{err}");
         }
     }

@@ -9,6 +9,7 @@ use super::spec::{Lab, Step, WaitCase};
 use super::transcript::{Line, Transcript};
 use super::{LabError, RunOptions};
 
+mod cluster;
 mod faults;
 pub use faults::{relays_for, LinkRelay};
 mod steps;
@@ -343,6 +344,11 @@ impl<'a, 'w> Runner<'a, 'w> {
                 self.say(say)
             }
             Step::Rdb { node, say } => self.rdb(node, say),
+            Step::Cluster { .. } => self.cluster_manager(step).await,
+            Step::BusPing { node, say } => {
+                self.bus_ping(node).await?;
+                self.say(say)
+            }
             Step::Workload { .. } => self.start_workload(step),
             Step::StopWorkload { .. } => self.stop_workload(step).await,
         }

@@ -51,6 +51,7 @@ impl Runner<'_, '_> {
 
     /// `kill`: `kill -9` by PID (a paused node is resumed first, so nothing stays stopped).
     pub(super) fn kill(&mut self, node: &str) -> Result<(), LabError> {
+        let node = &self.resolve_node(node)?;
         self.sessions.retain(|(n, _)| n != node);
         let n = self.nodes.get(node);
         if n.pid().is_none() {
@@ -70,8 +71,10 @@ impl Runner<'_, '_> {
             command,
             expect,
             fields,
+            contains,
             show,
             retry,
+            cluster,
             capture,
             say,
         } = step
@@ -79,8 +82,13 @@ impl Runner<'_, '_> {
             return Err(LabError::failed("not a run step"));
         };
         let node = self.resolve_node(node)?;
+        let checks = Checks {
+            expect,
+            fields,
+            contains,
+        };
         let text = self
-            .run_command(&node, command, expect, fields, show, *retry)
+            .run_command(&node, command, &checks, show, *retry, *cluster)
             .await?;
         for (var, field) in capture {
             let value = if field == "reply" {
@@ -144,15 +152,38 @@ impl Runner<'_, '_> {
         Ok(&mut self.sessions.last_mut().expect("just pushed").1)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Sends `args` on the node's session. When the server closed the session (a Sentinel's
+    /// CLIENT KILL after promoting or converting the node), does as redis-cli: connects
+    /// again, authenticates with the node's password, and sends the command once more.
+    pub(super) async fn send_reconnecting(
+        &mut self,
+        node: &str,
+        args: &[String],
+        typed: &str,
+    ) -> Result<Frame, LabError> {
+        if let Ok(reply) = self.session(node).await?.command(args).await {
+            return Ok(reply);
+        }
+        self.sessions.retain(|(n, _)| n != node);
+        let password = self.nodes.get(node).password();
+        let client = self.session(node).await?;
+        if let Some(p) = password {
+            let _ = client.auth(None, &p).await;
+        }
+        client
+            .command(args)
+            .await
+            .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))
+    }
+
     pub(super) async fn run_command(
         &mut self,
         node: &str,
         command: &str,
-        expect: &Option<String>,
-        fields: &std::collections::BTreeMap<String, String>,
+        checks: &Checks<'_>,
         show: &[String],
         retry: bool,
+        cluster: bool,
     ) -> Result<String, LabError> {
         // Split first, then fill: a captured value is one argument even if it has spaces.
         let mut args: Vec<String> = split_command(command)
@@ -164,32 +195,28 @@ impl Runner<'_, '_> {
             args[2] = self.opts.ports.map_str(&args[2]);
         }
         let typed = self.fill(command);
-        let expect = expect.as_ref().map(|e| self.fill(e));
-        let fields: std::collections::BTreeMap<String, String> = fields
+        let expect = checks.expect.as_ref().map(|e| self.fill(e));
+        let fields: std::collections::BTreeMap<String, String> = checks
+            .fields
             .iter()
             .map(|(k, v)| (k.clone(), self.fill(v)))
+            .collect();
+        let contains: Vec<(String, usize)> = checks
+            .contains
+            .iter()
+            .map(|(k, n)| (self.fill(k), *n))
             .collect();
         let port = self.nodes.get(node).port;
         let verbatim = crate::client::cli::prints_verbatim(&args);
         let deadline = Instant::now() + self.opts.deadline;
-        let (reply, text, problem) = loop {
-            let reply = match self.session(node).await?.command(&args).await {
-                Ok(reply) => reply,
-                // The server closed the session (a Sentinel's CLIENT KILL after promoting or
-                // converting the node): like redis-cli, connect again, authenticate with the
-                // node's password, and send the command once more.
-                Err(_) => {
-                    self.sessions.retain(|(n, _)| n != node);
-                    let password = self.nodes.get(node).password();
-                    let client = self.session(node).await?;
-                    if let Some(p) = password {
-                        let _ = client.auth(None, &p).await;
-                    }
-                    client
-                        .command(&args)
-                        .await
-                        .map_err(|e| LabError::failed(format!("{node}: `{typed}` failed: {e}")))?
-                }
+        let (reply, text, problem, redirects) = loop {
+            let (reply, redirects) = if cluster {
+                self.send_following(node, &args, &typed).await?
+            } else {
+                (
+                    self.send_reconnecting(node, &args, &typed).await?,
+                    Vec::new(),
+                )
             };
             let text = if verbatim {
                 String::from_utf8_lossy(&format_reply(&reply, OutputMode::Tty, true)).into_owned()
@@ -200,9 +227,18 @@ impl Runner<'_, '_> {
                 Some((records, _)) if !fields.is_empty() => check_records(&records, &fields)
                     .or_else(|| check(&reply, &text, &expect, &Default::default())),
                 _ => check(&reply, &text, &expect, &fields),
-            };
+            }
+            .or_else(|| {
+                let (wanted, times) = contains
+                    .iter()
+                    .find(|(k, n)| text.matches(k).count() < *n)?;
+                Some(format!(
+                    "expected {wanted:?} {times} times, found it {} times",
+                    text.matches(wanted).count()
+                ))
+            });
             if problem.is_none() || !retry || Instant::now() >= deadline {
-                break (reply, text, problem);
+                break (reply, text, problem, redirects);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
@@ -210,6 +246,9 @@ impl Runner<'_, '_> {
             addr: format!("127.0.0.1:{port}"),
             command: typed.clone(),
         })?;
+        if !redirects.is_empty() {
+            self.emit(Line::Reply(redirects.join("\n")))?;
+        }
         let records = pair_records(&reply);
         if show.is_empty() {
             self.emit(Line::Reply(text.clone()))?;
@@ -247,6 +286,16 @@ impl Runner<'_, '_> {
         }
         Ok(text)
     }
+}
+
+/// What a `run` step checks in the reply.
+pub(super) struct Checks<'a> {
+    /// The whole reply as printed.
+    pub expect: &'a Option<String>,
+    /// INFO-style `field:value` pairs.
+    pub fields: &'a std::collections::BTreeMap<String, String>,
+    /// Pieces of the reply and how many times each must appear.
+    pub contains: &'a std::collections::BTreeMap<String, usize>,
 }
 
 /// One field/value record of a reply, in reply order.
