@@ -247,7 +247,8 @@ fuzz_target!(|data: &[u8]| {
 
     // Memory stays within `maxmemory` unless nothing is left that the policy may evict.
     let mut engine = shared.engine();
-    if redislab::server::eviction::make_room(&shared, &mut engine).is_err() {
+    redislab::server::command_config::refresh(&shared, &mut engine);
+    if redislab::server::eviction::make_room(&mut engine).is_err() {
         let (policy, maxmemory) = {
             let config = shared.config();
             (config.maxmemory_policy, config.maxmemory)
