@@ -305,6 +305,24 @@ fn redis_py_cluster_client_reads_and_writes() {
     assert!(text.starts_with("ok "), "{text}");
 }
 
+/// `create --cluster-replicas 1` over six nodes, waits until every node is ok and knows the
+/// three replicas, and returns the master of "name"'s slot (5798) and its replica.
+fn create_six_and_pick_slot_of_name(nodes: &[Node]) -> (u16, u16) {
+    let out = create(nodes);
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+    let first = nodes[0].port();
+    assert!(wait_until(Duration::from_secs(15), || nodes
+        .iter()
+        .all(|n| state_ok(n.port()))));
+    assert!(wait_until(Duration::from_secs(10), || {
+        cli_at(first, &["cluster", "nodes"])
+            .matches("slave")
+            .count()
+            == 3
+    }));
+    master_and_replica_of_slot(first, 5798)
+}
+
 fn myid(port: u16) -> String {
     cli_at(port, &["cluster", "myid"]).trim().to_string()
 }
@@ -624,19 +642,7 @@ fn a_master_cut_off_by_the_fault_layer_is_failed_over_and_follows_after_the_heal
         return;
     }
     let nodes: Vec<Node> = (0..6).map(|_| start_with_faults()).collect();
-    let out = create(&nodes);
-    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
-    let first = nodes[0].port();
-    assert!(wait_until(Duration::from_secs(15), || nodes
-        .iter()
-        .all(|n| state_ok(n.port()))));
-    assert!(wait_until(Duration::from_secs(10), || {
-        cli_at(first, &["cluster", "nodes"])
-            .matches("slave")
-            .count()
-            == 3
-    }));
-    let (master, replica) = master_and_replica_of_slot(first, 5798);
+    let (master, replica) = create_six_and_pick_slot_of_name(&nodes);
     cli_at(master, &["set", "name", "before"]);
     assert_eq!(cli_at(master, &["wait", "1", "5000"]).trim(), "1");
     // Cut the master off from everyone, both ways, on both ends.
@@ -683,19 +689,7 @@ fn a_manual_failover_under_writes_loses_no_acknowledged_write() {
         return;
     }
     let nodes: Vec<Node> = (0..6).map(|_| start(false)).collect();
-    let out = create(&nodes);
-    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
-    let first = nodes[0].port();
-    assert!(wait_until(Duration::from_secs(15), || nodes
-        .iter()
-        .all(|n| state_ok(n.port()))));
-    assert!(wait_until(Duration::from_secs(10), || {
-        cli_at(first, &["cluster", "nodes"])
-            .matches("slave")
-            .count()
-            == 3
-    }));
-    let (master, replica) = master_and_replica_of_slot(first, 5798);
+    let (master, replica) = create_six_and_pick_slot_of_name(&nodes);
     assert_eq!(cli_at(master, &["wait", "1", "5000"]).trim(), "1");
     // A client keeps incrementing a counter on the master until it is redirected.
     let writer = std::thread::spawn(move || {
