@@ -1,6 +1,8 @@
-//! The cluster bus on arbitrary bytes: a frame that decodes must encode back to a frame that
-//! decodes the same; and any frame, valid or not, fed to a node's cluster machine on an
-//! inbound and an outbound link, must leave it answering (no panic, no unbounded work).
+//! The cluster bus on arbitrary bytes: a frame that decodes must encode to a frame that
+//! decodes, and from then on encoding and decoding are a round trip (the first decode may
+//! normalise a string field: bytes that are not UTF-8, an IP cut at 45 bytes); and any frame,
+//! valid or not, fed to a node's cluster machine on an inbound and an outbound link, must leave
+//! it answering (no panic, no unbounded work).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,8 +12,10 @@ use redislab::cluster::{bus, Cluster, Settings};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(msg) = bus::decode(data) {
-        let again = bus::decode(&bus::encode(&msg)).expect("an encoded message decodes");
-        assert_eq!(again, msg);
+        let normal = bus::decode(&bus::encode(&msg)).expect("an encoded message decodes");
+        assert_eq!(normal.header.kind, msg.header.kind);
+        let again = bus::decode(&bus::encode(&normal)).expect("an encoded message decodes");
+        assert_eq!(again, normal);
     }
     let mut rng = StdRng::seed_from_u64(1);
     let mut cluster = Cluster::new(Settings::default(), 1_000, &mut rng);

@@ -247,8 +247,14 @@ fn name_at(b: &[u8], at: usize) -> NodeName {
     b[at..at + NAME_LEN].try_into().expect("40 bytes")
 }
 
-/// A NUL-terminated string field (the IP, the hostname).
+/// A NUL-terminated string field (the IP, the hostname). An IP field is read as Redis reads
+/// it: at most `IP_LEN - 1` bytes (`buf[NET_IP_STR_LEN-1] = '\0'`).
 fn cstr(b: &[u8]) -> String {
+    let b = if b.len() == IP_LEN {
+        &b[..IP_LEN - 1]
+    } else {
+        b
+    };
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
@@ -436,8 +442,12 @@ pub fn decode(frame: &[u8]) -> Result<Message, BusError> {
     })
 }
 
+/// Writes a string field, NUL-terminated, cut at a character boundary if it is too long.
 fn put_str(out: &mut [u8], s: &str) {
-    let n = s.len().min(out.len() - 1);
+    let mut n = s.len().min(out.len() - 1);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
     out[..n].copy_from_slice(&s.as_bytes()[..n]);
 }
 
@@ -696,6 +706,22 @@ mod tests {
             },
         });
         assert_eq!(update.len(), 4352);
+    }
+
+    #[test]
+    fn string_fields_are_read_as_redis_reads_them_and_then_round_trip() {
+        // An IP field with no NUL, and one that is not UTF-8 (found by the fuzzer).
+        for ip in [[b'9'; IP_LEN].to_vec(), vec![0xC3; IP_LEN]] {
+            let mut b = encode(&Message {
+                header: header(Type::AuthAck),
+                body: Body::Empty,
+            });
+            b[2168..2168 + IP_LEN].copy_from_slice(&ip);
+            let first = decode(&b).unwrap();
+            assert!(first.header.ip.len() <= 3 * (IP_LEN - 1));
+            let normal = decode(&encode(&first)).unwrap();
+            assert_eq!(decode(&encode(&normal)).unwrap(), normal);
+        }
     }
 
     #[test]
