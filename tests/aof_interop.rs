@@ -251,13 +251,13 @@ fn a_directory_written_by_redislab_loads_into_redis_server() {
 
     // The snapshot the first rewrite writes: db0 and db2.
     let mut dbs: Vec<Db> = (0..16).map(|_| Db::new()).collect();
-    dbs[0].set(b("name"), Value::String(b("zhangsan")));
+    dbs[0].set(b("name"), Value::String(b("zhangsan").into()));
     let mut h = Hash::new();
     h.insert(b("f1"), b("v1"));
-    dbs[0].set(b("h"), Value::Hash(h));
+    dbs[0].set(b("h"), Value::Hash(Box::new(h)));
     dbs[2].set(
         b("l"),
-        Value::List(["a", "b"].iter().map(|s| b(s)).collect()),
+        Value::List(Box::new(["a", "b"].iter().map(|s| b(s)).collect())),
     );
     dbs[2].set_expire_time(b"l", FAR_FUTURE_MS);
 

@@ -174,11 +174,14 @@ fn b(s: &str) -> Bytes {
 /// The data every test uses: every type in small and big forms, TTLs, and dbs 0, 2 and 3.
 fn model() -> Vec<Db> {
     let mut db0 = Db::new();
-    db0.set(b("int"), Value::String(b("12345")));
-    db0.set(b("negint"), Value::String(b("-7")));
-    db0.set(b("bigint"), Value::String(b("9223372036854775807")));
-    db0.set(b("str"), Value::String(b("hello")));
-    db0.set(b("long"), Value::String(Bytes::from("abc".repeat(200))));
+    db0.set(b("int"), Value::String(b("12345").into()));
+    db0.set(b("negint"), Value::String(b("-7").into()));
+    db0.set(b("bigint"), Value::String(b("9223372036854775807").into()));
+    db0.set(b("str"), Value::String(b("hello").into()));
+    db0.set(
+        b("long"),
+        Value::String(Bytes::from("abc".repeat(200)).into()),
+    );
     let mut state = 7u32;
     let noise: String = (0..100)
         .map(|_| {
@@ -186,48 +189,50 @@ fn model() -> Vec<Db> {
             (b'a' + ((state >> 16) % 26) as u8) as char
         })
         .collect();
-    db0.set(b("noise"), Value::String(Bytes::from(noise)));
+    db0.set(b("noise"), Value::String(Bytes::from(noise).into()));
     db0.set(
         Bytes::from_static(b"bin\x00\xffkey"),
-        Value::String(b("binary key")),
+        Value::String(b("binary key").into()),
     );
-    db0.set(b("ttl"), Value::String(b("v")));
+    db0.set(b("ttl"), Value::String(b("v").into()));
     db0.set_expire_time(b"ttl", FAR_FUTURE_MS);
     db0.set(
         b("list"),
-        Value::List(["a", "b", "c"].iter().map(|s| b(s)).collect()),
+        Value::List(Box::new(["a", "b", "c"].iter().map(|s| b(s)).collect())),
     );
     let biglist: List = (0..1000)
         .map(|i| Bytes::from(format!("element-{i}")))
         .collect();
-    db0.set(b("biglist"), Value::List(biglist));
+    db0.set(b("biglist"), Value::List(Box::new(biglist)));
     db0.set_expire_time(b"biglist", FAR_FUTURE_MS + 1);
     let intlist: List = (0..300)
         .map(|i| Bytes::from((i * 1000 - 7).to_string()))
         .collect();
-    db0.set(b("intlist"), Value::List(intlist));
+    db0.set(b("intlist"), Value::List(Box::new(intlist)));
     db0.set(
         b("iset"),
-        Value::Set(["1", "2", "3"].iter().map(|s| b(s)).collect()),
+        Value::Set(Box::new(["1", "2", "3"].iter().map(|s| b(s)).collect())),
     );
     db0.set(
         b("wideiset"),
-        Value::Set(["-70000", "5", "8589934592"].iter().map(|s| b(s)).collect()),
+        Value::Set(Box::new(
+            ["-70000", "5", "8589934592"].iter().map(|s| b(s)).collect(),
+        )),
     );
     let bigiset: Set = (0..600).map(|i| Bytes::from(i.to_string())).collect();
-    db0.set(b("bigiset"), Value::Set(bigiset));
+    db0.set(b("bigiset"), Value::Set(Box::new(bigiset)));
     db0.set(
         b("set"),
-        Value::Set(["x", "y", "z"].iter().map(|s| b(s)).collect()),
+        Value::Set(Box::new(["x", "y", "z"].iter().map(|s| b(s)).collect())),
     );
     let bigset: Set = (0..300)
         .map(|i| Bytes::from(format!("member-{i}")))
         .collect();
-    db0.set(b("bigset"), Value::Set(bigset));
+    db0.set(b("bigset"), Value::Set(Box::new(bigset)));
     let mut hash = Hash::new();
     hash.insert(b("f1"), b("v1"));
     hash.insert(b("f2"), b("300"));
-    db0.set(b("hash"), Value::Hash(hash));
+    db0.set(b("hash"), Value::Hash(Box::new(hash)));
     let bighash: Hash = (0..200)
         .map(|i| {
             (
@@ -236,11 +241,11 @@ fn model() -> Vec<Db> {
             )
         })
         .collect();
-    db0.set(b("bighash"), Value::Hash(bighash));
+    db0.set(b("bighash"), Value::Hash(Box::new(bighash)));
     db0.set_expire_time(b"bighash", FAR_FUTURE_MS + 2);
     let mut longhash = Hash::new();
     longhash.insert(b("f"), Bytes::from("y".repeat(100)));
-    db0.set(b("longhash"), Value::Hash(longhash));
+    db0.set(b("longhash"), Value::Hash(Box::new(longhash)));
     let mut zset = ZSet::new();
     for (m, s) in [
         ("a", 1.0),
@@ -251,20 +256,20 @@ fn model() -> Vec<Db> {
     ] {
         zset.insert(b(m), s);
     }
-    db0.set(b("zset"), Value::ZSet(zset));
+    db0.set(b("zset"), Value::ZSet(Box::new(zset)));
     let mut bigzset = ZSet::new();
     for i in 0..200 {
         bigzset.insert(Bytes::from(format!("m{i}")), i as f64 / 7.0);
     }
-    db0.set(b("bigzset"), Value::ZSet(bigzset));
+    db0.set(b("bigzset"), Value::ZSet(Box::new(bigzset)));
 
     let db1 = Db::new();
     let mut db2 = Db::new();
-    db2.set(b("db2key"), Value::String(b("val")));
+    db2.set(b("db2key"), Value::String(b("val").into()));
     let mut db3 = Db::new();
     let mut h = Hash::new();
     h.insert(b("k"), b("v"));
-    db3.set(b("db3hash"), Value::Hash(h));
+    db3.set(b("db3hash"), Value::Hash(Box::new(h)));
     db3.set_expire_time(b"db3hash", FAR_FUTURE_MS);
     vec![db0, db1, db2, db3]
 }

@@ -251,7 +251,7 @@ fn keys(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         .filter(|(key, _, at)| {
             at.is_none_or(|at| at > now) && (all || glob_match(pattern, key, false))
         })
-        .map(|(key, _, _)| key.clone())
+        .map(|(key, _, _)| key.to_bytes())
         .collect();
     Ok(Reply::bulks(found))
 }
@@ -345,7 +345,7 @@ fn scan(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
                 continue;
             }
         }
-        found.push(key.clone());
+        found.push(key.to_bytes());
     }
     Ok(Reply::Array(vec![
         Reply::bulk_string(remaining.to_string()),
@@ -494,7 +494,10 @@ fn swapdb(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         cx.engine.touch_all(b);
         if cx.engine.blocked_clients() > 0 {
             for db in [a, b] {
-                let keys: Vec<Bytes> = cx.engine.dbs[db].iter().map(|(k, _)| k.clone()).collect();
+                let keys: Vec<Bytes> = cx.engine.dbs[db]
+                    .iter()
+                    .map(|(k, _)| k.to_bytes())
+                    .collect();
                 for key in &keys {
                     cx.engine.touch(db, key);
                 }

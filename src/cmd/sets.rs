@@ -195,7 +195,7 @@ fn spop(cx: &mut Exec, args: &mut Args) -> CmdResult {
         };
         cx.modified(key);
         cx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
-        return Ok(members_reply(all));
+        return Ok(members_reply(*all));
     }
     let mut picks = rand::seq::index::sample(&mut engine.rng, set.len(), count as usize).into_vec();
     // Remove from the highest position down so earlier removals do not shift later picks.
@@ -292,7 +292,7 @@ fn load_sets<'c>(cx: &'c mut Exec, keys: &[Bytes]) -> Result<Vec<Option<&'c Set>
     Ok(keys
         .iter()
         .map(|k| match db.peek(k) {
-            Some(Value::Set(s)) => Some(s),
+            Some(Value::Set(s)) => Some(&**s),
             _ => None,
         })
         .collect())
@@ -373,7 +373,8 @@ fn store_op(cx: &mut Exec, args: &mut Args, op: SetOp) -> CmdResult {
     } else {
         // Members in the result are clones of keyspace members (already owned copies).
         let set: Set = result.into_iter().collect();
-        cx.db().set(Bytes::copy_from_slice(dst), Value::Set(set));
+        cx.db()
+            .set(Bytes::copy_from_slice(dst), Value::Set(Box::new(set)));
         cx.modified(dst);
     }
     Ok(Reply::Int(len))

@@ -98,7 +98,7 @@ fn lookup_by_pattern(cx: &mut Exec, pattern: &[u8], element: &[u8]) -> Option<By
     key.extend_from_slice(key_tail);
     let now = cx.now;
     match (cx.db().get(&key, now)?, field) {
-        (Value::String(s), None) => Some(s.clone()),
+        (Value::String(s), None) => Some(s.to_bytes()),
         (Value::Hash(h), Some(field)) => h.get(field).cloned(),
         _ => None,
     }
@@ -207,7 +207,7 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
             let dst = Bytes::copy_from_slice(dst);
             if stored > 0 {
                 let list = output.into_iter().map(Option::unwrap_or_default).collect();
-                cx.db().set(dst.clone(), Value::List(list));
+                cx.db().set(dst.clone(), Value::List(Box::new(list)));
                 cx.touch(&dst);
                 cx.dirty(stored as u64);
             } else if cx.db().remove(&dst).is_some() {

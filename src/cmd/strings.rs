@@ -11,7 +11,7 @@ use super::flags::*;
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
 use crate::store::value::parse_i64_strict;
-use crate::store::Value;
+use crate::store::{Str, Value};
 
 /// The string commands' table entries.
 pub const COMMANDS: &[Spec] = &[
@@ -45,7 +45,7 @@ pub(super) const MAX_STRING_BYTES: usize = 512 * 1024 * 1024;
 /// The string at `key`, counting a keyspace hit or miss.
 pub(super) fn read_string(cx: &mut Exec, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     let now = cx.now;
-    let found = cx.db().get_string(key, now)?.cloned();
+    let found = cx.db().get_string(key, now)?.map(Str::to_bytes);
     cx.lookup_stat(found.is_some());
     Ok(found)
 }
@@ -120,7 +120,7 @@ fn set(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
     let now = cx.now;
     let old = if get {
-        cx.db().get_string(key, now)?.cloned()
+        cx.db().get_string(key, now)?.map(Str::to_bytes)
     } else {
         None
     };
@@ -133,7 +133,7 @@ fn set(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
             Reply::Null
         });
     }
-    store(cx, key, Bytes::copy_from_slice(value), expiry);
+    store(cx, key, &value[..], expiry);
     if let Expiry::At(at) = expiry {
         if args.argv().len() > 3 {
             // Relative or absolute, replicas get the absolute form.
@@ -158,15 +158,16 @@ fn set(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 }
 
 /// Stores a string value with the given expiry handling and records the change.
-pub(super) fn store(cx: &mut Exec, key: &Bytes, value: Bytes, expiry: Expiry) {
+pub(super) fn store(cx: &mut Exec, key: &Bytes, value: impl Into<Str>, expiry: Expiry) {
+    let value = Value::String(value.into());
     // The key is copied (out of the request buffer) only if it is new.
     let now = cx.now;
     let db = cx.db();
     match expiry {
-        Expiry::Keep => db.set_keep_ttl_at(&key[..], Value::String(value), now),
-        Expiry::Clear => db.set_at(&key[..], Value::String(value), now),
+        Expiry::Keep => db.set_keep_ttl_at(&key[..], value, now),
+        Expiry::Clear => db.set_at(&key[..], value, now),
         Expiry::At(at) => {
-            db.set_at(&key[..], Value::String(value), now);
+            db.set_at(&key[..], value, now);
             db.set_expire_time(key, at);
         }
     }
@@ -195,7 +196,7 @@ fn setex_generic(
     let amount = args.next_i64()?;
     let value = args.next()?;
     let at = absolute_expiry(cx, unit_ms, false, amount, name)?;
-    store(cx, key, Bytes::copy_from_slice(value), Expiry::At(at));
+    store(cx, key, &value[..], Expiry::At(at));
     cx.propagate_as(vec![
         Bytes::from_static(b"SET"),
         key.clone(),
@@ -221,7 +222,7 @@ fn getset(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let value = args.next_owned()?;
     let now = cx.now;
-    let old = cx.db().get_string(key, now)?.cloned();
+    let old = cx.db().get_string(key, now)?.map(Str::to_bytes);
     store(cx, key, value, Expiry::Clear);
     Ok(old.map_or(Reply::Null, Reply::Bulk))
 }
@@ -302,7 +303,7 @@ fn mget(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         let value = match cx.db().get(key, now) {
-            Some(Value::String(s)) => Reply::Bulk(s.clone()),
+            Some(Value::String(s)) => Reply::Bulk(s.to_bytes()),
             _ => Reply::Null,
         };
         out.push(value);
@@ -317,12 +318,7 @@ fn mset(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         return Err(CmdError::arity("mset"));
     }
     for pair in pairs.chunks_exact(2) {
-        store(
-            cx,
-            &pair[0],
-            Bytes::copy_from_slice(&pair[1]),
-            Expiry::Clear,
-        );
+        store(cx, &pair[0], &pair[1][..], Expiry::Clear);
     }
     Ok(Reply::ok())
 }
@@ -340,12 +336,7 @@ fn msetnx(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         }
     }
     for pair in pairs.chunks_exact(2) {
-        store(
-            cx,
-            &pair[0],
-            Bytes::copy_from_slice(&pair[1]),
-            Expiry::Clear,
-        );
+        store(cx, &pair[0], &pair[1][..], Expiry::Clear);
     }
     Ok(Reply::Int(1))
 }
@@ -359,14 +350,13 @@ fn incr_generic(cx: &mut Exec, key: &Bytes, by: i64) -> Result<Reply, CmdError> 
         Some(Value::String(s)) => {
             let current = parse_i64_strict(s).ok_or_else(CmdError::not_integer)?;
             let next = current.checked_add(by).ok_or_else(CmdError::overflow)?;
-            *s = Bytes::copy_from_slice(digits.format(next).as_bytes());
+            *s = Str::new(digits.format(next).as_bytes());
             next
         }
         Some(_) => return Err(CmdError::wrong_type()),
         None => {
-            let text = Bytes::copy_from_slice(digits.format(by).as_bytes());
-            cx.db()
-                .set(Bytes::copy_from_slice(key), Value::String(text));
+            let text = Str::new(digits.format(by).as_bytes());
+            cx.db().set_at(&key[..], Value::String(text), now);
             by
         }
     };
@@ -444,7 +434,11 @@ fn append(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let suffix = args.next()?;
     let now = cx.now;
-    let current = cx.db().get_string(key, now)?.cloned().unwrap_or_default();
+    let current = cx
+        .db()
+        .get_string(key, now)?
+        .map(Str::to_bytes)
+        .unwrap_or_default();
     if current.len() + suffix.len() > MAX_STRING_BYTES {
         return Err(CmdError::new(
             "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
@@ -473,7 +467,7 @@ fn getrange(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let start = parse_int(args.next()?)?;
     let end = parse_int(args.next()?)?;
     let now = cx.now;
-    let Some(s) = cx.db().get_string(key, now)?.cloned() else {
+    let Some(s) = cx.db().get_string(key, now)?.map(Str::to_bytes) else {
         return Ok(Reply::bulk(b""));
     };
     let len = s.len() as i64;
@@ -501,7 +495,7 @@ fn setrange(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     }
     let offset = offset as usize;
     let now = cx.now;
-    let current = cx.db().get_string(key, now)?.cloned();
+    let current = cx.db().get_string(key, now)?.map(Str::to_bytes);
     if value.is_empty() {
         return Ok(Reply::Int(current.map_or(0, |s| s.len() as i64)));
     }

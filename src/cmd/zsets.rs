@@ -547,7 +547,8 @@ fn store_result(cx: &mut Exec, dst: &Bytes, entries: Vec<(Bytes, f64)>) -> Reply
         for (member, score) in entries {
             z.insert(member, score);
         }
-        cx.db().set(Bytes::copy_from_slice(dst), Value::ZSet(z));
+        cx.db()
+            .set(Bytes::copy_from_slice(dst), Value::ZSet(Box::new(z)));
         cx.modified(dst);
     } else if cx.db().remove(dst).is_some() {
         cx.modified(dst);
@@ -1769,7 +1770,9 @@ mod tests {
         let mut h = Harness::new();
         h.shared.engine().dbs[0].set(
             Bytes::from("s"),
-            crate::store::Value::Set(["x", "y"].iter().map(|m| Bytes::from(*m)).collect()),
+            crate::store::Value::Set(Box::new(
+                ["x", "y"].iter().map(|m| Bytes::from(*m)).collect(),
+            )),
         );
         h.run(&["zadd", "a", "5", "x"]);
         assert_eq!(

@@ -154,7 +154,10 @@ mod tests {
     fn foreground_and_forked_saves_produce_loadable_files() {
         let dir = tempfile::tempdir().unwrap();
         let mut db = Db::new();
-        db.set(Bytes::from("name"), Value::String(Bytes::from("zhangsan")));
+        db.set(
+            Bytes::from("name"),
+            Value::String(Bytes::from("zhangsan").into()),
+        );
         let dbs = vec![db];
         let target = dir.path().join("dump.rdb");
         save_to_file(

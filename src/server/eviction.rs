@@ -182,9 +182,9 @@ fn pick(engine: &mut Engine, limits: &Limits, now: i64) -> Option<(usize, Bytes)
             }
             let index = engine.rng.gen_range(0..len);
             let key = if volatile {
-                engine.dbs[db].volatile_at(index).map(|(k, _)| k.clone())
+                engine.dbs[db].volatile_at(index).map(|(k, _)| k.to_bytes())
             } else {
-                engine.dbs[db].key_at(index).cloned()
+                engine.dbs[db].key_at(index).map(|k| k.to_bytes())
             };
             if let Some(key) = key {
                 engine.eviction.next_db = db + 1;
@@ -234,12 +234,12 @@ fn populate(engine: &mut Engine, limits: &Limits, now: i64) {
             let d = &engine.dbs[db];
             let (key, expire_at) = if volatile {
                 match d.volatile_at(index) {
-                    Some((k, at)) => (k.clone(), Some(at)),
+                    Some((k, at)) => (k.to_bytes(), Some(at)),
                     None => continue,
                 }
             } else {
                 match d.key_at(index) {
-                    Some(k) => (k.clone(), d.expire_time(k)),
+                    Some(k) => (k.to_bytes(), d.expire_time(k)),
                     None => continue,
                 }
             };
@@ -283,7 +283,7 @@ mod tests {
         let mut engine = Engine::new(2);
         engine.propagate = true;
         for i in 0..n {
-            engine.dbs[i % 2].set(b(&format!("k{i}")), Value::String(b("v")));
+            engine.dbs[i % 2].set(b(&format!("k{i}")), Value::String(b("v").into()));
         }
         engine
     }
@@ -340,7 +340,7 @@ mod tests {
         let mut engine = Engine::new(1);
         let now = crate::store::clock_ms();
         for i in 0..100 {
-            engine.dbs[0].set(b(&format!("k{i}")), Value::String(b("v")));
+            engine.dbs[0].set(b(&format!("k{i}")), Value::String(b("v").into()));
         }
         // Half the keys are touched an hour later.
         let later = now + 3_600_000;
@@ -363,7 +363,7 @@ mod tests {
         let mut engine = Engine::new(1);
         for i in 0..100 {
             let key = b(&format!("k{i}"));
-            engine.dbs[0].set(key.clone(), Value::String(b("v")));
+            engine.dbs[0].set(key.clone(), Value::String(b("v").into()));
             engine.dbs[0].set_expire_time(&key, 1_000_000 + i);
         }
         let mut l = limits(MaxmemoryPolicy::VolatileTtl);

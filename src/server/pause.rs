@@ -135,7 +135,7 @@ mod tests {
         let key = Bytes::from_static(b"k");
         engine.dbs[0].set(
             key.clone(),
-            crate::store::Value::String(Bytes::from_static(b"v")),
+            crate::store::Value::String(Bytes::from_static(b"v").into()),
         );
         engine.dbs[0].set_expire_time(&key, 10);
         engine.pause_clients(PauseMode::Write, 1_000);

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use rand::Rng;
 
+use super::str::Str;
 use super::value::{Hash, List, Set, Value, ZSet};
 
 /// The error a typed lookup returns when the key holds another type.
@@ -76,8 +77,8 @@ impl KeyArg for &[u8] {
 /// A database. Expiry times are absolute Unix times in milliseconds.
 #[derive(Debug)]
 pub struct Db {
-    dict: IndexMap<Bytes, Entry>,
-    expires: IndexMap<Bytes, i64>,
+    dict: IndexMap<Str, Entry>,
+    expires: IndexMap<Str, i64>,
     mode: ExpiryMode,
     /// Keys deleted by lazy or active expiry since the last `take_expired`.
     expired: Vec<Bytes>,
@@ -105,7 +106,7 @@ macro_rules! typed_access {
         pub fn $get(&mut self, key: &[u8], now: i64) -> Result<Option<&$ty>, WrongType> {
             match self.get(key, now) {
                 None => Ok(None),
-                Some(Value::$variant(v)) => Ok(Some(v)),
+                Some(Value::$variant(v)) => Ok(Some(&**v)),
                 Some(_) => Err(WrongType),
             }
         }
@@ -115,7 +116,7 @@ macro_rules! typed_access {
         pub fn $get_mut(&mut self, key: &[u8], now: i64) -> Result<Option<&mut $ty>, WrongType> {
             match self.get_mut(key, now) {
                 None => Ok(None),
-                Some(Value::$variant(v)) => Ok(Some(v)),
+                Some(Value::$variant(v)) => Ok(Some(&mut **v)),
                 Some(_) => Err(WrongType),
             }
         }
@@ -132,10 +133,10 @@ macro_rules! typed_access {
                         self.new_keys.push(Bytes::copy_from_slice(key));
                     }
                     if let Some(index) = self.slots.as_mut() {
-                        index.add(&Bytes::copy_from_slice(key));
+                        index.add(key);
                     }
                     let (index, _) = self.dict.insert_full(
-                        Bytes::copy_from_slice(key),
+                        Str::new(key),
                         Entry {
                             value: Value::$variant(Default::default()),
                             access,
@@ -274,7 +275,7 @@ impl Db {
                 if let Some(index) = self.slots.as_mut() {
                     index.remove(key);
                 }
-                self.expired.push(k);
+                self.expired.push(k.into());
             }
         }
         true
@@ -339,15 +340,15 @@ impl Db {
                 }
             }
             None => {
-                let key = key.into_bytes();
+                let key = key.as_slice();
                 if self.track_new {
-                    self.new_keys.push(key.clone());
+                    self.new_keys.push(Bytes::copy_from_slice(key));
                 }
                 if let Some(index) = self.slots.as_mut() {
-                    index.add(&key);
+                    index.add(key);
                 }
                 self.dict.insert(
-                    key,
+                    Str::new(key),
                     Entry {
                         value,
                         access: fresh,
@@ -386,7 +387,9 @@ impl Db {
     /// every insert and removal afterwards.
     pub fn slot_index(&mut self) -> &super::slots::SlotIndex {
         if self.slots.is_none() {
-            self.slots = Some(Box::new(super::slots::SlotIndex::new(self.dict.keys())));
+            self.slots = Some(Box::new(super::slots::SlotIndex::new(
+                self.dict.keys().map(Str::as_slice),
+            )));
         }
         self.slots.as_deref().expect("built above")
     }
@@ -437,19 +440,19 @@ impl Db {
 
     /// Iterates keys and values without expiring anything (snapshots, KEYS filters by expiry
     /// itself).
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Value)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&Str, &Value)> + '_ {
         self.dict.iter().map(|(k, e)| (k, &e.value))
     }
 
     /// Iterates keys with their expiry time, without expiring anything.
-    pub fn iter_with_expiry(&self) -> impl Iterator<Item = (&Bytes, &Value, Option<i64>)> + '_ {
+    pub fn iter_with_expiry(&self) -> impl Iterator<Item = (&Str, &Value, Option<i64>)> + '_ {
         self.dict
             .iter()
             .map(|(k, e)| (k, &e.value, self.expires.get(k).copied()))
     }
 
     /// The key at dict position `index` (SCAN and RANDOMKEY), without expiring anything.
-    pub fn key_at(&self, index: usize) -> Option<&Bytes> {
+    pub fn key_at(&self, index: usize) -> Option<&Str> {
         self.dict.get_index(index).map(|(k, _)| k)
     }
 
@@ -461,7 +464,7 @@ impl Db {
                 return None;
             }
             let index = rng.gen_range(0..self.dict.len());
-            let key = self.dict.get_index(index)?.0.clone();
+            let key = self.dict.get_index(index)?.0.to_bytes();
             if !self.expire_if_needed(&key, now) {
                 return Some(key);
             }
@@ -510,7 +513,7 @@ impl Db {
     }
 
     /// The key at expires position `index` and its expiry time (eviction's volatile sample).
-    pub fn volatile_at(&self, index: usize) -> Option<(&Bytes, i64)> {
+    pub fn volatile_at(&self, index: usize) -> Option<(&Str, i64)> {
         self.expires.get_index(index).map(|(k, &at)| (k, at))
     }
 
@@ -520,7 +523,7 @@ impl Db {
     typed_access!(ZSet, ZSet, get_zset, get_zset_mut, zset_or_create);
 
     /// The string at `key`; `Err(WrongType)` if it holds another type.
-    pub fn get_string(&mut self, key: &[u8], now: i64) -> Result<Option<&Bytes>, WrongType> {
+    pub fn get_string(&mut self, key: &[u8], now: i64) -> Result<Option<&Str>, WrongType> {
         match self.get(key, now) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -580,7 +583,7 @@ mod tests {
     #[test]
     fn lazy_expiry_deletes_on_master_and_records_the_key() {
         let mut db = Db::new();
-        db.set(b("k"), Value::String(b("v")));
+        db.set(b("k"), Value::String(b("v").into()));
         assert!(db.set_expire_time(b"k", 100));
         assert!(db.get(b"k", 99).is_some());
         assert!(db.get(b"k", 100).is_none());
@@ -592,7 +595,7 @@ mod tests {
     fn lazy_expiry_on_replica_hides_but_keeps_the_key() {
         let mut db = Db::new();
         db.set_expiry_mode(ExpiryMode::HideOnly);
-        db.set(b("k"), Value::String(b("v")));
+        db.set(b("k"), Value::String(b("v").into()));
         db.set_expire_time(b"k", 100);
         assert!(db.get(b"k", 200).is_none());
         assert_eq!(db.len(), 1);
@@ -602,18 +605,18 @@ mod tests {
     #[test]
     fn set_clears_ttl_and_keep_ttl_keeps_it() {
         let mut db = Db::new();
-        db.set(b("k"), Value::String(b("v")));
+        db.set(b("k"), Value::String(b("v").into()));
         db.set_expire_time(b"k", 1000);
-        db.set_keep_ttl(b("k"), Value::String(b("w")));
+        db.set_keep_ttl(b("k"), Value::String(b("w").into()));
         assert_eq!(db.expire_time(b"k"), Some(1000));
-        db.set(b("k"), Value::String(b("x")));
+        db.set(b("k"), Value::String(b("x").into()));
         assert_eq!(db.expire_time(b"k"), None);
     }
 
     #[test]
     fn typed_access_reports_wrong_type() {
         let mut db = Db::new();
-        db.set(b("s"), Value::String(b("v")));
+        db.set(b("s"), Value::String(b("v").into()));
         assert_eq!(db.get_list(b"s", 0), Err(WrongType));
         db.list_or_create(b"l", 0).unwrap().push_back(b("x"));
         assert_eq!(db.get_list(b"l", 0).unwrap().unwrap().len(), 1);
@@ -622,7 +625,7 @@ mod tests {
     #[test]
     fn lru_records_the_last_access_and_lfu_counts_logarithmically() {
         let mut db = Db::new();
-        db.set(b("k"), Value::String(b("v")));
+        db.set(b("k"), Value::String(b("v").into()));
         let now = crate::store::clock_ms();
         db.get(b"k", now);
         assert_eq!(db.idle_seconds(b"k", now + 5_000), Some(5));
@@ -630,7 +633,7 @@ mod tests {
             log_factor: 10,
             decay_minutes: 1,
         });
-        db.set(b("f"), Value::String(b("v")));
+        db.set(b("f"), Value::String(b("v").into()));
         assert_eq!(db.frequency(b"f", now), Some(LFU_INIT_VAL));
         for _ in 0..1000 {
             db.get(b"f", now);
@@ -647,7 +650,7 @@ mod tests {
         let mut db = Db::new();
         for i in 0..50 {
             let k = b(&format!("k{i}"));
-            db.set(k.clone(), Value::String(b("v")));
+            db.set(k.clone(), Value::String(b("v").into()));
             db.set_expire_time(&k, 10);
         }
         let mut rng = rand::thread_rng();

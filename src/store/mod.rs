@@ -7,10 +7,12 @@
 
 pub mod db;
 pub mod slots;
+pub mod str;
 pub mod value;
 pub mod zset;
 
 pub use db::{AccessTracking, Db, WrongType};
+pub use str::Str;
 pub use value::Value;
 
 /// The wall clock in Unix milliseconds, for the access records of keys stored without a

@@ -6,6 +6,8 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
+use super::str::Str;
+
 /// The number of hash slots (`CLUSTER_SLOTS`).
 pub const SLOTS: usize = 16384;
 
@@ -25,11 +27,11 @@ pub fn key_slot(key: &[u8]) -> u16 {
 /// The keys of each slot (Redis's `slots_to_keys`).
 #[derive(Debug)]
 pub struct SlotIndex {
-    keys: Vec<HashSet<Bytes>>,
+    keys: Vec<HashSet<Str>>,
 }
 
 impl SlotIndex {
-    pub fn new<'a>(keys: impl Iterator<Item = &'a Bytes>) -> SlotIndex {
+    pub fn new<'a>(keys: impl Iterator<Item = &'a [u8]>) -> SlotIndex {
         let mut index = SlotIndex {
             keys: vec![HashSet::new(); SLOTS],
         };
@@ -39,8 +41,8 @@ impl SlotIndex {
         index
     }
 
-    pub fn add(&mut self, key: &Bytes) {
-        self.keys[key_slot(key) as usize].insert(key.clone());
+    pub fn add(&mut self, key: &[u8]) {
+        self.keys[key_slot(key) as usize].insert(Str::new(key));
     }
 
     pub fn remove(&mut self, key: &[u8]) {
@@ -53,7 +55,11 @@ impl SlotIndex {
 
     /// Up to `max` keys of a slot.
     pub fn keys(&self, slot: u16, max: usize) -> Vec<Bytes> {
-        self.keys[slot as usize].iter().take(max).cloned().collect()
+        self.keys[slot as usize]
+            .iter()
+            .take(max)
+            .map(Str::to_bytes)
+            .collect()
     }
 
     /// The slots holding at least one key.
@@ -86,7 +92,7 @@ mod tests {
             .iter()
             .map(|k| Bytes::from(*k))
             .collect();
-        let mut index = SlotIndex::new(keys.iter());
+        let mut index = SlotIndex::new(keys.iter().map(|k| &k[..]));
         let a = key_slot(b"a");
         assert_eq!(index.count(a), 2);
         assert_eq!(index.keys(a, 1).len(), 1);

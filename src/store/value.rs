@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use indexmap::{IndexMap, IndexSet};
 
+pub use super::str::Str;
 pub use super::zset::ZSet;
 
 /// A hash: field → value, in insertion order while small (as Redis's listpack keeps it).
@@ -23,14 +24,15 @@ pub type List = VecDeque<Bytes>;
 /// insertion order on delete, like a listpack.
 pub const SMALL_COLLECTION: usize = 128;
 
-/// One key's value.
+/// One key's value. 24 bytes: a string is inline when short (see [`Str`]); a collection is
+/// one pointer to its body, so that a keyspace entry stays within one cache line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    String(Bytes),
-    List(List),
-    Hash(Hash),
-    Set(Set),
-    ZSet(ZSet),
+    String(Str),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -188,19 +190,24 @@ mod tests {
     }
 
     #[test]
+    fn a_value_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
+
+    #[test]
     fn encodings_follow_redis_thresholds() {
-        assert_eq!(Value::String(Bytes::from("123")).encoding(), "int");
-        assert_eq!(Value::String(Bytes::from("abc")).encoding(), "embstr");
-        assert_eq!(Value::String(Bytes::from(vec![b'x'; 45])).encoding(), "raw");
+        assert_eq!(Value::String(Str::from("123")).encoding(), "int");
+        assert_eq!(Value::String(Str::from("abc")).encoding(), "embstr");
+        assert_eq!(Value::String(Str::from(vec![b'x'; 45])).encoding(), "raw");
     }
 
     #[test]
     fn memory_usage_grows_with_content_and_samples_large_collections() {
-        let small = Value::String(Bytes::from("a")).memory_usage(5);
-        let big = Value::String(Bytes::from(vec![b'x'; 1000])).memory_usage(5);
+        let small = Value::String(Str::from("a")).memory_usage(5);
+        let big = Value::String(Str::from(vec![b'x'; 1000])).memory_usage(5);
         assert!(small > 0 && big > small + 900);
         let list: List = (0..100).map(|_| Bytes::from("abcd")).collect();
-        let value = Value::List(list);
+        let value = Value::List(Box::new(list));
         assert_eq!(value.memory_usage(5), value.memory_usage(0));
     }
 }

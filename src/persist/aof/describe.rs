@@ -223,8 +223,8 @@ mod tests {
         let dir = tmp.path().join("appendonlydir");
         std::fs::create_dir_all(&dir).unwrap();
         let mut dbs: Vec<Db> = (0..4).map(|_| Db::new()).collect();
-        dbs[0].set(Bytes::from("k"), Value::String(Bytes::from("v")));
-        dbs[3].set(Bytes::from("k3"), Value::String(Bytes::from("v")));
+        dbs[0].set(Bytes::from("k"), Value::String(Bytes::from("v").into()));
+        dbs[3].set(Bytes::from("k3"), Value::String(Bytes::from("v").into()));
         let mut base = Vec::new();
         write_snapshot(&mut base, &dbs, &[], &SaveOptions::new(0)).unwrap();
         std::fs::write(dir.join("appendonly.aof.1.base.rdb"), &base).unwrap();

@@ -524,7 +524,7 @@ mod tests {
         for (db, k, v) in keys {
             dbs[*db].set(
                 Bytes::copy_from_slice(k.as_bytes()),
-                Value::String(Bytes::copy_from_slice(v.as_bytes())),
+                Value::String(Bytes::copy_from_slice(v.as_bytes()).into()),
             );
         }
         let mut out = Vec::new();

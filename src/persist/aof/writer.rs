@@ -670,8 +670,8 @@ mod tests {
 
         // The snapshot taken at begin holds a and b.
         let mut db = Db::new();
-        db.set(Bytes::from("a"), Value::String(Bytes::from("1")));
-        db.set(Bytes::from("b"), Value::String(Bytes::from("2")));
+        db.set(Bytes::from("a"), Value::String(Bytes::from("1").into()));
+        db.set(Bytes::from("b"), Value::String(Bytes::from("2").into()));
         write_base(&temp, &[db]);
         let done = w.finish_rewrite().unwrap();
         assert_eq!(done.base, "appendonly.aof.2.base.rdb");
@@ -776,7 +776,7 @@ mod tests {
         w.append(0, &argv(&["SET", "b", "2"]));
         w.write_out().unwrap();
         let mut db = Db::new();
-        db.set(Bytes::from("a"), Value::String(Bytes::from("1")));
+        db.set(Bytes::from("a"), Value::String(Bytes::from("1").into()));
         write_base(&temp, &[db]);
         w.finish_rewrite().unwrap();
         assert_eq!(

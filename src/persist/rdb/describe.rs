@@ -232,13 +232,21 @@ mod tests {
         w.aux("redis-ver", AuxValue::from("7.0.15")).unwrap();
         w.select_db(0).unwrap();
         w.resize_db(3, 1).unwrap();
-        w.key(b"num", &Value::String(Bytes::from("12345")), None)
+        w.key(b"num", &Value::String(Bytes::from("12345").into()), None)
             .unwrap();
         let list = (0..7).map(|i| Bytes::from(format!("e{i}"))).collect();
-        w.key(b"list", &Value::List(list), Some(1_700_000_000_000))
-            .unwrap();
-        w.key(b"long", &Value::String(Bytes::from("ab".repeat(40))), None)
-            .unwrap();
+        w.key(
+            b"list",
+            &Value::List(Box::new(list)),
+            Some(1_700_000_000_000),
+        )
+        .unwrap();
+        w.key(
+            b"long",
+            &Value::String(Bytes::from("ab".repeat(40)).into()),
+            None,
+        )
+        .unwrap();
         w.finish().unwrap().0
     }
 

@@ -201,51 +201,53 @@ mod tests {
     /// left empty on purpose).
     pub(crate) fn sample_dbs() -> Vec<Db> {
         let mut db0 = Db::new();
-        db0.set(b("int"), Value::String(b("12345")));
-        db0.set(b("bigint"), Value::String(b("9223372036854775807")));
-        db0.set(b("str"), Value::String(b("hello")));
+        db0.set(b("int"), Value::String(b("12345").into()));
+        db0.set(b("bigint"), Value::String(b("9223372036854775807").into()));
+        db0.set(b("str"), Value::String(b("hello").into()));
         db0.set(
             b("long"),
-            Value::String(Bytes::from("abcdefgh".repeat(100))),
+            Value::String(Bytes::from("abcdefgh".repeat(100)).into()),
         );
         db0.set(
             Bytes::from_static(b"bin\x00\xff\r\n"),
-            Value::String(Bytes::from_static(b"\x00\x01\x02")),
+            Value::String(Bytes::from_static(b"\x00\x01\x02").into()),
         );
-        db0.set(b("ttl"), Value::String(b("v")));
+        db0.set(b("ttl"), Value::String(b("v").into()));
         db0.set_expire_time(b"ttl", 1_717_000_000_000);
-        db0.set(b("expired"), Value::String(b("old")));
+        db0.set(b("expired"), Value::String(b("old").into()));
         db0.set_expire_time(b"expired", 1);
         db0.set(
             b("list"),
-            Value::List(["a", "b", "c"].iter().map(|s| b(s)).collect()),
+            Value::List(Box::new(["a", "b", "c"].iter().map(|s| b(s)).collect())),
         );
         let big_list: List = (0..5000)
             .map(|i| Bytes::from(format!("item-{i}")))
             .collect();
-        db0.set(b("biglist"), Value::List(big_list));
+        db0.set(b("biglist"), Value::List(Box::new(big_list)));
         let mut huge_elements = List::new();
         huge_elements.push_back(Bytes::from(vec![b'x'; 20_000]));
         huge_elements.push_back(b("-42"));
-        db0.set(b("hugelist"), Value::List(huge_elements));
+        db0.set(b("hugelist"), Value::List(Box::new(huge_elements)));
         db0.set(
             b("iset"),
-            Value::Set(["1", "2", "3"].iter().map(|s| b(s)).collect()),
+            Value::Set(Box::new(["1", "2", "3"].iter().map(|s| b(s)).collect())),
         );
         db0.set(
             b("wideset"),
-            Value::Set(["-5", "70000", "8589934592"].iter().map(|s| b(s)).collect()),
+            Value::Set(Box::new(
+                ["-5", "70000", "8589934592"].iter().map(|s| b(s)).collect(),
+            )),
         );
         db0.set(
             b("set"),
-            Value::Set(["x", "y", "z"].iter().map(|s| b(s)).collect()),
+            Value::Set(Box::new(["x", "y", "z"].iter().map(|s| b(s)).collect())),
         );
         let bigiset: Set = (0..600).map(|i| Bytes::from(i.to_string())).collect();
-        db0.set(b("bigintset"), Value::Set(bigiset));
+        db0.set(b("bigintset"), Value::Set(Box::new(bigiset)));
         let mut hash = Hash::new();
         hash.insert(b("f1"), b("v1"));
         hash.insert(b("f2"), b("300"));
-        db0.set(b("hash"), Value::Hash(hash));
+        db0.set(b("hash"), Value::Hash(Box::new(hash)));
         let bighash: Hash = (0..200)
             .map(|i| {
                 (
@@ -254,27 +256,27 @@ mod tests {
                 )
             })
             .collect();
-        db0.set(b("bighash"), Value::Hash(bighash));
+        db0.set(b("bighash"), Value::Hash(Box::new(bighash)));
         let mut longvalue = Hash::new();
         longvalue.insert(b("f"), Bytes::from(vec![b'v'; 65]));
-        db0.set(b("longvaluehash"), Value::Hash(longvalue));
+        db0.set(b("longvaluehash"), Value::Hash(Box::new(longvalue)));
         let mut zset = ZSet::new();
         zset.insert(b("a"), 1.0);
         zset.insert(b("b"), 2.5);
         zset.insert(b("c"), -0.1);
         zset.insert(b("d"), f64::INFINITY);
         zset.insert(b("e"), 1e300);
-        db0.set(b("zset"), Value::ZSet(zset));
+        db0.set(b("zset"), Value::ZSet(Box::new(zset)));
         let mut bigzset = ZSet::new();
         for i in 0..300 {
             bigzset.insert(Bytes::from(format!("m{i}")), i as f64 / 7.0);
         }
         bigzset.insert(b("neg"), f64::NEG_INFINITY);
-        db0.set(b("bigzset"), Value::ZSet(bigzset));
+        db0.set(b("bigzset"), Value::ZSet(Box::new(bigzset)));
 
         let db1 = Db::new();
         let mut db2 = Db::new();
-        db2.set(b("db2key"), Value::String(b("val")));
+        db2.set(b("db2key"), Value::String(b("val").into()));
         vec![db0, db1, db2]
     }
 
@@ -386,14 +388,20 @@ mod tests {
     fn captured_prefix_of_a_real_file_matches_byte_for_byte() {
         // §2.7: the first keys of the captured 7.0 file, written by RdbWriter.
         let mut w = RdbWriter::new(Vec::new(), true);
-        w.key(b"num", &Value::String(b("12345")), None).unwrap();
-        w.key(b"str", &Value::String(b("hello")), None).unwrap();
-        w.key(b"ttlkey", &Value::String(b("v")), Some(0x01a2_13f5_fead))
+        w.key(b"num", &Value::String(b("12345").into()), None)
             .unwrap();
+        w.key(b"str", &Value::String(b("hello").into()), None)
+            .unwrap();
+        w.key(
+            b"ttlkey",
+            &Value::String(b("v").into()),
+            Some(0x01a2_13f5_fead),
+        )
+        .unwrap();
         let set: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
-        w.key(b"iset", &Value::Set(set), None).unwrap();
+        w.key(b"iset", &Value::Set(Box::new(set)), None).unwrap();
         let list: List = ["a", "b", "c"].iter().map(|s| b(s)).collect();
-        w.key(b"list", &Value::List(list), None).unwrap();
+        w.key(b"list", &Value::List(Box::new(list)), None).unwrap();
         let (out, _) = w.finish().unwrap();
         let mut expected = Vec::new();
         expected.extend_from_slice(b"\x00\x03num\xc1\x39\x30");
@@ -422,16 +430,16 @@ mod tests {
         assert!(snap.functions[0].starts_with(b"#!lua name=mylib"));
         let db0 = snap.db(0).unwrap();
         assert_eq!(db0.len(), 8);
-        assert_eq!(db0.peek(b"num"), Some(&Value::String(b("12345"))));
+        assert_eq!(db0.peek(b"num"), Some(&Value::String(b("12345").into())));
         assert_eq!(
             db0.peek(b"long"),
-            Some(&Value::String(Bytes::from("a".repeat(90))))
+            Some(&Value::String(Bytes::from("a".repeat(90)).into()))
         );
         assert!(db0.expire_time(b"ttlkey").is_some());
         let iset: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
-        assert_eq!(db0.peek(b"iset"), Some(&Value::Set(iset)));
+        assert_eq!(db0.peek(b"iset"), Some(&Value::Set(Box::new(iset))));
         let list: List = ["a", "b", "c"].iter().map(|s| b(s)).collect();
-        assert_eq!(db0.peek(b"list"), Some(&Value::List(list)));
+        assert_eq!(db0.peek(b"list"), Some(&Value::List(Box::new(list))));
         let Some(Value::ZSet(z)) = db0.peek(b"zset") else {
             panic!("zset")
         };
@@ -442,7 +450,7 @@ mod tests {
         assert_eq!(h.get(&b"f2"[..]), Some(&b("v2")));
         assert_eq!(
             snap.db(2).unwrap().peek(b"db2key"),
-            Some(&Value::String(b("val")))
+            Some(&Value::String(b("val").into()))
         );
     }
 
@@ -710,7 +718,7 @@ mod tests {
 
     #[test]
     fn restore_rejects_bad_version_checksum_and_zero_crc() {
-        let payload = dump_value(&Value::String(b("v12")));
+        let payload = dump_value(&Value::String(b("v12").into()));
         let mut newer = payload.clone();
         newer[5] = 11;
         assert!(restore_value(&newer).is_err());

@@ -450,7 +450,7 @@ pub(crate) fn read_value<R: BufRead>(
             for _ in 0..n {
                 list.push_back(src.bytes_value()?);
             }
-            (Encoding::LinkedList, Value::List(list))
+            (Encoding::LinkedList, Value::List(Box::new(list)))
         }
         rdb_type::SET => {
             let n = src.len()?;
@@ -461,7 +461,7 @@ pub(crate) fn read_value<R: BufRead>(
                     return Err(src.error("duplicate set members detected"));
                 }
             }
-            (Encoding::Set, Value::Set(set))
+            (Encoding::Set, Value::Set(Box::new(set)))
         }
         rdb_type::ZSET | rdb_type::ZSET_2 => {
             let n = src.len()?;
@@ -485,7 +485,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::ZSet
             };
-            (enc, Value::ZSet(zset))
+            (enc, Value::ZSet(Box::new(zset)))
         }
         rdb_type::HASH => {
             let n = src.len()?;
@@ -497,14 +497,14 @@ pub(crate) fn read_value<R: BufRead>(
                     return Err(src.error("duplicate hash fields detected"));
                 }
             }
-            (Encoding::Hash, Value::Hash(hash))
+            (Encoding::Hash, Value::Hash(Box::new(hash)))
         }
         rdb_type::HASH_ZIPMAP => {
             let (offset, blob) = src.blob()?;
             let pairs = decode_zipmap(&blob).map_err(at(offset))?;
             let hash = pairs_to_hash(pairs.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())))
                 .map_err(at(offset))?;
-            (Encoding::Zipmap, Value::Hash(hash))
+            (Encoding::Zipmap, Value::Hash(Box::new(hash)))
         }
         rdb_type::LIST_ZIPLIST => {
             let (offset, blob) = src.blob()?;
@@ -513,7 +513,7 @@ pub(crate) fn read_value<R: BufRead>(
                 .into_iter()
                 .map(|e| Bytes::from(e.to_vec()))
                 .collect();
-            (Encoding::ListZiplist, Value::List(list))
+            (Encoding::ListZiplist, Value::List(Box::new(list)))
         }
         rdb_type::SET_INTSET => {
             let (offset, blob) = src.blob()?;
@@ -522,7 +522,7 @@ pub(crate) fn read_value<R: BufRead>(
                 .into_iter()
                 .map(|m| Bytes::from(m.to_string()))
                 .collect();
-            (Encoding::Intset { width }, Value::Set(set))
+            (Encoding::Intset { width }, Value::Set(Box::new(set)))
         }
         rdb_type::ZSET_ZIPLIST | rdb_type::ZSET_LISTPACK => {
             let (offset, blob) = src.blob()?;
@@ -538,7 +538,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::ZSetZiplist
             };
-            (enc, Value::ZSet(zset))
+            (enc, Value::ZSet(Box::new(zset)))
         }
         rdb_type::HASH_ZIPLIST | rdb_type::HASH_LISTPACK => {
             let (offset, blob) = src.blob()?;
@@ -562,7 +562,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::HashZiplist
             };
-            (enc, Value::Hash(hash))
+            (enc, Value::Hash(Box::new(hash)))
         }
         rdb_type::LIST_QUICKLIST | rdb_type::LIST_QUICKLIST_2 => {
             let nodes = src.len()?;
@@ -599,7 +599,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::Quicklist { nodes }
             };
-            (enc, Value::List(list))
+            (enc, Value::List(Box::new(list)))
         }
         rdb_type::STREAM_LISTPACKS
         | rdb_type::STREAM_LISTPACKS_2

@@ -293,14 +293,14 @@ impl<W: Write> RdbWriter<W> {
             }
             Value::Set(set) => {
                 self.len(set.len() as u64)?;
-                for member in set {
+                for member in set.iter() {
                     self.string(member)?;
                 }
                 Ok(())
             }
             Value::Hash(hash) if type_byte == rdb_type::HASH_LISTPACK => {
                 let mut lp = listpack::Builder::new();
-                for (field, value) in hash {
+                for (field, value) in hash.iter() {
                     lp.push(field);
                     lp.push(value);
                 }
@@ -308,7 +308,7 @@ impl<W: Write> RdbWriter<W> {
             }
             Value::Hash(hash) => {
                 self.len(hash.len() as u64)?;
-                for (field, value) in hash {
+                for (field, value) in hash.iter() {
                     self.string(field)?;
                     self.string(value)?;
                 }
@@ -378,7 +378,7 @@ mod tests {
     #[test]
     fn dump_of_v12_matches_redis() {
         // §1.4 of the interop notes, captured from Redis 7.0.15.
-        let payload = dump_value(&Value::String(Bytes::from_static(b"v12")));
+        let payload = dump_value(&Value::String(Bytes::from_static(b"v12").into()));
         assert_eq!(
             payload,
             [
