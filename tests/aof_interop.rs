@@ -23,7 +23,7 @@ use bytes::Bytes;
 use redislab::persist::aof::{self, AofPaths, AofWriter, BaseFormat, Replay};
 use redislab::persist::rdb::{write_snapshot, AuxValue, SaveOptions};
 use redislab::store::value::Hash;
-use redislab::store::{Db, Value};
+use redislab::store::{Db, Str, Value};
 
 /// Far-future expiry (2100-01-01), Unix ms.
 const FAR_FUTURE_MS: i64 = 4_102_444_800_000;
@@ -257,7 +257,7 @@ fn a_directory_written_by_redislab_loads_into_redis_server() {
     dbs[0].set(b("h"), Value::Hash(Box::new(h)));
     dbs[2].set(
         b("l"),
-        Value::List(Box::new(["a", "b"].iter().map(|s| b(s)).collect())),
+        Value::List(Box::new(["a", "b"].iter().map(|s| Str::from(*s)).collect())),
     );
     dbs[2].set_expire_time(b"l", FAR_FUTURE_MS);
 

@@ -26,7 +26,7 @@ use redislab::persist::rdb::{
 };
 use redislab::store::value::{Hash, List, Set};
 use redislab::store::zset::ZSet;
-use redislab::store::{Db, Value};
+use redislab::store::{Db, Str, Value};
 
 /// Far-future expiry used for TTL keys (2100-01-01), in Unix ms.
 const FAR_FUTURE_MS: i64 = 4_102_444_800_000;
@@ -198,15 +198,17 @@ fn model() -> Vec<Db> {
     db0.set_expire_time(b"ttl", FAR_FUTURE_MS);
     db0.set(
         b("list"),
-        Value::List(Box::new(["a", "b", "c"].iter().map(|s| b(s)).collect())),
+        Value::List(Box::new(
+            ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect(),
+        )),
     );
     let biglist: List = (0..1000)
-        .map(|i| Bytes::from(format!("element-{i}")))
+        .map(|i| Str::from(format!("element-{i}")))
         .collect();
     db0.set(b("biglist"), Value::List(Box::new(biglist)));
     db0.set_expire_time(b"biglist", FAR_FUTURE_MS + 1);
     let intlist: List = (0..300)
-        .map(|i| Bytes::from((i * 1000 - 7).to_string()))
+        .map(|i| Str::from((i * 1000 - 7).to_string()))
         .collect();
     db0.set(b("intlist"), Value::List(Box::new(intlist)));
     db0.set(

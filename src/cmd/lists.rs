@@ -17,6 +17,7 @@ use super::flags::*;
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
 use crate::store::value::List;
+use crate::store::Str;
 
 /// The list commands' table entries.
 pub const COMMANDS: &[Spec] = &[
@@ -76,14 +77,14 @@ impl End {
     }
 }
 
-fn push(list: &mut List, value: Bytes, end: End) {
+fn push(list: &mut List, value: Str, end: End) {
     match end {
         End::Left => list.push_front(value),
         End::Right => list.push_back(value),
     }
 }
 
-fn pop(list: &mut List, end: End) -> Option<Bytes> {
+fn pop(list: &mut List, end: End) -> Option<Str> {
     match end {
         End::Left => list.pop_front(),
         End::Right => list.pop_back(),
@@ -126,7 +127,7 @@ fn push_generic(cx: &mut Exec, args: &mut Args, end: End, only_existing: bool) -
         db.list_or_create(key, now)?
     };
     for value in values {
-        push(list, Bytes::copy_from_slice(value), end);
+        push(list, Str::new(value), end);
     }
     let len = list.len() as i64;
     cx.touch(key);
@@ -180,10 +181,14 @@ fn pop_generic(cx: &mut Exec, args: &mut Args, end: End, name: &str) -> CmdResul
         Some(0) => return Ok(Reply::Array(Vec::new())),
         Some(n) => {
             let n = n.min(list.len());
-            Reply::bulks((0..n).filter_map(|_| pop(list, end)).collect::<Vec<_>>())
+            Reply::Array(
+                (0..n)
+                    .filter_map(|_| pop(list, end).map(Reply::Str))
+                    .collect(),
+            )
         }
         None => match pop(list, end) {
-            Some(value) => Reply::Bulk(value),
+            Some(value) => Reply::Str(value),
             None => Reply::Null,
         },
     };
@@ -219,12 +224,12 @@ fn lrange(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let now = cx.now;
     let found = cx.db().get_list(key, now)?.map(|list| {
         match super::args::index_range(start, end, list.len()) {
-            Some((s, e)) => list.range(s..=e).cloned().collect(),
+            Some((s, e)) => list.range(s..=e).cloned().map(Reply::Str).collect(),
             None => Vec::new(),
         }
     });
     cx.lookup_stat(found.is_some());
-    Ok(Reply::bulks(found.unwrap_or_default()))
+    Ok(Reply::Array(found.unwrap_or_default()))
 }
 
 /// `LINDEX key index`
@@ -239,14 +244,14 @@ fn lindex(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let value =
         parse_int(index_arg).map(|index| list_index(index, list.len()).map(|i| list[i].clone()))?;
     cx.lookup_stat(true);
-    Ok(value.map_or(Reply::Null, Reply::Bulk))
+    Ok(value.map_or(Reply::Null, Reply::Str))
 }
 
 /// `LSET key index element`
 fn lset(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let index_arg = args.next()?;
-    let value = args.next_owned()?;
+    let value = Str::new(args.next()?);
     let now = cx.now;
     let Some(list) = cx.db().get_list_mut(key, now)? else {
         return Err(CmdError::no_such_key());
@@ -284,7 +289,7 @@ fn lrem(cx: &mut Exec, args: &mut Args) -> CmdResult {
         if removed == limit {
             break;
         }
-        if list[i] == element {
+        if list[i][..] == element[..] {
             doomed[i] = true;
             removed += 1;
         }
@@ -335,12 +340,12 @@ fn linsert(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Err(CmdError::syntax());
     };
     let pivot = args.next()?;
-    let element = args.next_owned()?;
+    let element = Str::new(args.next()?);
     let now = cx.now;
     let Some(list) = cx.db().get_list_mut(key, now)? else {
         return Ok(Reply::Int(0));
     };
-    let Some(at) = list.iter().position(|v| v == pivot) else {
+    let Some(at) = list.iter().position(|v| v[..] == pivot[..]) else {
         return Ok(Reply::Int(-1));
     };
     list.insert(if after { at + 1 } else { at }, element);
@@ -401,7 +406,7 @@ fn lpos(cx: &mut Exec, args: &mut Args) -> CmdResult {
         Some(n) => n,
     };
     let matches: Vec<usize> = positions
-        .filter(|&i| list[i] == element)
+        .filter(|&i| list[i][..] == element[..])
         .skip(skip.min(usize::MAX as u64) as usize)
         .take(wanted)
         .collect();
@@ -422,7 +427,7 @@ fn move_element(
     dst: &Bytes,
     from: End,
     to: End,
-) -> Result<Option<Bytes>, CmdError> {
+) -> Result<Option<Str>, CmdError> {
     let now = cx.now;
     match cx.db().get_list(src, now)? {
         Some(list) if !list.is_empty() => {}
@@ -447,14 +452,14 @@ fn lmove(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let dst = args.next()?;
     let from = End::parse(args.next()?)?;
     let to = End::parse(args.next()?)?;
-    Ok(move_element(cx, src, dst, from, to)?.map_or(Reply::Null, Reply::Bulk))
+    Ok(move_element(cx, src, dst, from, to)?.map_or(Reply::Null, Reply::Str))
 }
 
 /// `RPOPLPUSH source destination`
 fn rpoplpush(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let src = args.next()?;
     let dst = args.next()?;
-    Ok(move_element(cx, src, dst, End::Right, End::Left)?.map_or(Reply::Null, Reply::Bulk))
+    Ok(move_element(cx, src, dst, End::Right, End::Left)?.map_or(Reply::Null, Reply::Str))
 }
 
 fn owned_keys(keys: &[Bytes]) -> Vec<Bytes> {
@@ -486,7 +491,7 @@ fn blocking_pop(cx: &mut Exec, args: &mut Args, end: End) -> CmdResult {
         cx.propagate_as(vec![Bytes::from_static(name), key.clone()]);
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),
-            Reply::Bulk(value),
+            Reply::Str(value),
         ]));
     }
     if !cx.session.may_block {
@@ -527,7 +532,7 @@ fn blocking_move(
         Err(wrong) => return Err(wrong.into()),
     }
     match move_element(cx, src, dst, from, to)? {
-        Some(value) => Ok(Reply::Bulk(value)),
+        Some(value) => Ok(Reply::Str(value)),
         None => Ok(cx.block(owned_keys(std::slice::from_ref(src)), timeout)),
     }
 }
@@ -540,7 +545,7 @@ fn blmove(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let to = End::parse(args.next()?)?;
     let timeout = parse_timeout(args.next()?)?;
     let reply = blocking_move(cx, src, dst, from, to, timeout)?;
-    if matches!(reply, Reply::Bulk(_)) {
+    if matches!(reply, Reply::Bulk(_) | Reply::Str(_)) {
         cx.propagate_as(vec![
             Bytes::from_static(b"LMOVE"),
             src.clone(),
@@ -558,7 +563,7 @@ fn brpoplpush(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let dst = args.next()?;
     let timeout = parse_timeout(args.next()?)?;
     let reply = blocking_move(cx, src, dst, End::Right, End::Left, timeout)?;
-    if matches!(reply, Reply::Bulk(_)) {
+    if matches!(reply, Reply::Bulk(_) | Reply::Str(_)) {
         cx.propagate_as(vec![
             Bytes::from_static(b"RPOPLPUSH"),
             src.clone(),
@@ -587,7 +592,7 @@ fn mpop_lists(
             Err(wrong) => return Err(wrong.into()),
         };
         let n = count.min(list.len());
-        let popped: Vec<Bytes> = (0..n).filter_map(|_| pop(list, end)).collect();
+        let popped: Vec<Str> = (0..n).filter_map(|_| pop(list, end)).collect();
         cx.db().remove_if_empty(key);
         cx.modified(key);
         let name: &'static [u8] = match end {
@@ -601,7 +606,7 @@ fn mpop_lists(
         ]);
         return Ok(Some(Reply::Array(vec![
             Reply::Bulk(key.clone()),
-            Reply::bulks(popped),
+            Reply::Array(popped.into_iter().map(Reply::Str).collect()),
         ])));
     }
     Ok(None)

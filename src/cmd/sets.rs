@@ -486,6 +486,7 @@ mod tests {
             .iter()
             .map(|r| match r {
                 Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                Reply::Str(s) => String::from_utf8_lossy(s).into_owned(),
                 other => panic!("not a bulk: {other:?}"),
             })
             .collect();

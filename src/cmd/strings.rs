@@ -53,7 +53,10 @@ pub(super) fn read_string(cx: &mut Exec, key: &[u8]) -> Result<Option<Bytes>, Cm
 /// `GET key`
 fn get(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    Ok(read_string(cx, key)?.map_or(Reply::Null, Reply::Bulk))
+    let now = cx.now;
+    let reply = cx.db().get_string(key, now)?.cloned().map(Reply::Str);
+    cx.lookup_stat(reply.is_some());
+    Ok(reply.unwrap_or(Reply::Null))
 }
 
 /// When a SET-like command expires its key.

@@ -10,8 +10,10 @@ use std::borrow::Cow;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::store::Str;
+
 /// One reply, or a sequence of them, or none.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Reply {
     /// `+OK`.
     Simple(Bytes),
@@ -19,6 +21,10 @@ pub enum Reply {
     Error(Cow<'static, str>),
     Int(i64),
     Bulk(Bytes),
+    /// A bulk string read out of the keyspace, encoded exactly as [`Reply::Bulk`]: a short one
+    /// is carried inline, so a reply of many short elements (LRANGE, GET) allocates nothing
+    /// per element.
+    Str(Str),
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
     Null,
     /// Null array: `*-1` in RESP2, `_` in RESP3.
@@ -40,6 +46,30 @@ pub enum Reply {
     Many(Vec<Reply>),
     /// No reply at all (`REPLCONF ACK`, a client that blocked).
     None,
+}
+
+/// Replies are equal when they encode the same: a [`Reply::Str`] equals the [`Reply::Bulk`]
+/// with the same bytes.
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        use Reply::*;
+        match (self, other) {
+            (Bulk(a), Str(b)) | (Str(b), Bulk(a)) => a[..] == b[..],
+            (Str(a), Str(b)) => a == b,
+            (Bulk(a), Bulk(b)) | (Simple(a), Simple(b)) | (Verbatim(a), Verbatim(b)) => a == b,
+            (Error(a), Error(b)) => a == b,
+            (Int(a), Int(b)) => a == b,
+            (Null, Null) | (NullArray, NullArray) | (None, None) => true,
+            (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) | (Many(a), Many(b)) => {
+                a == b
+            }
+            (Map(a), Map(b)) => a == b,
+            (Double(a), Double(b)) => a == b,
+            (ScoredPairs(a), ScoredPairs(b)) => a == b,
+            (Bool(a), Bool(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Reply {
@@ -82,6 +112,7 @@ impl Reply {
             Reply::Error(e) => put_line(out, b'-', e.as_bytes()),
             Reply::Int(n) => put_header(out, b':', *n),
             Reply::Bulk(b) => put_bulk(out, b),
+            Reply::Str(s) => put_bulk(out, s),
             Reply::Null if resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::Null => out.extend_from_slice(b"$-1\r\n"),
             Reply::NullArray if resp3 => out.extend_from_slice(b"_\r\n"),

@@ -153,6 +153,7 @@ fn step(sim: &mut Sim, line: &str) -> Result<(), String> {
             );
             let text = match &info {
                 Reply::Bulk(b) | Reply::Verbatim(b) => String::from_utf8_lossy(b).into_owned(),
+                Reply::Str(s) => String::from_utf8_lossy(s).into_owned(),
                 other => format_reply(other),
             };
             let got = text
@@ -212,6 +213,7 @@ fn format_reply(reply: &Reply) -> String {
         Reply::Error(e) => format!("(error) {e}"),
         Reply::Int(n) => format!("(integer) {n}"),
         Reply::Bulk(b) | Reply::Verbatim(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Reply::Str(s) => format!("{:?}", String::from_utf8_lossy(s)),
         Reply::Null | Reply::NullArray => "(nil)".into(),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
             let parts: Vec<String> = items.iter().map(format_reply).collect();

@@ -618,7 +618,9 @@ mod tests {
         let mut db = Db::new();
         db.set(b("s"), Value::String(b("v").into()));
         assert_eq!(db.get_list(b"s", 0), Err(WrongType));
-        db.list_or_create(b"l", 0).unwrap().push_back(b("x"));
+        db.list_or_create(b"l", 0)
+            .unwrap()
+            .push_back(Str::from("x"));
         assert_eq!(db.get_list(b"l", 0).unwrap().unwrap().len(), 1);
     }
 

@@ -17,7 +17,7 @@ pub type Hash = IndexMap<Bytes, Bytes>;
 /// A set of members.
 pub type Set = IndexSet<Bytes>;
 /// A list; both ends are O(1).
-pub type List = VecDeque<Bytes>;
+pub type List = VecDeque<Str>;
 
 /// Size at or below which a hash, set or zset is "small": Redis's `*-max-listpack-entries` (128)
 /// for hashes/zsets and `set-max-intset-entries` (512) for integer sets. Small collections keep
@@ -206,7 +206,7 @@ mod tests {
         let small = Value::String(Str::from("a")).memory_usage(5);
         let big = Value::String(Str::from(vec![b'x'; 1000])).memory_usage(5);
         assert!(small > 0 && big > small + 900);
-        let list: List = (0..100).map(|_| Bytes::from("abcd")).collect();
+        let list: List = (0..100).map(|_| Str::from("abcd")).collect();
         let value = Value::List(Box::new(list));
         assert_eq!(value.memory_usage(5), value.memory_usage(0));
     }

@@ -727,6 +727,7 @@ fn reply_to_lua(lua: &Lua, reply: Reply) -> mlua::Result<LuaValue<'_>> {
     Ok(match reply {
         Reply::Int(n) => LuaValue::Number(n as f64),
         Reply::Bulk(b) | Reply::Verbatim(b) => LuaValue::String(lua.create_string(&b[..])?),
+        Reply::Str(s) => LuaValue::String(lua.create_string(&s[..])?),
         Reply::Null | Reply::NullArray | Reply::None => LuaValue::Boolean(false),
         Reply::Simple(s) => table_with("ok", &s)?,
         Reply::Error(e) => table_with("err", e.as_bytes())?,

@@ -224,6 +224,7 @@ fn quote_short(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::persist::rdb::write::{AuxValue, RdbWriter};
+    use crate::store::Str;
     use bytes::Bytes;
 
     fn small_file() -> Vec<u8> {
@@ -234,7 +235,7 @@ mod tests {
         w.resize_db(3, 1).unwrap();
         w.key(b"num", &Value::String(Bytes::from("12345").into()), None)
             .unwrap();
-        let list = (0..7).map(|i| Bytes::from(format!("e{i}"))).collect();
+        let list = (0..7).map(|i| Str::from(format!("e{i}"))).collect();
         w.key(
             b"list",
             &Value::List(Box::new(list)),

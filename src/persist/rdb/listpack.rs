@@ -44,6 +44,14 @@ impl Entry<'_> {
         }
     }
 
+    /// [`Entry::to_vec`] as the keyspace stores an element.
+    pub fn to_str(self) -> crate::store::Str {
+        match self {
+            Entry::Str(s) => crate::store::Str::new(s),
+            Entry::Int(i) => crate::store::Str::new(itoa::Buffer::new().format(i).as_bytes()),
+        }
+    }
+
     /// The element read as a zset score (`zzlGetScore`): integers exactly, strings parsed.
     pub fn to_score(self) -> Result<f64, String> {
         let score = match self {

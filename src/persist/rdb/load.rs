@@ -192,6 +192,7 @@ mod tests {
     use crate::persist::rdb::{dump_value, rdb_type, Encoding, StrEncoding};
     use crate::store::value::{Hash, List, Set};
     use crate::store::zset::ZSet;
+    use crate::store::Str;
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
@@ -218,15 +219,15 @@ mod tests {
         db0.set_expire_time(b"expired", 1);
         db0.set(
             b("list"),
-            Value::List(Box::new(["a", "b", "c"].iter().map(|s| b(s)).collect())),
+            Value::List(Box::new(
+                ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect(),
+            )),
         );
-        let big_list: List = (0..5000)
-            .map(|i| Bytes::from(format!("item-{i}")))
-            .collect();
+        let big_list: List = (0..5000).map(|i| Str::from(format!("item-{i}"))).collect();
         db0.set(b("biglist"), Value::List(Box::new(big_list)));
         let mut huge_elements = List::new();
-        huge_elements.push_back(Bytes::from(vec![b'x'; 20_000]));
-        huge_elements.push_back(b("-42"));
+        huge_elements.push_back(Str::from(vec![b'x'; 20_000]));
+        huge_elements.push_back(Str::from("-42"));
         db0.set(b("hugelist"), Value::List(Box::new(huge_elements)));
         db0.set(
             b("iset"),
@@ -400,7 +401,7 @@ mod tests {
         .unwrap();
         let set: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
         w.key(b"iset", &Value::Set(Box::new(set)), None).unwrap();
-        let list: List = ["a", "b", "c"].iter().map(|s| b(s)).collect();
+        let list: List = ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect();
         w.key(b"list", &Value::List(Box::new(list)), None).unwrap();
         let (out, _) = w.finish().unwrap();
         let mut expected = Vec::new();
@@ -438,7 +439,7 @@ mod tests {
         assert!(db0.expire_time(b"ttlkey").is_some());
         let iset: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
         assert_eq!(db0.peek(b"iset"), Some(&Value::Set(Box::new(iset))));
-        let list: List = ["a", "b", "c"].iter().map(|s| b(s)).collect();
+        let list: List = ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect();
         assert_eq!(db0.peek(b"list"), Some(&Value::List(Box::new(list))));
         let Some(Value::ZSet(z)) = db0.peek(b"zset") else {
             panic!("zset")

@@ -19,7 +19,7 @@ use super::lzf;
 use super::{opcode, rdb_type, Encoding, RdbError, StrEncoding, RDB_VERSION};
 use crate::store::value::{Hash, List, Set};
 use crate::store::zset::ZSet;
-use crate::store::Value;
+use crate::store::{Str, Value};
 
 /// Most elements reserved up front for a collection, whatever its declared length.
 const MAX_PREALLOC: usize = 4096;
@@ -448,7 +448,7 @@ pub(crate) fn read_value<R: BufRead>(
             let n = src.len()?;
             let mut list = List::with_capacity(cap(n));
             for _ in 0..n {
-                list.push_back(src.bytes_value()?);
+                list.push_back(src.bytes_value()?.into());
             }
             (Encoding::LinkedList, Value::List(Box::new(list)))
         }
@@ -509,10 +509,7 @@ pub(crate) fn read_value<R: BufRead>(
         rdb_type::LIST_ZIPLIST => {
             let (offset, blob) = src.blob()?;
             let entries = decode_ziplist(&blob).map_err(at(offset))?;
-            let list = entries
-                .into_iter()
-                .map(|e| Bytes::from(e.to_vec()))
-                .collect();
+            let list = entries.into_iter().map(Entry::to_str).collect();
             (Encoding::ListZiplist, Value::List(Box::new(list)))
         }
         rdb_type::SET_INTSET => {
@@ -578,7 +575,7 @@ pub(crate) fn read_value<R: BufRead>(
                 match container {
                     QUICKLIST_PLAIN => {
                         plain_nodes += 1;
-                        list.push_back(Bytes::from(blob));
+                        list.push_back(Str::from(blob));
                     }
                     QUICKLIST_PACKED => {
                         let entries = if type_byte == rdb_type::LIST_QUICKLIST_2 {
@@ -587,7 +584,7 @@ pub(crate) fn read_value<R: BufRead>(
                             decode_ziplist(&blob)
                         }
                         .map_err(at(offset))?;
-                        list.extend(entries.into_iter().map(|e| Bytes::from(e.to_vec())));
+                        list.extend(entries.into_iter().map(Entry::to_str));
                     }
                     other => {
                         return Err(at(offset)(format!("quicklist node with container {other}")))
