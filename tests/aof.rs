@@ -109,6 +109,65 @@ fn kill_9_under_load_loses_no_acknowledged_write() {
     }
 }
 
+/// Many clients writing at once under `appendfsync always` share each fsync (group commit):
+/// every reply still waits for the write that holds it, so after `kill -9` every write any
+/// client saw acknowledged is loaded again.
+#[test]
+fn kill_9_under_load_from_many_clients_loses_no_acknowledged_write() {
+    const CLIENTS: usize = 8;
+    let mut node = TestNode::start(AOF_ALWAYS);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Vec<Arc<AtomicI64>> = (0..CLIENTS).map(|_| Arc::new(AtomicI64::new(-1))).collect();
+    let writers: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (acked, stop, url) = (acked[client].clone(), stop.clone(), node.url());
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+                for i in 0..1_000_000i64 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let reply: redis::RedisResult<()> = redis::cmd("SET")
+                        .arg(format!("c{client}:{i}"))
+                        .arg(i)
+                        .query(&mut con);
+                    if reply.is_err() {
+                        break;
+                    }
+                    acked.store(i, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while acked.iter().any(|a| a.load(Ordering::SeqCst) < 100) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    node.kill();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    assert!(
+        node.restart(AOF_ALWAYS),
+        "restart after kill -9:\n{}",
+        node.log()
+    );
+    let mut con = node.conn();
+    for (client, acked) in acked.iter().enumerate() {
+        let last = acked.load(Ordering::SeqCst);
+        assert!(last > 0, "client {client} made progress");
+        for i in 0..=last {
+            let value: Option<i64> = con.get(format!("c{client}:{i}")).unwrap();
+            assert_eq!(
+                value,
+                Some(i),
+                "acknowledged write c{client}:{i} lost (last {last})"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_torn_last_command_is_dropped_with_a_warning() {
     let mut node = TestNode::start(AOF_ALWAYS);

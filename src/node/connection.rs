@@ -96,6 +96,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
 
     'connection: loop {
         // Run what is buffered.
+        let tickets_before = shared.aof_sync.requested();
         let next = run_batch(
             &shared,
             &mut session,
@@ -111,6 +112,12 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
         let limit = limits.output(&session);
         if let Some(source) = &push {
             source.set_limit(limit.hard_bytes.min(usize::MAX as u64) as usize);
+        }
+        // Under `appendfsync always`, what this batch wrote is acknowledged only once an
+        // fsync covers it (one per turn for every connection: see `server::aof_sync`).
+        let ticket = shared.aof_sync.requested();
+        if ticket > tickets_before {
+            shared.aof_sync.wait(ticket).await;
         }
         if !output.is_empty() {
             let queued = || push.as_ref().map_or(0, |p| p.queued_bytes());
@@ -665,6 +672,9 @@ async fn run_script_off_thread(
             let mut engine = task_shared.engine();
             let outcome = cmd::call(&task_shared, &mut engine, &mut session, &argv);
             crate::server::propagation::flush(&task_shared, &mut engine);
+            // This thread may block: the script's writes are made durable here, before its
+            // reply, under `appendfsync always`.
+            crate::server::aof::sync_written(&task_shared, &mut engine);
             outcome
         };
         (session, outcome)

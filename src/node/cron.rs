@@ -31,6 +31,21 @@ pub async fn run(shared: Arc<Shared>) {
     }
 }
 
+/// The group commit's syncer ([`crate::server::aof_sync`]): woken by the first batch that
+/// wrote to the AOF under `appendfsync always`, it lets every other ready connection run its
+/// batch first, then fsyncs once for all of them and releases their replies.
+pub async fn aof_syncer(shared: Arc<Shared>) {
+    loop {
+        shared.aof_sync.next_round().await;
+        // The other connections woken in this turn run their batches (and write) first.
+        tokio::task::yield_now().await;
+        shared.script.idle().await;
+        let covered = shared.aof_sync.requested();
+        crate::server::aof::sync_written(&shared, &mut shared.engine());
+        shared.aof_sync.completed(covered);
+    }
+}
+
 /// Redis's `activeExpireCycle`: per db, sample 20 keys with a TTL and delete the expired ones,
 /// repeating while more than a quarter of a sample was expired, within a time budget so the
 /// keyspace lock is never held for long.

@@ -389,6 +389,7 @@ async fn serve(
         tasks.spawn(accept_loop(shared.clone(), listener));
     }
     tasks.spawn(cron::run(shared.clone()));
+    tasks.spawn(cron::aof_syncer(shared.clone()));
     if let Some(bus) = bus {
         tasks.spawn(cluster::run(shared.clone(), bus));
     }

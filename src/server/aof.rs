@@ -31,6 +31,8 @@ pub struct AofState {
     pub last_write_error: Option<String>,
     /// When the last everysec fsync ran.
     pub last_fsync: Instant,
+    /// Written under `appendfsync always` and not yet fsynced (the group commit's next round).
+    pub unsynced: bool,
 }
 
 /// The AOF layout the configuration names.
@@ -75,6 +77,7 @@ fn new_state(writer: AofWriter) -> AofState {
         last_write_ok: true,
         last_write_error: None,
         last_fsync: Instant::now(),
+        unsynced: false,
     }
 }
 
@@ -88,8 +91,10 @@ fn options(shared: &Shared) -> SaveOptions {
     options
 }
 
-/// Appends writes to the AOF and writes them out; fsyncs now under `appendfsync always`.
-/// Called with the keyspace lock held, before replies are sent.
+/// Appends writes to the AOF and writes them out. Under `appendfsync always` the fsync is
+/// left to the group commit ([`crate::server::aof_sync`]): this takes a ticket, and the
+/// connection holds its replies until the fsync that covers it. Called with the keyspace lock
+/// held, before replies are sent.
 pub fn feed(shared: &Shared, engine: &mut Engine, records: &[Propagated]) {
     let Some(state) = engine.aof.as_mut() else {
         return;
@@ -98,15 +103,14 @@ pub fn feed(shared: &Shared, engine: &mut Engine, records: &[Propagated]) {
         state.writer.append(record.db, &record.argv);
     }
     let always = shared.config().appendfsync == AppendFsync::Always;
-    let result =
-        state
-            .writer
-            .write_out()
-            .and_then(|_| if always { state.writer.fsync() } else { Ok(()) });
-    match result {
-        Ok(()) => {
+    match state.writer.write_out() {
+        Ok(_) => {
             state.last_write_ok = true;
             state.last_write_error = None;
+            if always {
+                state.unsynced = true;
+                shared.aof_sync.request();
+            }
         }
         Err(error) => {
             state.last_write_ok = false;
@@ -123,6 +127,25 @@ pub fn feed(shared: &Shared, engine: &mut Engine, records: &[Propagated]) {
             });
         }
     }
+}
+
+/// The group commit's fsync (see [`crate::server::aof_sync`]): makes what was written under
+/// `appendfsync always` durable. A failure exits, as Redis does: acknowledging writes that may
+/// not be on disk is worse.
+pub fn sync_written(shared: &Shared, engine: &mut Engine) {
+    let Some(state) = engine.aof.as_mut() else {
+        return;
+    };
+    if !state.unsynced {
+        return;
+    }
+    if let Err(error) = state.writer.fsync() {
+        shared.emit(Event::AofWriteFatal {
+            error: error.to_string(),
+        });
+        std::process::exit(1);
+    }
+    state.unsynced = false;
 }
 
 /// The `strerror` text of an AOF error (what Redis's MISCONF reply and log name).

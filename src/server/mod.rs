@@ -9,6 +9,7 @@
 //! held across an `.await`.
 
 pub mod aof;
+pub mod aof_sync;
 pub mod clients;
 pub mod cmdstats;
 pub mod command_config;
@@ -131,6 +132,8 @@ pub struct Shared {
     pub shutdown: watch::Sender<Option<ShutdownMode>>,
     /// Woken after a command changed the cluster state, so its driver acts at once.
     pub cluster_wake: tokio::sync::Notify,
+    /// Group commit of the AOF under `appendfsync always` ([`aof_sync`]).
+    pub aof_sync: aof_sync::AofSync,
 }
 
 impl Shared {
@@ -162,6 +165,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             shutdown,
             cluster_wake: tokio::sync::Notify::new(),
+            aof_sync: Default::default(),
             role_changes: watch::channel(0).0,
             pause_changes: watch::channel(0).0,
             script: Default::default(),
