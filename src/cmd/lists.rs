@@ -126,6 +126,9 @@ fn push_generic(cx: &mut Exec, args: &mut Args, end: End, only_existing: bool) -
     } else {
         db.list_or_create(key, now)?
     };
+    // A new list gets exactly the room its first push needs (a 10-element list holds 10
+    // slots, not 16); growing later doubles as usual.
+    list.reserve(values.len());
     for value in values {
         push(list, Str::new(value), end);
     }
