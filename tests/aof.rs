@@ -52,31 +52,40 @@ fn the_aof_wins_over_the_rdb_at_restart() {
 
 /// The durability promise: with `appendfsync always`, a `kill -9` at any moment loses no
 /// write whose reply the client received.
+/// A client thread writing `SET <prefix><i> <i>` for i = 0, 1, ... until `stop` or until the
+/// server dies; `acked` holds the last i whose reply came back.
+fn spawn_writer(
+    node: &TestNode,
+    prefix: &str,
+    acked: Arc<AtomicI64>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let (url, prefix) = (node.url(), prefix.to_string());
+    std::thread::spawn(move || {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        for i in 0..1_000_000i64 {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let reply: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("{prefix}{i}"))
+                .arg(i)
+                .query(&mut con);
+            if reply.is_err() {
+                break; // the server died: this write was not acknowledged
+            }
+            acked.store(i, Ordering::SeqCst);
+        }
+    })
+}
+
 #[test]
 fn kill_9_under_load_loses_no_acknowledged_write() {
     for round in 0..3 {
         let mut node = TestNode::start(AOF_ALWAYS);
         let acked = Arc::new(AtomicI64::new(-1));
         let stop = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let (acked, stop, url) = (acked.clone(), stop.clone(), node.url());
-            std::thread::spawn(move || {
-                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
-                for i in 0..1_000_000i64 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let reply: redis::RedisResult<()> = redis::cmd("SET")
-                        .arg(format!("k{i}"))
-                        .arg(i)
-                        .query(&mut con);
-                    if reply.is_err() {
-                        break; // the server died: this write was not acknowledged
-                    }
-                    acked.store(i, Ordering::SeqCst);
-                }
-            })
-        };
+        let writer = spawn_writer(&node, "k", acked.clone(), stop.clone());
         // Let the load run, then SIGKILL mid-stream (bounded wait for some progress).
         let deadline = Instant::now() + Duration::from_secs(10);
         while acked.load(Ordering::SeqCst) < 200 + round * 300 && Instant::now() < deadline {
@@ -120,23 +129,12 @@ fn kill_9_under_load_from_many_clients_loses_no_acknowledged_write() {
     let acked: Vec<Arc<AtomicI64>> = (0..CLIENTS).map(|_| Arc::new(AtomicI64::new(-1))).collect();
     let writers: Vec<_> = (0..CLIENTS)
         .map(|client| {
-            let (acked, stop, url) = (acked[client].clone(), stop.clone(), node.url());
-            std::thread::spawn(move || {
-                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
-                for i in 0..1_000_000i64 {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let reply: redis::RedisResult<()> = redis::cmd("SET")
-                        .arg(format!("c{client}:{i}"))
-                        .arg(i)
-                        .query(&mut con);
-                    if reply.is_err() {
-                        break;
-                    }
-                    acked.store(i, Ordering::SeqCst);
-                }
-            })
+            spawn_writer(
+                &node,
+                &format!("c{client}:"),
+                acked[client].clone(),
+                stop.clone(),
+            )
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(10);
