@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{info_field, wait_until, TestNode};
+use common::{info_field, lab_fault, wait_until, TestNode};
 use redis::{Commands, RedisResult};
 
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently \
@@ -164,15 +164,7 @@ fn sigkill_of_a_replica_mid_transfer_leaves_no_temp_file_and_it_syncs_after_rest
     let _: () = r.set("older", "dump").unwrap();
     let _: () = redis::cmd("SAVE").query(&mut r).unwrap();
     let peer = format!("127.0.0.1:{}", replica.port);
-    let fault = |m: &mut redis::Connection, args: &[&str]| {
-        let ok: String = redis::cmd("REDISLAB")
-            .arg("FAULT")
-            .arg(args)
-            .query(m)
-            .unwrap();
-        assert_eq!(ok, "OK");
-    };
-    fault(&mut m, &["DELAY", &peer, "300"]);
+    lab_fault(&mut m, &["DELAY", &peer, "300"]);
     let _: () = redis::cmd("REPLICAOF")
         .arg("127.0.0.1")
         .arg(master.port)
@@ -186,7 +178,7 @@ fn sigkill_of_a_replica_mid_transfer_leaves_no_temp_file_and_it_syncs_after_rest
         "no snapshot byte arrived:\n{}",
         info(&mut r, "replication")
     );
-    fault(&mut m, &["CUT", &peer, "OUT"]);
+    lab_fault(&mut m, &["CUT", &peer, "OUT"]);
     let text = info(&mut r, "replication");
     let total: i64 = info_field(&text, "master_sync_total_bytes")
         .parse()
@@ -198,7 +190,7 @@ fn sigkill_of_a_replica_mid_transfer_leaves_no_temp_file_and_it_syncs_after_rest
     );
     eprintln!("replica killed with {read} of {total} snapshot bytes received");
     replica.kill();
-    fault(&mut m, &["HEAL", "ALL"]);
+    lab_fault(&mut m, &["HEAL", "ALL"]);
 
     let port = master.port.to_string();
     let args = ["--save", "", "--replicaof", "127.0.0.1", &port];

@@ -674,15 +674,9 @@ fn a_cut_link_puts_a_live_master_in_sdown_and_the_heal_clears_it() {
     });
     assert!(linked, "the sentinel never reached its master");
     let count = |what: &str| s.log().matches(&format!("{what} master mymaster")).count();
-    let fault = |args: &[&str]| -> String {
-        let mut cmd = redis::cmd("REDISLAB");
-        cmd.arg("FAULT").arg(args);
-        cmd.query::<String>(&mut s.conn())
-            .unwrap_or_else(|e| panic!("REDISLAB FAULT {args:?}: {e}"))
-    };
     for direction in ["BOTH", "OUT", "IN"] {
         let (downs, ups) = (count("+sdown"), count("-sdown"));
-        assert_eq!(fault(&["CUT", &peer, direction]), "OK");
+        common::lab_fault(&mut s.conn(), &["CUT", &peer, direction]);
         assert!(
             s.log()
                 .contains(&format!("Lab fault: traffic with {peer} cut")),
@@ -697,7 +691,7 @@ fn a_cut_link_puts_a_live_master_in_sdown_and_the_heal_clears_it() {
         assert!(flags.contains("s_down"), "{flags}");
         let pong: String = redis::cmd("PING").query(&mut master.conn()).unwrap();
         assert_eq!(pong, "PONG", "the master is alive all along");
-        assert_eq!(fault(&["HEAL", &peer]), "OK");
+        common::lab_fault(&mut s.conn(), &["HEAL", &peer]);
         let up = wait_until(Duration::from_secs(20), || count("-sdown") > ups);
         assert!(up, "no -sdown after the heal ({direction})");
         let flags = sentinel_master(&s)
