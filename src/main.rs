@@ -312,7 +312,7 @@ fn server(mut args: Vec<String>, sentinel: bool) -> ExitCode {
         }
     };
     let result = if sentinel || loaded.config.sentinel_mode {
-        redislab::node::sentinel::run(loaded.config, path, overrides, loaded.warnings)
+        redislab::node::sentinel::run(loaded.config, path, overrides, loaded.warnings, options)
     } else {
         if let Err(error) = redislab::node::sentinel::refuse_outside_sentinel_mode(&loaded.config) {
             eprintln!("{error}");

@@ -2,7 +2,8 @@
 //! processes without root.
 //!
 //! Every node-to-node connection (the replica's link to its master, and the master's side of
-//! it; the cluster bus; Sentinel's links next) is wrapped in a [`PeerStream`], named by the
+//! it; the cluster bus; a Sentinel's command and pub/sub links to masters and replicas and
+//! its links to other Sentinels, through `client::connection::Client::connect_peer`) is wrapped in a [`PeerStream`], named by the
 //! peer's listening address (`127.0.0.1:6380`). The node's [`FaultTable`] says, per peer and
 //! per direction, whether traffic is cut or delayed. A cut direction stalls, as a partitioned
 //! TCP connection does: nothing is read (it waits in the kernel), nothing is written (the
@@ -10,10 +11,10 @@
 //! as they would on a real partition, and a heal lets the held bytes flow. A delay holds each
 //! write for that long.
 //!
-//! The table exists only on a node started with `redislab server ... --lab-faults`; a node
-//! started normally has none, and the `REDISLAB FAULT` command that edits it is unknown there
-//! (see `cmd::lab`). The simulator applies the same cut/heal/delay vocabulary to its virtual
-//! network.
+//! The table exists only on a node started with `redislab server ... --lab-faults` (or
+//! `redislab sentinel ... --lab-faults`); a node started normally has none, and the
+//! `REDISLAB FAULT` command that edits it is unknown there (see `cmd::lab`). The simulator
+//! applies the same cut/heal/delay vocabulary to its virtual network.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -79,6 +80,7 @@ impl FaultTable {
 }
 
 /// A connection to a peer, subject to the node's fault table (if it has one).
+#[derive(Debug)]
 pub struct PeerStream<S> {
     inner: S,
     peer: String,

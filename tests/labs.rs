@@ -266,6 +266,36 @@ fn fault_steps_partition_heal_delay_and_pause_with_evidence_from_both_sides() {
     );
 }
 
+/// A lab cuts a Sentinel from a live master through the Sentinel's fault table: one way, from
+/// the master's side, so what the master sends is what is lost (the master only sees the
+/// Sentinel as a client, so its own rule changes nothing; the Sentinel's cuts what it reads).
+#[test]
+fn a_lab_cuts_a_sentinel_from_a_live_master_into_sdown_and_heals_it() {
+    let lab = format!(
+        "{}/tests/labs/sentinel_cut.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let transcript = run_lab(&lab);
+    let ports = ports_in(&transcript);
+    let (master, sentinel) = (ports[0].1, ports[1].1);
+    let typed = format!("127.0.0.1:{sentinel}> redislab fault cut 127.0.0.1:{master} in\nOK\n");
+    assert!(transcript.contains(&typed), "{transcript}");
+    assert!(
+        transcript.contains(&format!(
+            "[sentinel log] Lab fault: traffic with 127.0.0.1:{master} cut (incoming)"
+        )),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains(&format!("+sdown master mymaster 127.0.0.1 {master}")),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains(&format!("-sdown master mymaster 127.0.0.1 {master}")),
+        "{transcript}"
+    );
+}
+
 fn in_process_options(deadline_ms: u64) -> redislab::lab::Options {
     redislab::lab::Options {
         lab: String::new(),

@@ -779,15 +779,6 @@ fn a_replica_that_stops_acknowledging_is_dropped_after_repl_timeout() {
         .contains("Disconnecting timedout replica (streaming sync): 127.0.0.1:1"));
 }
 
-fn fault(con: &mut redis::Connection, args: &[&str]) {
-    let ok: String = redis::cmd("REDISLAB")
-        .arg("FAULT")
-        .arg(args)
-        .query(con)
-        .unwrap();
-    assert_eq!(ok, "OK");
-}
-
 /// A partition between real processes, made with the lab's fault table (`--lab-faults`) on
 /// both sides: both notice after repl-timeout, and after the heal the replica continues from
 /// the backlog.
@@ -807,8 +798,8 @@ fn a_lab_partition_times_out_both_sides_and_heals_into_a_partial_resync() {
     let mut r = replica.conn();
     wait_link_up(&mut r);
     let _: () = m.set("before", "1").unwrap();
-    fault(&mut r, &["CUT", &format!("127.0.0.1:{}", master.port)]);
-    fault(&mut m, &["CUT", &format!("127.0.0.1:{}", replica.port)]);
+    common::lab_fault(&mut r, &["CUT", &format!("127.0.0.1:{}", master.port)]);
+    common::lab_fault(&mut m, &["CUT", &format!("127.0.0.1:{}", replica.port)]);
     let _: () = m.set("during", "2").unwrap();
     assert!(
         wait_until(Duration::from_secs(10), || replica
@@ -829,8 +820,8 @@ fn a_lab_partition_times_out_both_sides_and_heals_into_a_partial_resync() {
         "{}",
         replica.log()
     );
-    fault(&mut r, &["HEAL", "ALL"]);
-    fault(&mut m, &["HEAL", "ALL"]);
+    common::lab_fault(&mut r, &["HEAL", "ALL"]);
+    common::lab_fault(&mut m, &["HEAL", "ALL"]);
     wait_link_up(&mut r);
     assert!(wait_until(Duration::from_secs(10), || r
         .exists::<_, bool>("during")

@@ -1,12 +1,15 @@
 //! Durability under faults and security defaults: a failed background save stops writes with
 //! `-MISCONF` while `stop-writes-on-bgsave-error yes`; a node killed with SIGKILL in the middle
-//! of BGSAVE restarts from the last complete dump.
+//! of BGSAVE restarts from the last complete dump; a replica killed while it receives a full
+//! sync's snapshot, and a master killed while it saves one for a replica, restart with no temp
+//! file and a complete state, and sync again.
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
-use common::{info_field, wait_until, TestNode};
+use common::{info_field, lab_fault, wait_until, TestNode};
 use redis::{Commands, RedisResult};
 
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently \
@@ -14,6 +17,48 @@ unable to persist to disk. Commands that may modify the data set are disabled, b
 instance is configured to report errors during writes if RDB snapshotting fails \
 (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB \
 error.";
+
+/// Writes `batches` × 1000 keys `{prefix}{batch}:{i}` with 1000-byte values, pipelined. The
+/// values are pseudo-random (xorshift, fixed seed), so the snapshot does not compress: about
+/// 1 MB per batch, and saving or sending it takes a moment.
+fn fill(con: &mut redis::Connection, prefix: &str, batches: usize) {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state.to_le_bytes()
+    };
+    for batch in 0..batches {
+        let mut pipe = redis::pipe();
+        for i in 0..1000 {
+            let value: Vec<u8> = (0..125).flat_map(|_| next()).collect();
+            pipe.set(format!("{prefix}{batch}:{i}"), value).ignore();
+        }
+        let _: () = pipe.query(con).unwrap();
+    }
+}
+
+/// The `temp-*` files in `dir`: what an interrupted save, rewrite or sync leaves behind.
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("temp-"))
+        .collect()
+}
+
+fn info(con: &mut redis::Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(con).unwrap()
+}
+
+/// An integer INFO field (`i64::MIN` when absent, so a comparison with it fails).
+fn info_int(con: &mut redis::Connection, section: &str, field: &str) -> i64 {
+    info_field(&info(con, section), field)
+        .parse()
+        .unwrap_or(i64::MIN)
+}
 
 fn error_text<T: std::fmt::Debug>(result: RedisResult<T>) -> String {
     let error = result.expect_err("an error reply");
@@ -76,14 +121,7 @@ fn sigkill_during_bgsave_restarts_from_the_last_complete_dump() {
     let _: () = con.set("complete", "yes").unwrap();
     let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
     // Enough data that the background save takes a moment.
-    let value = "x".repeat(1000);
-    for batch in 0..50 {
-        let mut pipe = redis::pipe();
-        for i in 0..1000 {
-            pipe.set(format!("k{batch}:{i}"), &value).ignore();
-        }
-        let _: () = pipe.query(&mut con).unwrap();
-    }
+    fill(&mut con, "k", 50);
     let _: String = redis::cmd("BGSAVE").query(&mut con).unwrap();
     node.kill();
     // The forked child may still be writing; give it time to finish or die with its parent.
@@ -107,13 +145,131 @@ fn sigkill_during_bgsave_restarts_from_the_last_complete_dump() {
     );
     // No temp file is left behind once the node runs again.
     std::thread::sleep(Duration::from_millis(200));
-    let temps: Vec<String> = std::fs::read_dir(node.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("temp-"))
-        .collect();
+    let temps = temp_files(node.path());
     assert!(temps.is_empty(), "temp files left: {temps:?}");
+}
+
+/// Issue 14, a `kill -9` during a full sync, replica side. The master holds its writes to the
+/// replica back (`REDISLAB FAULT DELAY`, a master started with `--lab-faults`) so the transfer
+/// is slow, and stalls them (`CUT OUT`) once the replica has part of the snapshot; the replica
+/// is killed there. Restarted, it leaves no temp file, loads its own older dump (a corrupt one
+/// would stop it), then syncs and holds the master's data, whose dump loads alone.
+#[test]
+fn sigkill_of_a_replica_mid_transfer_leaves_no_temp_file_and_it_syncs_after_restart() {
+    let master = TestNode::start(&["--save", "", "--repl-diskless-sync", "no", "--lab-faults"]);
+    let mut m = master.conn();
+    fill(&mut m, "k", 30);
+    let mut replica = TestNode::start(&["--save", ""]);
+    let mut r = replica.conn();
+    let _: () = r.set("older", "dump").unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut r).unwrap();
+    let peer = format!("127.0.0.1:{}", replica.port);
+    lab_fault(&mut m, &["DELAY", &peer, "300"]);
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .unwrap();
+    let receiving = wait_until(Duration::from_secs(60), || {
+        info_int(&mut r, "replication", "master_sync_read_bytes") > 0
+    });
+    assert!(
+        receiving,
+        "no snapshot byte arrived:\n{}",
+        info(&mut r, "replication")
+    );
+    lab_fault(&mut m, &["CUT", &peer, "OUT"]);
+    let text = info(&mut r, "replication");
+    let total: i64 = info_field(&text, "master_sync_total_bytes")
+        .parse()
+        .unwrap();
+    let read: i64 = info_field(&text, "master_sync_read_bytes").parse().unwrap();
+    assert!(
+        info_field(&text, "master_sync_in_progress") == "1" && 0 < read && read < total,
+        "the replica is not in the middle of the transfer:\n{text}"
+    );
+    eprintln!("replica killed with {read} of {total} snapshot bytes received");
+    replica.kill();
+    lab_fault(&mut m, &["HEAL", "ALL"]);
+
+    let port = master.port.to_string();
+    let args = ["--save", "", "--replicaof", "127.0.0.1", &port];
+    assert!(replica.restart(&args), "restart failed:\n{}", replica.log());
+    let mut r = replica.conn();
+    let synced = wait_until(Duration::from_secs(60), || {
+        info_field(&info(&mut r, "replication"), "master_link_status") == "up"
+    });
+    assert!(synced, "no sync after the restart:\n{}", replica.log());
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
+    assert_eq!(keys, 30_000, "the replica holds the master's data");
+    let older: Option<String> = r.get("older").unwrap();
+    assert_eq!(older, None, "a full sync replaces the older dataset");
+    let temps = temp_files(replica.path());
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+    // The dump the sync left is the master's data, complete.
+    assert!(replica.restart(&["--save", ""]), "{}", replica.log());
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut replica.conn()).unwrap();
+    assert_eq!(keys, 30_000);
+}
+
+/// The pid in a `Background saving started by pid N` log line (the last one).
+fn bgsave_child(log: &str) -> Option<i32> {
+    log.lines()
+        .rev()
+        .find_map(|l| l.split("Background saving started by pid ").nth(1))
+        .and_then(|pid| pid.trim().parse().ok())
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Issue 14, a `kill -9` during a full sync, master side: the master is killed while the
+/// BGSAVE it started for a replica runs. Its child finishes on its own (as Redis's does), and
+/// what it wrote is the newest complete state: the restarted master loads it, leaves no temp
+/// file, and the replica syncs from it.
+#[test]
+fn sigkill_of_a_master_during_its_bgsave_for_a_replica_restarts_from_the_newest_complete_dump() {
+    let mut master = TestNode::start(&["--save", "", "--repl-diskless-sync", "no"]);
+    let mut m = master.conn();
+    let _: () = m.set("complete", "yes").unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut m).unwrap();
+    fill(&mut m, "k", 50);
+    let port = master.port.to_string();
+    let replica = TestNode::start(&["--save", "", "--replicaof", "127.0.0.1", &port]);
+    let saving = wait_until(Duration::from_secs(30), || {
+        info_int(&mut m, "persistence", "rdb_bgsave_in_progress") == 1
+            && !temp_files(master.path()).is_empty()
+    });
+    assert!(
+        saving,
+        "no BGSAVE for the replica was seen running:\n{}",
+        master.log()
+    );
+    let child = bgsave_child(&master.log()).expect("the child's pid in the log");
+    master.kill();
+    let finished = wait_until(Duration::from_secs(60), || !alive(child));
+    assert!(finished, "the orphaned save child {child} never finished");
+    assert!(
+        master.restart(&["--save", "", "--repl-diskless-sync", "no"]),
+        "{}",
+        master.log()
+    );
+    let mut m = master.conn();
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut m).unwrap();
+    assert_eq!(
+        keys, 50_001,
+        "the snapshot the child completed is the newest state"
+    );
+    let temps = temp_files(master.path());
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+    let mut r = replica.conn();
+    let synced = wait_until(Duration::from_secs(60), || {
+        info_field(&info(&mut r, "replication"), "master_link_status") == "up"
+            && redis::cmd("DBSIZE").query::<u64>(&mut r).unwrap() == 50_001
+    });
+    assert!(synced, "the replica did not sync from the restarted master");
 }
 
 /// Connects from `source` (a loopback-range address) to the node and returns what it answers
@@ -266,14 +422,7 @@ fn rename_command_of_an_unknown_command_stops_start_up() {
 fn sigkill_during_bgrewriteaof_loses_no_acknowledged_write() {
     let mut node = TestNode::start(&["--save", "", "--appendonly", "yes"]);
     let mut con = node.conn();
-    let value = "y".repeat(1000);
-    for batch in 0..30 {
-        let mut pipe = redis::pipe();
-        for i in 0..1000 {
-            pipe.set(format!("k{batch}:{i}"), &value).ignore();
-        }
-        let _: () = pipe.query(&mut con).unwrap();
-    }
+    fill(&mut con, "k", 30);
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
     // Writes acknowledged while the rewrite runs go to the new incr file.
     for i in 0..100 {
@@ -291,12 +440,7 @@ fn sigkill_during_bgrewriteaof_loses_no_acknowledged_write() {
     assert_eq!(keys, 30_100, "acknowledged writes were lost");
     let last: Option<i64> = con.get("during:99").unwrap();
     assert_eq!(last, Some(99));
-    let leftovers: Vec<String> = std::fs::read_dir(node.path().join("appendonlydir"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("temp-"))
-        .collect();
+    let leftovers = temp_files(&node.path().join("appendonlydir"));
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
 

@@ -653,6 +653,55 @@ fn redis_own_and_the_tutorial_sentinel_conf_start_unchanged() {
     assert!(conf.contains("sentinel myid "), "{conf}");
 }
 
+/// Issue 8's peer-link layer on a Sentinel: with `--lab-faults`, `REDISLAB FAULT CUT` on the
+/// Sentinel about its master stalls the Sentinel's links to it (command and pub/sub), one
+/// direction or both, while the master stays up and answers everyone else. The Sentinel sees
+/// what a partition shows it: no PONG within `down-after-milliseconds`, so `+sdown`; the heal
+/// lets a link through again, so `-sdown` (Redis's `sentinelCheckSubjectivelyDown`).
+#[test]
+fn a_cut_link_puts_a_live_master_in_sdown_and_the_heal_clears_it() {
+    let master = Proc::node(Engine::Redislab, None);
+    let peer = format!("127.0.0.1:{}", master.port);
+    // Quorum 2 with one Sentinel: SDOWN never becomes ODOWN, so no failover starts.
+    let conf = format!(
+        "sentinel monitor mymaster 127.0.0.1 {} 2\n\
+         sentinel down-after-milliseconds mymaster 1000\n",
+        master.port
+    );
+    let (s, _conf_dir) = start_sentinel_with(&conf, &["--bind", "127.0.0.1", "--lab-faults"]);
+    let linked = wait_until(Duration::from_secs(20), || {
+        sentinel_master(&s).get("role-reported").map(String::as_str) == Some("master")
+    });
+    assert!(linked, "the sentinel never reached its master");
+    let count = |what: &str| s.log().matches(&format!("{what} master mymaster")).count();
+    for direction in ["BOTH", "OUT", "IN"] {
+        let (downs, ups) = (count("+sdown"), count("-sdown"));
+        common::lab_fault(&mut s.conn(), &["CUT", &peer, direction]);
+        assert!(
+            s.log()
+                .contains(&format!("Lab fault: traffic with {peer} cut")),
+            "the sentinel logs the change"
+        );
+        let down = wait_until(Duration::from_secs(20), || count("+sdown") > downs);
+        assert!(down, "no +sdown with the link cut ({direction})");
+        let flags = sentinel_master(&s)
+            .get("flags")
+            .cloned()
+            .unwrap_or_default();
+        assert!(flags.contains("s_down"), "{flags}");
+        let pong: String = redis::cmd("PING").query(&mut master.conn()).unwrap();
+        assert_eq!(pong, "PONG", "the master is alive all along");
+        common::lab_fault(&mut s.conn(), &["HEAL", &peer]);
+        let up = wait_until(Duration::from_secs(20), || count("-sdown") > ups);
+        assert!(up, "no -sdown after the heal ({direction})");
+        let flags = sentinel_master(&s)
+            .get("flags")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(flags, "master");
+    }
+}
+
 #[test]
 fn server_with_the_sentinel_flag_runs_a_sentinel() {
     let dir = tempfile::tempdir().unwrap();
@@ -686,6 +735,12 @@ fn server_with_the_sentinel_flag_runs_a_sentinel() {
     // Data commands are not in a sentinel's table.
     let set: redis::RedisResult<String> = redis::cmd("SET").arg("k").arg("v").query(&mut p.conn());
     assert!(set.unwrap_err().to_string().contains("unknown command"));
+    // Nor is the lab's fault switch, without `--lab-faults`.
+    let fault: redis::RedisResult<String> = redis::cmd("REDISLAB")
+        .arg("FAULT")
+        .arg("LIST")
+        .query(&mut p.conn());
+    assert!(fault.unwrap_err().to_string().contains("unknown command"));
     // SHUTDOWN saves the state and exits.
     let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut p.conn());
     let exited = wait_until(Duration::from_secs(5), || {

@@ -2,13 +2,20 @@
 //! through the same `cmd::call` and propagation path the connection task uses, with blocking
 //! pops registered and abandoned, MULTI/EXEC, pub/sub, MONITOR, SYNC/PSYNC and eviction under
 //! `maxmemory` (the counting allocator is installed, so `used_memory` is real). It must never
-//! panic, and at the end memory must be within `maxmemory` unless the policy has nothing left to
-//! evict; libFuzzer's `-rss_limit_mb` / `-malloc_limit_mb` catch unbounded allocation.
+//! panic, and memory must stay within the configured limits after every command, as Redis
+//! keeps them (`processCommand`, `checkClientOutputBufferLimits`):
+//! - the heap within `maxmemory`, unless the policy has nothing left to evict;
+//! - each connection's queue of pub/sub and MONITOR messages, which these connections never
+//!   read (slow consumers), within its `client-output-buffer-limit` class's hard limit; a
+//!   connection past it is closed and its queue freed, as the connection task does.
+//!
+//! libFuzzer's `-rss_limit_mb` / `-malloc_limit_mb` catch any other unbounded allocation.
 //!
 //! Commands that leave the process (SHUTDOWN, DEBUG, SAVE/BGSAVE/BGREWRITEAOF fork or write
 //! files, CONFIG, REPLICAOF/SLAVEOF connect out) are not drawn.
 //!
-//! Input: one byte of setup (maxmemory policy, limit on or off), then operations of
+//! Input: one byte of setup (maxmemory policy, limit on or off, small output-buffer limits or
+//! Redis's defaults), then operations of
 //! `[connection] [command] [argc] args...`, each argument a tag byte choosing a key from a
 //! small set, a number, a keyword, or raw bytes.
 #![no_main]
@@ -23,6 +30,11 @@ use redislab::server::log::Logger;
 use redislab::server::session::Session;
 use redislab::server::Shared;
 use tokio::sync::oneshot;
+
+type Blocked = Option<oneshot::Receiver<redislab::resp::Reply>>;
+
+/// Hard output-buffer limit of the small setting, in bytes: a few dozen queued messages.
+const SMALL_OUTPUT_LIMIT_BYTES: u64 = 4096;
 
 #[global_allocator]
 static ALLOCATOR: redislab::server::memory::CountingAllocator =
@@ -112,6 +124,74 @@ const WORDS: &[&str] = &[
 
 struct Input<'a>(&'a [u8]);
 
+/// The connection goes away: releases what it held, as the connection task does, and a new
+/// client takes its place.
+fn disconnect(shared: &Shared, session: &mut Session, blocked: &mut Blocked) {
+    redislab::server::session::release(shared, session);
+    let id = session.id + CONNECTIONS as u64;
+    *session = Session::new(id, format!("127.0.0.1:{}", 10000 + id), true);
+    *blocked = None;
+}
+
+/// The connection task's output-buffer check for messages queued to `session` (pub/sub,
+/// MONITOR): the limit of its class applies; a queue past it closes the connection. Panics if
+/// a queue that did not overflow holds more than the limit.
+fn enforce_output_limit(shared: &Shared, session: &mut Session, blocked: &mut Blocked) {
+    let Some(source) = &session.push_source else {
+        return;
+    };
+    let limits = shared.config().client_output_buffer_limit;
+    let class = if session.subscription_count() > 0 {
+        limits.pubsub
+    } else {
+        limits.normal
+    };
+    let limit = class.hard_bytes as usize;
+    source.set_limit(limit);
+    if source.overflowed() {
+        disconnect(shared, session, blocked);
+        return;
+    }
+    assert!(
+        limit == 0 || source.queued_bytes() <= limit,
+        "client {}: {} bytes queued past its hard limit {limit}",
+        session.id,
+        source.queued_bytes()
+    );
+}
+
+/// Memory stays within `maxmemory` unless nothing is left that the policy may evict (what
+/// Redis's `performEvictions` guarantees before each command).
+fn assert_within_maxmemory(shared: &Shared) {
+    let mut engine = shared.engine();
+    redislab::server::command_config::refresh(shared, &mut engine);
+    if redislab::server::eviction::make_room(&mut engine).is_ok() {
+        return;
+    }
+    let (policy, maxmemory) = {
+        let config = shared.config();
+        (config.maxmemory_policy, config.maxmemory)
+    };
+    let candidates: usize = engine
+        .dbs
+        .iter()
+        .map(|db| {
+            if policy.volatile_only() {
+                db.expires_len()
+            } else {
+                db.len()
+            }
+        })
+        .sum();
+    assert!(
+        policy == MaxmemoryPolicy::NoEviction || candidates == 0,
+        "{policy:?}: used {} > maxmemory {maxmemory} with {candidates} keys left to evict",
+        redislab::server::memory::used_memory()
+    );
+    redislab::server::propagation::flush(shared, &mut engine);
+    engine.propagated.clear();
+}
+
 impl Input<'_> {
     fn byte(&mut self) -> Option<u8> {
         let (&b, rest) = self.0.split_first()?;
@@ -167,6 +247,11 @@ fuzz_target!(|data: &[u8]| {
     if setup & 8 != 0 {
         config.maxmemory = redislab::server::memory::used_memory() as u64 + 2 * 1024 * 1024;
     }
+    if setup & 16 != 0 {
+        let limits = &mut config.client_output_buffer_limit;
+        limits.normal.hard_bytes = SMALL_OUTPUT_LIMIT_BYTES;
+        limits.pubsub.hard_bytes = SMALL_OUTPUT_LIMIT_BYTES;
+    }
     config.maxmemory_samples = 5;
     config.lfu_log_factor = 10;
     config.lfu_decay_time = 1;
@@ -176,8 +261,7 @@ fuzz_target!(|data: &[u8]| {
     let mut sessions: Vec<Session> = (0..CONNECTIONS)
         .map(|i| Session::new(i as u64 + 1, format!("127.0.0.1:{}", 10000 + i), true))
         .collect();
-    let mut blocked: Vec<Option<oneshot::Receiver<redislab::resp::Reply>>> =
-        (0..CONNECTIONS).map(|_| None).collect();
+    let mut blocked: Vec<Blocked> = (0..CONNECTIONS).map(|_| None).collect();
 
     for _ in 0..256 {
         let Some(conn) = input.byte() else { break };
@@ -217,57 +301,20 @@ fuzz_target!(|data: &[u8]| {
             }
             Effect::Close | Effect::Replicate(_) => {
                 // The connection goes away (QUIT, or SYNC/PSYNC handing the socket over and
-                // the replica vanishing): release what it held, as the connection task does.
-                engine.unblock(session.id);
-                let watched = std::mem::take(&mut session.watched);
-                engine.unwatch_all(session.id, &watched);
+                // the replica vanishing).
                 drop(engine);
-                {
-                    let mut pubsub = shared.pubsub();
-                    for channel in session.channels.drain() {
-                        pubsub.unsubscribe(&channel, session.id);
-                    }
-                    for pattern in session.patterns.drain() {
-                        pubsub.punsubscribe(&pattern, session.id);
-                    }
-                }
-                if session.monitor {
-                    shared.remove_monitor(session.id);
-                }
-                let id = session.id + CONNECTIONS as u64;
-                *session = Session::new(id, format!("127.0.0.1:{}", 10000 + id), true);
-                blocked[conn] = None;
+                disconnect(&shared, session, &mut blocked[conn]);
                 continue;
             }
             _ => {}
         }
         redislab::server::propagation::flush(&shared, &mut engine);
         engine.propagated.clear();
-    }
-
-    // Memory stays within `maxmemory` unless nothing is left that the policy may evict.
-    let mut engine = shared.engine();
-    redislab::server::command_config::refresh(&shared, &mut engine);
-    if redislab::server::eviction::make_room(&mut engine).is_err() {
-        let (policy, maxmemory) = {
-            let config = shared.config();
-            (config.maxmemory_policy, config.maxmemory)
-        };
-        let candidates: usize = engine
-            .dbs
-            .iter()
-            .map(|db| {
-                if policy.volatile_only() {
-                    db.expires_len()
-                } else {
-                    db.len()
-                }
-            })
-            .sum();
-        assert!(
-            policy == MaxmemoryPolicy::NoEviction || candidates == 0,
-            "{policy:?}: used {} > maxmemory {maxmemory} with {candidates} keys left to evict",
-            redislab::server::memory::used_memory()
-        );
+        drop(engine);
+        // What was published or monitored reached every connection's queue.
+        for (session, blocked) in sessions.iter_mut().zip(blocked.iter_mut()) {
+            enforce_output_limit(&shared, session, blocked);
+        }
+        assert_within_maxmemory(&shared);
     }
 });

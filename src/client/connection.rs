@@ -8,16 +8,22 @@
 //! ([`Client::auth`], [`Client::select`], [`Client::hello`]) turn an error reply into
 //! [`ClientError::Reply`], since their callers want "did it work".
 //!
+//! A node's link to a peer (Sentinel's links to masters, replicas and other Sentinels) opens
+//! with [`Client::connect_peer`]: the connection then goes through the node's fault table
+//! ([`crate::net`]) under the peer's address, as every other node-to-node link does.
+//!
 //! Left out on purpose: connection pools, reconnection (callers decide; the CLI does it), TLS,
 //! Unix sockets, and cluster routing (the CLI follows MOVED/ASK itself).
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::net::{FaultTable, PeerStream};
 use crate::resp::frame::{self, Frame, FrameError};
 
 /// How long [`Client::connect`] waits for the TCP handshake, in milliseconds.
@@ -43,7 +49,8 @@ pub enum ClientError {
 /// One connection to a Redis-compatible server.
 #[derive(Debug)]
 pub struct Client {
-    stream: TcpStream,
+    /// Without a fault table (every client but a node's peer links) nothing is changed.
+    stream: PeerStream<TcpStream>,
     /// Bytes read but not yet parsed into a frame.
     buf: BytesMut,
     addr: String,
@@ -58,13 +65,23 @@ impl Client {
 
     /// Connects to `addr` (`host:port`), waiting at most `timeout`.
     pub async fn connect_timeout(addr: &str, timeout: Duration) -> io::Result<Client> {
+        Self::connect_peer(addr, timeout, None).await
+    }
+
+    /// Connects to the peer listening at `addr` (`host:port`), waiting at most `timeout`;
+    /// traffic goes through `faults` under that address (see [`crate::net`]).
+    pub async fn connect_peer(
+        addr: &str,
+        timeout: Duration,
+        faults: Option<Arc<FaultTable>>,
+    ) -> io::Result<Client> {
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(stream) => stream?,
             Err(_) => return Err(io::Error::from(io::ErrorKind::TimedOut)),
         };
         stream.set_nodelay(true)?;
         Ok(Client {
-            stream,
+            stream: PeerStream::new(stream, addr.to_string(), faults),
             buf: BytesMut::with_capacity(16 * 1024),
             addr: addr.to_string(),
             protocol: 2,
@@ -73,7 +90,11 @@ impl Client {
 
     /// Our side's IP address on this connection (what a Sentinel announces in its hellos).
     pub fn local_ip(&self) -> Option<String> {
-        self.stream.local_addr().ok().map(|a| a.ip().to_string())
+        self.stream
+            .get_ref()
+            .local_addr()
+            .ok()
+            .map(|a| a.ip().to_string())
     }
 
     /// The address this client was asked to connect to.
@@ -251,6 +272,22 @@ mod tests {
         c.send(&["INCR", "a"]).await.unwrap();
         assert_eq!(c.read_frame().await.unwrap(), Frame::Integer(1));
         assert_eq!(c.read_frame().await.unwrap(), Frame::Integer(2));
+    }
+
+    #[tokio::test]
+    async fn a_peer_client_goes_through_the_fault_table_under_the_peer_address() {
+        let addr = fake_server(vec![b"+PONG\r\n", b"+PONG\r\n"]).await;
+        let table = Arc::new(FaultTable::default());
+        let timeout = Duration::from_millis(CONNECT_TIMEOUT_MS);
+        let mut c = Client::connect_peer(&addr, timeout, Some(table.clone()))
+            .await
+            .unwrap();
+        assert_eq!(c.command(&["PING"]).await.unwrap(), Frame::simple("PONG"));
+        table.update(&addr, |f| f.cut_out = true);
+        let stalled = tokio::time::timeout(Duration::from_millis(300), c.command(&["PING"])).await;
+        assert!(stalled.is_err(), "nothing crosses a cut link");
+        table.update(&addr, |f| f.cut_out = false);
+        assert_eq!(c.command(&["PING"]).await.unwrap(), Frame::simple("PONG"));
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! `REDISLAB FAULT ...`: the lab's hand on a node's fault table ([`crate::net`]). It exists
-//! only on a node started with `--lab-faults`; elsewhere it is an unknown command, and it is
-//! not in the command table (`COMMAND` does not list it).
+//! only on a node (server or Sentinel) started with `--lab-faults`; elsewhere it is an unknown
+//! command, and it is not in the command table (`COMMAND` does not list it). A Sentinel runs
+//! it through [`fault_command`] from its own command table (`node::sentinel_clients`).
 //!
 //! - `REDISLAB FAULT CUT <host:port> [IN|OUT|BOTH]`: stall traffic with that peer (default
 //!   both directions).
@@ -17,15 +18,34 @@ use crate::net::FaultTable;
 use crate::resp::Reply;
 use crate::server::Shared;
 
-/// Runs `REDISLAB ...` against `table`.
+/// Runs `REDISLAB ...` against `table`, and emits the change on `shared`'s event bus.
 pub fn redislab(shared: &Shared, table: &FaultTable, argv: &[Bytes]) -> Reply {
-    match fault(shared, table, argv) {
-        Ok(reply) => reply,
-        Err(error) => error.into(),
+    let (reply, change) = fault_command(table, argv);
+    if let Some(event) = change {
+        shared.emit(event);
+    }
+    reply
+}
+
+/// Runs `REDISLAB ...` against `table`: the reply, and the event to log when the table
+/// changed ([`Event::LabFault`], the evidence a lab waits for).
+pub fn fault_command(table: &FaultTable, argv: &[Bytes]) -> (Reply, Option<Event>) {
+    match fault(table, argv) {
+        Ok(Change::Listed(reply)) => (reply, None),
+        Ok(Change::Rule { peer, what }) => (Reply::ok(), Some(Event::LabFault { peer, what })),
+        Err(error) => (error.into(), None),
     }
 }
 
-fn fault(shared: &Shared, table: &FaultTable, argv: &[Bytes]) -> Result<Reply, CmdError> {
+/// What a `REDISLAB FAULT` did.
+enum Change {
+    /// `LIST`: the rules, nothing changed.
+    Listed(Reply),
+    /// A rule for `peer` changed.
+    Rule { peer: String, what: String },
+}
+
+fn fault(table: &FaultTable, argv: &[Bytes]) -> Result<Change, CmdError> {
     let word = |i: usize| -> Option<String> {
         argv.get(i)
             .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
@@ -80,13 +100,83 @@ fn fault(shared: &Shared, table: &FaultTable, argv: &[Bytes]) -> Result<Reply, C
                     )))
                 })
                 .collect();
-            return Ok(Reply::Array(rules));
+            return Ok(Change::Listed(Reply::Array(rules)));
         }
         _ => return Err(CmdError::syntax()),
     };
-    shared.emit(Event::LabFault {
+    Ok(Change::Rule {
         peer: what.0,
         what: what.1,
-    });
-    Ok(Reply::ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(table: &FaultTable, words: &str) -> (Reply, Option<Event>) {
+        let argv: Vec<Bytes> = words
+            .split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        fault_command(table, &argv)
+    }
+
+    fn logged(change: Option<Event>) -> Option<String> {
+        change.map(|e| e.log_line())
+    }
+
+    #[test]
+    fn each_change_is_a_rule_and_a_log_line_and_bad_input_an_error() {
+        let table = FaultTable::default();
+        let peer = "127.0.0.1:6380";
+        let (reply, change) = run(&table, "REDISLAB FAULT CUT 127.0.0.1:6380 IN");
+        assert_eq!(reply, Reply::ok());
+        assert_eq!(
+            logged(change).as_deref(),
+            Some("Lab fault: traffic with 127.0.0.1:6380 cut (incoming)")
+        );
+        run(&table, "redislab fault cut 127.0.0.1:6380 out");
+        let f = table.get(peer);
+        assert!(f.cut_in && f.cut_out, "cuts add up: {f:?}");
+        run(&table, "REDISLAB FAULT DELAY 127.0.0.1:6380 250");
+        assert_eq!(table.get(peer).delay_ms, 250);
+        let (reply, change) = run(&table, "REDISLAB FAULT LIST");
+        assert_eq!(
+            reply,
+            Reply::Array(vec![Reply::Bulk(Bytes::from(
+                "127.0.0.1:6380 in=cut out=cut delay_ms=250"
+            ))])
+        );
+        assert!(change.is_none(), "LIST changes nothing");
+        let (_, change) = run(&table, "REDISLAB FAULT HEAL 127.0.0.1:6380");
+        assert_eq!(
+            logged(change).as_deref(),
+            Some("Lab fault: traffic with 127.0.0.1:6380 healed")
+        );
+        assert!(table.rules().is_empty());
+
+        let errors = [
+            (
+                "REDISLAB FAULT CUT 127.0.0.1:6380 SIDEWAYS",
+                "ERR syntax error",
+            ),
+            (
+                "REDISLAB FAULT DELAY 127.0.0.1:6380 60001",
+                "ERR delay must be 0 to 60000 ms",
+            ),
+            ("REDISLAB FAULT DELAY 127.0.0.1:6380", "ERR syntax error"),
+            ("REDISLAB FAULT CUT", "ERR syntax error"),
+            (
+                "REDISLAB PANIC",
+                "ERR unknown subcommand, try REDISLAB FAULT CUT|DELAY|HEAL|LIST",
+            ),
+        ];
+        for (words, text) in errors {
+            let (reply, change) = run(&table, words);
+            assert_eq!(reply, Reply::error(text), "{words}");
+            assert!(change.is_none(), "{words}");
+        }
+        assert!(table.rules().is_empty(), "an error changes nothing");
+    }
 }

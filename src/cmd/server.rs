@@ -358,6 +358,27 @@ fn info_replication(cx: &mut Exec, text: &mut String) {
         );
         line(text, "slave_read_repl_offset", repl.offset);
         line(text, "slave_repl_offset", repl.offset);
+        if let Some(transfer) = master.transfer.filter(|_| master.sync_in_progress) {
+            // Redis's percentage divides by the total even when it is -1 (no header yet).
+            let perc = if transfer.total == 0 {
+                0.0
+            } else {
+                transfer.read as f64 / transfer.total as f64 * 100.0
+            };
+            line(text, "master_sync_total_bytes", transfer.total);
+            line(text, "master_sync_read_bytes", transfer.read);
+            line(
+                text,
+                "master_sync_left_bytes",
+                transfer.total - transfer.read,
+            );
+            line(text, "master_sync_perc", format!("{perc:.2}"));
+            line(
+                text,
+                "master_sync_last_io_seconds_ago",
+                (now - master.last_io_ms) / 1000,
+            );
+        }
         if !master.up {
             line(
                 text,

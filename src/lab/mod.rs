@@ -69,7 +69,9 @@
 //! `do = "stop-workload"` stops it and checks on `check` (default: the node written to) which
 //! acknowledged writes survived, naming each lost one (`expect_lost` makes the count a check).
 //!
-//! Engines (`--engine`, [`Engine`]): `redislab` runs this binary's server with `--lab-faults`;
+//! Engines (`--engine`, [`Engine`]): `redislab` runs this binary's server and Sentinel with
+//! `--lab-faults` (a Sentinel's links to masters, replicas and other Sentinels can be cut too;
+//! a master or replica has no peer link to a Sentinel, so only the Sentinel's end acts);
 //! `redis` runs real `redis-server` from PATH, narrated from its log through the same event
 //! definitions. Redis has no fault table, so a link a fault step names, where one node
 //! replicates from the other, goes through a [`relay::Relay`] the lab owns (the replica's
@@ -189,8 +191,10 @@ impl Engine {
             (Engine::Redis, RunAs::ServerSentinel) => (Some("redis-server"), &[], &["--sentinel"]),
             // `--lab-faults`: the lab's hand on the node's peer links (`REDISLAB FAULT`).
             (Engine::Redislab, RunAs::Server) => (None, &["server"], &["--lab-faults"]),
-            (Engine::Redislab, RunAs::Sentinel) => (None, &["sentinel"], &[]),
-            (Engine::Redislab, RunAs::ServerSentinel) => (None, &["server"], &["--sentinel"]),
+            (Engine::Redislab, RunAs::Sentinel) => (None, &["sentinel"], &["--lab-faults"]),
+            (Engine::Redislab, RunAs::ServerSentinel) => {
+                (None, &["server"], &["--sentinel", "--lab-faults"])
+            }
         }
     }
 
@@ -575,11 +579,15 @@ mod tests {
         for (engine, run_as, shown) in cases {
             assert_eq!(engine.start_line(run_as, "1.conf"), shown);
         }
-        // Only a redislab server gets the lab's fault switch.
+        // Every redislab node gets the lab's fault switch; real Redis has none.
         assert_eq!(
             Engine::Redislab.start_command(RunAs::Server).2,
             ["--lab-faults"]
         );
-        assert!(Engine::Redislab.start_command(RunAs::Sentinel).2.is_empty());
+        assert_eq!(
+            Engine::Redislab.start_command(RunAs::Sentinel).2,
+            ["--lab-faults"]
+        );
+        assert!(Engine::Redis.start_command(RunAs::Sentinel).2.is_empty());
     }
 }

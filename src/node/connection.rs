@@ -29,7 +29,7 @@ use crate::resp::{Reply, RequestParser};
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::engine::Waiter;
 use crate::server::pubsub::PushSource;
-use crate::server::session::Session;
+use crate::server::session::{release as disconnect, Session};
 use crate::server::{Shared, Stats};
 
 /// Bytes read from the socket per read call.
@@ -845,33 +845,4 @@ fn update_meta(handle: &ClientHandle, session: &Session) {
     } else if session.subscription_count() == 0 && meta.kind == ClientKind::Pubsub {
         meta.kind = ClientKind::Normal;
     }
-}
-
-/// Releases what a closing connection held: watches, subscriptions, MONITOR, a blocked pop.
-fn disconnect(shared: &Shared, session: &mut Session) {
-    {
-        let mut engine = shared.engine();
-        engine.unwatch_all(session.id, &session.watched);
-        engine.unblock(session.id);
-        engine.resume(session.id);
-    }
-    if !session.channels.is_empty()
-        || !session.patterns.is_empty()
-        || !session.shard_channels.is_empty()
-    {
-        let mut pubsub = shared.pubsub();
-        for channel in session.shard_channels.drain() {
-            pubsub.sunsubscribe(&channel, session.id);
-        }
-        for channel in session.channels.drain() {
-            pubsub.unsubscribe(&channel, session.id);
-        }
-        for pattern in session.patterns.drain() {
-            pubsub.punsubscribe(&pattern, session.id);
-        }
-    }
-    if session.monitor {
-        shared.remove_monitor(session.id);
-    }
-    shared.clients.unregister(session.id);
 }

@@ -76,8 +76,8 @@ pub fn active_expire_cycle(shared: &Shared, budget: Duration) {
     crate::server::propagation::flush(shared, engine);
 }
 
-/// Reaps a finished background save (called from the periodic tick): renames its file into
-/// place on success and accounts the changes it saved.
+/// Reaps a finished background save (called from the periodic tick; the child renamed its
+/// file into place itself) and accounts the changes it saved.
 pub fn check_bgsave(shared: &Shared) {
     let mut engine = shared.engine();
     let state = &mut engine.persistence;
@@ -88,27 +88,23 @@ pub fn check_bgsave(shared: &Shared) {
         return;
     };
     let job = state.bgsave.take().expect("checked above");
-    let renamed = ok && std::fs::rename(&job.temp, &job.target).is_ok();
-    if !renamed {
+    if !ok {
         let _ = std::fs::remove_file(&job.temp);
     }
-    state.last_bgsave_ok = renamed;
+    state.last_bgsave_ok = ok;
     state.last_bgsave_secs = job.started.elapsed().as_secs() as i64;
-    if renamed {
-        snapshot::sync_dir(&job.target);
+    if ok {
         state.last_save = unix_ms() / 1000;
         state.saves += 1;
-    }
-    if renamed {
         engine.dirty = engine.dirty.saturating_sub(job.dirty_at_start);
         shared.emit(Event::DbSaved);
     }
-    shared.emit(if renamed {
+    shared.emit(if ok {
         Event::BackgroundSaveSucceeded
     } else {
         Event::BackgroundSaveFailed
     });
-    super::serve_replica::bgsave_done(shared, &mut engine, renamed);
+    super::serve_replica::bgsave_done(shared, &mut engine, ok);
 }
 
 /// Reaps a finished diskless-sync child: the replicas it wrote to go on.

@@ -92,7 +92,7 @@ pub(crate) fn enter_dir(config: &Config) -> Result<String, StartError> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// `--lab-faults`: keep a fault table for peer links and accept `REDISLAB FAULT` (see
-    /// [`crate::net`]). Off unless a lab asks for it.
+    /// [`crate::net`]), on a server or a Sentinel. Off unless a lab asks for it.
     pub lab_faults: bool,
 }
 

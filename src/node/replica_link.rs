@@ -67,9 +67,14 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
             read = read_some(&mut driver.stream, &mut buf) => match read {
                 Ok(n) if n > 0 => {
                     let now = unix_ms();
-                    update_link(&shared, generation, |m| m.last_io_ms = now);
                     let history = history(&shared);
-                    driver.link.received(now, &buf[..n], &history)
+                    let outputs = driver.link.received(now, &buf[..n], &history);
+                    let transfer = driver.link.transfer();
+                    update_link(&shared, generation, |m| {
+                        m.last_io_ms = now;
+                        m.transfer = transfer;
+                    });
+                    outputs
                 }
                 _ => driver.link.closed(unix_ms()),
             },
@@ -326,6 +331,7 @@ impl Driver {
                 }
                 m.up = false;
                 m.sync_in_progress = false;
+                m.transfer = None;
             }
         });
         if status == LinkStatus::Up {
@@ -375,8 +381,10 @@ pub fn apply_from_master(
     engine.repl.feed(&raw);
 }
 
-/// Stores the snapshot in a temp file and loads it; only a valid snapshot replaces the dataset
-/// ([`install_master_snapshot`]), and the file becomes our dump.
+/// Stores the snapshot in a temp file (fsynced, as Redis's `readSyncBulkPayload` does) and loads
+/// it; only a valid snapshot replaces the dataset ([`install_master_snapshot`]), and the file
+/// becomes our dump by a rename. A kill before the rename leaves a `temp-*.rdb` that the next
+/// start removes, and the older dump in place.
 async fn load_snapshot(
     shared: &Shared,
     data: &[u8],
@@ -385,7 +393,7 @@ async fn load_snapshot(
 ) -> Result<(), String> {
     let dir = shared.config().dir.clone();
     let temp = dir.join(format!("temp-{}-{}.rdb", unix_ms(), std::process::id()));
-    tokio::fs::write(&temp, data)
+    write_synced(&temp, data)
         .await
         .map_err(|e| format!("writing {}: {e}", temp.display()))?;
     let snapshot = match rdb::load_snapshot(data) {
@@ -400,6 +408,14 @@ async fn load_snapshot(
         let config = shared.config();
         config.dir.join(&config.dbfilename)
     };
-    let _ = std::fs::rename(&temp, &target);
+    if std::fs::rename(&temp, &target).is_ok() {
+        crate::persist::snapshot::sync_dir(&target);
+    }
     Ok(())
+}
+
+async fn write_synced(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::create(path).await?;
+    file.write_all(data).await?;
+    file.sync_all().await
 }

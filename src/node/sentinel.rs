@@ -7,6 +7,10 @@
 //! atomically. Link tasks (a command link and, for masters and replicas, a pub/sub link
 //! subscribed to `__sentinel__:hello`) and client connections talk to it through one channel.
 //! Clients are served by [`super::sentinel_clients`], with Sentinel's own command table.
+//!
+//! Every link is a peer link ([`crate::net`]): it goes through the Sentinel's fault table under
+//! the instance's address (`127.0.0.1:6379`), so a lab can cut a Sentinel from a master, a
+//! replica or another Sentinel, in either direction, on a Sentinel started with `--lab-faults`.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -21,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::client::connection::Client;
 use crate::config::{Config, ConfigError, LogLevel};
+use crate::net::FaultTable;
 use crate::resp::frame::Frame;
 use crate::resp::Reply;
 use crate::sentinel::config::{rewrite_text, SCRIPTS_WARNING};
@@ -29,7 +34,7 @@ use crate::sentinel::{
 };
 use crate::server::log::Logger;
 
-use super::StartError;
+use super::{Options, StartError};
 
 /// Redis Sentinel's default port.
 pub const SENTINEL_PORT: u16 = 26379;
@@ -98,12 +103,13 @@ fn port_is_set(path: &Path, overrides: &[String]) -> bool {
 }
 
 /// Runs a Sentinel until SHUTDOWN or a signal. `config_path` is required: Sentinel keeps its
-/// state in its config file.
+/// state in its config file. Of `options`, `lab_faults` applies: a fault table on every link.
 pub fn run(
     mut config: Config,
     config_path: Option<PathBuf>,
     overrides: &[String],
     warnings: Vec<String>,
+    options: Options,
 ) -> Result<(), StartError> {
     let Some(path) = config_path else {
         return Err(StartError::Load(
@@ -172,17 +178,14 @@ pub fn run(
         .build()
         .map_err(StartError::Runtime)?;
     let pidfile = config.pidfile.clone();
-    let myid_configured = config
-        .sentinel_lines
-        .iter()
-        .any(|l| l.first().is_some_and(|w| w.eq_ignore_ascii_case("myid")));
+    let faults = options.lab_faults.then(Arc::default);
     let result = runtime.block_on(serve(
         config,
         path,
         sentinel,
         rng,
         logger.clone(),
-        myid_configured,
+        faults,
         &mut report,
     ));
     if let Err(error) = &result {
@@ -245,6 +248,8 @@ pub(super) struct Driver {
     pub(super) clients: Arc<AtomicUsize>,
     pub(super) connections: Arc<AtomicU64>,
     pub(super) maxclients: usize,
+    /// The fault table every link goes through; only with `--lab-faults`.
+    pub(super) faults: Option<Arc<FaultTable>>,
 }
 
 impl Driver {
@@ -364,19 +369,23 @@ impl Driver {
                 self.next_gen += 1;
                 let gen = self.next_gen;
                 let name8: String = self.sentinel.core.myid.chars().take(8).collect();
+                let peer = Peer {
+                    spec: spec.clone(),
+                    faults: self.faults.clone(),
+                };
                 let tx = self.tx.clone();
                 let task = if pubsub {
                     LinkTask {
                         gen,
                         commands: None,
-                        task: tokio::spawn(pubsub_link(spec.clone(), gen, name8, tx)),
+                        task: tokio::spawn(pubsub_link(peer, gen, name8, tx)),
                     }
                 } else {
                     let (ctx, crx) = mpsc::unbounded_channel();
                     LinkTask {
                         gen,
                         commands: Some(ctx),
-                        task: tokio::spawn(command_link(spec.clone(), gen, name8, tx, crx)),
+                        task: tokio::spawn(command_link(peer, gen, name8, tx, crx)),
                     }
                 };
                 self.links.insert(key, task);
@@ -414,13 +423,34 @@ fn renamed(spec: &LinkSpec, mut command: Vec<String>) -> Vec<String> {
     command
 }
 
-/// Connects and sends `AUTH` (if configured) and `CLIENT SETNAME`, ignoring their replies as
-/// Redis does.
-async fn open_link(spec: &LinkSpec, client_name: &str) -> Option<(Client, Option<String>)> {
-    let addr = format!("{}:{}", spec.id.addr.ip, spec.id.addr.port);
-    let mut client = Client::connect_timeout(&addr, Duration::from_millis(RECONNECT_MS * 2))
+/// What a link task needs to reach its instance.
+struct Peer {
+    spec: LinkSpec,
+    faults: Option<Arc<FaultTable>>,
+}
+
+/// Connects (through the fault table, under the instance's address) and sends `AUTH` (if
+/// configured) and `CLIENT SETNAME`, ignoring their replies as Redis does. The whole opening
+/// is bounded: an instance that accepts but never answers (a stalled host, a cut link) is
+/// given up on, and the driver tries again later.
+async fn open_link(peer: &Peer, client_name: &str) -> Option<(Client, Option<String>)> {
+    let deadline = Duration::from_millis(RECONNECT_MS * 2);
+    tokio::time::timeout(deadline, handshake(peer, client_name))
         .await
-        .ok()?;
+        .ok()
+        .flatten()
+}
+
+async fn handshake(peer: &Peer, client_name: &str) -> Option<(Client, Option<String>)> {
+    let spec = &peer.spec;
+    let addr = format!("{}:{}", spec.id.addr.ip, spec.id.addr.port);
+    let mut client = Client::connect_peer(
+        &addr,
+        Duration::from_millis(RECONNECT_MS * 2),
+        peer.faults.clone(),
+    )
+    .await
+    .ok()?;
     let local_ip = client.local_ip();
     if let Some((user, pass)) = &spec.auth {
         let mut auth = vec![spec
@@ -442,13 +472,13 @@ async fn open_link(spec: &LinkSpec, client_name: &str) -> Option<(Client, Option
 
 /// A command link: writes what the machine sends, reports each reply with what it answers.
 async fn command_link(
-    spec: LinkSpec,
+    peer: Peer,
     gen: u64,
     name8: String,
     tx: mpsc::UnboundedSender<Msg>,
     mut commands: mpsc::UnboundedReceiver<(Vec<String>, Expect)>,
 ) {
-    let link = spec.id.clone();
+    let link = peer.spec.id.clone();
     let down = |tx: &mpsc::UnboundedSender<Msg>| {
         let _ = tx.send(Msg::LinkDown {
             gen,
@@ -456,7 +486,7 @@ async fn command_link(
             pubsub: false,
         });
     };
-    let Some((mut client, local_ip)) = open_link(&spec, &format!("sentinel-{name8}-cmd")).await
+    let Some((mut client, local_ip)) = open_link(&peer, &format!("sentinel-{name8}-cmd")).await
     else {
         down(&tx);
         return;
@@ -474,7 +504,7 @@ async fn command_link(
         tokio::select! {
             command = commands.recv() => {
                 let Some((command, expect)) = command else { break };
-                if client.send(&renamed(&spec, command)).await.is_err() {
+                if client.send(&renamed(&peer.spec, command)).await.is_err() {
                     break;
                 }
                 expects.push_back(expect);
@@ -493,8 +523,8 @@ async fn command_link(
 }
 
 /// A pub/sub link: SUBSCRIBE to the hello channel and pass every message on.
-async fn pubsub_link(spec: LinkSpec, gen: u64, name8: String, tx: mpsc::UnboundedSender<Msg>) {
-    let link = spec.id.clone();
+async fn pubsub_link(peer: Peer, gen: u64, name8: String, tx: mpsc::UnboundedSender<Msg>) {
+    let link = peer.spec.id.clone();
     let down = |tx: &mpsc::UnboundedSender<Msg>| {
         let _ = tx.send(Msg::LinkDown {
             gen,
@@ -502,14 +532,15 @@ async fn pubsub_link(spec: LinkSpec, gen: u64, name8: String, tx: mpsc::Unbounde
             pubsub: true,
         });
     };
-    let Some((mut client, _)) = open_link(&spec, &format!("sentinel-{name8}-pubsub")).await else {
+    let Some((mut client, _)) = open_link(&peer, &format!("sentinel-{name8}-pubsub")).await else {
         down(&tx);
         return;
     };
-    let subscribe = renamed(&spec, vec!["SUBSCRIBE".into(), HELLO_CHANNEL.into()]);
+    let subscribe = renamed(&peer.spec, vec!["SUBSCRIBE".into(), HELLO_CHANNEL.into()]);
+    let deadline = Duration::from_millis(RECONNECT_MS * 2);
     if !matches!(
-        client.command(&subscribe).await,
-        Ok(Frame::Array(_) | Frame::Push(_))
+        tokio::time::timeout(deadline, client.command(&subscribe)).await,
+        Ok(Ok(Frame::Array(_) | Frame::Push(_)))
     ) {
         down(&tx);
         return;
@@ -548,9 +579,13 @@ async fn serve(
     sentinel: Sentinel,
     rng: StdRng,
     logger: Arc<Logger>,
-    myid_configured: bool,
+    faults: Option<Arc<FaultTable>>,
     report: &mut super::daemon::StartReport,
 ) -> Result<(), StartError> {
+    let myid_configured = config
+        .sentinel_lines
+        .iter()
+        .any(|l| l.first().is_some_and(|w| w.eq_ignore_ascii_case("myid")));
     let listeners = super::bind_all(&config)?;
     report.ready();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -577,6 +612,7 @@ async fn serve(
         } else {
             config.maxclients
         },
+        faults,
     };
     logger.log(
         LogLevel::Notice,

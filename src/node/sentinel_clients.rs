@@ -1,7 +1,9 @@
 //! The Sentinel's client side: the connection task and Sentinel's own command table (PING,
 //! AUTH, HELLO, CLIENT, ACL, COMMAND, INFO, ROLE, SENTINEL, (P)(UN)SUBSCRIBE to event
 //! channels, PUBLISH for hellos, SHUTDOWN). Commands that need the machine are calls into the
-//! task that owns it ([`super::sentinel`]).
+//! task that owns it ([`super::sentinel`]). On a Sentinel started with `--lab-faults`,
+//! `REDISLAB FAULT` edits the fault table its links go through (not in the table, as on a
+//! server: `crate::cmd::lab`).
 
 use std::sync::atomic::Ordering;
 
@@ -10,10 +12,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::cmd::lab::fault_command;
 use crate::glob::glob_match;
 use crate::resp::{Reply, RequestParser};
 use crate::sentinel::commands::{info_section, role_reply, sentinel_command};
-use crate::sentinel::{Input, HELLO_CHANNEL};
+use crate::sentinel::{Input, Output, HELLO_CHANNEL};
 
 use super::sentinel::{unix_ms, Driver, Msg};
 
@@ -324,18 +327,33 @@ async fn client_command(
             None => arity("acl"),
         },
         "subscribe" | "psubscribe" | "publish" | "role" => arity(&name),
-        _ => {
-            let shown: String = argv[1..]
-                .iter()
-                .map(|a| format!("'{}' ", truncate(a, 128)))
-                .collect();
-            Reply::error(format!(
-                "ERR unknown command '{}', with args beginning with: {shown}",
-                truncate(&argv[0], 128)
-            ))
+        "redislab" => {
+            let unknown = unknown_command(&argv);
+            call(tx, move |d| match d.faults.clone() {
+                Some(table) => {
+                    let (reply, change) = fault_command(&table, &args);
+                    d.apply(change.map(Output::Event).into_iter().collect());
+                    reply
+                }
+                None => unknown,
+            })
+            .await
         }
+        _ => unknown_command(&argv),
     };
     (reply, false)
+}
+
+/// Redis's reply to a command it does not know.
+fn unknown_command(argv: &[String]) -> Reply {
+    let shown: String = argv[1..]
+        .iter()
+        .map(|a| format!("'{}' ", truncate(a, 128)))
+        .collect();
+    Reply::error(format!(
+        "ERR unknown command '{}', with args beginning with: {shown}",
+        truncate(&argv[0], 128)
+    ))
 }
 
 fn truncate(text: &str, max: usize) -> &str {

@@ -3,8 +3,9 @@
 //! Files are written to a temporary name in the target directory, fsynced, then renamed over
 //! the final name, so a crash never leaves a half-written `dump.rdb` (Redis's `rdbSave`).
 //! A background save forks (Redis's `rdbSaveBackground`): the child sees a copy-on-write,
-//! point-in-time image of the whole keyspace and writes it while the parent keeps serving; the
-//! parent later reaps the child and renames its file into place.
+//! point-in-time image of the whole keyspace and writes it while the parent keeps serving, then
+//! renames its file into place itself, as Redis's child does, so a save the child completes is
+//! kept even if its parent was killed meanwhile; the parent later reaps the child.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -92,6 +92,17 @@ pub enum Output {
     Emit(Event),
 }
 
+/// How far a full sync's snapshot transfer is (`master_sync_total_bytes` and
+/// `master_sync_read_bytes` in `INFO replication`, as Redis shows them in its transfer state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// The snapshot's size: -1 until the master said it, 0 when it does not say (diskless,
+    /// `$EOF:<mark>`), else the `$<len>` it announced.
+    pub total: i64,
+    /// Snapshot bytes received so far.
+    pub read: i64,
+}
+
 /// The link's state as `INFO replication` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkStatus {
@@ -172,6 +183,21 @@ impl ReplicaLink {
             last_ack: now,
             was_up: false,
             connected: false,
+        }
+    }
+
+    /// The snapshot transfer under way, from `+FULLRESYNC` until the snapshot is complete.
+    pub fn transfer(&self) -> Option<Transfer> {
+        match &self.state {
+            State::WaitBulkHeader { .. } => Some(Transfer { total: -1, read: 0 }),
+            State::Bulk { data, size, .. } => Some(Transfer {
+                total: match size {
+                    BulkSize::Len(len) => *len as i64,
+                    BulkSize::Eof(_) => 0,
+                },
+                read: data.len() as i64,
+            }),
+            _ => None,
         }
     }
 
@@ -668,10 +694,22 @@ mod tests {
         let mut link = ReplicaLink::new(config(), 0);
         let out = handshake(&mut link, &no_history());
         assert_eq!(sent(&out), ["*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n"]);
+        assert_eq!(link.transfer(), None, "no transfer before +FULLRESYNC");
         let id = "a".repeat(40);
-        let reply = format!("+FULLRESYNC {id} 14\r\n\n\n$3\r\nab");
-        let out = link.received(4, reply.as_bytes(), &no_history());
-        assert_eq!(events(&out), ["full-resync-from-master", "receiving-rdb"]);
+        link.received(
+            4,
+            format!("+FULLRESYNC {id} 14\r\n").as_bytes(),
+            &no_history(),
+        );
+        let header_pending = Transfer { total: -1, read: 0 };
+        assert_eq!(
+            link.transfer(),
+            Some(header_pending),
+            "Redis's -1: size unknown yet"
+        );
+        let out = link.received(4, b"\n\n$3\r\nab", &no_history());
+        assert_eq!(events(&out), ["receiving-rdb"]);
+        assert_eq!(link.transfer(), Some(Transfer { total: 3, read: 2 }));
         // The last snapshot byte and the first stream command arrive together.
         let out = link.received(5, b"c*1\r\n$4\r\nping\r\n*3\r\n$3\r\nSET", &no_history());
         assert_eq!(
@@ -682,6 +720,7 @@ mod tests {
                 offset: 14
             }]
         );
+        assert_eq!(link.transfer(), None, "the transfer is over once complete");
         let out = link.snapshot_loaded(6, Ok(()));
         assert_eq!(events(&out), ["master-sync-finished"]);
         assert!(out.contains(&Output::Status(LinkStatus::Up)));
@@ -776,9 +815,20 @@ mod tests {
     fn a_master_dying_mid_transfer_never_hands_over_a_partial_snapshot() {
         let mut link = ReplicaLink::new(config(), 0);
         handshake(&mut link, &no_history());
-        let reply = format!("+FULLRESYNC {} 0\r\n$10\r\nabc", "a".repeat(40));
+        let reply = format!(
+            "+FULLRESYNC {} 0\r\n$EOF:{}\r\nabc",
+            "a".repeat(40),
+            "m".repeat(40)
+        );
         link.received(4, reply.as_bytes(), &no_history());
+        let diskless = Transfer { total: 0, read: 3 };
+        assert_eq!(
+            link.transfer(),
+            Some(diskless),
+            "a diskless size is unknown: 0"
+        );
         let out = link.closed(5);
+        assert_eq!(link.transfer(), None);
         assert!(!out.iter().any(|o| matches!(o, Output::LoadSnapshot { .. })));
         assert_eq!(events(&out), ["master-transfer-failed"]);
         assert!(out.contains(&Output::Disconnect), "the socket is closed");

@@ -130,6 +130,8 @@ pub struct MasterLink {
     /// Unix ms when the link went down (for `master_link_down_since_seconds`).
     pub down_since_ms: i64,
     pub sync_in_progress: bool,
+    /// The snapshot transfer of a full sync, while one is under way.
+    pub transfer: Option<link::Transfer>,
     /// Bumped at every REPLICAOF so that an old link task knows it was replaced.
     pub generation: u64,
 }

@@ -24,8 +24,8 @@ pub struct BackgroundSave {
     pub started: Instant,
     /// `dirty` when the child was forked: what a successful save accounts for.
     pub dirty_at_start: u64,
+    /// What the child writes and then renames to the dump itself.
     pub temp: PathBuf,
-    pub target: PathBuf,
 }
 
 /// What INFO persistence reports, and the running child.
@@ -148,8 +148,10 @@ pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
     ));
     let child_temp = temp.clone();
     let dbs = &engine.dbs;
+    // The child renames its file into place itself, as Redis's does (`rdbSave` in the child):
+    // a save it completes is the newest complete state even if its parent was killed.
     let pid = snapshot::fork_child(move || {
-        snapshot::write_temp(dbs, &child_temp, &repl_aux.fields(), &options).is_ok()
+        snapshot::save_to_file(dbs, &child_temp, &target, &repl_aux.fields(), &options).is_ok()
     })
     .map_err(|e| format!("ERR Can't save in background: fork: {e}"))?;
     engine.persistence.bgsave = Some(BackgroundSave {
@@ -157,7 +159,6 @@ pub fn bgsave(shared: &Shared, engine: &mut Engine) -> Result<i32, String> {
         started: Instant::now(),
         dirty_at_start: engine.dirty,
         temp,
-        target,
     });
     shared.emit(Event::BackgroundSaveStarted { pid });
     Ok(pid)

@@ -111,6 +111,7 @@ pub fn change_role(
                 last_io_ms: 0,
                 down_since_ms: now_ms,
                 sync_in_progress: false,
+                transfer: None,
                 generation: repl.next_generation,
             });
             set_expiry(engine, ExpiryMode::HideOnly);

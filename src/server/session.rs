@@ -14,6 +14,7 @@ use crate::resp::Reply;
 use super::clients::ClientHandle;
 use super::engine::ClientId;
 use super::pubsub::{PushSink, PushSource};
+use super::Shared;
 
 /// A MULTI block being queued.
 #[derive(Debug, Default)]
@@ -187,4 +188,34 @@ impl Session {
     pub fn in_pubsub_mode(&self) -> bool {
         !self.resp3 && (self.subscription_count() > 0 || !self.shard_channels.is_empty())
     }
+}
+
+/// Releases what a closing connection held: watches, subscriptions, MONITOR, a blocked pop,
+/// a client pause's hold, its entry in the client list.
+pub fn release(shared: &Shared, session: &mut Session) {
+    {
+        let mut engine = shared.engine();
+        engine.unwatch_all(session.id, &session.watched);
+        engine.unblock(session.id);
+        engine.resume(session.id);
+    }
+    if !session.channels.is_empty()
+        || !session.patterns.is_empty()
+        || !session.shard_channels.is_empty()
+    {
+        let mut pubsub = shared.pubsub();
+        for channel in session.shard_channels.drain() {
+            pubsub.sunsubscribe(&channel, session.id);
+        }
+        for channel in session.channels.drain() {
+            pubsub.unsubscribe(&channel, session.id);
+        }
+        for pattern in session.patterns.drain() {
+            pubsub.punsubscribe(&pattern, session.id);
+        }
+    }
+    if session.monitor {
+        shared.remove_monitor(session.id);
+    }
+    shared.clients.unregister(session.id);
 }

@@ -333,6 +333,17 @@ pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
+/// `REDISLAB FAULT <args>` on a node started with `--lab-faults` (server or Sentinel); it must
+/// answer OK.
+pub fn lab_fault(con: &mut redis::Connection, args: &[&str]) {
+    let reply: String = redis::cmd("REDISLAB")
+        .arg("FAULT")
+        .arg(args)
+        .query(con)
+        .unwrap_or_else(|e| panic!("REDISLAB FAULT {args:?}: {e}"));
+    assert_eq!(reply, "OK", "REDISLAB FAULT {args:?}");
+}
+
 /// The value of `name` in INFO text (`name:value` lines).
 pub fn info_field(text: &str, name: &str) -> String {
     text.lines()
