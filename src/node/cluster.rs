@@ -311,6 +311,9 @@ pub fn repl_view(engine: &Engine) -> ReplView {
 }
 
 fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: &mut Links) {
+    // The slots this node's shard stopped serving, handled in one pass over the channels.
+    let mut lost = crate::cluster::slot::SlotBitmap::default();
+    let mut lost_any = false;
     for out in outputs {
         match out {
             Output::Connect {
@@ -356,13 +359,19 @@ fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: 
             Output::Publish {
                 channel,
                 message,
-                shard: _,
+                shard,
             } => {
-                shared
-                    .pubsub
-                    .lock()
-                    .expect("pubsub lock")
-                    .publish(&channel, &message);
+                // A PUBLISHSHARD from this shard's other nodes goes to SSUBSCRIBE subscribers.
+                let hub = shared.pubsub.lock().expect("pubsub lock");
+                if shard {
+                    hub.spublish(&channel, &message);
+                } else {
+                    hub.publish(&channel, &message);
+                }
+            }
+            Output::ShardLostSlot(slot) => {
+                lost.set(slot as usize);
+                lost_any = true;
             }
             Output::DeleteSlotKeys(slot) => {
                 let db = &mut engine.dbs[0];
@@ -385,6 +394,10 @@ fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: 
             }
             Output::Event(e) => shared.emit(e),
         }
+    }
+    if lost_any {
+        let mut hub = shared.pubsub.lock().expect("pubsub lock");
+        hub.remove_shard_channels(|slot| lost.get(slot as usize));
     }
 }
 
