@@ -369,10 +369,7 @@ fn a_fresh_wait_ignores_what_was_logged_before_the_last_action() {
     let (transcript, result) = run_text(&steps(true), 5_000);
     let err = result.unwrap_err().to_string();
     assert!(err.contains("waited 0.4 s"), "{err}\n{transcript}");
-    assert!(
-        transcript.contains("$ kill -CONT $(cat 6379/"),
-        "{transcript}"
-    );
+    assert!(transcript.contains("$ kill -CONT "), "{transcript}");
 }
 
 /// Stops a kept lab when dropped (also when the test fails), by its folder.
@@ -1232,12 +1229,11 @@ fn mask_cluster_lab(transcript: &str) -> String {
                 "[node[PROMOTED] log] Ready",
             );
         }
-        // A resumed process is running or already sleeping again when the lab looks.
-        for letter in ["R", "S"] {
-            line = line.replace(
-                &format!(": process state {letter} (running again)"),
-                ": process state [RUNNING] (running again)",
-            );
+        // A resumed process is running, or already sleeping again, when the lab looks.
+        if let Some((node, _)) = line.split_once(": process state ") {
+            if line.ends_with(" (running again))") {
+                line = format!("{node}: process state [RUNNING] (running again))");
+            }
         }
         // The decoded PONG: a replication offset, and gossip about nodes picked at random.
         if line.starts_with("  repl offset   ") {
@@ -1389,13 +1385,16 @@ fn check_cluster_lab(transcript: &str) {
         }
     }
     for node in ["node9002", "node9003"] {
-        assert!(
-            ["R", "S"]
-                .iter()
-                .any(|state| rule2
-                    .contains(&format!("({node}: process state {state} (running again))"))),
-            "{rule2}"
-        );
+        // Any state but stopped (T): the runner waited for the kernel to say so.
+        let resumed = rule2
+            .split(&format!("({node}: process state "))
+            .nth(2)
+            .expect("a resumed state");
+        assert!(resumed
+            .get(1..)
+            .unwrap_or_default()
+            .starts_with(" (running again))"));
+        assert!(!resumed.starts_with('T'), "{rule2}");
     }
     assert!(rule2.contains("cluster_slots_pfail:10923\ncluster_slots_fail:0\n"));
     assert!(rule2
