@@ -493,6 +493,9 @@ define_events! {
     /// This node gave itself a new configEpoch without an election.
     ClusterNewConfigEpoch { epoch: u64 } = "cluster-new-config-epoch", Warning,
         "New configEpoch set to {epoch}";
+    /// CLUSTER SETSLOT NODE closed an import into this node, which took a new configEpoch.
+    ClusterEpochAfterImport { slot: u16 } = "cluster-epoch-after-import", Warning,
+        "configEpoch updated after importing slot {slot}";
     /// A MEET completed: the node's real name replaced the temporary one.
     ClusterHandshakeCompleted { name: String } = "cluster-handshake-completed", Debug,
         "Handshake with node {name} completed.";

@@ -847,3 +847,166 @@ fn a_manual_failover_under_writes_loses_no_acknowledged_write() {
         cli_at(master, &["role"]).starts_with("slave")
     }));
 }
+
+/// Reads from `stream` until `wanted` has arrived (bounded by its read timeout); returns all
+/// that was read.
+fn read_until(stream: &mut std::net::TcpStream, wanted: &str) -> String {
+    read_until_within(stream, wanted, Duration::from_secs(10))
+}
+
+fn read_until_within(stream: &mut std::net::TcpStream, wanted: &str, limit: Duration) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + limit;
+    while !String::from_utf8_lossy(&got).contains(wanted) && Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A node that stops serving a slot unsubscribes the slot's sharded channels: each
+/// subscriber gets a `sunsubscribe` push with its remaining count of sharded subscriptions
+/// (Redis 7.0's `removeChannelsInSlot`). Checked on redislab, and the same exchange on
+/// redis-server, so the expected bytes are Redis's.
+#[test]
+fn losing_a_slot_unsubscribes_its_shard_channel_subscribers() {
+    if skip("losing_a_slot_unsubscribes_its_shard_channel_subscribers") {
+        return;
+    }
+    use std::io::Write;
+    for real in [false, true] {
+        let a = start(real);
+        let b = start(real);
+        let (pa, pb) = (a.port(), b.port());
+        assert_eq!(
+            cli_at(pa, &["cluster", "addslotsrange", "0", "16383"]).trim(),
+            "OK"
+        );
+        let meet = cli_at(
+            pb,
+            &[
+                "cluster",
+                "meet",
+                "127.0.0.1",
+                &pa.to_string(),
+                &bus_port(pa),
+            ],
+        );
+        assert_eq!(meet.trim(), "OK");
+        assert!(wait_until(Duration::from_secs(10), || state_ok(pa)
+            && state_ok(pb)
+            && cli_at(pb, &["cluster", "nodes"]).matches("master").count()
+                == 2));
+        let mut sub = std::net::TcpStream::connect(("127.0.0.1", pa)).unwrap();
+        sub.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        // Two channels in the slot of `{t}` and one elsewhere (`name`, slot 5798).
+        sub.write_all(b"SSUBSCRIBE {t}b {t}a\r\nSSUBSCRIBE name\r\n")
+            .unwrap();
+        let confirmed = read_until(&mut sub, "$4\r\nname\r\n:3\r\n");
+        assert!(confirmed.ends_with("$4\r\nname\r\n:3\r\n"), "{confirmed}");
+        let slot = cli_at(pa, &["cluster", "keyslot", "{t}"])
+            .trim()
+            .to_string();
+        let idb = myid(pb);
+        for p in [pb, pa] {
+            assert_eq!(
+                cli_at(p, &["cluster", "setslot", &slot, "node", &idb]).trim(),
+                "OK",
+                "real redis: {real}"
+            );
+        }
+        let pushed = read_until(&mut sub, "$4\r\n{t}b\r\n:1\r\n");
+        assert_eq!(
+            pushed,
+            "*3\r\n$12\r\nsunsubscribe\r\n$4\r\n{t}a\r\n:2\r\n\
+             *3\r\n$12\r\nsunsubscribe\r\n$4\r\n{t}b\r\n:1\r\n",
+            "real redis: {real}"
+        );
+        assert_eq!(
+            cli_at(pa, &["pubsub", "shardchannels"]).trim(),
+            "name",
+            "real redis: {real}"
+        );
+        // The subscription left is still served; the connection is still in pub/sub mode.
+        sub.write_all(b"SUNSUBSCRIBE\r\n").unwrap();
+        let last = read_until(&mut sub, ":0\r\n");
+        assert_eq!(
+            last, "*3\r\n$12\r\nsunsubscribe\r\n$4\r\nname\r\n:0\r\n",
+            "real redis: {real}"
+        );
+    }
+}
+
+/// SPUBLISH on a master reaches SSUBSCRIBE subscribers on its replica (a PUBLISHSHARD bus
+/// message, delivered to sharded subscribers only), on redislab as on redis-server.
+#[test]
+fn a_shard_message_reaches_sharded_subscribers_on_the_replica() {
+    if skip("a_shard_message_reaches_sharded_subscribers_on_the_replica") {
+        return;
+    }
+    use std::io::Write;
+    for real in [false, true] {
+        let master = start(real);
+        let replica = start(real);
+        let (pm, pr) = (master.port(), replica.port());
+        assert_eq!(
+            cli_at(pm, &["cluster", "addslotsrange", "0", "16383"]).trim(),
+            "OK"
+        );
+        let meet = cli_at(
+            pr,
+            &[
+                "cluster",
+                "meet",
+                "127.0.0.1",
+                &pm.to_string(),
+                &bus_port(pm),
+            ],
+        );
+        assert_eq!(meet.trim(), "OK");
+        assert!(wait_until(Duration::from_secs(10), || {
+            cli_at(pr, &["cluster", "nodes"]).matches("master").count() == 2
+        }));
+        assert_eq!(
+            cli_at(pr, &["cluster", "replicate", &myid(pm)]).trim(),
+            "OK"
+        );
+        assert!(wait_until(Duration::from_secs(10), || state_ok(pr)
+            && cli_at(pm, &["cluster", "nodes"]).contains(" slave ")));
+        let mut sub = std::net::TcpStream::connect(("127.0.0.1", pr)).unwrap();
+        sub.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        sub.write_all(b"SSUBSCRIBE news\r\nSUBSCRIBE news\r\n")
+            .unwrap();
+        let confirmed = read_until(&mut sub, "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+        assert!(
+            confirmed.contains("ssubscribe"),
+            "real redis: {real}: {confirmed}"
+        );
+        // The master sends PUBLISHSHARD on its bus link to the replica, which redis-server
+        // may not have connected yet just after the replica joined: publish until one is
+        // delivered (bounded).
+        let mut got = String::new();
+        for _ in 0..20 {
+            assert_eq!(
+                cli_at(pm, &["spublish", "news", "hello"]).trim(),
+                "0",
+                "no sharded subscriber on the master itself"
+            );
+            got = read_until_within(&mut sub, "hello\r\n", Duration::from_millis(500));
+            if !got.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(
+            got, "*3\r\n$8\r\nsmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n",
+            "real redis: {real}"
+        );
+    }
+}

@@ -146,7 +146,9 @@ impl Cluster {
                     self.save_config(true);
                 }
                 if t == self.myself && self.importing.contains_key(&slot) {
-                    self.bump_epoch_without_consensus();
+                    if self.bump_epoch_without_consensus() {
+                        self.emit(Event::ClusterEpochAfterImport { slot });
+                    }
                     self.importing.remove(&slot);
                     self.broadcast_pong(false, now);
                 }

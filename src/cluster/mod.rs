@@ -133,6 +133,9 @@ pub enum Output {
     },
     /// Delete the keys of a slot this node lost while still holding keys in it.
     DeleteSlotKeys(u16),
+    /// This node's shard (its master and the master's replicas) no longer serves the slot:
+    /// unsubscribe the slot's sharded channels (`removeChannelsInSlot`).
+    ShardLostSlot(u16),
     /// Pause writes until this time (a master in a manual failover), or resume (`None`).
     PauseWrites(Option<Ms>),
     Event(Event),
@@ -491,6 +494,11 @@ impl Cluster {
         let Some(owner) = self.slots[slot as usize].take() else {
             return false;
         };
+        let my_shard =
+            owner == self.myself || (self.me().is_replica() && self.me().replica_of == Some(owner));
+        if my_shard {
+            self.outbox.push(Output::ShardLostSlot(slot));
+        }
         if let Some(n) = self.nodes.get_mut(&owner) {
             if n.slots.clear(slot as usize) {
                 n.num_slots -= 1;

@@ -152,7 +152,10 @@ impl Sim {
                     self.nodes[i].master_since = self.now;
                 }
                 Output::Event(e) => self.nodes[i].events.push(e),
-                Output::Publish { .. } | Output::DeleteSlotKeys(_) | Output::PauseWrites(_) => {}
+                Output::Publish { .. }
+                | Output::DeleteSlotKeys(_)
+                | Output::ShardLostSlot(_)
+                | Output::PauseWrites(_) => {}
             }
         }
     }

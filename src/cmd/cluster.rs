@@ -598,14 +598,20 @@ pub fn command_keys<'a>(spec: &Spec, argv: &'a [Bytes]) -> Vec<&'a Bytes> {
 }
 
 /// The cluster check of a keyed command (`getNodeByQuery`): `None` when this node serves it.
+/// The sharded pub/sub commands (their channels are the keys) are served by the shard: a
+/// replica serves them for its master's slots, a slot being migrated keeps them on the source
+/// until SETSLOT NODE, and `cluster-allow-pubsubshard-when-down` decides when the cluster is
+/// down.
 pub fn redirect(
     engine: &mut Engine,
     session: &Session,
     spec: &Spec,
     argv: &[Bytes],
-    allow_reads_when_down: bool,
     now: i64,
 ) -> Option<CmdError> {
+    let allow_reads_when_down = engine.command_config.cluster_allow_reads_when_down;
+    let allow_shard_when_down = engine.command_config.cluster_allow_pubsubshard_when_down;
+    let pubsubshard = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
     let cluster = engine.cluster.as_deref()?;
     if session.is_master_link || matches!(spec.name, "exec" | "multi" | "discard") {
         return None;
@@ -629,7 +635,11 @@ pub fn redirect(
         .filter(|_| owner == me);
     let importing = cluster.importing.contains_key(&slot);
     if !cluster.state_ok {
-        if !allow_reads_when_down {
+        if pubsubshard {
+            if !allow_shard_when_down {
+                return Some(CmdError::new("CLUSTERDOWN The cluster is down"));
+            }
+        } else if !allow_reads_when_down {
             return Some(CmdError::new("CLUSTERDOWN The cluster is down"));
         }
         if spec.has(WRITE) {
@@ -642,7 +652,14 @@ pub fn redirect(
         let n = c.node(to).expect("slot owner is known");
         CmdError::new(format!("{kind} {slot} {}:{}", n.ip, n.port))
     };
-    if migrating_to.is_some() || (importing && (session.asking || spec.name == "restore-asking")) {
+    if pubsubshard {
+        // A channel is no key of the keyspace: nothing to count as missing.
+        if owner == me || (importing && session.asking) {
+            return None;
+        }
+    } else if migrating_to.is_some()
+        || (importing && (session.asking || spec.name == "restore-asking"))
+    {
         let db = session.db;
         let owned: Vec<Bytes> = keys.iter().map(|k| (*k).clone()).collect();
         let missing = owned
@@ -672,7 +689,7 @@ pub fn redirect(
         return None;
     }
     let read_only = !spec.has(WRITE);
-    if session.cluster_readonly
+    if (session.cluster_readonly || pubsubshard)
         && read_only
         && cluster.me().is_replica()
         && cluster.me().replica_of == Some(owner)

@@ -413,15 +413,7 @@ fn cluster_check(
     if engine.cluster.is_none() {
         return Ok(spec);
     }
-    let allow_reads_when_down = engine.command_config.cluster_allow_reads_when_down;
-    let refusal = super::cluster::redirect(
-        engine,
-        session,
-        spec,
-        argv,
-        allow_reads_when_down,
-        unix_ms(),
-    );
+    let refusal = super::cluster::redirect(engine, session, spec, argv, unix_ms());
     if spec.name != "asking" {
         session.asking = false;
     }

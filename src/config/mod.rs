@@ -308,6 +308,8 @@ pub struct Config {
     pub cluster_migration_barrier: u64,
     /// `cluster-allow-reads-when-down`.
     pub cluster_allow_reads_when_down: bool,
+    /// `cluster-allow-pubsubshard-when-down`.
+    pub cluster_allow_pubsubshard_when_down: bool,
     /// `client-output-buffer-limit`.
     pub client_output_buffer_limit: ClientOutputBufferLimits,
     /// `sentinel ...` lines in order, without the word `sentinel`, for the sentinel role.
@@ -423,6 +425,7 @@ impl Default for Config {
             cluster_replica_validity_factor: 0,
             cluster_migration_barrier: 0,
             cluster_allow_reads_when_down: false,
+            cluster_allow_pubsubshard_when_down: true,
             client_output_buffer_limit: ClientOutputBufferLimits::default(),
             sentinel_lines: Vec::new(),
             sentinel_line_origins: Vec::new(),
@@ -842,6 +845,9 @@ impl Config {
             "cluster-replica-validity-factor" => self.cluster_replica_validity_factor = num(&v),
             "cluster-migration-barrier" => self.cluster_migration_barrier = num(&v),
             "cluster-allow-reads-when-down" => self.cluster_allow_reads_when_down = flag(&v),
+            "cluster-allow-pubsubshard-when-down" => {
+                self.cluster_allow_pubsubshard_when_down = flag(&v)
+            }
             "client-output-buffer-limit" => {
                 if let Value::Obuf(l) = v {
                     self.client_output_buffer_limit = l
@@ -944,6 +950,9 @@ impl Config {
             "cluster-replica-validity-factor" => int(self.cluster_replica_validity_factor),
             "cluster-migration-barrier" => int(self.cluster_migration_barrier),
             "cluster-allow-reads-when-down" => Value::Bool(self.cluster_allow_reads_when_down),
+            "cluster-allow-pubsubshard-when-down" => {
+                Value::Bool(self.cluster_allow_pubsubshard_when_down)
+            }
             "client-output-buffer-limit" => Value::Obuf(self.client_output_buffer_limit),
             name => self
                 .other

@@ -305,7 +305,7 @@ pub static TABLE: &[Directive] = &[
     b("cluster-enabled", None, "no", IMM | IMPL),
     b("appendonly", None, "no", IMPL),
     b("cluster-allow-reads-when-down", None, "no", IMPL),
-    b("cluster-allow-pubsubshard-when-down", None, "yes", 0),
+    b("cluster-allow-pubsubshard-when-down", None, "yes", IMPL),
     b("crash-log-enabled", None, "yes", 0),
     b("crash-memcheck-enabled", None, "yes", 0),
     b("use-exit-on-panic", None, "no", HIDDEN),

@@ -34,14 +34,17 @@
 //! - `cut` (`from`, `to`, `one_way`), `heal`, `delay` (`ms`): `REDISLAB FAULT` on each end of
 //!   the link ([`crate::net`]); a cut stalls traffic as a dead network does, so both sides
 //!   notice only by `repl-timeout`. Each command and each node's `lab-fault` log line is shown.
-//! - `pause` / `resume`: SIGSTOP / SIGCONT by PID, with the process state as evidence. A paused
-//!   node is resumed before it is killed (`kill`, the end of the lab, Ctrl-C) or kept.
+//! - `pause` / `resume`: SIGSTOP / SIGCONT by PID, with the process state as evidence; `nodes =
+//!   [...]` signals several back to back, one `kill` in the transcript. A paused node is
+//!   resumed before it is killed (`kill`, the end of the lab, Ctrl-C) or kept.
 //! - `kill` (kill -9) and `start` (which also restarts a node that was stopped or killed).
 //!
 //! Waits ([`runner`]'s `waits`): `node = ...` or `nodes = [...]` (any of them, or `at_least =
 //! N`: a quorum, printed in the lab's order); `where = { field = "value" }` tests an event's
 //! fields as [`crate::events::Definition::field_values`] reads them; `none_for_ms` makes it a
-//! negative wait (nothing of that kind, counting only lines logged from then on); `within_ms`
+//! negative wait (nothing of that kind, counting only lines logged from then on); `fresh =
+//! true` counts only lines logged since the last action on the nodes began (see
+//! [`spec::Step::acts_on_nodes`]), so an earlier scene's line is not taken for this one's; `within_ms`
 //! is the step's deadline, by default the larger of the runner's start-up deadline and
 //! [`spec::Lab::timeout_deadline`] (3 × the longest timeout in the node configs).
 //!

@@ -349,10 +349,12 @@ impl Node {
     /// The earliest complete log line for which `matches` holds that no wait has matched yet,
     /// and where it starts in the log; it is marked as matched. Lines are matched individually
     /// rather than behind a cursor, so two events logged close together can be waited for in
-    /// either order. With `before`, only lines starting before that offset count.
+    /// either order. Only lines starting at `from` or later count, and with `before`, only
+    /// those starting before that offset.
     pub fn next_match(
         &mut self,
         matches: impl Fn(&str) -> bool,
+        from: u64,
         before: Option<u64>,
     ) -> Option<(u64, String)> {
         let mut text = String::new();
@@ -367,7 +369,7 @@ impl Node {
             }
             let start = at;
             at += line.len() as u64;
-            if !self.consumed.contains(&start) && matches(line.trim_end()) {
+            if start >= from && !self.consumed.contains(&start) && matches(line.trim_end()) {
                 self.consumed.push(start);
                 return Some((start, line.trim_end().to_string()));
             }

@@ -191,6 +191,12 @@ pub enum Step {
         /// This step's deadline (default: the lab's, see [`Lab::timeout_deadline`]).
         #[serde(default)]
         within_ms: Option<u64>,
+        /// Only lines logged since the lab's last action on its nodes began (`start`,
+        /// `shutdown`, `kill`, `pause`, `resume`, `cut`, `heal`, `delay`, `cluster`): an event
+        /// the nodes already logged earlier in the lab (a `Cluster state changed: fail` of an
+        /// earlier scene) is not evidence of this one.
+        #[serde(default)]
+        fresh: bool,
         /// Only on these engines (`redislab`, `redis`); elsewhere the transcript says the
         /// engine does not log it and the step is skipped. Empty: every engine.
         #[serde(default)]
@@ -264,15 +270,23 @@ pub enum Step {
         #[serde(default)]
         say: Option<String>,
     },
-    /// `kill -STOP`: the node stops running until `resume` (or the end of the lab).
+    /// `kill -STOP`: the node stops running until `resume` (or the end of the lab). With
+    /// `nodes`, several nodes are stopped by one `kill` (the signals go out back to back, so
+    /// that no node notices another's stop before its own).
     Pause {
-        node: String,
+        #[serde(default)]
+        node: Option<String>,
+        #[serde(default)]
+        nodes: Vec<String>,
         #[serde(default)]
         say: Option<String>,
     },
-    /// `kill -CONT` after `pause`.
+    /// `kill -CONT` after `pause`; `nodes` as for `pause`.
     Resume {
-        node: String,
+        #[serde(default)]
+        node: Option<String>,
+        #[serde(default)]
+        nodes: Vec<String>,
         #[serde(default)]
         say: Option<String>,
     },
@@ -348,6 +362,25 @@ impl WaitCase {
             predicates: BTreeMap::new(),
             say: None,
         }
+    }
+}
+
+impl Step {
+    /// Whether the step acts on the nodes (starts, stops, signals them, changes their links
+    /// or runs the cluster manager on them): a `fresh` wait looks at what they logged since.
+    pub fn acts_on_nodes(&self) -> bool {
+        matches!(
+            self,
+            Step::Start { .. }
+                | Step::Shutdown { .. }
+                | Step::Kill { .. }
+                | Step::Pause { .. }
+                | Step::Resume { .. }
+                | Step::Cut { .. }
+                | Step::Heal { .. }
+                | Step::Delay { .. }
+                | Step::Cluster { .. }
+        )
     }
 }
 
@@ -687,10 +720,20 @@ impl Lab {
                 | Step::Start { node, .. }
                 | Step::Shutdown { node }
                 | Step::Kill { node }
-                | Step::Pause { node, .. }
-                | Step::Resume { node, .. }
                 | Step::Rdb { node, .. }
                 | Step::BusPing { node, .. } => known(node)?,
+                Step::Pause { node, nodes, .. } | Step::Resume { node, nodes, .. } => {
+                    if node.is_some() != nodes.is_empty() {
+                        return Err(LabError::new(
+                            file,
+                            at(i),
+                            "pause and resume need exactly one of `node` or `nodes`",
+                        ));
+                    }
+                    for n in node.iter().chain(nodes) {
+                        known(n)?;
+                    }
+                }
                 Step::Cut { from, to, .. }
                 | Step::Heal { from, to, .. }
                 | Step::Delay { from, to, .. } => {
@@ -1031,6 +1074,33 @@ mod tests {
         ];
         for (text, reason) in cases {
             let err = Lab::parse("t.toml", &text).unwrap_err().to_string();
+            assert!(err.starts_with("t.toml:8:"), "{err}");
+            assert!(err.contains(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn pause_and_resume_take_one_node_or_several() {
+        let ok = format!(
+            "{NODE}[[step]]\ndo = \"pause\"\nnodes = [\"a\"]\n[[step]]\ndo = \"resume\"\nnode = \"a\"\n"
+        );
+        let lab = Lab::parse("t.toml", &ok).unwrap();
+        assert!(matches!(&lab.steps[0], Step::Pause { node: None, nodes, .. } if nodes == &["a"]));
+        assert!(lab.steps.iter().all(Step::acts_on_nodes));
+        for (steps, reason) in [
+            (
+                "do = \"pause\"\nnode = \"a\"\nnodes = [\"a\"]\n",
+                "exactly one of `node` or `nodes`",
+            ),
+            ("do = \"resume\"\n", "exactly one of `node` or `nodes`"),
+            (
+                "do = \"pause\"\nnodes = [\"a\", \"b\"]\n",
+                "names node \"b\", which is not a [[node]]",
+            ),
+        ] {
+            let err = Lab::parse("t.toml", &format!("{NODE}[[step]]\n{steps}"))
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("t.toml:8:"), "{err}");
             assert!(err.contains(reason), "{err}");
         }

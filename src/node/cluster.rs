@@ -174,6 +174,9 @@ struct Links {
     faults: Option<Arc<crate::net::FaultTable>>,
 }
 
+/// Most link events handled ahead of a cron tick (what arrived before it was due).
+const PENDING_BEFORE_TICK: usize = 4096;
+
 /// The driver: runs until shutdown.
 pub async fn run(shared: Arc<Shared>, listener: TcpListener) {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -198,10 +201,20 @@ pub async fn run(shared: Arc<Shared>, listener: TcpListener) {
     });
     let mut shutdown = shared.shutdown_signal();
     let mut cron = tokio::time::interval(Duration::from_millis(100));
+    // After a stall (the process was stopped, the host was busy), one tick, as Redis's cron
+    // runs once however late it is, not a burst of the ticks missed.
+    cron.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rng = rand::rngs::StdRng::from_entropy();
     loop {
         tokio::select! {
             _ = cron.tick() => {
+                // What the links already received counts before the timeouts are checked, as
+                // Redis handles file events before time events: a PONG that arrived while
+                // this process was stopped is not a missing PONG.
+                for _ in 0..PENDING_BEFORE_TICK {
+                    let Ok(event) = rx.try_recv() else { break };
+                    handle(&shared, &mut links, event);
+                }
                 with_machine(&shared, &mut links, |c, now| c.tick(now, &mut rng));
             }
             _ = shared.cluster_wake.notified() => {
@@ -298,6 +311,9 @@ pub fn repl_view(engine: &Engine) -> ReplView {
 }
 
 fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: &mut Links) {
+    // The slots this node's shard stopped serving, handled in one pass over the channels.
+    let mut lost = crate::cluster::slot::SlotBitmap::default();
+    let mut lost_any = false;
     for out in outputs {
         match out {
             Output::Connect {
@@ -343,13 +359,19 @@ fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: 
             Output::Publish {
                 channel,
                 message,
-                shard: _,
+                shard,
             } => {
-                shared
-                    .pubsub
-                    .lock()
-                    .expect("pubsub lock")
-                    .publish(&channel, &message);
+                // A PUBLISHSHARD from this shard's other nodes goes to SSUBSCRIBE subscribers.
+                let hub = shared.pubsub.lock().expect("pubsub lock");
+                if shard {
+                    hub.spublish(&channel, &message);
+                } else {
+                    hub.publish(&channel, &message);
+                }
+            }
+            Output::ShardLostSlot(slot) => {
+                lost.set(slot as usize);
+                lost_any = true;
             }
             Output::DeleteSlotKeys(slot) => {
                 let db = &mut engine.dbs[0];
@@ -372,6 +394,10 @@ fn carry_out(shared: &Shared, engine: &mut Engine, outputs: Vec<Output>, links: 
             }
             Output::Event(e) => shared.emit(e),
         }
+    }
+    if lost_any {
+        let mut hub = shared.pubsub.lock().expect("pubsub lock");
+        hub.remove_shard_channels(|slot| lost.get(slot as usize));
     }
 }
 

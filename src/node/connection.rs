@@ -308,10 +308,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                     let Some(message) = message else { break 'connection };
                     let source = push.as_mut().expect("recv_push returned a message");
                     source.delivered(&message);
-                    message.encode(session.resp3, &mut output);
+                    if let Some(message) = as_delivered(&mut session, message) {
+                        message.encode(session.resp3, &mut output);
+                    }
                     while let Ok(more) = source.rx.try_recv() {
                         source.delivered(&more);
-                        more.encode(session.resp3, &mut output);
+                        if let Some(more) = as_delivered(&mut session, more) {
+                            more.encode(session.resp3, &mut output);
+                        }
                         if output.len() > FLUSH_THRESHOLD_BYTES { break; }
                     }
                     if source.overflowed() {
@@ -802,6 +806,24 @@ async fn wait_for_acks(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A push as this client receives it. A `sunsubscribe` the server sent on its own (the
+/// node's shard lost the channel's slot) also ends the subscription in the session, and
+/// carries the session's remaining count of sharded subscriptions, as Redis's
+/// `pubsubUnsubscribeShardChannels` does; if the client already unsubscribed, it is dropped.
+fn as_delivered(session: &mut Session, push: Reply) -> Option<Reply> {
+    let Some(channel) = crate::server::pubsub::PubSub::server_sunsubscribed(&push) else {
+        return Some(push);
+    };
+    if !session.shard_channels.remove(channel) {
+        return None;
+    }
+    Some(Reply::Push(vec![
+        Reply::Bulk(bytes::Bytes::from_static(b"sunsubscribe")),
+        Reply::Bulk(channel.clone()),
+        Reply::Int(session.shard_channels.len() as i64),
+    ]))
 }
 
 async fn recv_push(push: &mut Option<PushSource>) -> Option<Reply> {

@@ -33,6 +33,8 @@ pub struct CommandConfig {
     pub min_replicas_max_lag: i64,
     /// `cluster-allow-reads-when-down`.
     pub cluster_allow_reads_when_down: bool,
+    /// `cluster-allow-pubsubshard-when-down`.
+    pub cluster_allow_pubsubshard_when_down: bool,
 }
 
 impl CommandConfig {
@@ -49,6 +51,7 @@ impl CommandConfig {
             min_replicas_to_write: config.min_replicas_to_write as usize,
             min_replicas_max_lag: config.min_replicas_max_lag as i64,
             cluster_allow_reads_when_down: config.cluster_allow_reads_when_down,
+            cluster_allow_pubsubshard_when_down: config.cluster_allow_pubsubshard_when_down,
         }
     }
 }

@@ -112,6 +112,11 @@ impl PushSource {
     }
 }
 
+/// The kind of the push that tells a client it was unsubscribed from a sharded channel. The
+/// confirmations of a client's own SUNSUBSCRIBE are replies, never pushes on its queue, so a
+/// push of this kind always comes from [`PubSub::remove_shard_channels`].
+const SERVER_SUNSUBSCRIBE: &[u8] = b"sunsubscribe";
+
 /// Channel and pattern subscriptions of every client.
 #[derive(Debug, Default)]
 pub struct PubSub {
@@ -261,6 +266,51 @@ impl PubSub {
         self.patterns.len()
     }
 
+    /// The node's shard stopped serving some slots: every sharded channel in one of them
+    /// (`lost(slot)`) loses all its subscribers, each told with a `sunsubscribe` push
+    /// (Redis's `removeChannelsInSlot`). The push carries a count of 0; the subscriber's
+    /// connection removes the channel from its session and writes its own remaining count
+    /// ([`PubSub::server_sunsubscribed`]). Returns how many channels were removed.
+    pub fn remove_shard_channels(&mut self, lost: impl Fn(u16) -> bool) -> usize {
+        let mut gone: Vec<(u16, Bytes)> = self
+            .shard_channels
+            .keys()
+            .map(|c| (crate::store::slots::key_slot(c), c.clone()))
+            .filter(|(slot, _)| lost(*slot))
+            .collect();
+        // Redis walks its slot-to-channels index: by slot, then by channel name.
+        gone.sort();
+        for (_, channel) in &gone {
+            let Some(subs) = self.shard_channels.remove(channel) else {
+                continue;
+            };
+            for sink in subs.values() {
+                sink.send(Reply::Push(vec![
+                    Reply::Bulk(Bytes::from_static(SERVER_SUNSUBSCRIBE)),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Int(0),
+                ]));
+            }
+        }
+        gone.len()
+    }
+
+    /// The channel of a `sunsubscribe` push the server sent on its own
+    /// ([`PubSub::remove_shard_channels`]); `None` for any other push.
+    pub fn server_sunsubscribed(push: &Reply) -> Option<&Bytes> {
+        match push {
+            Reply::Push(items) => match items.as_slice() {
+                [Reply::Bulk(kind), Reply::Bulk(channel), Reply::Int(_)]
+                    if kind.as_ref() == SERVER_SUNSUBSCRIBE =>
+                {
+                    Some(channel)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Channel and pattern counts for INFO stats (`pubsub_channels`, `pubsub_patterns`).
     pub fn counts(&self) -> (usize, usize) {
         (self.channels.len(), self.patterns.len())
@@ -283,6 +333,32 @@ mod tests {
         assert!(matches!(&first, Reply::Push(items) if items.len() == 3));
         let second = source.rx.try_recv().unwrap();
         assert!(matches!(&second, Reply::Push(items) if items.len() == 4));
+    }
+
+    #[test]
+    fn losing_a_slot_unsubscribes_its_shard_channels_only() {
+        let mut hub = PubSub::default();
+        let (sink, mut source) = push_channel(0);
+        // `{name}x` is in slot 5798, as `name`; `other` is in another slot.
+        hub.ssubscribe(Bytes::from("{name}x"), 1, &sink);
+        hub.ssubscribe(Bytes::from("other"), 1, &sink);
+        hub.subscribe(Bytes::from("{name}x"), 1, &sink);
+        assert_eq!(hub.remove_shard_channels(|slot| slot == 5798), 1);
+        assert_eq!(hub.shard_channels(None), [Bytes::from("other")]);
+        assert_eq!(hub.numsub(b"{name}x"), 1, "plain channels are not sharded");
+        let push = source.rx.try_recv().unwrap();
+        assert_eq!(
+            PubSub::server_sunsubscribed(&push),
+            Some(&Bytes::from("{name}x"))
+        );
+        assert!(source.rx.try_recv().is_err());
+        assert_eq!(hub.spublish(&Bytes::from("{name}x"), &Bytes::from("m")), 0);
+        let message = Reply::Push(vec![
+            Reply::Bulk(Bytes::from_static(b"smessage")),
+            Reply::Bulk(Bytes::from("c")),
+            Reply::Bulk(Bytes::from("m")),
+        ]);
+        assert_eq!(PubSub::server_sunsubscribed(&message), None);
     }
 
     #[test]

@@ -221,33 +221,61 @@ impl Runner<'_, '_> {
         Ok(())
     }
 
-    /// `pause`: SIGSTOP; waits (bounded) until the kernel reports the process stopped.
-    pub(super) async fn pause(&mut self, node: &str) -> Result<(), LabError> {
-        // A session to a stopped node would wait for a reply that cannot come.
-        self.sessions.retain(|(n, _)| n != node);
-        let n = self.nodes.get(node);
-        if n.exited() || !n.pause() {
-            return Err(LabError::failed(format!(
-                "cannot pause {node}: it is not running"
-            )));
+    /// `pause`: SIGSTOP to each node, back to back, as one `kill -STOP` with their PIDs; then
+    /// waits (bounded) until the kernel reports each stopped.
+    pub(super) async fn pause(&mut self, names: &[String]) -> Result<(), LabError> {
+        let mut nodes = Vec::new();
+        for name in names {
+            let node = self.resolve_node(name)?;
+            // A session to a stopped node would wait for a reply that cannot come.
+            self.sessions.retain(|(n, _)| *n != node);
+            if self.nodes.get(&node).exited() {
+                return Err(LabError::failed(format!(
+                    "cannot pause {node}: it is not running"
+                )));
+            }
+            nodes.push(node);
         }
-        let shown = format!("kill -STOP {}", pid_shown(n));
-        self.emit(Line::Shell(shown))?;
-        self.show_state(node, true).await
+        let mut pids = Vec::new();
+        for node in &nodes {
+            let n = self.nodes.get(node);
+            if !n.pause() {
+                return Err(LabError::failed(format!(
+                    "cannot pause {node}: it is not running"
+                )));
+            }
+            pids.push(pid_shown(n));
+        }
+        self.emit(Line::Shell(format!("kill -STOP {}", pids.join(" "))))?;
+        for node in &nodes {
+            self.show_state(node, true).await?;
+        }
+        Ok(())
     }
 
-    /// `resume`: SIGCONT after `pause`.
-    pub(super) async fn resume(&mut self, node: &str) -> Result<(), LabError> {
-        let n = self.nodes.get(node);
-        if n.exited() {
-            return Err(LabError::failed(format!(
-                "cannot resume {node}: it is not running"
-            )));
+    /// `resume`: SIGCONT after `pause`, to each node back to back.
+    pub(super) async fn resume(&mut self, names: &[String]) -> Result<(), LabError> {
+        let mut nodes = Vec::new();
+        for name in names {
+            let node = self.resolve_node(name)?;
+            if self.nodes.get(&node).exited() {
+                return Err(LabError::failed(format!(
+                    "cannot resume {node}: it is not running"
+                )));
+            }
+            nodes.push(node);
         }
-        n.resume();
-        let shown = format!("kill -CONT {}", pid_shown(n));
-        self.emit(Line::Shell(shown))?;
-        self.show_state(node, false).await
+        let mut pids = Vec::new();
+        for node in &nodes {
+            let n = self.nodes.get(node);
+            n.resume();
+            pids.push(pid_shown(n));
+        }
+        self.emit(Line::Shell(format!("kill -CONT {}", pids.join(" "))))?;
+        for node in &nodes {
+            self.show_state(node, false).await?;
+        }
+        Ok(())
     }
 
     /// The evidence of a pause or resume: the process state, once it is (or is no longer)

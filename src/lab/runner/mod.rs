@@ -68,6 +68,9 @@ pub struct Runner<'a, 'w> {
     relays: Vec<LinkRelay>,
     /// Background writers started by `workload` and not yet stopped.
     workloads: Vec<workload::Workload>,
+    /// Each node's log length when the lab's last action on its nodes began: where a
+    /// `fresh` wait starts looking.
+    action_marks: std::collections::BTreeMap<String, u64>,
 }
 
 impl<'a, 'w> Runner<'a, 'w> {
@@ -91,6 +94,7 @@ impl<'a, 'w> Runner<'a, 'w> {
             each_step: false,
             relays: Vec::new(),
             workloads: Vec::new(),
+            action_marks: Default::default(),
         }
     }
 
@@ -199,6 +203,9 @@ impl<'a, 'w> Runner<'a, 'w> {
                 }
                 continue;
             }
+            if step.acts_on_nodes() {
+                self.mark_action();
+            }
             if let Step::Start { node, say } = step {
                 // Waits that follow a start may have happened before the node was ready
                 // (loading its RDB); `start` prints those first and says how many it ran.
@@ -296,6 +303,18 @@ impl<'a, 'w> Runner<'a, 'w> {
         Ok(true)
     }
 
+    /// Notes where each node's log ends, as an action on the nodes begins (see `fresh` on
+    /// [`Step::Wait`]).
+    fn mark_action(&mut self) {
+        let marks = self
+            .nodes
+            .nodes
+            .iter()
+            .map(|n| (n.spec.name.clone(), n.log_len()))
+            .collect();
+        self.action_marks = marks;
+    }
+
     /// Runs one step through its kind's executor ([`steps`]).
     async fn step(&mut self, step: &Step) -> Result<(), LabError> {
         match step {
@@ -333,14 +352,16 @@ impl<'a, 'w> Runner<'a, 'w> {
                 self.link_fault(from, to, fault).await?;
                 self.say(say)
             }
-            Step::Pause { node, say } => {
-                self.pause(node).await?;
+            Step::Pause { node, nodes, say } => {
+                let names: Vec<String> = node.iter().chain(nodes).cloned().collect();
+                self.pause(&names).await?;
                 self.say(say)?;
                 self.hold_if_asked(self.opts.hold_after_pause).await;
                 Ok(())
             }
-            Step::Resume { node, say } => {
-                self.resume(node).await?;
+            Step::Resume { node, nodes, say } => {
+                let names: Vec<String> = node.iter().chain(nodes).cloned().collect();
+                self.resume(&names).await?;
                 self.say(say)
             }
             Step::Rdb { node, say } => self.rdb(node, say),
@@ -386,6 +407,7 @@ impl<'a, 'w> Runner<'a, 'w> {
     /// restarted replica loads its RDB first) are printed before the ready line, so that the
     /// transcript keeps the node's log order. Returns how many of `following` it ran.
     async fn start(&mut self, node: &str, following: &[Step]) -> Result<usize, LabError> {
+        let node = &self.resolve_node(node)?;
         let exe = self.opts.exe.clone();
         let n = self.nodes.get(node);
         if n.pid().is_some() && !n.exited() {
@@ -421,8 +443,9 @@ impl<'a, 'w> Runner<'a, 'w> {
         };
         let ready = WaitCase::event(node, ready_kind);
         let limit = self.opts.deadline;
-        let (_, ready_at, ready_line) =
-            self.await_line(std::slice::from_ref(&ready), limit).await?;
+        let (_, ready_at, ready_line) = self
+            .await_line(std::slice::from_ref(&ready), limit, false)
+            .await?;
         let mut ran = 0;
         for step in following {
             // Only plain waits on this node: one node, no quorum, no capture, not negative.
@@ -436,6 +459,7 @@ impl<'a, 'w> Runner<'a, 'w> {
                 capture,
                 none_for_ms: None,
                 within_ms: _,
+                fresh: _,
                 engines,
                 say,
             } = step
@@ -449,7 +473,8 @@ impl<'a, 'w> Runner<'a, 'w> {
             }
             let wanted = self.wanted(event, pattern, predicates);
             let matches = |line: &str| wanted.matches(line);
-            let Some((_, line)) = self.nodes.get(node).next_match(matches, Some(ready_at)) else {
+            let Some((_, line)) = self.nodes.get(node).next_match(matches, 0, Some(ready_at))
+            else {
                 break;
             };
             self.print_event(node, &line, say)?;
@@ -530,24 +555,30 @@ impl<'a, 'w> Runner<'a, 'w> {
     /// then its narration. Nothing is narrated for an event that did not happen.
     async fn wait_any(&mut self, cases: &[WaitCase]) -> Result<(), LabError> {
         let limit = self.opts.deadline;
-        let (i, _, line) = self.await_line(cases, limit).await?;
+        let (i, _, line) = self.await_line(cases, limit, false).await?;
         self.print_event(&cases[i].node, &line, &cases[i].say)
     }
 
     /// Waits (bounded) until one of `cases` shows up in its node's log: which case, where the
-    /// line starts in the log, and the line. On timeout, or when every node waited on has
-    /// exited, fails saying what was expected and the last lines each node logged.
+    /// line starts in the log, and the line. With `fresh`, only lines logged since the last
+    /// action began count. On timeout, or when every node waited on has exited, fails saying
+    /// what was expected and the last lines each node logged.
     pub(super) async fn await_line(
         &mut self,
         cases: &[WaitCase],
         limit: Duration,
+        fresh: bool,
     ) -> Result<(usize, u64, String), LabError> {
         let deadline = Instant::now() + limit;
         loop {
             for (i, case) in cases.iter().enumerate() {
                 let wanted = self.wanted(&case.event, &case.pattern, &case.predicates);
+                let from = match fresh {
+                    true => self.action_marks.get(&case.node).copied().unwrap_or(0),
+                    false => 0,
+                };
                 let n = self.nodes.get(&case.node);
-                if let Some((at, line)) = n.next_match(|line| wanted.matches(line), None) {
+                if let Some((at, line)) = n.next_match(|line| wanted.matches(line), from, None) {
                     return Ok((i, at, line));
                 }
             }

@@ -23,6 +23,7 @@ impl Runner<'_, '_> {
             capture,
             none_for_ms,
             within_ms,
+            fresh,
             engines,
             say,
         } = step
@@ -63,20 +64,23 @@ impl Runner<'_, '_> {
         let mut seen: Vec<(String, String)> = Vec::new();
         while seen.len() < need {
             let left = limit.saturating_sub(started.elapsed());
-            let (i, _, line) = self.await_line(&remaining, left).await.map_err(|e| {
-                if need > 1 {
-                    LabError::failed(format!(
-                        "{} of the {need} nodes needed logged it ({}); {e}",
-                        seen.len(),
-                        seen.iter()
-                            .map(|s| s.0.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                } else {
-                    e
-                }
-            })?;
+            let (i, _, line) = self
+                .await_line(&remaining, left, *fresh)
+                .await
+                .map_err(|e| {
+                    if need > 1 {
+                        LabError::failed(format!(
+                            "{} of the {need} nodes needed logged it ({}); {e}",
+                            seen.len(),
+                            seen.iter()
+                                .map(|s| s.0.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
             let case = remaining.remove(i);
             seen.push((case.node, line));
         }
