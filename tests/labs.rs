@@ -957,6 +957,18 @@ fn mask_sentinel_lab(transcript: &str) -> String {
         lines.extend(group);
     }
     let mut masked = format!("{one}## Three Sentinels{}\n", lines.join("\n"));
+    // A resumed process is running, or already sleeping again, when the lab looks.
+    masked = masked
+        .lines()
+        .map(|line| match line.split_once(": process state ") {
+            Some((node, _)) if line.ends_with(" (running again))") => {
+                format!("{node}: process state [RUNNING] (running again))")
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
     // The workloads' counts and lost writes (notes wrap, so the whole note is replaced).
     for (open, by) in [
         (

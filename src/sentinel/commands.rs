@@ -176,13 +176,22 @@ fn run(s: &mut Sentinel, args: &[String], now: Ms, rng: &mut dyn RngCore) -> Rep
             None => no_such_master(),
         },
         "slaves" | "replicas" => match s.masters.get(&args[1]) {
-            Some(m) => Reply::Array(
-                m.replicas
-                    .values()
-                    .filter(|r| r.replica_announced)
-                    .map(|r| instance_reply(r, Some(m), now))
-                    .collect(),
-            ),
+            // Ordered by address: the order replicas were discovered in depends on which one
+            // connected to the master first (Redis's is its dict's order, also arbitrary).
+            Some(m) => {
+                let mut replicas: Vec<(&String, &Instance)> = m
+                    .replicas
+                    .iter()
+                    .filter(|(_, r)| r.replica_announced)
+                    .collect();
+                replicas.sort_by(|a, b| a.0.cmp(b.0));
+                Reply::Array(
+                    replicas
+                        .into_iter()
+                        .map(|(_, r)| instance_reply(r, Some(m), now))
+                        .collect(),
+                )
+            }
             None => no_such_master(),
         },
         "sentinels" => match s.masters.get(&args[1]) {
