@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use redislab::persist::aof::{self, AofPaths, AofWriter, BaseFormat, Replay};
 use redislab::persist::rdb::{write_snapshot, AuxValue, SaveOptions};
-use redislab::store::value::Hash;
+use redislab::store::value::{EncodingLimits, Hash};
 use redislab::store::{Db, Str, Value};
 
 /// Far-future expiry (2100-01-01), Unix ms.
@@ -253,7 +253,7 @@ fn a_directory_written_by_redislab_loads_into_redis_server() {
     let mut dbs: Vec<Db> = (0..16).map(|_| Db::new()).collect();
     dbs[0].set(b("name"), Value::String(b("zhangsan").into()));
     let mut h = Hash::new();
-    h.insert(b("f1"), b("v1"));
+    h.insert(b("f1"), b("v1"), &EncodingLimits::default());
     dbs[0].set(b("h"), Value::Hash(Box::new(h)));
     dbs[2].set(
         b("l"),

@@ -24,7 +24,7 @@ use redislab::persist::rdb::{
     describe_reader, dump_value, load_snapshot, restore_value, write_snapshot, AuxValue,
     SaveOptions,
 };
-use redislab::store::value::{Hash, List, Set};
+use redislab::store::value::{EncodingLimits, Hash, List, Set};
 use redislab::store::zset::ZSet;
 use redislab::store::{Db, Str, Value};
 
@@ -232,10 +232,10 @@ fn model() -> Vec<Db> {
         .collect();
     db0.set(b("bigset"), Value::Set(Box::new(bigset)));
     let mut hash = Hash::new();
-    hash.insert(b("f1"), b("v1"));
-    hash.insert(b("f2"), b("300"));
+    hash.insert(b("f1"), b("v1"), &EncodingLimits::default());
+    hash.insert(b("f2"), b("300"), &EncodingLimits::default());
     db0.set(b("hash"), Value::Hash(Box::new(hash)));
-    let bighash: Hash = (0..200)
+    let bighash: Hash = (0..600)
         .map(|i| {
             (
                 Bytes::from(format!("field{i}")),
@@ -246,7 +246,11 @@ fn model() -> Vec<Db> {
     db0.set(b("bighash"), Value::Hash(Box::new(bighash)));
     db0.set_expire_time(b"bighash", FAR_FUTURE_MS + 2);
     let mut longhash = Hash::new();
-    longhash.insert(b("f"), Bytes::from("y".repeat(100)));
+    longhash.insert(
+        b("f"),
+        Bytes::from("y".repeat(100)),
+        &EncodingLimits::default(),
+    );
     db0.set(b("longhash"), Value::Hash(Box::new(longhash)));
     let mut zset = ZSet::new();
     for (m, s) in [
@@ -270,7 +274,7 @@ fn model() -> Vec<Db> {
     db2.set(b("db2key"), Value::String(b("val").into()));
     let mut db3 = Db::new();
     let mut h = Hash::new();
-    h.insert(b("k"), b("v"));
+    h.insert(b("k"), b("v"), &EncodingLimits::default());
     db3.set(b("db3hash"), Value::Hash(Box::new(h)));
     db3.set_expire_time(b"db3hash", FAR_FUTURE_MS);
     vec![db0, db1, db2, db3]

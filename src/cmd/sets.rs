@@ -9,9 +9,10 @@ use rand::Rng;
 
 use super::args::parse_int;
 use super::flags::*;
-use super::hashes::{parse_cursor, scan_reply, scan_window, ScanOptions};
+use super::hashes::{parse_cursor, scan_reply, ScanOptions};
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
+use crate::store::scan::scan_window;
 use crate::store::value::{parse_i64_strict, Set, Value, SMALL_COLLECTION};
 
 /// The set commands' table entries.

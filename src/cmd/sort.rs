@@ -99,7 +99,7 @@ fn lookup_by_pattern(cx: &mut Exec, pattern: &[u8], element: &[u8]) -> Option<By
     let now = cx.now;
     match (cx.db().get(&key, now)?, field) {
         (Value::String(s), None) => Some(s.to_bytes()),
-        (Value::Hash(h), Some(field)) => h.get(field).cloned(),
+        (Value::Hash(h), Some(field)) => h.get_bytes(field),
         _ => None,
     }
 }

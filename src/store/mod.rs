@@ -6,6 +6,8 @@
 //! wake anyone watching them.
 
 pub mod db;
+pub mod hash;
+pub mod scan;
 pub mod slots;
 pub mod str;
 pub mod value;
