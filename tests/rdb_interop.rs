@@ -309,7 +309,7 @@ fn populate_script(db: &Db) -> String {
                 format!("RPUSH {k} {}", items.join(" "))
             }
             Value::Set(s) => {
-                let items: Vec<String> = s.iter().map(|e| arg(e)).collect();
+                let items: Vec<String> = s.iter().map(|e| arg(&e)).collect();
                 format!("SADD {k} {}", items.join(" "))
             }
             Value::Hash(h) => {

@@ -118,7 +118,7 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
     let (elements, ordered): (Vec<Bytes>, bool) = match cx.db().get(key, now) {
         None => (Vec::new(), false),
         Some(Value::List(l)) => (l.iter().map(Str::to_bytes).collect(), false),
-        Some(Value::Set(s)) => (s.iter().cloned().collect(), false),
+        Some(Value::Set(s)) => (s.iter().collect(), false),
         Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.clone()).collect(), true),
         Some(_) => return Err(CmdError::wrong_type()),
     };

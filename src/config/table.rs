@@ -409,7 +409,7 @@ pub static TABLE: &[Directive] = &[
     mem("maxmemory", None, 0, u64::MAX, "0", IMPL),
     mem("cluster-link-sendbuf-limit", None, 0, u64::MAX, "0", 0),
     int("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 0, LONG_MAX, "512", IMPL),
-    int("set-max-intset-entries", None, 0, LONG_MAX, "512", 0),
+    int("set-max-intset-entries", None, 0, LONG_MAX, "512", IMPL),
     int("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), 0, LONG_MAX, "128", 0),
     mem("active-defrag-ignore-bytes", None, 1, LONG_MAX as u64, "100mb", 0),
     mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), 0, LONG_MAX as u64, "64", IMPL),

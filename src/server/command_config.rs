@@ -20,6 +20,7 @@ pub fn encoding_limits(config: &crate::config::Config) -> EncodingLimits {
     EncodingLimits {
         hash_max_listpack_entries: size(config.hash_max_listpack_entries),
         hash_max_listpack_value: size(config.hash_max_listpack_value),
+        set_max_intset_entries: size(config.set_max_intset_entries),
     }
 }
 
@@ -44,7 +45,7 @@ pub struct CommandConfig {
     pub min_replicas_max_lag: i64,
     /// `cluster-allow-reads-when-down`.
     pub cluster_allow_reads_when_down: bool,
-    /// `hash-max-listpack-entries` and `hash-max-listpack-value`.
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value` and `set-max-intset-entries`.
     pub encodings: EncodingLimits,
 }
 

@@ -441,6 +441,7 @@ mod tests {
         EncodingLimits {
             hash_max_listpack_entries: entries,
             hash_max_listpack_value: value,
+            ..EncodingLimits::default()
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod db;
 pub mod hash;
 pub mod scan;
+pub mod set;
 pub mod slots;
 pub mod str;
 pub mod value;

@@ -1,21 +1,17 @@
 //! The value types a key can hold, and the encoding names `OBJECT ENCODING` reports for them.
 //!
-//! A hash switches between a packed and a table form as Redis's does (see [`Hash`]); the other
-//! types have one in-memory representation, and the compact encodings Redis switches between
-//! for them (intset, embstr, ...) are reported by [`Value::encoding`] from the same thresholds
+//! A hash switches between a packed and a table form and a set between an intset and a table,
+//! as Redis's do (see [`Hash`], [`Set`]); the other types have one in-memory representation,
+//! and the compact encodings Redis switches between for them (embstr, listpack, ...) are reported by [`Value::encoding`] from the same thresholds
 //! Redis 7.0 uses, and written by the RDB layer where a compact form is required.
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-use indexmap::IndexSet;
-
 pub use super::hash::Hash;
+pub use super::set::Set;
 pub use super::str::Str;
 pub use super::zset::ZSet;
 
-/// A set of members.
-pub type Set = IndexSet<Bytes>;
 /// A list; both ends are O(1).
 pub type List = VecDeque<Str>;
 
@@ -28,6 +24,8 @@ pub struct EncodingLimits {
     pub hash_max_listpack_entries: usize,
     /// `hash-max-listpack-value`: longest field or value a packed hash holds, in bytes.
     pub hash_max_listpack_value: usize,
+    /// `set-max-intset-entries`: most members an intset holds.
+    pub set_max_intset_entries: usize,
 }
 
 impl Default for EncodingLimits {
@@ -35,6 +33,7 @@ impl Default for EncodingLimits {
         EncodingLimits {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
         }
     }
 }
@@ -81,13 +80,7 @@ impl Value {
             }
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
-            Value::Set(s) => {
-                if s.len() <= 512 && s.iter().all(|m| parse_i64_strict(m).is_some()) {
-                    "intset"
-                } else {
-                    "hashtable"
-                }
-            }
+            Value::Set(s) => s.encoding(),
             Value::ZSet(z) => {
                 if z.len() <= SMALL_COLLECTION && z.iter().all(|(m, _)| m.len() <= 64) {
                     "listpack"
@@ -139,9 +132,10 @@ impl Value {
                         samples,
                     )
                 }),
-                Value::Set(s) => {
-                    estimate(s.len(), s.iter().map(|m| m.len() + ENTRY_OVERHEAD), samples)
-                }
+                Value::Set(s) => match s.intset_width() {
+                    Some(width) => width * s.len(),
+                    None => estimate(s.len(), s.iter().map(|m| m.len() + ENTRY_OVERHEAD), samples),
+                },
                 Value::ZSet(z) => estimate(
                     z.len(),
                     z.iter().map(|(m, _)| 2 * m.len() + 8 + 2 * ENTRY_OVERHEAD),

@@ -762,6 +762,7 @@ mod tests {
         let loose = EncodingLimits {
             hash_max_listpack_entries: 1000,
             hash_max_listpack_value: 100,
+            ..EncodingLimits::default()
         };
         let snap = load_snapshot_with(&file[..], loose).unwrap();
         let db0 = snap.db(0).unwrap();
@@ -773,6 +774,38 @@ mod tests {
         assert_eq!(payload[0], rdb_type::HASH_LISTPACK);
         assert!(is_packed(&restore_value(&payload).unwrap()));
         assert!(!is_packed(&restore_value_with(&payload, &tight).unwrap()));
+    }
+
+    #[test]
+    fn sets_load_as_intsets_within_the_configured_threshold() {
+        let is_intset = |value: &Value| matches!(value, Value::Set(s) if s.is_intset());
+        let dbs = sample_dbs();
+        let file = write(&dbs, true);
+        let snap = load_snapshot(&file[..]).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(is_intset(db0.peek(b"iset").unwrap()));
+        assert!(!is_intset(db0.peek(b"set").unwrap()));
+        assert!(!is_intset(db0.peek(b"bigintset").unwrap()));
+        let tight = EncodingLimits {
+            set_max_intset_entries: 2,
+            ..EncodingLimits::default()
+        };
+        let snap = load_snapshot_with(&file[..], tight).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(
+            !is_intset(db0.peek(b"iset").unwrap()),
+            "3 members > 2: a table"
+        );
+        assert_eq!(db0.peek(b"iset"), dbs[0].peek(b"iset"));
+        let loose = EncodingLimits {
+            set_max_intset_entries: 1000,
+            ..EncodingLimits::default()
+        };
+        let snap = load_snapshot_with(&file[..], loose).unwrap();
+        assert!(is_intset(snap.db(0).unwrap().peek(b"bigintset").unwrap()));
+        let payload = dump_value(dbs[0].peek(b"iset").unwrap());
+        assert_eq!(payload[0], rdb_type::SET_INTSET);
+        assert!(!is_intset(&restore_value_with(&payload, &tight).unwrap()));
     }
 
     #[test]

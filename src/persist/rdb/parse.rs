@@ -466,10 +466,10 @@ pub(crate) fn read_value<R: BufRead>(
         }
         rdb_type::SET => {
             let n = src.len()?;
-            let mut set = Set::with_capacity(cap(n));
+            let mut set = Set::with_expected_len(n, limits);
             for _ in 0..n {
                 let member = src.bytes_value()?;
-                if !set.insert(member) {
+                if !set.insert(member, limits) {
                     return Err(src.error("duplicate set members detected"));
                 }
             }
@@ -526,10 +526,12 @@ pub(crate) fn read_value<R: BufRead>(
         rdb_type::SET_INTSET => {
             let (offset, blob) = src.blob()?;
             let (width, members) = decode_intset(&blob).map_err(at(offset))?;
-            let set = members
-                .into_iter()
-                .map(|m| Bytes::from(m.to_string()))
-                .collect();
+            let mut set = Set::with_expected_len(members.len() as u64, limits);
+            for member in members {
+                if !set.insert(itoa::Buffer::new().format(member).as_bytes(), limits) {
+                    return Err(at(offset)("intset with a duplicate member".into()));
+                }
+            }
             (Encoding::Intset { width }, Value::Set(Box::new(set)))
         }
         rdb_type::ZSET_ZIPLIST | rdb_type::ZSET_LISTPACK => {
