@@ -159,7 +159,7 @@ impl Drop for RedisServer {
 fn replayed(paths: &AofPaths) -> (Vec<String>, Vec<String>, aof::Loaded) {
     let mut keys = Vec::new();
     let mut commands = Vec::new();
-    let loaded = aof::load(paths, |r| {
+    let loaded = aof::load(paths, EncodingLimits::default(), |r| {
         match r {
             Replay::Snapshot { snapshot, .. } => {
                 for (n, db) in &snapshot.dbs {
