@@ -254,7 +254,7 @@ fn a_directory_written_by_redislab_loads_into_redis_server() {
     dbs[0].set(b("name"), Value::String(b("zhangsan").into()));
     let mut h = Hash::new();
     h.insert(b("f1"), b("v1"), &EncodingLimits::default());
-    dbs[0].set(b("h"), Value::Hash(Box::new(h)));
+    dbs[0].set(b("h"), Value::Hash(h));
     dbs[2].set(
         b("l"),
         Value::List(Box::new(["a", "b"].iter().map(|s| Str::from(*s)).collect())),

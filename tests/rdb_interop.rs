@@ -234,7 +234,7 @@ fn model() -> Vec<Db> {
     let mut hash = Hash::new();
     hash.insert(b("f1"), b("v1"), &EncodingLimits::default());
     hash.insert(b("f2"), b("300"), &EncodingLimits::default());
-    db0.set(b("hash"), Value::Hash(Box::new(hash)));
+    db0.set(b("hash"), Value::Hash(hash));
     let bighash: Hash = (0..600)
         .map(|i| {
             (
@@ -243,7 +243,7 @@ fn model() -> Vec<Db> {
             )
         })
         .collect();
-    db0.set(b("bighash"), Value::Hash(Box::new(bighash)));
+    db0.set(b("bighash"), Value::Hash(bighash));
     db0.set_expire_time(b"bighash", FAR_FUTURE_MS + 2);
     let mut longhash = Hash::new();
     longhash.insert(
@@ -251,7 +251,7 @@ fn model() -> Vec<Db> {
         Bytes::from("y".repeat(100)),
         &EncodingLimits::default(),
     );
-    db0.set(b("longhash"), Value::Hash(Box::new(longhash)));
+    db0.set(b("longhash"), Value::Hash(longhash));
     let mut zset = ZSet::new();
     for (m, s) in [
         ("a", 1.0),
@@ -275,7 +275,7 @@ fn model() -> Vec<Db> {
     let mut db3 = Db::new();
     let mut h = Hash::new();
     h.insert(b("k"), b("v"), &EncodingLimits::default());
-    db3.set(b("db3hash"), Value::Hash(Box::new(h)));
+    db3.set(b("db3hash"), Value::Hash(h));
     db3.set_expire_time(b"db3hash", FAR_FUTURE_MS);
     vec![db0, db1, db2, db3]
 }

@@ -48,13 +48,16 @@ impl Default for Repr {
     }
 }
 
-/// Fields and values back to back, each a LEB128 length and its bytes.
+/// The pair count (a little-endian `u32`), then fields and values back to back, each a LEB128
+/// length and its bytes; an empty hash has no buffer at all. An exact-size boxed slice keeps
+/// the whole [`Hash`] at 16 bytes, so a key's value holds it without a further allocation.
 #[derive(Clone, Default)]
 struct Packed {
-    buf: Vec<u8>,
-    /// Number of field/value pairs.
-    pairs: usize,
+    buf: Box<[u8]>,
 }
+
+/// Bytes of the pair count before the first pair.
+const HEADER: usize = 4;
 
 /// Appends `n` as LEB128.
 fn put_len(buf: &mut Vec<u8>, mut n: usize) {
@@ -97,16 +100,42 @@ struct Slot {
 }
 
 impl Packed {
+    /// Number of field/value pairs.
+    fn pairs(&self) -> usize {
+        match self.buf.get(..HEADER) {
+            Some(count) => u32::from_le_bytes(count.try_into().expect("4 bytes")) as usize,
+            None => 0,
+        }
+    }
+
     fn iter(&self) -> PackedIter<'_> {
         PackedIter {
             buf: &self.buf,
-            pos: 0,
+            pos: HEADER,
         }
+    }
+
+    /// Applies `change` to the buffer as a vector and stores it back at its exact size.
+    fn edit(&mut self, change: impl FnOnce(&mut Vec<u8>)) {
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        if buf.is_empty() {
+            buf.extend_from_slice(&[0; HEADER]);
+        }
+        change(&mut buf);
+        self.buf = buf.into_boxed_slice();
+    }
+
+    /// Adds `delta` (±1) to the pair count.
+    fn count(buf: &mut [u8], delta: i64) {
+        let count = u32::from_le_bytes(buf[..HEADER].try_into().expect("4 bytes"));
+        // At most PACKED_SAFETY_LIMIT bytes of at least two per pair: the count fits a u32.
+        let count = (i64::from(count) + delta) as u32;
+        buf[..HEADER].copy_from_slice(&count.to_le_bytes());
     }
 
     fn find(&self, field: &[u8]) -> Option<Slot> {
         let buf = &self.buf[..];
-        let mut pos = 0;
+        let mut pos = HEADER;
         while pos < buf.len() {
             let start = pos;
             let (f, value_start) = read_string(buf, pos);
@@ -135,7 +164,9 @@ impl Packed {
                 let mut encoded = Vec::with_capacity(len_size(value.len()) + value.len());
                 put_len(&mut encoded, value.len());
                 encoded.extend_from_slice(value);
-                self.buf.splice(slot.value_start..slot.end, encoded);
+                self.edit(|buf| {
+                    buf.splice(slot.value_start..slot.end, encoded);
+                });
                 false
             }
             None => {
@@ -143,12 +174,14 @@ impl Packed {
                     len_size(field.len()) + field.len() + len_size(value.len()) + value.len();
                 // Exact growth, as a listpack reallocates per insert: a small hash keeps no
                 // spare capacity (the allocator's size classes absorb most reallocations).
-                self.buf.reserve_exact(extra);
-                put_len(&mut self.buf, field.len());
-                self.buf.extend_from_slice(field);
-                put_len(&mut self.buf, value.len());
-                self.buf.extend_from_slice(value);
-                self.pairs += 1;
+                self.edit(|buf| {
+                    buf.reserve_exact(extra);
+                    put_len(buf, field.len());
+                    buf.extend_from_slice(field);
+                    put_len(buf, value.len());
+                    buf.extend_from_slice(value);
+                    Packed::count(buf, 1);
+                });
                 true
             }
         }
@@ -158,11 +191,10 @@ impl Packed {
         let Some(slot) = self.find(field) else {
             return false;
         };
-        self.buf.drain(slot.start..slot.end);
-        self.pairs -= 1;
-        if self.buf.capacity() > 2 * self.buf.len() + 64 {
-            self.buf.shrink_to_fit();
-        }
+        self.edit(|buf| {
+            buf.drain(slot.start..slot.end);
+            Packed::count(buf, -1);
+        });
         true
     }
 }
@@ -228,7 +260,7 @@ impl Hash {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Packed(p) => p.pairs,
+            Repr::Packed(p) => p.pairs(),
             Repr::Table(t) => t.len(),
         }
     }
@@ -289,7 +321,7 @@ impl Hash {
         match &mut self.repr {
             Repr::Packed(p) => {
                 let created = p.set(field.as_slice(), value.as_slice());
-                if created && p.pairs > limits.hash_max_listpack_entries {
+                if created && p.pairs() > limits.hash_max_listpack_entries {
                     self.convert_to_table();
                 }
                 created
@@ -387,7 +419,7 @@ impl Hash {
     /// The bytes of the packed buffer, or None for a table (MEMORY USAGE).
     pub fn packed_bytes(&self) -> Option<usize> {
         match &self.repr {
-            Repr::Packed(p) => Some(p.buf.capacity()),
+            Repr::Packed(p) => Some(p.buf.len()),
             Repr::Table(_) => None,
         }
     }
@@ -395,7 +427,7 @@ impl Hash {
     /// Makes this a table (Redis's `hashTypeConvert`); a table stays one.
     fn convert_to_table(&mut self) {
         if let Repr::Packed(p) = &self.repr {
-            let mut table = IndexMap::with_capacity(p.pairs);
+            let mut table = IndexMap::with_capacity(p.pairs());
             for (f, v) in p.iter() {
                 table.insert(Bytes::copy_from_slice(f), Bytes::copy_from_slice(v));
             }
@@ -590,10 +622,11 @@ mod tests {
     }
 
     #[test]
-    fn packed_form_is_smaller_than_its_contents_plus_a_byte_per_string() {
+    fn packed_form_is_its_contents_plus_a_byte_per_string_and_a_count() {
         let h: Hash = (0..10)
             .map(|i| (format!("field:{i}"), format!("v:{i:07}:xxxxxx")))
             .collect();
-        assert_eq!(h.packed_bytes(), Some(10 * (1 + 7 + 1 + 16)));
+        assert_eq!(h.packed_bytes(), Some(HEADER + 10 * (1 + 7 + 1 + 16)));
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
     }
 }

@@ -44,12 +44,13 @@ impl Default for EncodingLimits {
 pub const SMALL_COLLECTION: usize = 128;
 
 /// One key's value. 24 bytes: a string is inline when short (see [`Str`]); a collection is
-/// one pointer to its body, so that a keyspace entry stays within one cache line.
+/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash is
+/// itself 16 bytes (its packed buffer or its boxed table), so it needs no box of its own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Str),
     List(Box<List>),
-    Hash(Box<Hash>),
+    Hash(Hash),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
 }

@@ -265,7 +265,7 @@ mod tests {
         let mut hash = Hash::new();
         hash.insert(b("f1"), b("v1"), &EncodingLimits::default());
         hash.insert(b("f2"), b("300"), &EncodingLimits::default());
-        db0.set(b("hash"), Value::Hash(Box::new(hash)));
+        db0.set(b("hash"), Value::Hash(hash));
         let bighash: Hash = (0..600)
             .map(|i| {
                 (
@@ -274,14 +274,14 @@ mod tests {
                 )
             })
             .collect();
-        db0.set(b("bighash"), Value::Hash(Box::new(bighash)));
+        db0.set(b("bighash"), Value::Hash(bighash));
         let mut longvalue = Hash::new();
         longvalue.insert(
             b("f"),
             Bytes::from(vec![b'v'; 65]),
             &EncodingLimits::default(),
         );
-        db0.set(b("longvaluehash"), Value::Hash(Box::new(longvalue)));
+        db0.set(b("longvaluehash"), Value::Hash(longvalue));
         let mut zset = ZSet::new();
         zset.insert(b("a"), 1.0);
         zset.insert(b("b"), 2.5);

@@ -509,13 +509,13 @@ pub(crate) fn read_value<R: BufRead>(
                     return Err(src.error("duplicate hash fields detected"));
                 }
             }
-            (Encoding::Hash, Value::Hash(Box::new(hash)))
+            (Encoding::Hash, Value::Hash(hash))
         }
         rdb_type::HASH_ZIPMAP => {
             let (offset, blob) = src.blob()?;
             let pairs = decode_zipmap(&blob).map_err(at(offset))?;
             let hash = pairs_to_hash(pairs.len(), pairs.into_iter(), limits).map_err(at(offset))?;
-            (Encoding::Zipmap, Value::Hash(Box::new(hash)))
+            (Encoding::Zipmap, Value::Hash(hash))
         }
         rdb_type::LIST_ZIPLIST => {
             let (offset, blob) = src.blob()?;
@@ -574,7 +574,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::HashZiplist
             };
-            (enc, Value::Hash(Box::new(hash)))
+            (enc, Value::Hash(hash))
         }
         rdb_type::LIST_QUICKLIST | rdb_type::LIST_QUICKLIST_2 => {
             let nodes = src.len()?;
