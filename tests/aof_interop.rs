@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use redislab::persist::aof::{self, AofPaths, AofWriter, BaseFormat, Replay};
 use redislab::persist::rdb::{write_snapshot, AuxValue, SaveOptions};
-use redislab::store::value::Hash;
+use redislab::store::value::{EncodingLimits, Hash};
 use redislab::store::{Db, Str, Value};
 
 /// Far-future expiry (2100-01-01), Unix ms.
@@ -159,7 +159,7 @@ impl Drop for RedisServer {
 fn replayed(paths: &AofPaths) -> (Vec<String>, Vec<String>, aof::Loaded) {
     let mut keys = Vec::new();
     let mut commands = Vec::new();
-    let loaded = aof::load(paths, |r| {
+    let loaded = aof::load(paths, EncodingLimits::default(), |r| {
         match r {
             Replay::Snapshot { snapshot, .. } => {
                 for (n, db) in &snapshot.dbs {
@@ -253,8 +253,8 @@ fn a_directory_written_by_redislab_loads_into_redis_server() {
     let mut dbs: Vec<Db> = (0..16).map(|_| Db::new()).collect();
     dbs[0].set(b("name"), Value::String(b("zhangsan").into()));
     let mut h = Hash::new();
-    h.insert(b("f1"), b("v1"));
-    dbs[0].set(b("h"), Value::Hash(Box::new(h)));
+    h.insert(b("f1"), b("v1"), &EncodingLimits::default());
+    dbs[0].set(b("h"), Value::Hash(h));
     dbs[2].set(
         b("l"),
         Value::List(Box::new(["a", "b"].iter().map(|s| Str::from(*s)).collect())),

@@ -24,7 +24,7 @@ use redislab::persist::rdb::{
     describe_reader, dump_value, load_snapshot, restore_value, write_snapshot, AuxValue,
     SaveOptions,
 };
-use redislab::store::value::{Hash, List, Set};
+use redislab::store::value::{EncodingLimits, Hash, List, Set};
 use redislab::store::zset::ZSet;
 use redislab::store::{Db, Str, Value};
 
@@ -232,10 +232,10 @@ fn model() -> Vec<Db> {
         .collect();
     db0.set(b("bigset"), Value::Set(Box::new(bigset)));
     let mut hash = Hash::new();
-    hash.insert(b("f1"), b("v1"));
-    hash.insert(b("f2"), b("300"));
-    db0.set(b("hash"), Value::Hash(Box::new(hash)));
-    let bighash: Hash = (0..200)
+    hash.insert(b("f1"), b("v1"), &EncodingLimits::default());
+    hash.insert(b("f2"), b("300"), &EncodingLimits::default());
+    db0.set(b("hash"), Value::Hash(hash));
+    let bighash: Hash = (0..600)
         .map(|i| {
             (
                 Bytes::from(format!("field{i}")),
@@ -243,11 +243,15 @@ fn model() -> Vec<Db> {
             )
         })
         .collect();
-    db0.set(b("bighash"), Value::Hash(Box::new(bighash)));
+    db0.set(b("bighash"), Value::Hash(bighash));
     db0.set_expire_time(b"bighash", FAR_FUTURE_MS + 2);
     let mut longhash = Hash::new();
-    longhash.insert(b("f"), Bytes::from("y".repeat(100)));
-    db0.set(b("longhash"), Value::Hash(Box::new(longhash)));
+    longhash.insert(
+        b("f"),
+        Bytes::from("y".repeat(100)),
+        &EncodingLimits::default(),
+    );
+    db0.set(b("longhash"), Value::Hash(longhash));
     let mut zset = ZSet::new();
     for (m, s) in [
         ("a", 1.0),
@@ -270,8 +274,8 @@ fn model() -> Vec<Db> {
     db2.set(b("db2key"), Value::String(b("val").into()));
     let mut db3 = Db::new();
     let mut h = Hash::new();
-    h.insert(b("k"), b("v"));
-    db3.set(b("db3hash"), Value::Hash(Box::new(h)));
+    h.insert(b("k"), b("v"), &EncodingLimits::default());
+    db3.set(b("db3hash"), Value::Hash(h));
     db3.set_expire_time(b"db3hash", FAR_FUTURE_MS);
     vec![db0, db1, db2, db3]
 }
@@ -305,7 +309,7 @@ fn populate_script(db: &Db) -> String {
                 format!("RPUSH {k} {}", items.join(" "))
             }
             Value::Set(s) => {
-                let items: Vec<String> = s.iter().map(|e| arg(e)).collect();
+                let items: Vec<String> = s.iter().map(|e| arg(&e)).collect();
                 format!("SADD {k} {}", items.join(" "))
             }
             Value::Hash(h) => {

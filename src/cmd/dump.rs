@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{Args, CmdError, Exec, Spec};
-use crate::persist::rdb::{dump_value, restore_value};
+use crate::persist::rdb::{dump_value, restore_value_with};
 use crate::resp::Reply;
 
 /// The DUMP/RESTORE table entries.
@@ -68,7 +68,8 @@ fn restore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     if !replace && cx.db().contains(key, now) {
         return Err(CmdError::new("BUSYKEY Target key name already exists."));
     }
-    let value = restore_value(payload).map_err(|error| {
+    let limits = cx.engine.command_config.encodings;
+    let value = restore_value_with(payload, &limits).map_err(|error| {
         if error.reason.contains("checksum") {
             CmdError::new("ERR DUMP payload version or checksum are wrong")
         } else {

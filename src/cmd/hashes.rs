@@ -2,16 +2,18 @@
 //!
 //! HINCRBYFLOAT is propagated as `HSET key field <result>` so replicas store exactly the
 //! master's text. Also home of the cursor and option parsing that HSCAN and SSCAN share.
+//!
+//! The hash itself ([`Hash`]) decides its representation: every write passes the
+//! `hash-max-listpack-*` thresholds the engine keeps ([`limits`]).
 
 use bytes::Bytes;
-use rand::Rng;
 
 use super::args::{float_value, parse_int};
 use super::flags::*;
 use super::strings::format_float_result;
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
-use crate::store::value::{parse_i64_strict, Hash, SMALL_COLLECTION};
+use crate::store::value::{parse_i64_strict, EncodingLimits, Hash};
 
 /// The hash commands' table entries.
 pub const COMMANDS: &[Spec] = &[
@@ -35,24 +37,9 @@ pub const COMMANDS: &[Spec] = &[
 
 type CmdResult = Result<Reply, CmdError>;
 
-/// Field/value length above which Redis stores a hash as a hashtable (`hash-max-listpack-value`).
-const LISTPACK_MAX_VALUE: usize = 64;
-
-/// Removes `field`, keeping insertion order while the hash is small (like a listpack).
-fn remove_field(hash: &mut Hash, field: &[u8]) -> bool {
-    if hash.len() <= SMALL_COLLECTION {
-        hash.shift_remove(field).is_some()
-    } else {
-        hash.swap_remove(field).is_some()
-    }
-}
-
-/// True if Redis would keep this hash as a listpack (HSCAN returns it whole).
-fn is_listpack(hash: &Hash) -> bool {
-    hash.len() <= SMALL_COLLECTION
-        && hash
-            .iter()
-            .all(|(k, v)| k.len() <= LISTPACK_MAX_VALUE && v.len() <= LISTPACK_MAX_VALUE)
+/// The compact-encoding thresholds in force (from the configuration, without a lock).
+fn limits(cx: &Exec) -> EncodingLimits {
+    cx.engine.command_config.encodings
 }
 
 /// The hash at `key` for reading, counting a keyspace hit or miss.
@@ -66,16 +53,12 @@ fn read_hash<'c>(cx: &'c mut Exec, key: &[u8]) -> Result<Option<&'c Hash>, CmdEr
 /// Sets field/value pairs; returns how many fields are new.
 fn set_pairs(cx: &mut Exec, key: &Bytes, pairs: &[Bytes]) -> Result<i64, CmdError> {
     let now = cx.now;
+    let limits = limits(cx);
     let hash = cx.db().hash_or_create(key, now)?;
     let mut created = 0;
     for pair in pairs.chunks_exact(2) {
-        let value = Bytes::copy_from_slice(&pair[1]);
-        match hash.get_mut(&pair[0][..]) {
-            Some(slot) => *slot = value,
-            None => {
-                hash.insert(Bytes::copy_from_slice(&pair[0]), value);
-                created += 1;
-            }
+        if hash.insert(&pair[0][..], &pair[1][..], &limits) {
+            created += 1;
         }
     }
     cx.modified(key);
@@ -107,13 +90,14 @@ fn hmset(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn hsetnx(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let field = args.next()?;
-    let value = args.next_owned()?;
+    let value = args.next()?;
     let now = cx.now;
+    let limits = limits(cx);
     let hash = cx.db().hash_or_create(key, now)?;
-    if hash.contains_key(&field[..]) {
+    if hash.contains(field) {
         return Ok(Reply::Int(0));
     }
-    hash.insert(Bytes::copy_from_slice(field), value);
+    hash.insert(&field[..], &value[..], &limits);
     cx.modified(key);
     Ok(Reply::Int(1))
 }
@@ -122,7 +106,7 @@ fn hsetnx(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn hget(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let field = args.next()?;
-    let value = read_hash(cx, key)?.and_then(|h| h.get(&field[..]).cloned());
+    let value = read_hash(cx, key)?.and_then(|h| h.get_bytes(field));
     Ok(value.map_or(Reply::Null, Reply::Bulk))
 }
 
@@ -135,8 +119,8 @@ fn hmget(cx: &mut Exec, args: &mut Args) -> CmdResult {
         fields
             .iter()
             .map(|f| {
-                hash.and_then(|h| h.get(&f[..]))
-                    .map_or(Reply::Null, |v| Reply::Bulk(v.clone()))
+                hash.and_then(|h| h.get_bytes(f))
+                    .map_or(Reply::Null, Reply::Bulk)
             })
             .collect(),
     ))
@@ -146,11 +130,7 @@ fn hmget(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn hgetall(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let pairs = read_hash(cx, key)?
-        .map(|h| {
-            h.iter()
-                .map(|(k, v)| (Reply::Bulk(k.clone()), Reply::Bulk(v.clone())))
-                .collect()
-        })
+        .map(|h| h.iter().map(|(k, v)| (bulk(k), bulk(v))).collect())
         .unwrap_or_default();
     Ok(Reply::Map(pairs))
 }
@@ -159,7 +139,7 @@ fn hgetall(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn hkeys(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let keys: Vec<Bytes> = read_hash(cx, key)?
-        .map(|h| h.keys().cloned().collect())
+        .map(|h| h.fields().map(Bytes::copy_from_slice).collect())
         .unwrap_or_default();
     Ok(Reply::bulks(keys))
 }
@@ -168,7 +148,7 @@ fn hkeys(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn hvals(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let values: Vec<Bytes> = read_hash(cx, key)?
-        .map(|h| h.values().cloned().collect())
+        .map(|h| h.values().map(Bytes::copy_from_slice).collect())
         .unwrap_or_default();
     Ok(Reply::bulks(values))
 }
@@ -183,7 +163,7 @@ fn hdel(cx: &mut Exec, args: &mut Args) -> CmdResult {
     };
     let mut deleted = 0;
     for field in fields {
-        if remove_field(hash, field) {
+        if hash.remove(field) {
             deleted += 1;
             if hash.is_empty() {
                 break;
@@ -202,7 +182,7 @@ fn hdel(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn hexists(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let field = args.next()?;
-    let found = read_hash(cx, key)?.is_some_and(|h| h.contains_key(&field[..]));
+    let found = read_hash(cx, key)?.is_some_and(|h| h.contains(field));
     Ok(Reply::Int(found as i64))
 }
 
@@ -217,7 +197,7 @@ fn hstrlen(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let field = args.next()?;
     let len = read_hash(cx, key)?
-        .and_then(|h| h.get(&field[..]))
+        .and_then(|h| h.get(field))
         .map_or(0, |v| v.len());
     Ok(Reply::Int(len as i64))
 }
@@ -228,20 +208,15 @@ fn hincrby(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let field = args.next()?;
     let by = args.next_i64()?;
     let now = cx.now;
+    let limits = limits(cx);
     let hash = cx.db().hash_or_create(key, now)?;
-    let current = match hash.get(&field[..]) {
+    let current = match hash.get(field) {
         None => 0,
         Some(v) => parse_i64_strict(v).ok_or_else(CmdError::hash_not_integer)?,
     };
     let next = current.checked_add(by).ok_or_else(CmdError::overflow)?;
     let mut digits = itoa::Buffer::new();
-    let text = Bytes::copy_from_slice(digits.format(next).as_bytes());
-    match hash.get_mut(&field[..]) {
-        Some(slot) => *slot = text,
-        None => {
-            hash.insert(Bytes::copy_from_slice(field), text);
-        }
-    }
+    hash.insert(&field[..], digits.format(next).as_bytes(), &limits);
     cx.modified(key);
     Ok(Reply::Int(next))
 }
@@ -255,8 +230,9 @@ fn hincrbyfloat(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Err(CmdError::nan_or_infinity());
     }
     let now = cx.now;
+    let limits = limits(cx);
     let hash = cx.db().hash_or_create(key, now)?;
-    let current = match hash.get(&field[..]) {
+    let current = match hash.get(field) {
         None => 0.0,
         Some(v) => float_value(v).ok_or_else(CmdError::hash_not_float)?,
     };
@@ -267,7 +243,7 @@ fn hincrbyfloat(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Err(CmdError::would_produce_nan());
     }
     let text = Bytes::from(format_float_result(next));
-    hash.insert(Bytes::copy_from_slice(field), text.clone());
+    hash.insert(&field[..], &text[..], &limits);
     cx.modified(key);
     cx.propagate_as(vec![
         Bytes::from_static(b"HSET"),
@@ -285,13 +261,8 @@ fn hrandfield(cx: &mut Exec, args: &mut Args) -> CmdResult {
         let now = cx.now;
         let engine = &mut *cx.engine;
         let hash = engine.dbs[cx.session.db].get_hash(key, now)?;
-        let field = hash.filter(|h| !h.is_empty()).map(|h| {
-            h.get_index(engine.rng.gen_range(0..h.len()))
-                .unwrap()
-                .0
-                .clone()
-        });
-        return Ok(field.map_or(Reply::Null, Reply::Bulk));
+        let field = hash.and_then(|h| h.random_pair(&mut engine.rng));
+        return Ok(field.map_or(Reply::Null, |(f, _)| bulk(f)));
     };
     args.next()?;
     let count = parse_int(count_arg)?;
@@ -317,16 +288,15 @@ fn hrandfield(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let len = hash.len();
     let picks = super::args::random_positions(&mut engine.rng, len, count)?;
     let mut out = Vec::with_capacity(picks.len() * if with_values { 2 } else { 1 });
-    for i in picks {
-        let (field, value) = hash.get_index(i).expect("index below len");
-        let field = Reply::Bulk(field.clone());
+    for (field, value) in hash.pairs_at(&picks) {
+        let field = bulk(field);
         match (with_values, resp3) {
             (false, _) => out.push(field),
             (true, false) => {
                 out.push(field);
-                out.push(Reply::Bulk(value.clone()));
+                out.push(bulk(value));
             }
-            (true, true) => out.push(Reply::Array(vec![field, Reply::Bulk(value.clone())])),
+            (true, true) => out.push(Reply::Array(vec![field, bulk(value)])),
         }
     }
     Ok(Reply::Array(out))
@@ -382,23 +352,9 @@ impl ScanOptions {
     }
 }
 
-/// The positions one SCAN call visits in a collection of `len` and the cursor it returns.
-///
-/// A whole (small) collection is returned at once with cursor 0. Otherwise positions are walked
-/// downwards from the top: removals only move an entry from the end (swap) or one place down
-/// (shift), never from the unvisited part into the visited one, so every entry present for the
-/// whole scan is returned at least once. The cursor is the number of positions left to visit.
-pub(super) fn scan_window(cursor: u64, len: usize, count: usize, whole: bool) -> (u64, Vec<usize>) {
-    if whole {
-        return (0, (0..len).collect());
-    }
-    let top = if cursor == 0 || cursor > len as u64 {
-        len
-    } else {
-        cursor as usize
-    };
-    let bottom = top.saturating_sub(count);
-    (bottom as u64, (bottom..top).rev().collect())
+/// A bulk reply holding a copy of `bytes`.
+fn bulk(bytes: &[u8]) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(bytes))
 }
 
 /// The reply of a SCAN-family command.
@@ -417,21 +373,18 @@ fn hscan(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Ok(scan_reply(0, Vec::new()));
     };
     let options = ScanOptions::parse(args)?;
-    let (next, positions) = scan_window(cursor, hash.len(), options.count, is_listpack(hash));
     let mut items = Vec::new();
-    for i in positions {
-        let (field, value) = hash.get_index(i).expect("position below len");
+    let next = hash.scan(cursor, options.count, |field, value| {
         if options.matches(field) {
-            items.push(field.clone());
-            items.push(value.clone());
+            items.push(Bytes::copy_from_slice(field));
+            items.push(Bytes::copy_from_slice(value));
         }
-    }
+    });
     Ok(scan_reply(next, items))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::scan_window;
     use crate::cmd::exec::testing::{bulk, err, Harness};
     use crate::resp::Reply;
 
@@ -536,6 +489,49 @@ mod tests {
         ] {
             assert_eq!(h.run(cmd), err(WRONGTYPE), "{cmd:?}");
         }
+    }
+
+    #[test]
+    fn encoding_follows_the_configured_thresholds_and_never_goes_back() {
+        let mut h = Harness::new();
+        let encoding = |h: &mut Harness, key: &str| h.run(&["object", "encoding", key]);
+        h.run(&["hset", "small", "a", "1", "b", "2"]);
+        assert_eq!(encoding(&mut h, "small"), bulk("listpack"));
+        let long = "x".repeat(65);
+        h.run(&["hset", "long", "a", &long]);
+        assert_eq!(encoding(&mut h, "long"), bulk("hashtable"));
+        h.run(&["hset", "longfield", &long, "1"]);
+        assert_eq!(encoding(&mut h, "longfield"), bulk("hashtable"));
+
+        h.run(&["config", "set", "hash-max-listpack-entries", "3"]);
+        h.run(&["hset", "small", "c", "3"]);
+        assert_eq!(encoding(&mut h, "small"), bulk("listpack"), "3 fields fit");
+        h.run(&["hsetnx", "small", "d", "4"]);
+        assert_eq!(encoding(&mut h, "small"), bulk("hashtable"));
+        h.run(&["hdel", "small", "a", "b", "c"]);
+        assert_eq!(
+            encoding(&mut h, "small"),
+            bulk("hashtable"),
+            "never converted back"
+        );
+        assert_eq!(
+            h.run(&["hgetall", "small"]),
+            Reply::Map(vec![(bulk("d"), bulk("4"))])
+        );
+
+        // The alias sets the same threshold; HINCRBYFLOAT's result counts as a value.
+        h.run(&["config", "set", "hash-max-ziplist-value", "8"]);
+        h.run(&["hincrbyfloat", "f", "n", "0.000005"]);
+        assert_eq!(encoding(&mut h, "f"), bulk("listpack"));
+        h.run(&["hincrbyfloat", "g", "n", "0.0000005"]);
+        assert_eq!(encoding(&mut h, "g"), bulk("hashtable"));
+        h.run(&["hincrby", "i", "123456789", "1"]);
+        assert_eq!(
+            encoding(&mut h, "i"),
+            bulk("hashtable"),
+            "a long field converts"
+        );
+        assert_eq!(h.run(&["hget", "i", "123456789"]), bulk("1"));
     }
 
     #[test]
@@ -670,13 +666,15 @@ mod tests {
             h.run(&["hscan", "h", "0", "FOO", "1"]),
             err("ERR syntax error")
         );
+        // More fields than hash-max-listpack-entries (512): a table, scanned by cursor.
         let mut words = vec!["hset".to_string(), "big".to_string()];
-        for i in 0..300 {
+        for i in 0..600 {
             words.push(format!("f{i}"));
             words.push(i.to_string());
         }
         let words: Vec<&str> = words.iter().map(|s| s.as_str()).collect();
-        assert_eq!(h.run(&words), Reply::Int(300));
+        assert_eq!(h.run(&words), Reply::Int(600));
+        assert_eq!(h.run(&["object", "encoding", "big"]), bulk("hashtable"));
         let mut cursor = "0".to_string();
         let mut seen = std::collections::HashSet::new();
         let mut calls = 0;
@@ -707,16 +705,7 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(seen.len(), 300);
-        assert!(calls >= 6);
-    }
-
-    #[test]
-    fn scan_window_walks_down() {
-        assert_eq!(scan_window(0, 5, 2, false), (3, vec![4, 3]));
-        assert_eq!(scan_window(3, 5, 2, false), (1, vec![2, 1]));
-        assert_eq!(scan_window(1, 5, 2, false), (0, vec![0]));
-        assert_eq!(scan_window(9, 2, 10, false), (0, vec![1, 0]));
-        assert_eq!(scan_window(7, 3, 1, true), (0, vec![0, 1, 2]));
+        assert_eq!(seen.len(), 600);
+        assert!(calls >= 12);
     }
 }

@@ -3,16 +3,21 @@
 //!
 //! SPOP is propagated as `SREM key member...` (in batches of 1024 members), or as `DEL key` when
 //! it pops the whole set, as Redis 7.0 does, so replicas remove exactly what the master picked.
+//!
+//! The set itself ([`Set`]) decides its representation: every write passes the
+//! `set-max-intset-entries` threshold the engine keeps ([`limits`]). Results of SUNION, SDIFF
+//! and the STORE forms are built as a set (an intset when all integers, so in ascending
+//! order), as Redis builds its `dstset`.
 
 use bytes::Bytes;
 use rand::Rng;
 
 use super::args::parse_int;
 use super::flags::*;
-use super::hashes::{parse_cursor, scan_reply, scan_window, ScanOptions};
+use super::hashes::{parse_cursor, scan_reply, ScanOptions};
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
-use crate::store::value::{parse_i64_strict, Set, Value, SMALL_COLLECTION};
+use crate::store::value::{EncodingLimits, Set, Value};
 
 /// The set commands' table entries.
 pub const COMMANDS: &[Spec] = &[
@@ -40,24 +45,9 @@ type CmdResult = Result<Reply, CmdError>;
 /// Members per propagated `SREM` when SPOP pops many (Redis's batch size).
 const SPOP_BATCH: usize = 1024;
 
-/// Size up to which Redis keeps a set of integers as an intset (`set-max-intset-entries`).
-const INTSET_MAX_ENTRIES: usize = 512;
-
-/// Removes `member`, keeping insertion order while the set is small.
-fn remove_member(set: &mut Set, member: &[u8]) -> bool {
-    if set.len() <= SMALL_COLLECTION {
-        set.shift_remove(member)
-    } else {
-        set.swap_remove(member)
-    }
-}
-
-fn remove_index(set: &mut Set, index: usize) -> Option<Bytes> {
-    if set.len() <= SMALL_COLLECTION {
-        set.shift_remove_index(index)
-    } else {
-        set.swap_remove_index(index)
-    }
+/// The compact-encoding thresholds in force (from the configuration, without a lock).
+fn limits(cx: &Exec) -> EncodingLimits {
+    cx.engine.command_config.encodings
 }
 
 fn members_reply(members: impl IntoIterator<Item = Bytes>) -> Reply {
@@ -77,11 +67,11 @@ fn sadd(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let members = args.rest();
     let now = cx.now;
+    let limits = limits(cx);
     let set = cx.db().set_or_create(key, now)?;
     let mut added = 0;
     for member in members {
-        if !set.contains(&member[..]) {
-            set.insert(Bytes::copy_from_slice(member));
+        if set.insert(&member[..], &limits) {
             added += 1;
         }
     }
@@ -103,7 +93,7 @@ fn srem(cx: &mut Exec, args: &mut Args) -> CmdResult {
     };
     let mut removed = 0;
     for member in members {
-        if remove_member(set, member) {
+        if set.remove(member) {
             removed += 1;
             if set.is_empty() {
                 break;
@@ -122,7 +112,7 @@ fn srem(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn smembers(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let members: Vec<Bytes> = read_set(cx, key)?
-        .map(|s| s.iter().cloned().collect())
+        .map(|s| s.iter().collect())
         .unwrap_or_default();
     Ok(members_reply(members))
 }
@@ -176,7 +166,7 @@ fn spop(cx: &mut Exec, args: &mut Args) -> CmdResult {
     };
     let Some(count) = count else {
         let index = engine.rng.gen_range(0..set.len());
-        let member = remove_index(set, index).expect("index below len");
+        let member = set.remove_at(index);
         engine.dbs[db_index].remove_if_empty(key);
         cx.modified(key);
         cx.propagate_as(vec![
@@ -195,15 +185,12 @@ fn spop(cx: &mut Exec, args: &mut Args) -> CmdResult {
         };
         cx.modified(key);
         cx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
-        return Ok(members_reply(*all));
+        return Ok(members_reply(all.iter()));
     }
     let mut picks = rand::seq::index::sample(&mut engine.rng, set.len(), count as usize).into_vec();
     // Remove from the highest position down so earlier removals do not shift later picks.
     picks.sort_unstable_by(|a, b| b.cmp(a));
-    let popped: Vec<Bytes> = picks
-        .into_iter()
-        .map(|i| remove_index(set, i).expect("index below len"))
-        .collect();
+    let popped: Vec<Bytes> = picks.into_iter().map(|i| set.remove_at(i)).collect();
     cx.modified(key);
     for batch in popped.chunks(SPOP_BATCH) {
         let mut argv = Vec::with_capacity(batch.len() + 2);
@@ -236,7 +223,7 @@ fn srandmember(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let Some(count) = count else {
         let member = set
             .filter(|s| !s.is_empty())
-            .map(|s| s[engine.rng.gen_range(0..s.len())].clone());
+            .map(|s| s.member_at(engine.rng.gen_range(0..s.len())));
         return Ok(member.map_or(Reply::Null, Reply::Bulk));
     };
     let Some(set) = set else {
@@ -244,7 +231,7 @@ fn srandmember(cx: &mut Exec, args: &mut Args) -> CmdResult {
     };
     let len = set.len();
     let picks = super::args::random_positions(&mut engine.rng, len, count)?;
-    Ok(Reply::bulks(picks.into_iter().map(|i| set[i].clone())))
+    Ok(Reply::bulks(picks.into_iter().map(|i| set.member_at(i))))
 }
 
 /// `SMOVE source destination member`
@@ -253,6 +240,7 @@ fn smove(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let dst = args.next()?;
     let member = args.next()?;
     let now = cx.now;
+    let limits = limits(cx);
     let db = cx.db();
     // Redis looks both keys up first; a missing source answers 0 even if the destination
     // holds another type.
@@ -269,11 +257,9 @@ fn smove(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     let source = db.get_set_mut(src, now)?.expect("checked above");
-    remove_member(source, member);
+    source.remove(member);
     db.remove_if_empty(src);
-    let added = db
-        .set_or_create(dst, now)?
-        .insert(Bytes::copy_from_slice(member));
+    let added = db.set_or_create(dst, now)?.insert(&member[..], &limits);
     cx.modified(src);
     if added {
         cx.modified(dst);
@@ -307,8 +293,8 @@ fn intersect(sets: &[Option<&Set>], limit: usize) -> Vec<Bytes> {
     let (smallest, others) = sets.split_first().expect("at least one key");
     let mut out = Vec::new();
     for member in smallest.iter() {
-        if others.iter().all(|s| s.contains(member)) {
-            out.push(member.clone());
+        if others.iter().all(|s| s.contains(&member)) {
+            out.push(member);
             if out.len() == limit {
                 break;
             }
@@ -317,24 +303,25 @@ fn intersect(sets: &[Option<&Set>], limit: usize) -> Vec<Bytes> {
     out
 }
 
-fn union(sets: &[Option<&Set>]) -> Vec<Bytes> {
+fn union(sets: &[Option<&Set>], limits: &EncodingLimits) -> Set {
     let mut out = Set::new();
     for set in sets.iter().flatten() {
-        out.extend(set.iter().cloned());
+        for member in set.iter() {
+            out.insert(member, limits);
+        }
     }
-    out.into_iter().collect()
+    out
 }
 
-fn difference(sets: &[Option<&Set>]) -> Vec<Bytes> {
+fn difference(sets: &[Option<&Set>], limits: &EncodingLimits) -> Set {
     let (first, others) = sets.split_first().expect("at least one key");
-    let Some(first) = first else {
-        return Vec::new();
-    };
-    first
-        .iter()
-        .filter(|m| !others.iter().flatten().any(|s| s.contains(*m)))
-        .cloned()
-        .collect()
+    let mut out = Set::new();
+    for member in first.iter().flat_map(|s| s.iter()) {
+        if !others.iter().flatten().any(|s| s.contains(&member)) {
+            out.insert(member, limits);
+        }
+    }
+    out
 }
 
 #[derive(Clone, Copy)]
@@ -344,12 +331,14 @@ enum SetOp {
     Diff,
 }
 
+/// The result of `op` as a set (an intersection comes in the smallest set's order, as a list).
 fn compute(cx: &mut Exec, keys: &[Bytes], op: SetOp) -> Result<Vec<Bytes>, CmdError> {
+    let limits = limits(cx);
     let sets = load_sets(cx, keys)?;
     Ok(match op {
         SetOp::Inter => intersect(&sets, 0),
-        SetOp::Union => union(&sets),
-        SetOp::Diff => difference(&sets),
+        SetOp::Union => union(&sets, &limits).iter().collect(),
+        SetOp::Diff => difference(&sets, &limits).iter().collect(),
     })
 }
 
@@ -371,8 +360,11 @@ fn store_op(cx: &mut Exec, args: &mut Args, op: SetOp) -> CmdResult {
             cx.modified(dst);
         }
     } else {
-        // Members in the result are clones of keyspace members (already owned copies).
-        let set: Set = result.into_iter().collect();
+        let limits = limits(cx);
+        let mut set = Set::new();
+        for member in result {
+            set.insert(member, &limits);
+        }
         cx.db()
             .set(Bytes::copy_from_slice(dst), Value::Set(Box::new(set)));
         cx.modified(dst);
@@ -439,11 +431,6 @@ fn sintercard(cx: &mut Exec, args: &mut Args) -> CmdResult {
     Ok(Reply::Int(intersect(&sets, limit).len() as i64))
 }
 
-/// True if Redis would keep this set as an intset (SSCAN returns it whole).
-fn is_intset(set: &Set) -> bool {
-    set.len() <= INTSET_MAX_ENTRIES && set.iter().all(|m| parse_i64_strict(m).is_some())
-}
-
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`
 fn sscan(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
@@ -452,13 +439,12 @@ fn sscan(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Ok(scan_reply(0, Vec::new()));
     };
     let options = ScanOptions::parse(args)?;
-    let (next, positions) = scan_window(cursor, set.len(), options.count, is_intset(set));
-    let items = positions
-        .into_iter()
-        .map(|i| &set[i])
-        .filter(|m| options.matches(m))
-        .cloned()
-        .collect();
+    let mut items = Vec::new();
+    let next = set.scan(cursor, options.count, |member| {
+        if options.matches(&member) {
+            items.push(member);
+        }
+    });
     Ok(scan_reply(next, items))
 }
 
@@ -468,6 +454,51 @@ mod tests {
     use crate::resp::Reply;
 
     const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+    #[test]
+    fn intsets_follow_the_configured_threshold_and_never_go_back() {
+        let mut h = Harness::new();
+        let encoding = |h: &mut Harness, key: &str| h.run(&["object", "encoding", key]);
+        h.run(&["sadd", "s", "3", "-1", "2"]);
+        assert_eq!(encoding(&mut h, "s"), bulk("intset"));
+        assert_eq!(
+            h.run(&["smembers", "s"]),
+            Reply::Set(vec![bulk("-1"), bulk("2"), bulk("3")]),
+            "an intset is sorted"
+        );
+        h.run(&["sadd", "mixed", "1", "a"]);
+        assert_eq!(encoding(&mut h, "mixed"), bulk("hashtable"));
+        h.run(&["srem", "mixed", "a"]);
+        assert_eq!(
+            encoding(&mut h, "mixed"),
+            bulk("hashtable"),
+            "never converted back"
+        );
+        h.run(&["sadd", "nonint", "01"]);
+        assert_eq!(encoding(&mut h, "nonint"), bulk("hashtable"));
+
+        h.run(&["config", "set", "set-max-intset-entries", "3"]);
+        h.run(&["sadd", "s", "2"]);
+        assert_eq!(encoding(&mut h, "s"), bulk("intset"), "3 members fit");
+        h.run(&["sadd", "s", "4"]);
+        assert_eq!(encoding(&mut h, "s"), bulk("hashtable"));
+        h.run(&["sadd", "t", "7", "8"]);
+        assert_eq!(h.run(&["sunionstore", "u", "t", "mixed"]), Reply::Int(3));
+        assert_eq!(
+            encoding(&mut h, "u"),
+            bulk("intset"),
+            "a result of integers is an intset"
+        );
+        h.run(&["smove", "t", "m", "7"]);
+        assert_eq!(encoding(&mut h, "m"), bulk("intset"));
+        assert_eq!(
+            h.run(&["sscan", "u", "0", "count", "1"]),
+            Reply::Array(vec![
+                bulk("0"),
+                Reply::Array(vec![bulk("1"), bulk("7"), bulk("8")]),
+            ])
+        );
+    }
 
     fn keys(h: &Harness) -> usize {
         h.shared.engine().dbs[0].len()

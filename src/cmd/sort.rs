@@ -99,7 +99,7 @@ fn lookup_by_pattern(cx: &mut Exec, pattern: &[u8], element: &[u8]) -> Option<By
     let now = cx.now;
     match (cx.db().get(&key, now)?, field) {
         (Value::String(s), None) => Some(s.to_bytes()),
-        (Value::Hash(h), Some(field)) => h.get(field).cloned(),
+        (Value::Hash(h), Some(field)) => h.get_bytes(field),
         _ => None,
     }
 }
@@ -118,7 +118,7 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
     let (elements, ordered): (Vec<Bytes>, bool) = match cx.db().get(key, now) {
         None => (Vec::new(), false),
         Some(Value::List(l)) => (l.iter().map(Str::to_bytes).collect(), false),
-        Some(Value::Set(s)) => (s.iter().cloned().collect(), false),
+        Some(Value::Set(s)) => (s.iter().collect(), false),
         Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.clone()).collect(), true),
         Some(_) => return Err(CmdError::wrong_type()),
     };

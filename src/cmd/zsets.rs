@@ -993,7 +993,7 @@ fn zsetop_generic(
         let source = match cx.db().get(key, now) {
             None => IndexMap::new(),
             Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
-            Some(Value::Set(s)) => s.iter().map(|m| (m.clone(), 1.0)).collect(),
+            Some(Value::Set(s)) => s.iter().map(|m| (m, 1.0)).collect(),
             Some(_) => return Err(CmdError::wrong_type()),
         };
         sources.push(source);
@@ -1172,7 +1172,7 @@ fn zintercard(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let smallest = (0..keys.len()).min_by_key(|&i| sizes[i]).unwrap_or(0);
     let members: Vec<Bytes> = match db.peek(keys[smallest]) {
         Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m.clone()).collect(),
-        Some(Value::Set(s)) => s.iter().cloned().collect(),
+        Some(Value::Set(s)) => s.iter().collect(),
         _ => Vec::new(),
     };
     let mut count = 0usize;

@@ -245,6 +245,12 @@ pub struct Config {
     pub aof_load_truncated: bool,
     /// `proto-max-bulk-len`, bytes.
     pub proto_max_bulk_len: u64,
+    /// `hash-max-listpack-entries`: most fields a hash keeps in its packed form.
+    pub hash_max_listpack_entries: u64,
+    /// `hash-max-listpack-value`: longest field or value, in bytes, a packed hash keeps.
+    pub hash_max_listpack_value: u64,
+    /// `set-max-intset-entries`: most members a set of integers keeps as an intset.
+    pub set_max_intset_entries: u64,
     /// `client-query-buffer-limit`, bytes.
     pub client_query_buffer_limit: u64,
     /// `hz`, clamped to 1..=500 as Redis does.
@@ -394,6 +400,9 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 0,
             aof_load_truncated: false,
             proto_max_bulk_len: 0,
+            hash_max_listpack_entries: 0,
+            hash_max_listpack_value: 0,
+            set_max_intset_entries: 0,
             client_query_buffer_limit: 0,
             hz: 0,
             replicaof: None,
@@ -810,6 +819,9 @@ impl Config {
             "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size = mem(&v),
             "aof-load-truncated" => self.aof_load_truncated = flag(&v),
             "proto-max-bulk-len" => self.proto_max_bulk_len = mem(&v),
+            "hash-max-listpack-entries" => self.hash_max_listpack_entries = num(&v),
+            "hash-max-listpack-value" => self.hash_max_listpack_value = mem(&v),
+            "set-max-intset-entries" => self.set_max_intset_entries = num(&v),
             "client-query-buffer-limit" => self.client_query_buffer_limit = mem(&v),
             "hz" => self.hz = num(&v),
             "replicaof" => {
@@ -908,6 +920,9 @@ impl Config {
             "auto-aof-rewrite-min-size" => Value::Mem(self.auto_aof_rewrite_min_size),
             "aof-load-truncated" => Value::Bool(self.aof_load_truncated),
             "proto-max-bulk-len" => Value::Mem(self.proto_max_bulk_len),
+            "hash-max-listpack-entries" => int(self.hash_max_listpack_entries),
+            "hash-max-listpack-value" => Value::Mem(self.hash_max_listpack_value),
+            "set-max-intset-entries" => int(self.set_max_intset_entries),
             "client-query-buffer-limit" => Value::Mem(self.client_query_buffer_limit),
             "hz" => int(self.hz),
             "replicaof" => Value::ReplicaOf(self.replicaof.clone()),

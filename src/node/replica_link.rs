@@ -396,7 +396,8 @@ async fn load_snapshot(
     write_synced(&temp, data)
         .await
         .map_err(|e| format!("writing {}: {e}", temp.display()))?;
-    let snapshot = match rdb::load_snapshot(data) {
+    let limits = crate::server::command_config::encoding_limits(&shared.config());
+    let snapshot = match rdb::load_snapshot_with(data, limits) {
         Ok(snapshot) => snapshot,
         Err(e) => {
             let _ = std::fs::remove_file(&temp);

@@ -33,7 +33,8 @@ fn load_aof(shared: &Shared) -> Result<bool, String> {
     let mut engine = shared.engine();
     let databases = engine.dbs.len();
     let mut session = Session::aof_loader();
-    let loaded = aof::load(&paths, |item| match item {
+    let limits = crate::server::command_config::encoding_limits(&shared.config());
+    let loaded = aof::load(&paths, limits, |item| match item {
         Replay::Snapshot { snapshot, .. } => {
             for (index, db) in snapshot.dbs {
                 if index >= databases {

@@ -3,10 +3,10 @@
 //!
 //! Each batch's writes reach the AOF file (`write`) as the batch runs, under the keyspace lock;
 //! instead of an fsync per batch, the batch takes a ticket and its connection holds the replies
-//! until an fsync that started after the ticket has completed. The fsync runs in
-//! [`crate::node::cron`]'s syncer task, which is woken by the first ticket and lets every
-//! other ready connection run its batch first, so one fsync covers them all — as Redis's
-//! `beforeSleep` fsyncs once for all the clients of a turn before any reply is written.
+//! until an fsync that started after the ticket has completed. The fsync runs in the runtime's
+//! syncer task (`aof_syncer`, beside the periodic tick), which is woken by the first ticket and
+//! lets every other ready connection run its batch first, so one fsync covers them all, as
+//! Redis's `beforeSleep` fsyncs once for all the clients of a turn before any reply is written.
 //! Nothing is acknowledged before it is on disk; only the number of fsyncs changes.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,5 +1,6 @@
 //! The configuration the command path reads on every command (`maxmemory` and its policy,
-//! `stop-writes-on-bgsave-error`, the replica, `min-replicas` and cluster settings), kept in the engine
+//! `stop-writes-on-bgsave-error`, the replica, `min-replicas` and cluster settings, the
+//! thresholds of the compact encodings), kept in the engine
 //! and refreshed only when the configuration changes.
 //!
 //! Reading it from [`Shared::config`] on every command took the config lock two or three times
@@ -11,6 +12,17 @@
 use super::engine::Engine;
 use super::eviction::Limits;
 use super::Shared;
+use crate::store::value::EncodingLimits;
+
+/// The compact-encoding thresholds `config` sets (also what RDB loading and RESTORE apply).
+pub fn encoding_limits(config: &crate::config::Config) -> EncodingLimits {
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    EncodingLimits {
+        hash_max_listpack_entries: size(config.hash_max_listpack_entries),
+        hash_max_listpack_value: size(config.hash_max_listpack_value),
+        set_max_intset_entries: size(config.set_max_intset_entries),
+    }
+}
 
 /// The settings the command path reads per command.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +47,8 @@ pub struct CommandConfig {
     pub cluster_allow_reads_when_down: bool,
     /// `cluster-allow-pubsubshard-when-down`.
     pub cluster_allow_pubsubshard_when_down: bool,
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value` and `set-max-intset-entries`.
+    pub encodings: EncodingLimits,
 }
 
 impl CommandConfig {
@@ -52,6 +66,7 @@ impl CommandConfig {
             min_replicas_max_lag: config.min_replicas_max_lag as i64,
             cluster_allow_reads_when_down: config.cluster_allow_reads_when_down,
             cluster_allow_pubsubshard_when_down: config.cluster_allow_pubsubshard_when_down,
+            encodings: encoding_limits(config),
         }
     }
 }

@@ -235,7 +235,8 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         }
     };
     let started = Instant::now();
-    let snapshot = rdb::load_snapshot(file).map_err(|e| {
+    let limits = super::command_config::encoding_limits(&shared.config());
+    let snapshot = rdb::load_snapshot_with(file, limits).map_err(|e| {
         format!(
             "Fatal error loading the DB {}: {e}. Exiting.",
             path.display()

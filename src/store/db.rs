@@ -106,7 +106,7 @@ macro_rules! typed_access {
         pub fn $get(&mut self, key: &[u8], now: i64) -> Result<Option<&$ty>, WrongType> {
             match self.get(key, now) {
                 None => Ok(None),
-                Some(Value::$variant(v)) => Ok(Some(&**v)),
+                Some(Value::$variant(v)) => Ok(Some(v)),
                 Some(_) => Err(WrongType),
             }
         }
@@ -116,7 +116,7 @@ macro_rules! typed_access {
         pub fn $get_mut(&mut self, key: &[u8], now: i64) -> Result<Option<&mut $ty>, WrongType> {
             match self.get_mut(key, now) {
                 None => Ok(None),
-                Some(Value::$variant(v)) => Ok(Some(&mut **v)),
+                Some(Value::$variant(v)) => Ok(Some(v)),
                 Some(_) => Err(WrongType),
             }
         }

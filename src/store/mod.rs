@@ -6,6 +6,9 @@
 //! wake anyone watching them.
 
 pub mod db;
+pub mod hash;
+pub mod scan;
+pub mod set;
 pub mod slots;
 pub mod str;
 pub mod value;

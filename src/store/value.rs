@@ -1,36 +1,56 @@
 //! The value types a key can hold, and the encoding names `OBJECT ENCODING` reports for them.
 //!
-//! Each type has one in-memory representation; the compact encodings Redis switches between
-//! (listpack, intset, embstr, ...) are reported by [`Value::encoding`] from the same thresholds
+//! A hash switches between a packed and a table form and a set between an intset and a table,
+//! as Redis's do (see [`Hash`], [`Set`]); the other types have one in-memory representation,
+//! and the compact encodings Redis switches between for them (embstr, listpack, ...) are reported by [`Value::encoding`] from the same thresholds
 //! Redis 7.0 uses, and written by the RDB layer where a compact form is required.
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-use indexmap::{IndexMap, IndexSet};
-
+pub use super::hash::Hash;
+pub use super::set::Set;
 pub use super::str::Str;
 pub use super::zset::ZSet;
 
-/// A hash: field → value, in insertion order while small (as Redis's listpack keeps it).
-pub type Hash = IndexMap<Bytes, Bytes>;
-/// A set of members.
-pub type Set = IndexSet<Bytes>;
 /// A list; both ends are O(1).
 pub type List = VecDeque<Str>;
 
-/// Size at or below which a hash, set or zset is "small": Redis's `*-max-listpack-entries` (128)
-/// for hashes/zsets and `set-max-intset-entries` (512) for integer sets. Small collections keep
+/// The thresholds up to which collections keep their compact form, from the configuration
+/// directives of the same names. The defaults are Redis 7.0's built-in ones (`config.c`; the
+/// sample redis.conf lowers `hash-max-listpack-entries` to 128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodingLimits {
+    /// `hash-max-listpack-entries`: most fields a packed hash holds.
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value`: longest field or value a packed hash holds, in bytes.
+    pub hash_max_listpack_value: usize,
+    /// `set-max-intset-entries`: most members an intset holds.
+    pub set_max_intset_entries: usize,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+        }
+    }
+}
+
+/// Size at or below which a set or zset is "small": Redis's `zset-max-listpack-entries` (128)
+/// for zsets and `set-max-intset-entries` (512) for integer sets. Small collections keep
 /// insertion order on delete, like a listpack.
 pub const SMALL_COLLECTION: usize = 128;
 
 /// One key's value. 24 bytes: a string is inline when short (see [`Str`]); a collection is
-/// one pointer to its body, so that a keyspace entry stays within one cache line.
+/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash is
+/// itself 16 bytes (its packed buffer or its boxed table), so it needs no box of its own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Str),
     List(Box<List>),
-    Hash(Box<Hash>),
+    Hash(Hash),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
 }
@@ -60,22 +80,8 @@ impl Value {
                 }
             }
             Value::List(_) => "quicklist",
-            Value::Hash(h) => {
-                if h.len() <= SMALL_COLLECTION
-                    && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64)
-                {
-                    "listpack"
-                } else {
-                    "hashtable"
-                }
-            }
-            Value::Set(s) => {
-                if s.len() <= 512 && s.iter().all(|m| parse_i64_strict(m).is_some()) {
-                    "intset"
-                } else {
-                    "hashtable"
-                }
-            }
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
             Value::ZSet(z) => {
                 if z.len() <= SMALL_COLLECTION && z.iter().all(|(m, _)| m.len() <= 64) {
                     "listpack"
@@ -120,14 +126,17 @@ impl Value {
             + match self {
                 Value::String(s) => s.len(),
                 Value::List(l) => estimate(l.len(), l.iter().map(|e| e.len() + 8), samples),
-                Value::Hash(h) => estimate(
-                    h.len(),
-                    h.iter().map(|(k, v)| k.len() + v.len() + ENTRY_OVERHEAD),
-                    samples,
-                ),
-                Value::Set(s) => {
-                    estimate(s.len(), s.iter().map(|m| m.len() + ENTRY_OVERHEAD), samples)
-                }
+                Value::Hash(h) => h.packed_bytes().unwrap_or_else(|| {
+                    estimate(
+                        h.len(),
+                        h.iter().map(|(k, v)| k.len() + v.len() + ENTRY_OVERHEAD),
+                        samples,
+                    )
+                }),
+                Value::Set(s) => match s.intset_width() {
+                    Some(width) => width * s.len(),
+                    None => estimate(s.len(), s.iter().map(|m| m.len() + ENTRY_OVERHEAD), samples),
+                },
                 Value::ZSet(z) => estimate(
                     z.len(),
                     z.iter().map(|(m, _)| 2 * m.len() + 8 + 2 * ENTRY_OVERHEAD),

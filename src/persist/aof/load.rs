@@ -25,8 +25,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::manifest::{AofInfo, FileType, Manifest};
 use super::{fsync_dir, AofError, AofPaths};
-use crate::persist::rdb::{load_snapshot, Parser, Snapshot};
+use crate::persist::rdb::{load_snapshot_with, Parser, Snapshot};
 use crate::resp::request::RequestParser;
+use crate::store::value::EncodingLimits;
 
 /// Redis's default `proto-max-bulk-len` (bytes): no argument can be longer, unless the file
 /// itself is (then its size is the limit). Keeps a damaged length from reserving memory.
@@ -115,8 +116,12 @@ pub fn truncate_tail(t: &Truncated) -> Result<(), AofError> {
 ///
 /// Like Redis, an old single-file AOF in the working directory is first moved into the AOF
 /// directory with a manifest naming it as the base (`aofUpgradePrepare`); apart from that,
-/// nothing is written.
-pub fn load<F>(paths: &AofPaths, mut replay: F) -> Result<Option<Loaded>, AofError>
+/// nothing is written. A base in RDB form loads its collections under `limits`.
+pub fn load<F>(
+    paths: &AofPaths,
+    limits: EncodingLimits,
+    mut replay: F,
+) -> Result<Option<Loaded>, AofError>
 where
     F: FnMut(Replay<'_>) -> Result<(), String>,
 {
@@ -176,7 +181,7 @@ where
     }
     for (i, info) in files.iter().enumerate() {
         let last = i + 1 == files.len();
-        let outcome = load_file(&dir.join(&info.name), &info.name, &mut replay)?;
+        let outcome = load_file(&dir.join(&info.name), &info.name, limits, &mut replay)?;
         loaded.snapshots += outcome.snapshots;
         loaded.commands += outcome.commands;
         if let Some(t) = outcome.truncated {
@@ -223,7 +228,12 @@ struct FileOutcome {
 }
 
 /// Loads one file (`loadSingleAppendOnlyFile`).
-fn load_file<F>(path: &Path, name: &str, replay: &mut F) -> Result<FileOutcome, AofError>
+fn load_file<F>(
+    path: &Path,
+    name: &str,
+    limits: EncodingLimits,
+    replay: &mut F,
+) -> Result<FileOutcome, AofError>
 where
     F: FnMut(Replay<'_>) -> Result<(), String>,
 {
@@ -239,8 +249,8 @@ where
         Some(end) => {
             file.seek(SeekFrom::Start(0))
                 .map_err(AofError::io("seek", path))?;
-            let snapshot =
-                load_snapshot((&mut file).take(end)).map_err(|e| format_err(e.offset, e.reason))?;
+            let snapshot = load_snapshot_with((&mut file).take(end), limits)
+                .map_err(|e| format_err(e.offset, e.reason))?;
             outcome.snapshots += 1;
             replay(Replay::Snapshot {
                 file: name,
@@ -558,7 +568,7 @@ mod tests {
     /// Loads and renders what was replayed, one line each.
     fn replay_all(paths: &AofPaths) -> Result<(Vec<String>, Option<Loaded>), AofError> {
         let mut seen = Vec::new();
-        let loaded = load(paths, |r| {
+        let loaded = load(paths, EncodingLimits::default(), |r| {
             match r {
                 Replay::Snapshot { file, snapshot } => {
                     let mut keys: Vec<String> = snapshot
@@ -622,9 +632,13 @@ mod tests {
     fn no_aof_is_none() {
         let tmp = tempfile::tempdir().unwrap();
         let paths = AofPaths::new(tmp.path());
-        assert!(load(&paths, |_| Ok(())).unwrap().is_none());
+        assert!(load(&paths, EncodingLimits::default(), |_| Ok(()))
+            .unwrap()
+            .is_none());
         fs::create_dir_all(paths.dir()).unwrap();
-        assert!(load(&paths, |_| Ok(())).unwrap().is_none());
+        assert!(load(&paths, EncodingLimits::default(), |_| Ok(()))
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -770,7 +784,7 @@ mod tests {
             (B, rdb(&[])),
             (I1, resp(&[&["SELECT", "0"], &["FOO", "x"]])),
         ]);
-        let err = load(&paths, |r| match r {
+        let err = load(&paths, EncodingLimits::default(), |r| match r {
             Replay::Command(c) if &c.argv[0][..] == b"FOO" => Err("Unknown command 'FOO'".into()),
             _ => Ok(()),
         })

@@ -508,6 +508,7 @@ mod tests {
     use super::*;
     use crate::persist::aof::load::{load, Replay};
     use crate::persist::rdb::{write_snapshot, AuxValue, SaveOptions};
+    use crate::store::value::EncodingLimits;
     use crate::store::{Db, Value};
 
     fn argv(words: &[&str]) -> Vec<Bytes> {
@@ -553,7 +554,7 @@ mod tests {
     /// Every command the loader replays, as text, with the keys of any snapshot.
     fn replayed(paths: &AofPaths) -> Vec<String> {
         let mut seen = Vec::new();
-        load(paths, |r| {
+        load(paths, EncodingLimits::default(), |r| {
             match r {
                 Replay::Snapshot { file, snapshot } => {
                     let mut keys: Vec<String> = snapshot
@@ -763,7 +764,9 @@ mod tests {
         w.append(0, &argv(&["SET", "a", "1"]));
         w.write_out().unwrap();
         assert!(
-            load(&paths, |_| Ok(())).unwrap().is_none(),
+            load(&paths, EncodingLimits::default(), |_| Ok(()))
+                .unwrap()
+                .is_none(),
             "no manifest yet"
         );
         fs::write(&temp, b"partial").unwrap();

@@ -172,7 +172,7 @@ fn show_value(value: &Value) -> String {
     match value {
         Value::String(s) => quote_short(s),
         Value::List(l) => list("[", "]", l.len(), l.iter().map(|e| quote_short(e))),
-        Value::Set(s) => list("{", "}", s.len(), s.iter().map(|e| quote_short(e))),
+        Value::Set(s) => list("{", "}", s.len(), s.iter().map(|e| quote_short(&e))),
         Value::Hash(h) => list(
             "{",
             "}",

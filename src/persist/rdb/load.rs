@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::crc64::crc64;
 use super::parse::{read_value, Checksum, KeyBody, Parser, Record, Source};
 use super::{Encoding, RdbError, RDB_VERSION};
+use crate::store::value::EncodingLimits;
 use crate::store::{Db, Value};
 
 /// Everything a file held that redislab keeps.
@@ -68,9 +69,16 @@ impl Snapshot {
     }
 }
 
-/// Loads a whole RDB file (any version 1..=10). The input is buffered internally.
+/// Loads a whole RDB file (any version 1..=10) under Redis's default encoding thresholds.
+/// The input is buffered internally.
 pub fn load_snapshot<R: Read>(input: R) -> Result<Snapshot, RdbError> {
-    let mut parser = Parser::new(BufReader::with_capacity(1 << 16, input))?;
+    load_snapshot_with(input, EncodingLimits::default())
+}
+
+/// [`load_snapshot`] under the configuration's thresholds: collections past them load in
+/// their large form, as Redis converts on load.
+pub fn load_snapshot_with<R: Read>(input: R, limits: EncodingLimits) -> Result<Snapshot, RdbError> {
+    let mut parser = Parser::new(BufReader::with_capacity(1 << 16, input))?.with_limits(limits);
     let mut snapshot = Snapshot {
         version: parser.version(),
         ..Snapshot::default()
@@ -146,12 +154,21 @@ pub fn load_snapshot<R: Read>(input: R) -> Result<Snapshot, RdbError> {
 
 /// Decodes a DUMP payload (RESTORE, MIGRATE). Rejects a version above 10 and any CRC that does
 /// not match, including an all-zero one, as `verifyDumpPayload` does.
+/// The value takes the form Redis's default thresholds give it.
 pub fn restore_value(payload: &[u8]) -> Result<Value, RdbError> {
-    restore_with_encoding(payload).map(|(value, _)| value)
+    restore_value_with(payload, &EncodingLimits::default())
 }
 
-/// [`restore_value`], also reporting how the value was encoded.
-pub fn restore_with_encoding(payload: &[u8]) -> Result<(Value, Encoding), RdbError> {
+/// [`restore_value`] under the configuration's thresholds (RESTORE converts as Redis does).
+pub fn restore_value_with(payload: &[u8], limits: &EncodingLimits) -> Result<Value, RdbError> {
+    restore_with_encoding(payload, limits).map(|(value, _)| value)
+}
+
+/// [`restore_value_with`], also reporting how the value was encoded.
+pub fn restore_with_encoding(
+    payload: &[u8],
+    limits: &EncodingLimits,
+) -> Result<(Value, Encoding), RdbError> {
     let bad = |offset: usize, reason: &str| RdbError {
         offset: offset as u64,
         reason: reason.to_string(),
@@ -173,7 +190,7 @@ pub fn restore_with_encoding(payload: &[u8]) -> Result<(Value, Encoding), RdbErr
     }
     let mut src = Source::new(&payload[..footer]);
     let type_byte = src.u8()?;
-    let (encoding, body) = read_value(&mut src, type_byte)?;
+    let (encoding, body) = read_value(&mut src, type_byte, limits)?;
     if !src.at_end()? {
         return Err(src.error("bytes left over after the value"));
     }
@@ -190,7 +207,7 @@ mod tests {
     use crate::persist::rdb::legacy::encode_ziplist;
     use crate::persist::rdb::write::{write_snapshot, AuxValue, RdbWriter, SaveOptions};
     use crate::persist::rdb::{dump_value, rdb_type, Encoding, StrEncoding};
-    use crate::store::value::{Hash, List, Set};
+    use crate::store::value::{EncodingLimits, Hash, List, Set};
     use crate::store::zset::ZSet;
     use crate::store::Str;
 
@@ -246,10 +263,10 @@ mod tests {
         let bigiset: Set = (0..600).map(|i| Bytes::from(i.to_string())).collect();
         db0.set(b("bigintset"), Value::Set(Box::new(bigiset)));
         let mut hash = Hash::new();
-        hash.insert(b("f1"), b("v1"));
-        hash.insert(b("f2"), b("300"));
-        db0.set(b("hash"), Value::Hash(Box::new(hash)));
-        let bighash: Hash = (0..200)
+        hash.insert(b("f1"), b("v1"), &EncodingLimits::default());
+        hash.insert(b("f2"), b("300"), &EncodingLimits::default());
+        db0.set(b("hash"), Value::Hash(hash));
+        let bighash: Hash = (0..600)
             .map(|i| {
                 (
                     Bytes::from(format!("field{i}")),
@@ -257,10 +274,14 @@ mod tests {
                 )
             })
             .collect();
-        db0.set(b("bighash"), Value::Hash(Box::new(bighash)));
+        db0.set(b("bighash"), Value::Hash(bighash));
         let mut longvalue = Hash::new();
-        longvalue.insert(b("f"), Bytes::from(vec![b'v'; 65]));
-        db0.set(b("longvaluehash"), Value::Hash(Box::new(longvalue)));
+        longvalue.insert(
+            b("f"),
+            Bytes::from(vec![b'v'; 65]),
+            &EncodingLimits::default(),
+        );
+        db0.set(b("longvaluehash"), Value::Hash(longvalue));
         let mut zset = ZSet::new();
         zset.insert(b("a"), 1.0);
         zset.insert(b("b"), 2.5);
@@ -448,7 +469,7 @@ mod tests {
         let Some(Value::Hash(h)) = db0.peek(b"hash") else {
             panic!("hash")
         };
-        assert_eq!(h.get(&b"f2"[..]), Some(&b("v2")));
+        assert_eq!(h.get(&b"f2"[..]), Some(&b"v2"[..]));
         assert_eq!(
             snap.db(2).unwrap().peek(b"db2key"),
             Some(&Value::String(b("val").into()))
@@ -643,11 +664,11 @@ mod tests {
         let Some(Value::Hash(h13)) = db.peek(b"h13") else {
             panic!()
         };
-        assert_eq!(h13.get(&b"f"[..]), Some(&b("v")));
+        assert_eq!(h13.get(&b"f"[..]), Some(&b"v"[..]));
         let Some(Value::Hash(h9)) = db.peek(b"h9") else {
             panic!()
         };
-        assert_eq!(h9.get(&b"a"[..]), Some(&b("xy")));
+        assert_eq!(h9.get(&b"a"[..]), Some(&b"xy"[..]));
         assert!(db.peek(b"empty").is_none());
         assert_eq!(snap.empty_keys_skipped, 1);
         let encs: Vec<Encoding> = encodings(&file_with(&body, 9))
@@ -715,6 +736,76 @@ mod tests {
             let payload = dump_value(value);
             assert_eq!(&restore_value(&payload).unwrap(), value);
         }
+    }
+
+    #[test]
+    fn hashes_load_in_the_form_the_configured_thresholds_give_them() {
+        let is_packed = |value: &Value| matches!(value, Value::Hash(h) if h.is_packed());
+        let dbs = sample_dbs();
+        let file = write(&dbs, true);
+        // Redis's defaults: the small hash stays packed, the others are tables.
+        let snap = load_snapshot(&file[..]).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(is_packed(db0.peek(b"hash").unwrap()));
+        assert!(!is_packed(db0.peek(b"bighash").unwrap()));
+        assert!(!is_packed(db0.peek(b"longvaluehash").unwrap()));
+        // Lower limits convert on load, from the listpack (type 16) and the table (type 4) forms.
+        let tight = EncodingLimits {
+            hash_max_listpack_entries: 1,
+            ..EncodingLimits::default()
+        };
+        let snap = load_snapshot_with(&file[..], tight).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(!is_packed(db0.peek(b"hash").unwrap()));
+        assert_eq!(db0.peek(b"hash"), dbs[0].peek(b"hash"));
+        // Higher limits keep a big hash packed, as Redis builds a listpack from a type-4 hash.
+        let loose = EncodingLimits {
+            hash_max_listpack_entries: 1000,
+            hash_max_listpack_value: 100,
+            ..EncodingLimits::default()
+        };
+        let snap = load_snapshot_with(&file[..], loose).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(is_packed(db0.peek(b"bighash").unwrap()));
+        assert!(is_packed(db0.peek(b"longvaluehash").unwrap()));
+        assert_eq!(db0.peek(b"bighash"), dbs[0].peek(b"bighash"));
+        // RESTORE applies the thresholds as well; a packed hash is dumped as a listpack.
+        let payload = dump_value(dbs[0].peek(b"hash").unwrap());
+        assert_eq!(payload[0], rdb_type::HASH_LISTPACK);
+        assert!(is_packed(&restore_value(&payload).unwrap()));
+        assert!(!is_packed(&restore_value_with(&payload, &tight).unwrap()));
+    }
+
+    #[test]
+    fn sets_load_as_intsets_within_the_configured_threshold() {
+        let is_intset = |value: &Value| matches!(value, Value::Set(s) if s.is_intset());
+        let dbs = sample_dbs();
+        let file = write(&dbs, true);
+        let snap = load_snapshot(&file[..]).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(is_intset(db0.peek(b"iset").unwrap()));
+        assert!(!is_intset(db0.peek(b"set").unwrap()));
+        assert!(!is_intset(db0.peek(b"bigintset").unwrap()));
+        let tight = EncodingLimits {
+            set_max_intset_entries: 2,
+            ..EncodingLimits::default()
+        };
+        let snap = load_snapshot_with(&file[..], tight).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(
+            !is_intset(db0.peek(b"iset").unwrap()),
+            "3 members > 2: a table"
+        );
+        assert_eq!(db0.peek(b"iset"), dbs[0].peek(b"iset"));
+        let loose = EncodingLimits {
+            set_max_intset_entries: 1000,
+            ..EncodingLimits::default()
+        };
+        let snap = load_snapshot_with(&file[..], loose).unwrap();
+        assert!(is_intset(snap.db(0).unwrap().peek(b"bigintset").unwrap()));
+        let payload = dump_value(dbs[0].peek(b"iset").unwrap());
+        assert_eq!(payload[0], rdb_type::SET_INTSET);
+        assert!(!is_intset(&restore_value_with(&payload, &tight).unwrap()));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub mod write;
 use std::fmt;
 
 pub use describe::{describe, describe_reader, DescribeError};
-pub use load::{load_snapshot, restore_value, Snapshot};
+pub use load::{load_snapshot, load_snapshot_with, restore_value, restore_value_with, Snapshot};
 pub use parse::{Checksum, KeyBody, KeyRecord, Parser, Record};
 pub use write::{dump_value, write_snapshot, AuxValue, RdbWriter, SaveOptions};
 

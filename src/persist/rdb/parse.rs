@@ -17,7 +17,7 @@ use super::legacy::{decode_intset, decode_ziplist, decode_zipmap};
 use super::listpack::{self, parse_score, Entry};
 use super::lzf;
 use super::{opcode, rdb_type, Encoding, RdbError, StrEncoding, RDB_VERSION};
-use crate::store::value::{Hash, List, Set};
+use crate::store::value::{EncodingLimits, Hash, List, Set};
 use crate::store::zset::ZSet;
 use crate::store::{Str, Value};
 
@@ -281,6 +281,8 @@ pub struct Parser<R> {
     src: Source<R>,
     version: u32,
     done: bool,
+    /// The thresholds that decide which collections load in their compact form.
+    limits: EncodingLimits,
 }
 
 impl<R: BufRead> Parser<R> {
@@ -315,7 +317,15 @@ impl<R: BufRead> Parser<R> {
             src,
             version,
             done: false,
+            limits: EncodingLimits::default(),
         })
+    }
+
+    /// Loads collections under `limits` (the configuration's) instead of Redis's defaults:
+    /// a collection past them loads in its large form, as Redis converts on load.
+    pub fn with_limits(mut self, limits: EncodingLimits) -> Parser<R> {
+        self.limits = limits;
+        self
     }
 
     /// The RDB format version from the header.
@@ -379,7 +389,7 @@ impl<R: BufRead> Parser<R> {
                 }
                 type_byte => {
                     let key = self.src.bytes_value()?;
-                    let (encoding, body) = read_value(&mut self.src, type_byte)?;
+                    let (encoding, body) = read_value(&mut self.src, type_byte, &self.limits)?;
                     return Ok(Some(Record::Key(KeyRecord {
                         offset: key_offset,
                         key,
@@ -430,10 +440,12 @@ impl<R: BufRead> Parser<R> {
     }
 }
 
-/// Reads one value of RDB type `type_byte` (`rdbLoadObject`).
+/// Reads one value of RDB type `type_byte` (`rdbLoadObject`); collections past `limits` take
+/// their large form, whatever form the file had.
 pub(crate) fn read_value<R: BufRead>(
     src: &mut Source<R>,
     type_byte: u8,
+    limits: &EncodingLimits,
 ) -> Result<(Encoding, KeyBody), RdbError> {
     let type_offset = src.offset().saturating_sub(1);
     let value = match type_byte {
@@ -454,10 +466,10 @@ pub(crate) fn read_value<R: BufRead>(
         }
         rdb_type::SET => {
             let n = src.len()?;
-            let mut set = Set::with_capacity(cap(n));
+            let mut set = Set::with_expected_len(n, limits);
             for _ in 0..n {
                 let member = src.bytes_value()?;
-                if !set.insert(member) {
+                if !set.insert(member, limits) {
                     return Err(src.error("duplicate set members detected"));
                 }
             }
@@ -489,22 +501,21 @@ pub(crate) fn read_value<R: BufRead>(
         }
         rdb_type::HASH => {
             let n = src.len()?;
-            let mut hash = Hash::with_capacity(cap(n));
+            let mut hash = Hash::with_expected_len(n, limits);
             for _ in 0..n {
                 let field = src.bytes_value()?;
                 let value = src.bytes_value()?;
-                if hash.insert(field, value).is_some() {
+                if !hash.insert(field, value, limits) {
                     return Err(src.error("duplicate hash fields detected"));
                 }
             }
-            (Encoding::Hash, Value::Hash(Box::new(hash)))
+            (Encoding::Hash, Value::Hash(hash))
         }
         rdb_type::HASH_ZIPMAP => {
             let (offset, blob) = src.blob()?;
             let pairs = decode_zipmap(&blob).map_err(at(offset))?;
-            let hash = pairs_to_hash(pairs.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())))
-                .map_err(at(offset))?;
-            (Encoding::Zipmap, Value::Hash(Box::new(hash)))
+            let hash = pairs_to_hash(pairs.len(), pairs.into_iter(), limits).map_err(at(offset))?;
+            (Encoding::Zipmap, Value::Hash(hash))
         }
         rdb_type::LIST_ZIPLIST => {
             let (offset, blob) = src.blob()?;
@@ -515,10 +526,12 @@ pub(crate) fn read_value<R: BufRead>(
         rdb_type::SET_INTSET => {
             let (offset, blob) = src.blob()?;
             let (width, members) = decode_intset(&blob).map_err(at(offset))?;
-            let set = members
-                .into_iter()
-                .map(|m| Bytes::from(m.to_string()))
-                .collect();
+            let mut set = Set::with_expected_len(members.len() as u64, limits);
+            for member in members {
+                if !set.insert(itoa::Buffer::new().format(member).as_bytes(), limits) {
+                    return Err(at(offset)("intset with a duplicate member".into()));
+                }
+            }
             (Encoding::Intset { width }, Value::Set(Box::new(set)))
         }
         rdb_type::ZSET_ZIPLIST | rdb_type::ZSET_LISTPACK => {
@@ -549,9 +562,11 @@ pub(crate) fn read_value<R: BufRead>(
                 return Err(at(offset)("hash blob with an odd number of entries".into()));
             }
             let hash = pairs_to_hash(
+                entries.len() / 2,
                 entries
                     .chunks_exact(2)
                     .map(|p| (p[0].to_vec(), p[1].to_vec())),
+                limits,
             )
             .map_err(at(offset))?;
             let enc = if type_byte == rdb_type::HASH_LISTPACK {
@@ -559,7 +574,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::HashZiplist
             };
-            (enc, Value::Hash(Box::new(hash)))
+            (enc, Value::Hash(hash))
         }
         rdb_type::LIST_QUICKLIST | rdb_type::LIST_QUICKLIST_2 => {
             let nodes = src.len()?;
@@ -651,10 +666,16 @@ fn read_text_score<R: BufRead>(src: &mut Source<R>) -> Result<f64, RdbError> {
     }
 }
 
-fn pairs_to_hash(pairs: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> Result<Hash, String> {
-    let mut hash = Hash::new();
+/// The hash of `count` pairs decoded from a compact blob, converted as its length and
+/// contents require under `limits`.
+fn pairs_to_hash<F: AsRef<[u8]>, V: AsRef<[u8]>>(
+    count: usize,
+    pairs: impl Iterator<Item = (F, V)>,
+    limits: &EncodingLimits,
+) -> Result<Hash, String> {
+    let mut hash = Hash::with_expected_len(count as u64, limits);
     for (field, value) in pairs {
-        if hash.insert(field.into(), value.into()).is_some() {
+        if !hash.insert(field.as_ref(), value.as_ref(), limits) {
             return Err("duplicate hash fields detected".into());
         }
     }

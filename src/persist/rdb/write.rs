@@ -7,8 +7,8 @@
 //! | --- | --- |
 //! | string | `C0`/`C1`/`C2` if a canonical integer of at most 11 chars fitting 32 bits; LZF (`C3`) if longer than 20 bytes and LZF saves at least 4 bytes; raw otherwise |
 //! | list | type 18, quicklist v2: PACKED listpack nodes of at most 8 KiB (`list-max-listpack-size -2`) |
-//! | set | type 11 intset if at most 512 integers, type 2 otherwise |
-//! | hash | type 16 listpack if at most 128 fields, each field and value at most 64 bytes; type 4 otherwise |
+//! | set | type 11 intset if an intset in memory (`set-max-intset-entries`), type 2 otherwise |
+//! | hash | type 16 listpack if packed in memory (`hash-max-listpack-entries/value`); type 4 otherwise |
 //! | zset | type 17 listpack under the same limits (member length); type 5 (binary doubles) otherwise |
 //!
 //! The writer streams: nothing but one compact blob (at most a few KiB) or one LZF buffer is
@@ -288,13 +288,13 @@ impl<W: Write> RdbWriter<W> {
             }
             Value::Set(set) if type_byte == rdb_type::SET_INTSET => {
                 let mut members: Vec<i64> =
-                    set.iter().filter_map(|m| parse_i64_strict(m)).collect();
+                    set.iter().filter_map(|m| parse_i64_strict(&m)).collect();
                 self.string(&encode_intset(&mut members))
             }
             Value::Set(set) => {
                 self.len(set.len() as u64)?;
                 for member in set.iter() {
-                    self.string(member)?;
+                    self.string(&member)?;
                 }
                 Ok(())
             }

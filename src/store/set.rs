@@ -1,0 +1,402 @@
+//! The set value: an intset (sorted integers of one width) while every member is an integer,
+//! a table once not.
+//!
+//! Redis keeps a set whose members are all integers in canonical form (`string2ll`) as an
+//! intset (`intset.c`: sorted, binary-searched, 2, 4 or 8 bytes per member, widened as
+//! needed) and converts it to a dict on the first other member or once it holds more than
+//! `set-max-intset-entries` members; it never converts back (`t_set.c`). [`Set`] does the same
+//! with the thresholds of [`EncodingLimits`]; an intset's members come out in ascending order,
+//! as Redis's do.
+//!
+//! Commands see only this API (contains, insert, remove, members by position for random picks
+//! and SPOP, iterate, scan), never the representation.
+
+use bytes::Bytes;
+use indexmap::IndexSet;
+
+use super::db::KeyArg;
+use super::scan::scan_window;
+use super::value::{parse_i64_strict, EncodingLimits};
+
+/// A set of members.
+#[derive(Clone, Default)]
+pub struct Set {
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Ints(IntSet),
+    Table(Box<IndexSet<Bytes>>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Ints(IntSet::I16(Vec::new()))
+    }
+}
+
+/// Sorted distinct integers, all stored at the narrowest width that holds every one of them.
+#[derive(Clone)]
+enum IntSet {
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+/// An intset member at full width.
+fn wide(value: impl Into<i64>) -> i64 {
+    value.into()
+}
+
+/// Runs `$body` with `$v` bound to the intset's vector, whatever its width.
+macro_rules! with_ints {
+    ($set:expr, $v:ident => $body:expr) => {
+        match $set {
+            IntSet::I16($v) => $body,
+            IntSet::I32($v) => $body,
+            IntSet::I64($v) => $body,
+        }
+    };
+}
+
+impl IntSet {
+    fn len(&self) -> usize {
+        with_ints!(self, v => v.len())
+    }
+
+    fn get(&self, index: usize) -> Option<i64> {
+        with_ints!(self, v => v.get(index).map(|&i| wide(i)))
+    }
+
+    /// The position of `value`, or where it would go.
+    fn search(&self, value: i64) -> Result<usize, usize> {
+        with_ints!(self, v => v.binary_search_by(|&x| wide(x).cmp(&value)))
+    }
+
+    fn contains(&self, value: i64) -> bool {
+        self.search(value).is_ok()
+    }
+
+    /// Bytes per member (the intset's encoding: 2, 4 or 8).
+    fn width(&self) -> usize {
+        match self {
+            IntSet::I16(_) => 2,
+            IntSet::I32(_) => 4,
+            IntSet::I64(_) => 8,
+        }
+    }
+
+    /// Widens the set so that it can hold `value` (Redis's `intsetUpgradeAndAdd`).
+    fn widen_for(&mut self, value: i64) {
+        let needed = if i16::try_from(value).is_ok() {
+            2
+        } else if i32::try_from(value).is_ok() {
+            4
+        } else {
+            8
+        };
+        if needed <= self.width() {
+            return;
+        }
+        let all: Vec<i64> = self.iter().collect();
+        *self = if needed == 4 {
+            IntSet::I32(all.into_iter().map(|i| i as i32).collect())
+        } else {
+            IntSet::I64(all)
+        };
+    }
+
+    /// Adds `value`; true if it was not there.
+    fn insert(&mut self, value: i64) -> bool {
+        self.widen_for(value);
+        match self.search(value) {
+            Ok(_) => false,
+            Err(at) => {
+                // The width fits `value` after widen_for, so the casts are exact.
+                match self {
+                    IntSet::I16(v) => v.insert(at, value as i16),
+                    IntSet::I32(v) => v.insert(at, value as i32),
+                    IntSet::I64(v) => v.insert(at, value),
+                }
+                true
+            }
+        }
+    }
+
+    fn remove_at(&mut self, index: usize) -> i64 {
+        with_ints!(self, v => wide(v.remove(index)))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.len()).map(|i| self.get(i).expect("index below len"))
+    }
+}
+
+/// An integer member as the text Redis stores and replies with.
+fn int_member(value: i64) -> Bytes {
+    Bytes::copy_from_slice(itoa::Buffer::new().format(value).as_bytes())
+}
+
+impl Set {
+    /// An empty set (an intset until a member says otherwise, as Redis's `setTypeCreate`).
+    pub fn new() -> Set {
+        Set::default()
+    }
+
+    /// An empty set about to receive `len` members: a table from the start if an intset could
+    /// not hold that many (as Redis loads a large set). `len` may come from an untrusted file,
+    /// so at most [`super::hash::MAX_RESERVED`] slots are reserved.
+    pub fn with_expected_len(len: u64, limits: &EncodingLimits) -> Set {
+        if len <= limits.set_max_intset_entries as u64 {
+            return Set::new();
+        }
+        let reserved = len.min(super::hash::MAX_RESERVED as u64) as usize;
+        Set {
+            repr: Repr::Table(Box::new(IndexSet::with_capacity(reserved))),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Ints(ints) => ints.len(),
+            Repr::Table(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True while the set is an intset.
+    pub fn is_intset(&self) -> bool {
+        matches!(self.repr, Repr::Ints(_))
+    }
+
+    /// The encoding `OBJECT ENCODING` reports.
+    pub fn encoding(&self) -> &'static str {
+        if self.is_intset() {
+            "intset"
+        } else {
+            "hashtable"
+        }
+    }
+
+    /// Bytes per member of an intset (2, 4 or 8), or None for a table.
+    pub fn intset_width(&self) -> Option<usize> {
+        match &self.repr {
+            Repr::Ints(ints) => Some(ints.width()),
+            Repr::Table(_) => None,
+        }
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match &self.repr {
+            Repr::Ints(ints) => parse_i64_strict(member).is_some_and(|i| ints.contains(i)),
+            Repr::Table(t) => t.contains(member),
+        }
+    }
+
+    /// Adds `member`; true if it is new. An intset becomes a table on a member that is not an
+    /// integer, or once it holds more than `set-max-intset-entries` members (Redis's
+    /// `setTypeAdd`).
+    pub fn insert(&mut self, member: impl KeyArg, limits: &EncodingLimits) -> bool {
+        if let Repr::Ints(ints) = &mut self.repr {
+            match parse_i64_strict(member.as_slice()) {
+                Some(value) => {
+                    let added = ints.insert(value);
+                    if added && ints.len() > limits.set_max_intset_entries {
+                        self.convert_to_table();
+                    }
+                    return added;
+                }
+                None => self.convert_to_table(),
+            }
+        }
+        match &mut self.repr {
+            Repr::Table(t) => {
+                if t.contains(member.as_slice()) {
+                    false
+                } else {
+                    t.insert(member.into_bytes())
+                }
+            }
+            Repr::Ints(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Removes `member`; true if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match &mut self.repr {
+            Repr::Ints(ints) => match parse_i64_strict(member).and_then(|i| ints.search(i).ok()) {
+                Some(at) => {
+                    ints.remove_at(at);
+                    true
+                }
+                None => false,
+            },
+            Repr::Table(t) => t.swap_remove(member),
+        }
+    }
+
+    /// The member at `index` (below [`Set::len`]): random picks draw positions.
+    pub fn member_at(&self, index: usize) -> Bytes {
+        match &self.repr {
+            Repr::Ints(ints) => int_member(ints.get(index).expect("index below len")),
+            Repr::Table(t) => t.get_index(index).expect("index below len").clone(),
+        }
+    }
+
+    /// Removes and returns the member at `index` (below [`Set::len`]). Only the last member
+    /// moves (to `index`) in a table; an intset shifts.
+    pub fn remove_at(&mut self, index: usize) -> Bytes {
+        match &mut self.repr {
+            Repr::Ints(ints) => int_member(ints.remove_at(index)),
+            Repr::Table(t) => t.swap_remove_index(index).expect("index below len"),
+        }
+    }
+
+    /// The members: ascending while an intset.
+    pub fn iter(&self) -> impl Iterator<Item = Bytes> + '_ {
+        (0..self.len()).map(|i| self.member_at(i))
+    }
+
+    /// One SSCAN call from `cursor`, visiting about `count` members; returns the next cursor (0
+    /// when done). An intset is visited whole in one call, as Redis does.
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(Bytes)) -> u64 {
+        let (next, positions) = scan_window(cursor, self.len(), count, self.is_intset());
+        for i in positions {
+            visit(self.member_at(i));
+        }
+        next
+    }
+
+    /// Makes this a table; a table stays one.
+    fn convert_to_table(&mut self) {
+        if let Repr::Ints(ints) = &self.repr {
+            let table: IndexSet<Bytes> = ints.iter().map(int_member).collect();
+            self.repr = Repr::Table(Box::new(table));
+        }
+    }
+}
+
+impl PartialEq for Set {
+    /// Same members, whatever the form or order.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|m| other.contains(&m))
+    }
+}
+
+impl std::fmt::Debug for Set {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ", self.encoding())?;
+        f.debug_set()
+            .entries(
+                self.iter()
+                    .map(|m| String::from_utf8_lossy(&m).into_owned()),
+            )
+            .finish()
+    }
+}
+
+impl<M: AsRef<[u8]>> FromIterator<M> for Set {
+    /// A set of the members under the default limits.
+    fn from_iter<I: IntoIterator<Item = M>>(members: I) -> Set {
+        let limits = EncodingLimits::default();
+        let mut set = Set::new();
+        for m in members {
+            set.insert(m.as_ref(), &limits);
+        }
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(entries: usize) -> EncodingLimits {
+        EncodingLimits {
+            set_max_intset_entries: entries,
+            ..EncodingLimits::default()
+        }
+    }
+
+    fn members(s: &Set) -> Vec<String> {
+        s.iter()
+            .map(|m| String::from_utf8(m.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn intset_keeps_integers_sorted_and_widens_as_needed() {
+        let l = EncodingLimits::default();
+        let mut s = Set::new();
+        assert!(s.insert(&b"5"[..], &l));
+        assert!(s.insert(&b"-3"[..], &l));
+        assert!(!s.insert(&b"5"[..], &l));
+        assert_eq!(s.intset_width(), Some(2));
+        assert!(s.insert(&b"70000"[..], &l));
+        assert_eq!(s.intset_width(), Some(4));
+        assert!(s.insert(&b"-9223372036854775808"[..], &l));
+        assert_eq!(s.intset_width(), Some(8));
+        assert_eq!(members(&s), ["-9223372036854775808", "-3", "5", "70000"]);
+        assert!(s.contains(b"70000") && !s.contains(b"070000") && !s.contains(b"x"));
+        assert!(s.remove(b"-3") && !s.remove(b"-3") && !s.remove(b"x"));
+        assert_eq!(s.member_at(1), Bytes::from("5"));
+        assert_eq!(s.remove_at(0), Bytes::from("-9223372036854775808"));
+        assert_eq!(s.encoding(), "intset");
+    }
+
+    #[test]
+    fn converts_on_a_non_integer_or_past_the_limit_and_never_back() {
+        let l = limits(3);
+        let mut s: Set = Set::new();
+        for m in ["1", "2", "3"] {
+            s.insert(m.as_bytes(), &l);
+        }
+        assert!(s.is_intset(), "at the limit it stays an intset");
+        s.insert(&b"4"[..], &l);
+        assert_eq!(s.encoding(), "hashtable");
+        for m in ["1", "2", "3"] {
+            s.remove(m.as_bytes());
+        }
+        assert_eq!(s.encoding(), "hashtable", "never converted back");
+
+        let mut mixed = Set::new();
+        mixed.insert(&b"1"[..], &l);
+        mixed.insert(&b"01"[..], &l);
+        assert_eq!(
+            mixed.encoding(),
+            "hashtable",
+            "01 is not a canonical integer"
+        );
+        assert!(mixed.contains(b"1") && mixed.contains(b"01"));
+        assert!(!mixed.insert(&b"1"[..], &l));
+        assert_eq!(mixed.len(), 2);
+
+        let mut none = Set::new();
+        none.insert(&b"1"[..], &limits(0));
+        assert!(!none.is_intset());
+    }
+
+    #[test]
+    fn equality_ignores_form_and_scans_return_an_intset_whole() {
+        let ints: Set = ["3", "1", "2"].into_iter().collect();
+        let mut table = Set::new();
+        for m in ["2", "3", "1"] {
+            table.insert(m.as_bytes(), &limits(0));
+        }
+        assert!(ints.is_intset() && !table.is_intset());
+        assert_eq!(ints, table);
+        let mut seen = Vec::new();
+        assert_eq!(ints.scan(0, 1, |m| seen.push(m)), 0);
+        assert_eq!(seen.len(), 3);
+        seen.clear();
+        let mut cursor = table.scan(0, 1, |m| seen.push(m));
+        while cursor != 0 && seen.len() < 10 {
+            cursor = table.scan(cursor, 1, |m| seen.push(m));
+        }
+        assert_eq!(seen.len(), 3);
+    }
+}
