@@ -16,6 +16,8 @@
 
 use bytes::Bytes;
 use indexmap::IndexMap;
+
+use super::str::Str;
 use rand::Rng;
 
 use super::db::KeyArg;
@@ -39,7 +41,8 @@ pub struct Hash {
 #[derive(Clone)]
 enum Repr {
     Packed(Packed),
-    Table(Box<IndexMap<Bytes, Bytes>>),
+    /// Fields and values up to 22 bytes are held inline ([`Str`]).
+    Table(Box<IndexMap<Str, Str>>),
 }
 
 impl Default for Repr {
@@ -224,7 +227,7 @@ pub struct Iter<'a>(IterRepr<'a>);
 
 enum IterRepr<'a> {
     Packed(PackedIter<'a>),
-    Table(indexmap::map::Iter<'a, Bytes, Bytes>),
+    Table(indexmap::map::Iter<'a, Str, Str>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -328,11 +331,11 @@ impl Hash {
             }
             Repr::Table(t) => match t.get_mut(field.as_slice()) {
                 Some(slot) => {
-                    *slot = value.into_bytes();
+                    *slot = Str::new(value.as_slice());
                     false
                 }
                 None => {
-                    t.insert(field.into_bytes(), value.into_bytes());
+                    t.insert(Str::new(field.as_slice()), Str::new(value.as_slice()));
                     true
                 }
             },
@@ -429,7 +432,7 @@ impl Hash {
         if let Repr::Packed(p) = &self.repr {
             let mut table = IndexMap::with_capacity(p.pairs());
             for (f, v) in p.iter() {
-                table.insert(Bytes::copy_from_slice(f), Bytes::copy_from_slice(v));
+                table.insert(Str::new(f), Str::new(v));
             }
             self.repr = Repr::Table(Box::new(table));
         }

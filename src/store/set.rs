@@ -16,6 +16,7 @@ use indexmap::IndexSet;
 
 use super::db::KeyArg;
 use super::scan::scan_window;
+use super::str::Str;
 use super::value::{parse_i64_strict, EncodingLimits};
 
 /// A set of members.
@@ -27,7 +28,8 @@ pub struct Set {
 #[derive(Clone)]
 enum Repr {
     Ints(IntSet),
-    Table(Box<IndexSet<Bytes>>),
+    /// Members up to 22 bytes are held inline ([`Str`]): a lookup reads no second buffer.
+    Table(Box<IndexSet<Str>>),
 }
 
 impl Default for Repr {
@@ -214,13 +216,8 @@ impl Set {
             }
         }
         match &mut self.repr {
-            Repr::Table(t) => {
-                if t.contains(member.as_slice()) {
-                    false
-                } else {
-                    t.insert(member.into_bytes())
-                }
-            }
+            // One lookup: a short member costs no allocation even when it is already there.
+            Repr::Table(t) => t.insert(Str::new(member.as_slice())),
             Repr::Ints(_) => unreachable!("converted above"),
         }
     }
@@ -243,7 +240,7 @@ impl Set {
     pub fn member_at(&self, index: usize) -> Bytes {
         match &self.repr {
             Repr::Ints(ints) => int_member(ints.get(index).expect("index below len")),
-            Repr::Table(t) => t.get_index(index).expect("index below len").clone(),
+            Repr::Table(t) => t.get_index(index).expect("index below len").to_bytes(),
         }
     }
 
@@ -252,7 +249,7 @@ impl Set {
     pub fn remove_at(&mut self, index: usize) -> Bytes {
         match &mut self.repr {
             Repr::Ints(ints) => int_member(ints.remove_at(index)),
-            Repr::Table(t) => t.swap_remove_index(index).expect("index below len"),
+            Repr::Table(t) => t.swap_remove_index(index).expect("index below len").into(),
         }
     }
 
@@ -274,7 +271,7 @@ impl Set {
     /// Makes this a table; a table stays one.
     fn convert_to_table(&mut self) {
         if let Repr::Ints(ints) = &self.repr {
-            let table: IndexSet<Bytes> = ints.iter().map(int_member).collect();
+            let table: IndexSet<Str> = ints.iter().map(|i| Str::from(int_member(i))).collect();
             self.repr = Repr::Table(Box::new(table));
         }
     }
