@@ -147,8 +147,15 @@ fn fail_over_slot_of_name(nodes: &mut [Node]) -> Duration {
         cli_at(any, &["cluster", "nodes"]).matches("slave").count() == nodes.len() / 2
     }));
     let (master, replica) = master_and_replica_of_slot(any, 5798);
-    // Only a replica that has synced may take over (its data age is checked).
-    assert_eq!(cli_at(master, &["wait", "1", "15000"]).trim(), "1");
+    // Only a replica that has synced may take over (its data age is checked), and it must
+    // have acknowledged everything written so far (a writer still running may lose its
+    // last writes, as with Redis). (WAIT from a new connection proves nothing
+    // on redis-server: it waits for that connection's own last write, and there is none.)
+    assert!(
+        wait_replicas_acked(master),
+        "the replica of {master} did not catch up:\n{}",
+        cli_at(master, &["info", "replication"])
+    );
     let victim = nodes.iter_mut().find(|n| n.port() == master).unwrap();
     let started = Instant::now();
     victim.kill();
@@ -168,6 +175,38 @@ fn fail_over_slot_of_name(nodes: &mut [Node]) -> Duration {
         cli_at(survivor, &["cluster", "nodes"])
     );
     took
+}
+
+/// `master`'s replication offset, and the offsets its replicas acknowledged, from its INFO.
+fn replication_offsets(master: u16) -> (Option<i64>, Vec<i64>) {
+    let info = cli_at(master, &["info", "replication"]);
+    let offset = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("master_repl_offset:"))
+        .and_then(|v| v.parse().ok());
+    let acked = info
+        .lines()
+        .filter(|l| l.starts_with("slave"))
+        .filter_map(|l| {
+            l.trim()
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("offset="))
+        })
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (offset, acked)
+}
+
+/// Waits until every replica of `master` has acknowledged what the master had written when
+/// this was called.
+fn wait_replicas_acked(master: u16) -> bool {
+    let Some(target) = replication_offsets(master).0 else {
+        return false;
+    };
+    wait_until(Duration::from_secs(15), || {
+        let acked = replication_offsets(master).1;
+        !acked.is_empty() && acked.iter().all(|&a| a >= target)
+    })
 }
 
 #[test]
