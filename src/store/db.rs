@@ -5,6 +5,10 @@
 //! stable SCAN cursor cost O(1). Removal uses `swap_remove`, which only ever moves an entry from
 //! the end to a lower index; SCAN walks indices downwards, so every key present for a whole scan
 //! is returned at least once, as Redis guarantees.
+//!
+//! Keys are [`Str`]s and a [`Value`] is 24 bytes, so a dict entry (hash, key, value, access
+//! record) is one 64-byte cache line: a lookup of a key of up to 22 bytes, and a read of a
+//! string value of up to 22 bytes, touch no other memory.
 
 use bytes::Bytes;
 use indexmap::IndexMap;
