@@ -911,6 +911,32 @@ fn read_until_within(stream: &mut std::net::TcpStream, wanted: &str, limit: Dura
     String::from_utf8_lossy(&got).into_owned()
 }
 
+/// Two nodes of one implementation: the first serves every slot, the second has met it, and
+/// both know each other as masters.
+fn two_nodes_meeting(real: bool) -> (Node, Node) {
+    let (first, second) = (start(real), start(real));
+    let (p1, p2) = (first.port(), second.port());
+    assert_eq!(
+        cli_at(p1, &["cluster", "addslotsrange", "0", "16383"]).trim(),
+        "OK"
+    );
+    let meet = cli_at(
+        p2,
+        &[
+            "cluster",
+            "meet",
+            "127.0.0.1",
+            &p1.to_string(),
+            &bus_port(p1),
+        ],
+    );
+    assert_eq!(meet.trim(), "OK");
+    assert!(wait_until(Duration::from_secs(10), || {
+        cli_at(p2, &["cluster", "nodes"]).matches("master").count() == 2
+    }));
+    (first, second)
+}
+
 /// A node that stops serving a slot unsubscribes the slot's sharded channels: each
 /// subscriber gets a `sunsubscribe` push with its remaining count of sharded subscriptions
 /// (Redis 7.0's `removeChannelsInSlot`). Checked on redislab, and the same exchange on
@@ -922,28 +948,9 @@ fn losing_a_slot_unsubscribes_its_shard_channel_subscribers() {
     }
     use std::io::Write;
     for real in [false, true] {
-        let a = start(real);
-        let b = start(real);
+        let (a, b) = two_nodes_meeting(real);
         let (pa, pb) = (a.port(), b.port());
-        assert_eq!(
-            cli_at(pa, &["cluster", "addslotsrange", "0", "16383"]).trim(),
-            "OK"
-        );
-        let meet = cli_at(
-            pb,
-            &[
-                "cluster",
-                "meet",
-                "127.0.0.1",
-                &pa.to_string(),
-                &bus_port(pa),
-            ],
-        );
-        assert_eq!(meet.trim(), "OK");
-        assert!(wait_until(Duration::from_secs(10), || state_ok(pa)
-            && state_ok(pb)
-            && cli_at(pb, &["cluster", "nodes"]).matches("master").count()
-                == 2));
+        assert!(wait_until(Duration::from_secs(10), || state_ok(pa) && state_ok(pb)));
         let mut sub = std::net::TcpStream::connect(("127.0.0.1", pa)).unwrap();
         sub.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -994,27 +1001,8 @@ fn a_shard_message_reaches_sharded_subscribers_on_the_replica() {
     }
     use std::io::Write;
     for real in [false, true] {
-        let master = start(real);
-        let replica = start(real);
+        let (master, replica) = two_nodes_meeting(real);
         let (pm, pr) = (master.port(), replica.port());
-        assert_eq!(
-            cli_at(pm, &["cluster", "addslotsrange", "0", "16383"]).trim(),
-            "OK"
-        );
-        let meet = cli_at(
-            pr,
-            &[
-                "cluster",
-                "meet",
-                "127.0.0.1",
-                &pm.to_string(),
-                &bus_port(pm),
-            ],
-        );
-        assert_eq!(meet.trim(), "OK");
-        assert!(wait_until(Duration::from_secs(10), || {
-            cli_at(pr, &["cluster", "nodes"]).matches("master").count() == 2
-        }));
         assert_eq!(
             cli_at(pr, &["cluster", "replicate", &myid(pm)]).trim(),
             "OK"
