@@ -50,7 +50,8 @@ fuzz_target!(|input: &[u8]| {
     std::fs::write(paths.manifest(), format!("file {base} seq 1 type b\n"))
         .expect("write manifest");
     let mut commands = 0u64;
-    let _ = aof::load(&paths, |_| {
+    let limits = redislab::store::value::EncodingLimits::default();
+    let _ = aof::load(&paths, limits, |_| {
         commands += 1;
         Ok(())
     });
