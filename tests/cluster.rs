@@ -444,7 +444,7 @@ fn redis_py_cluster_client_writes_through_a_resharding_and_a_failover() {
     assert!(lost.len() <= 100, "{text}");
     for slot in lost {
         assert_eq!(
-            master_of_slot(any, slot),
+            master_of_slot(alive, slot),
             promoted,
             "slot {slot} lost a write: {text}"
         );
@@ -845,7 +845,20 @@ fn a_master_cut_off_by_the_fault_layer_is_failed_over_and_follows_after_the_heal
         "the old master did not become a replica after the heal"
     );
     assert!(wait_until(Duration::from_secs(20), || state_ok(master)));
-    assert_eq!(cli_at(master, &["-c", "get", "name"]).trim(), "before");
+    // Seen once under heavy load: the rejoined node answered `CLUSTERDOWN Hash slot not
+    // served` for a moment after reporting `cluster_state:ok` (not understood yet; Redis
+    // moves the slots and turns the node into a replica in one step). The read must succeed
+    // within a few seconds.
+    assert!(
+        wait_until(Duration::from_secs(5), || cli_at(
+            master,
+            &["-c", "get", "name"]
+        )
+        .trim()
+            == "before"),
+        "{}",
+        cli_at(master, &["cluster", "nodes"])
+    );
 }
 
 #[test]
