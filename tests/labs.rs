@@ -901,6 +901,60 @@ fn a_template_starts_one_node_per_port_each_with_its_own_files() {
 
 const SENTINELS: [&str; 3] = ["sentinel26379", "sentinel26380", "sentinel26381"];
 
+/// The replies of `sentinel slaves` / `sentinel replicas` with their entries in a fixed order
+/// (by priority): the order Sentinel lists replicas in is arbitrary (it follows discovery).
+fn sort_replica_entries(transcript: &str) -> String {
+    let lines: Vec<&str> = transcript.lines().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        out.push(lines[i].to_string());
+        let listing = lines[i].ends_with("> sentinel slaves mymaster")
+            || lines[i].ends_with("> sentinel replicas mymaster");
+        i += 1;
+        if !listing {
+            continue;
+        }
+        // Entries start with "N)  1) \"name\"" and run until the next one or the note.
+        let mut entries: Vec<Vec<String>> = Vec::new();
+        while i < lines.len() {
+            let line = lines[i];
+            let starts_entry = line
+                .split_once(")  1) ")
+                .is_some_and(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()));
+            if starts_entry {
+                entries.push(vec![line.split_once(')').unwrap().1.to_string()]);
+            } else if line.starts_with("   ") {
+                match entries.last_mut() {
+                    Some(entry) => entry.push(line.to_string()),
+                    None => break,
+                }
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        // By priority, highest first (the addresses are ephemeral ports, named later).
+        let priority = |entry: &Vec<String>| -> Option<String> {
+            let at = entry
+                .iter()
+                .position(|l| l.contains("\"slave-priority\""))?;
+            entry.get(at + 1).map(|l| l.trim().to_string())
+        };
+        entries.sort_by_key(|entry| std::cmp::Reverse(priority(entry)));
+        for (n, entry) in entries.into_iter().enumerate() {
+            for (k, line) in entry.into_iter().enumerate() {
+                out.push(if k == 0 {
+                    format!("{}){line}", n + 1)
+                } else {
+                    line
+                });
+            }
+        }
+    }
+    out.join("\n") + "\n"
+}
+
 /// The transcript of the Sentinel lab with what varies from run to run given a name: which
 /// Sentinel won an election (or saw a thing first) once there are three, the epochs of their
 /// votes, and the workloads' counts. `check_sentinel_lab` checks the real values.
@@ -957,6 +1011,7 @@ fn mask_sentinel_lab(transcript: &str) -> String {
         lines.extend(group);
     }
     let mut masked = format!("{one}## Three Sentinels{}\n", lines.join("\n"));
+    masked = sort_replica_entries(&masked);
     // A resumed process is running, or already sleeping again, when the lab looks.
     masked = masked
         .lines()
