@@ -385,8 +385,11 @@ fn replicas_arriving_during_the_diskless_delay_share_one_transfer() {
                 &info(con, "replication"),
                 "slave_repl_offset"
             ) == offset),
-            "{}",
-            info(con, "replication")
+            "replica:\n{}\nmaster (offset {offset} when read):\n{}\nmaster log:\n{}\nfirst replica's log:\n{}",
+            info(con, "replication"),
+            info(&mut m, "replication"),
+            master.log(),
+            first.log()
         );
         assert_eq!(dataset(&mut m), dataset(con));
     }

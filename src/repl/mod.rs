@@ -84,6 +84,9 @@ pub struct ReplicaLink {
     pub initial_offset: i64,
     /// Online after a diskless transfer, its stream starts with its first ACK.
     pub stream_on_ack: bool,
+    /// It acknowledged while its diskless transfer's child was still being reaped: it has
+    /// read the whole snapshot, so its stream starts as soon as the child is done.
+    pub acked_during_transfer: bool,
 }
 
 impl ReplicaLink {
@@ -109,6 +112,7 @@ impl ReplicaLink {
             waiting_since_ms: now_ms,
             initial_offset: 0,
             stream_on_ack: false,
+            acked_during_transfer: false,
         }
     }
 

@@ -25,8 +25,11 @@
 //! - Disk: when the child is done the dump is sent (`$<len>`), then the replica is online and
 //!   its stream (buffered since the snapshot's offset) flows. Socket: when the child is done
 //!   the replica is online but its stream starts only with its first `REPLCONF ACK`, so the
-//!   end-of-snapshot mark is never glued to stream bytes. An online replica (including one
-//!   still waiting for that first ACK) silent for `repl-timeout` is dropped.
+//!   end-of-snapshot mark is never glued to stream bytes. A replica that loads quickly can
+//!   send that ACK before the child is reaped; Redis ignores it and waits for the next one (a
+//!   second later), here it is remembered and the stream starts when the child is done. An
+//!   online replica (including one still waiting for that first ACK) silent for
+//!   `repl-timeout` is dropped.
 //! - Waiting replicas get a `\n` keep-alive every second, except while a child writes to
 //!   their socket.
 
@@ -415,8 +418,12 @@ impl ReplState {
                 Target::Socket => {
                     let addr = link.addr();
                     link.state = ReplicaState::Online;
-                    link.stream_on_ack = true;
                     link.last_ack_ms = now;
+                    if std::mem::take(&mut link.acked_during_transfer) {
+                        out.push(to(client, ReplicaAction::StartStream));
+                    } else {
+                        link.stream_on_ack = true;
+                    }
                     out.push(ServeOutput::Emit(Event::DisklessTransferSucceeded {
                         addr: addr.clone(),
                     }));
@@ -451,14 +458,17 @@ impl ReplState {
     }
 
     /// `REPLCONF ACK <offset>` from `client`; the first one after a diskless transfer starts
-    /// its stream.
+    /// its stream, or, sent before the transfer's child is reaped, is remembered for then.
     pub fn replconf_ack(&mut self, now: i64, client: ClientId, offset: i64) -> Vec<ServeOutput> {
         let mut out = Vec::new();
+        let socket_child = self.serving.child == Some(Target::Socket);
         if let Some(link) = self.replicas.iter_mut().find(|r| r.client == client) {
             link.ack_offset = offset;
             link.last_ack_ms = now;
             if std::mem::take(&mut link.stream_on_ack) {
                 out.push(to(client, ReplicaAction::StartStream));
+            } else if socket_child && link.state == ReplicaState::WaitBgsaveEnd {
+                link.acked_during_transfer = true;
             }
         }
         out
@@ -664,6 +674,31 @@ mod tests {
         s.diskless_max_replicas = 1;
         let out = repl.serve_tick(6001, &s, none);
         assert!(matches!(out.last(), Some(ServeOutput::StartBgsave(p)) if p.replicas.len() == 1));
+    }
+
+    #[test]
+    fn an_ack_sent_before_the_diskless_child_is_reaped_starts_the_stream_when_it_is() {
+        let (mut repl, mut rng) = state();
+        let s = settings(true, 1000);
+        let none = Children::default();
+        let (r1, _s1) = replica(1);
+        let (r2, _s2) = replica(2);
+        repl.sync_requested(0, r1, &full_request(), &s, none, &mut rng);
+        repl.sync_requested(0, r2, &full_request(), &s, none, &mut rng);
+        let out = repl.serve_tick(1000, &s, none);
+        assert!(matches!(out.last(), Some(ServeOutput::StartBgsave(p)) if p.replicas.len() == 2));
+        repl.bgsave_started(0, Ok(()));
+        // Replica 1 loaded fast and acknowledged while the child was still running.
+        assert!(repl.replconf_ack(1900, 1, 14).is_empty());
+        let out = repl.bgsave_done(2000, true, &s, none);
+        assert_eq!(actions(&out, 1), [ReplicaAction::StartStream]);
+        assert!(actions(&out, 2).is_empty());
+        // Replica 2 starts with its first ACK, as in Redis; replica 1's next ACK changes nothing.
+        assert_eq!(
+            actions(&repl.replconf_ack(2100, 2, 14), 2),
+            [ReplicaAction::StartStream]
+        );
+        assert!(repl.replconf_ack(2100, 1, 14).is_empty());
     }
 
     #[test]
