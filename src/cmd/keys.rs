@@ -317,38 +317,38 @@ impl ScanOptions {
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 ///
-/// The cursor counts dict positions still to visit: 0 starts (at the end of the dict), each call
-/// visits COUNT positions walking downwards, and 0 is returned once position 0 was visited.
-/// Removal only ever moves the last entry to a lower position, so a key present for the whole
-/// iteration is returned at least once (see `store/db.rs`). Logically expired keys are skipped.
+/// The cursor is the keyspace table's (`store/table.rs`): 0 starts, each call visits at least
+/// COUNT keys, and 0 is returned once the table was walked to its end. A key present for the
+/// whole iteration is returned at least once, however the table grows meanwhile. Logically
+/// expired keys are skipped.
 fn scan(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let cursor = parse_scan_cursor(args.next()?)?;
     let options = ScanOptions::parse(args, true)?;
     let now = cx.now;
     let db = cx.db();
-    let len = db.len() as u64;
-    let mut remaining = if cursor == 0 { len } else { cursor.min(len) };
-    let mut found = Vec::new();
-    let mut visited = 0;
-    while remaining > 0 && visited < options.count {
-        remaining -= 1;
-        visited += 1;
-        let Some(key) = db.key_at(remaining as usize) else {
-            continue;
-        };
-        if db.expire_time(key).is_some_and(|at| at <= now) || !options.matches(key) {
-            continue;
+    let mut visited = Vec::new();
+    let next = db.scan_keys(cursor, options.count, |key| {
+        if options.matches(key) {
+            visited.push(key.to_bytes());
         }
-        if let Some(wanted) = &options.type_name {
-            let actual = db.peek(key).map_or("none", Value::type_name);
-            if !wanted.eq_ignore_ascii_case(actual.as_bytes()) {
-                continue;
+    });
+    let found: Vec<Bytes> = visited
+        .into_iter()
+        .filter(|key| {
+            if db.expire_time(key).is_some_and(|at| at <= now) {
+                return false;
             }
-        }
-        found.push(key.to_bytes());
-    }
+            match &options.type_name {
+                Some(wanted) => {
+                    let actual = db.peek(key).map_or("none", Value::type_name);
+                    wanted.eq_ignore_ascii_case(actual.as_bytes())
+                }
+                None => true,
+            }
+        })
+        .collect();
     Ok(Reply::Array(vec![
-        Reply::bulk_string(remaining.to_string()),
+        Reply::bulk_string(next.to_string()),
         Reply::bulks(found),
     ]))
 }

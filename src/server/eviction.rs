@@ -21,7 +21,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use crate::config::MaxmemoryPolicy;
-use crate::store::AccessTracking;
+use crate::store::{AccessTracking, Str};
 
 use super::engine::Engine;
 
@@ -180,11 +180,13 @@ fn pick(engine: &mut Engine, limits: &Limits, now: i64) -> Option<(usize, Bytes)
             if len == 0 {
                 continue;
             }
-            let index = engine.rng.gen_range(0..len);
             let key = if volatile {
+                let index = engine.rng.gen_range(0..len);
                 engine.dbs[db].volatile_at(index).map(|(k, _)| k.to_bytes())
             } else {
-                engine.dbs[db].key_at(index).map(|k| k.to_bytes())
+                engine.dbs[db]
+                    .sample_key(&mut engine.rng)
+                    .map(Str::to_bytes)
             };
             if let Some(key) = key {
                 engine.eviction.next_db = db + 1;
@@ -230,15 +232,15 @@ fn populate(engine: &mut Engine, limits: &Limits, now: i64) {
             continue;
         }
         for _ in 0..limits.samples.min(len) {
-            let index = engine.rng.gen_range(0..len);
             let d = &engine.dbs[db];
             let (key, expire_at) = if volatile {
+                let index = engine.rng.gen_range(0..len);
                 match d.volatile_at(index) {
                     Some((k, at)) => (k.to_bytes(), Some(at)),
                     None => continue,
                 }
             } else {
-                match d.key_at(index) {
+                match d.sample_key(&mut engine.rng) {
                     Some(k) => (k.to_bytes(), d.expire_time(k)),
                     None => continue,
                 }

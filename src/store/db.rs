@@ -1,20 +1,21 @@
 //! One database (`SELECT n`): the key → value dict, the key → expiry-time dict, lazy expiry and
 //! the active expiry sampler.
 //!
-//! Both dicts are `IndexMap`s so that a random key (RANDOMKEY, the active expiry sampler) and a
-//! stable SCAN cursor cost O(1). Removal uses `swap_remove`, which only ever moves an entry from
-//! the end to a lower index; SCAN walks indices downwards, so every key present for a whole scan
-//! is returned at least once, as Redis guarantees.
+//! The key dict is a [`KeyTable`]: entries live in its buckets, it grows a segment at a time
+//! (no pause to rehash millions of keys), and it gives SCAN Redis's guarantee and RANDOMKEY a
+//! random entry (see `store/table.rs`). The expires dict is an `IndexMap` so that the active
+//! expiry sampler and the volatile eviction policies draw a random volatile key in O(1).
 //!
-//! Keys are [`Str`]s and a [`Value`] is 24 bytes, so a dict entry (hash, key, value, access
-//! record) is one 64-byte cache line: a lookup of a key of up to 22 bytes, and a read of a
-//! string value of up to 22 bytes, touch no other memory.
+//! Keys are [`Str`]s and a [`Value`] is 24 bytes, so an entry (key, value, access record) is
+//! 56 bytes: a lookup of a key of up to 22 bytes, and a read of a string value of up to 22
+//! bytes, touch no other memory.
 
 use bytes::Bytes;
 use indexmap::IndexMap;
 use rand::Rng;
 
 use super::str::Str;
+use super::table::{KeyTable, Keyed};
 use super::value::{Hash, List, Set, Value, ZSet};
 
 /// The error a typed lookup returns when the key holds another type.
@@ -41,13 +42,22 @@ pub enum AccessTracking {
     Lfu { log_factor: u32, decay_minutes: u32 },
 }
 
-/// A value and when or how often it was accessed.
+/// A key, its value and when or how often it was accessed: 56 bytes, so a bucket of the
+/// table is too (not padded to a cache line: a lookup reads the key and the value, 48 bytes,
+/// which a cache line boundary splits in some buckets; the memory matters more).
 #[derive(Debug)]
 struct Entry {
+    key: Str,
     value: Value,
     /// Lru: Unix seconds of the last access. Lfu: minutes of the last decrement (16 bits)
     /// above an 8-bit logarithmic counter, as Redis packs it.
     access: u32,
+}
+
+impl Keyed for Entry {
+    fn key(&self) -> &[u8] {
+        self.key.as_slice()
+    }
 }
 
 /// The counter a new key starts with under LFU, so that it is not evicted at once
@@ -81,7 +91,7 @@ impl KeyArg for &[u8] {
 /// A database. Expiry times are absolute Unix times in milliseconds.
 #[derive(Debug)]
 pub struct Db {
-    dict: IndexMap<Str, Entry>,
+    dict: KeyTable<Entry>,
     expires: IndexMap<Str, i64>,
     mode: ExpiryMode,
     /// Keys deleted by lazy or active expiry since the last `take_expired`.
@@ -129,26 +139,25 @@ macro_rules! typed_access {
         /// access is recorded. One hash lookup when the key exists.
         pub fn $get_or_create(&mut self, key: &[u8], now: i64) -> Result<&mut $ty, WrongType> {
             self.expire_if_needed(key, now);
-            let entry = match self.dict.get_index_of(key) {
-                Some(index) => self.touch_index(index, now),
-                None => {
-                    let access = self.new_access(now);
-                    if self.track_new {
-                        self.new_keys.push(Bytes::copy_from_slice(key));
-                    }
-                    if let Some(index) = self.slots.as_mut() {
-                        index.add(key);
-                    }
-                    let (index, _) = self.dict.insert_full(
-                        Str::new(key),
-                        Entry {
-                            value: Value::$variant(Default::default()),
-                            access,
-                        },
-                    );
-                    &mut self.dict[index]
+            let hash = self.dict.hash(key);
+            let random = self.lfu_random();
+            let tracking = self.tracking;
+            let access = self.new_access(now);
+            let (entry, inserted) = self.dict.find_or_insert(hash, key, || Entry {
+                key: Str::new(key),
+                value: Value::$variant(Default::default()),
+                access,
+            });
+            if inserted {
+                if self.track_new {
+                    self.new_keys.push(Bytes::copy_from_slice(key));
                 }
-            };
+                if let Some(index) = self.slots.as_mut() {
+                    index.add(key);
+                }
+            } else {
+                touch(entry, tracking, random, now);
+            }
             match &mut entry.value {
                 Value::$variant(v) => Ok(v),
                 _ => Err(WrongType),
@@ -160,7 +169,7 @@ macro_rules! typed_access {
 impl Db {
     pub fn new() -> Db {
         Db {
-            dict: IndexMap::new(),
+            dict: KeyTable::new(),
             expires: IndexMap::new(),
             mode: ExpiryMode::Delete,
             expired: Vec::new(),
@@ -189,30 +198,18 @@ impl Db {
     /// The entry at `key`, with an access at `now` recorded (Redis's `lookupKey` touching
     /// `lru`): one hash lookup for both.
     fn touch_entry(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        let index = self.dict.get_index_of(key)?;
-        Some(self.touch_index(index, now))
+        let random = self.lfu_random();
+        let tracking = self.tracking;
+        let entry = self.dict.get_mut(key)?;
+        Some(touch(entry, tracking, random, now))
     }
 
-    /// The entry at `index` in the dict, with an access at `now` recorded.
-    fn touch_index(&mut self, index: usize, now: i64) -> &mut Entry {
-        let tracking = self.tracking;
-        let random = match tracking {
+    /// The random number an LFU access draws (0 under LRU, which draws none).
+    fn lfu_random(&mut self) -> f64 {
+        match self.tracking {
             AccessTracking::Lfu { .. } => self.next_random(),
             AccessTracking::Lru => 0.0,
-        };
-        let entry = &mut self.dict[index];
-        entry.access = match tracking {
-            AccessTracking::Lru => lru_clock(now),
-            AccessTracking::Lfu {
-                log_factor,
-                decay_minutes,
-            } => {
-                let counter = lfu_decayed(entry.access, now, decay_minutes);
-                let counter = lfu_log_incr(counter, log_factor, random);
-                (lfu_minutes(now) << 8) | counter
-            }
-        };
-        entry
+        }
     }
 
     /// A uniform number in [0, 1) from a xorshift generator (LFU increments only).
@@ -274,12 +271,12 @@ impl Db {
             return false;
         }
         if self.mode == ExpiryMode::Delete {
-            if let Some((k, _)) = self.dict.swap_remove_entry(key) {
+            if let Some(entry) = self.dict.remove(key) {
                 self.expires.swap_remove(key);
                 if let Some(index) = self.slots.as_mut() {
                     index.remove(key);
                 }
-                self.expired.push(k.into());
+                self.expired.push(entry.key.into());
             }
         }
         true
@@ -303,7 +300,7 @@ impl Db {
 
     /// True if `key` exists (and is not expired).
     pub fn contains(&mut self, key: &[u8], now: i64) -> bool {
-        !self.expire_if_needed(key, now) && self.dict.contains_key(key)
+        !self.expire_if_needed(key, now) && self.dict.get(key).is_some()
     }
 
     /// Reads without expiring anything: for snapshots and introspection that must not change
@@ -336,7 +333,8 @@ impl Db {
     /// [`Db::set_keep_ttl`] by a command running at `now` (Unix ms).
     pub fn set_keep_ttl_at(&mut self, key: impl KeyArg, value: Value, now: i64) {
         let fresh = self.new_access(now);
-        match self.dict.get_mut(key.as_slice()) {
+        let hash = self.dict.hash(key.as_slice());
+        match self.dict.get_mut_hashed(hash, key.as_slice()) {
             Some(entry) => {
                 entry.value = value;
                 if self.tracking == AccessTracking::Lru {
@@ -351,9 +349,10 @@ impl Db {
                 if let Some(index) = self.slots.as_mut() {
                     index.add(key);
                 }
-                self.dict.insert(
-                    Str::new(key),
+                self.dict.insert_new(
+                    hash,
                     Entry {
+                        key: Str::new(key),
                         value,
                         access: fresh,
                     },
@@ -377,7 +376,7 @@ impl Db {
 
     /// Removes `key` and its expiry time. Returns the old value.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        let entry = self.dict.swap_remove(key)?;
+        let entry = self.dict.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.swap_remove(key);
         }
@@ -392,7 +391,7 @@ impl Db {
     pub fn slot_index(&mut self) -> &super::slots::SlotIndex {
         if self.slots.is_none() {
             self.slots = Some(Box::new(super::slots::SlotIndex::new(
-                self.dict.keys().map(Str::as_slice),
+                self.dict.iter().map(|e| e.key.as_slice()),
             )));
         }
         self.slots.as_deref().expect("built above")
@@ -416,9 +415,9 @@ impl Db {
 
     /// Sets the absolute expiry time of an existing key. Returns false if the key is missing.
     pub fn set_expire_time(&mut self, key: &[u8], at_ms: i64) -> bool {
-        match self.dict.get_key_value(key) {
-            Some((k, _)) => {
-                let k = k.clone();
+        match self.dict.get(key) {
+            Some(entry) => {
+                let k = entry.key.clone();
                 self.expires.insert(k, at_ms);
                 true
             }
@@ -434,7 +433,7 @@ impl Db {
     /// Removes every key; returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.dict.len();
-        self.dict = IndexMap::new();
+        self.dict.clear();
         self.expires = IndexMap::new();
         if self.slots.is_some() {
             self.slots = Some(Box::new(super::slots::SlotIndex::new(std::iter::empty())));
@@ -445,30 +444,37 @@ impl Db {
     /// Iterates keys and values without expiring anything (snapshots, KEYS filters by expiry
     /// itself).
     pub fn iter(&self) -> impl Iterator<Item = (&Str, &Value)> + '_ {
-        self.dict.iter().map(|(k, e)| (k, &e.value))
+        self.dict.iter().map(|e| (&e.key, &e.value))
     }
 
     /// Iterates keys with their expiry time, without expiring anything.
     pub fn iter_with_expiry(&self) -> impl Iterator<Item = (&Str, &Value, Option<i64>)> + '_ {
-        self.dict
-            .iter()
-            .map(|(k, e)| (k, &e.value, self.expires.get(k).copied()))
+        self.dict.iter().map(|e| {
+            let expiry = if self.expires.is_empty() {
+                None
+            } else {
+                self.expires.get(&e.key).copied()
+            };
+            (&e.key, &e.value, expiry)
+        })
     }
 
-    /// The key at dict position `index` (SCAN and RANDOMKEY), without expiring anything.
-    pub fn key_at(&self, index: usize) -> Option<&Str> {
-        self.dict.get_index(index).map(|(k, _)| k)
+    /// A random key, without expiring anything (eviction's samples).
+    pub fn sample_key(&self, rng: &mut impl Rng) -> Option<&Str> {
+        self.dict.random(rng).map(|e| &e.key)
     }
 
-    /// A uniformly random key that is not expired, or None. Tries a bounded number of samples
-    /// (like Redis's `dbRandomKey`) before giving up on a dict full of expired keys.
+    /// One SCAN step over the keys (see [`KeyTable::scan`]): visits at least `count` keys
+    /// unless the dict ends, and returns the next cursor (0 once done). Expires nothing.
+    pub fn scan_keys(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Str)) -> u64 {
+        self.dict.scan(cursor, count, |e| visit(&e.key))
+    }
+
+    /// A random key that is not expired, or None. Tries a bounded number of samples (like
+    /// Redis's `dbRandomKey`) before giving up on a dict full of expired keys.
     pub fn random_key(&mut self, now: i64, rng: &mut impl Rng) -> Option<Bytes> {
         for _ in 0..100 {
-            if self.dict.is_empty() {
-                return None;
-            }
-            let index = rng.gen_range(0..self.dict.len());
-            let key = self.dict.get_index(index)?.0.to_bytes();
+            let key = self.dict.random(rng)?.key.to_bytes();
             if !self.expire_if_needed(&key, now) {
                 return Some(key);
             }
@@ -536,6 +542,22 @@ impl Db {
     }
 }
 
+/// Records an access at `now` in `entry` (`random` drives LFU's probabilistic increment).
+fn touch(entry: &mut Entry, tracking: AccessTracking, random: f64, now: i64) -> &mut Entry {
+    entry.access = match tracking {
+        AccessTracking::Lru => lru_clock(now),
+        AccessTracking::Lfu {
+            log_factor,
+            decay_minutes,
+        } => {
+            let counter = lfu_decayed(entry.access, now, decay_minutes);
+            let counter = lfu_log_incr(counter, log_factor, random);
+            (lfu_minutes(now) << 8) | counter
+        }
+    };
+    entry
+}
+
 /// Redis's LRU clock: Unix seconds (Redis keeps 24 bits of it; 32 do not wrap for a century).
 fn lru_clock(now_ms: i64) -> u32 {
     (now_ms.max(0) / 1000) as u32
@@ -582,6 +604,11 @@ mod tests {
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn an_entry_with_its_bucket_is_56_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Entry>>(), 56);
     }
 
     #[test]

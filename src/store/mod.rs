@@ -11,6 +11,7 @@ pub mod scan;
 pub mod set;
 pub mod slots;
 pub mod str;
+pub mod table;
 pub mod value;
 pub mod zset;
 
