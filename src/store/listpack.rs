@@ -306,16 +306,7 @@ fn set_header(lp: &mut [u8], count: usize) {
 
 /// Bytes one element takes in a listpack, backlen included.
 pub fn entry_size(element: &[u8]) -> usize {
-    let size = encoded_size(element);
-    size + backlen_size(size)
-}
-
-/// Bytes of an element's encoding and data (without the backlen).
-fn encoded_size(element: &[u8]) -> usize {
-    match parse_i64_strict(element) {
-        Some(v) => int_size(v),
-        None => str_header_size(element.len()) + element.len(),
-    }
+    Encoded::new(element).len()
 }
 
 fn int_size(v: i64) -> usize {
@@ -337,52 +328,95 @@ fn str_header_size(len: usize) -> usize {
     }
 }
 
+/// One element's entry, ready to be written where it goes (no buffer of its own): the
+/// encoding bytes (all of an integer), the string's bytes after them, and the backlen.
+struct Encoded<'a> {
+    head: [u8; 9],
+    head_len: usize,
+    data: &'a [u8],
+    backlen: [u8; 5],
+    backlen_len: usize,
+}
+
+impl<'a> Encoded<'a> {
+    /// The entry `lpAppend` writes for `element`: an integer if it is a canonical one.
+    fn new(element: &'a [u8]) -> Encoded<'a> {
+        let mut head = [0u8; 9];
+        let (head_len, data) = if let Some(v) = parse_i64_strict(element) {
+            let n = int_size(v);
+            match n {
+                1 => head[0] = v as u8,
+                2 => {
+                    let raw = (v as u16) & 0x1fff;
+                    head[0] = 0xc0 | (raw >> 8) as u8;
+                    head[1] = raw as u8;
+                }
+                3 => {
+                    head[0] = 0xf1;
+                    head[1..3].copy_from_slice(&(v as i16).to_le_bytes());
+                }
+                4 => {
+                    head[0] = 0xf2;
+                    head[1..4].copy_from_slice(&(v as i32).to_le_bytes()[..3]);
+                }
+                5 => {
+                    head[0] = 0xf3;
+                    head[1..5].copy_from_slice(&(v as i32).to_le_bytes());
+                }
+                _ => {
+                    head[0] = 0xf4;
+                    head[1..9].copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            (n, &element[..0])
+        } else {
+            let len = element.len();
+            let n = str_header_size(len);
+            match n {
+                1 => head[0] = 0x80 | len as u8,
+                2 => {
+                    head[0] = 0xe0 | (len >> 8) as u8;
+                    head[1] = len as u8;
+                }
+                _ => {
+                    head[0] = 0xf0;
+                    head[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+                }
+            }
+            (n, element)
+        };
+        let mut backlen = [0u8; 5];
+        let backlen_len = encode_backlen(head_len + data.len(), &mut backlen).len();
+        Encoded {
+            head,
+            head_len,
+            data,
+            backlen,
+            backlen_len,
+        }
+    }
+
+    /// Bytes of the whole entry.
+    fn len(&self) -> usize {
+        self.head_len + self.data.len() + self.backlen_len
+    }
+
+    /// Writes the entry into `out` (exactly [`Encoded::len`] bytes).
+    fn write(&self, out: &mut [u8]) {
+        let (head, rest) = out.split_at_mut(self.head_len);
+        head.copy_from_slice(&self.head[..self.head_len]);
+        let (data, backlen) = rest.split_at_mut(self.data.len());
+        data.copy_from_slice(self.data);
+        backlen.copy_from_slice(&self.backlen[..self.backlen_len]);
+    }
+}
+
 /// Appends one whole entry (encoding, data, backlen) for `element` to `out`.
 fn encode_entry(element: &[u8], out: &mut Vec<u8>) {
+    let entry = Encoded::new(element);
     let start = out.len();
-    if let Some(v) = parse_i64_strict(element) {
-        match int_size(v) {
-            1 => out.push(v as u8),
-            2 => {
-                let raw = (v as u16) & 0x1fff;
-                out.push(0xc0 | (raw >> 8) as u8);
-                out.push(raw as u8);
-            }
-            3 => {
-                out.push(0xf1);
-                out.extend_from_slice(&(v as i16).to_le_bytes());
-            }
-            4 => {
-                out.push(0xf2);
-                out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-            }
-            5 => {
-                out.push(0xf3);
-                out.extend_from_slice(&(v as i32).to_le_bytes());
-            }
-            _ => {
-                out.push(0xf4);
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-    } else {
-        let len = element.len();
-        match str_header_size(len) {
-            1 => out.push(0x80 | len as u8),
-            2 => {
-                out.push(0xe0 | (len >> 8) as u8);
-                out.push(len as u8);
-            }
-            _ => {
-                out.push(0xf0);
-                out.extend_from_slice(&(len as u32).to_le_bytes());
-            }
-        }
-        out.extend_from_slice(element);
-    }
-    let mut backlen = [0u8; 5];
-    let size = out.len() - start;
-    out.extend_from_slice(encode_backlen(size, &mut backlen));
+    out.resize(start + entry.len(), 0);
+    entry.write(&mut out[start..]);
 }
 
 // Positional operations on valid listpacks (the keyspace's own nodes).
@@ -509,9 +543,10 @@ pub fn seek(lp: &[u8], index: usize, count: usize) -> usize {
 /// Inserts `element` before position `at` (the terminator's position appends); returns the
 /// new entry's position.
 pub fn insert(lp: &mut Vec<u8>, at: usize, element: &[u8]) -> usize {
-    let mut entry = Vec::with_capacity(entry_size(element));
-    encode_entry(element, &mut entry);
-    splice(lp, at, at, &entry, 1);
+    let entry = Encoded::new(element);
+    if let Some(gap) = splice(lp, at, at, entry.len(), 1) {
+        entry.write(gap);
+    }
     at
 }
 
@@ -521,34 +556,36 @@ pub fn delete(lp: &mut Vec<u8>, at: usize, n: usize) {
     for _ in 0..n {
         stop = skip(lp, stop);
     }
-    splice(lp, at, stop, &[], -(n as isize));
+    splice(lp, at, stop, 0, -(n as isize));
 }
 
 /// Replaces the entry at `at` with `element` (`lpReplace`).
 pub fn replace(lp: &mut Vec<u8>, at: usize, element: &[u8]) {
     let stop = skip(lp, at);
-    let mut entry = Vec::with_capacity(entry_size(element));
-    encode_entry(element, &mut entry);
-    splice(lp, at, stop, &entry, 0);
+    let entry = Encoded::new(element);
+    if let Some(gap) = splice(lp, at, stop, entry.len(), 0) {
+        entry.write(gap);
+    }
 }
 
-/// Replaces the bytes `from..to` of `lp` by `with`, changes the count by `delta` and rewrites
-/// the header. Grows or shrinks the buffer to exactly its new size.
-fn splice(lp: &mut Vec<u8>, from: usize, to: usize, with: &[u8], delta: isize) {
-    let old_count = count(lp);
+/// Replaces the bytes `from..to` of `lp` by a gap of `gap` bytes, changes the count by `delta`
+/// and rewrites the header; returns the gap to fill, if any. The buffer grows or shrinks to
+/// exactly its new size.
+fn splice(lp: &mut Vec<u8>, from: usize, to: usize, gap: usize, delta: isize) -> Option<&mut [u8]> {
+    let new_count = count(lp).saturating_add_signed(delta);
     let old_len = lp.len();
-    let new_len = old_len - (to - from) + with.len();
+    let new_len = old_len - (to - from) + gap;
     if new_len > old_len {
         lp.reserve_exact(new_len - old_len);
         lp.resize(new_len, 0);
-        lp.copy_within(to..old_len, from + with.len());
+        lp.copy_within(to..old_len, from + gap);
     } else {
-        lp.copy_within(to..old_len, from + with.len());
+        lp.copy_within(to..old_len, from + gap);
         lp.truncate(new_len);
         lp.shrink_to_fit();
     }
-    lp[from..from + with.len()].copy_from_slice(with);
-    set_header(lp, old_count.saturating_add_signed(delta));
+    set_header(lp, new_count);
+    (gap > 0).then(|| &mut lp[from..from + gap])
 }
 
 /// A listpack holding the entries of `lp` between positions `from` and `to` (`to` may be the
