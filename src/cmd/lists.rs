@@ -725,6 +725,40 @@ mod tests {
     }
 
     #[test]
+    fn nodes_follow_list_max_listpack_size_and_the_encoding_stays_quicklist() {
+        let mut h = Harness::new();
+        let nodes = |h: &Harness| match h.shared.engine().dbs[0].peek(b"l") {
+            Some(crate::store::Value::List(l)) => l.node_count(),
+            other => panic!("{other:?}"),
+        };
+        h.run(&["rpush", "l", "a", "1", "b", "2", "c"]);
+        assert_eq!(nodes(&h), 1, "8 KiB nodes by default");
+        assert_eq!(h.run(&["object", "encoding", "l"]), bulk("quicklist"));
+        assert_eq!(
+            h.run(&["config", "get", "list-max-listpack-size"]),
+            Reply::Map(vec![(bulk("list-max-listpack-size"), bulk("-2"))])
+        );
+        h.run(&["del", "l"]);
+        // The 6.x name is an alias; a positive size counts entries.
+        assert_eq!(
+            h.run(&["config", "set", "list-max-ziplist-size", "2"]),
+            Reply::ok()
+        );
+        h.run(&["rpush", "l", "a", "1", "b", "2", "c"]);
+        assert_eq!(nodes(&h), 3);
+        assert_eq!(h.run(&["object", "encoding", "l"]), bulk("quicklist"));
+        h.run(&["linsert", "l", "before", "b", "x"]);
+        h.run(&["lset", "l", "-1", "9"]);
+        assert_eq!(
+            h.run(&["lrange", "l", "0", "-1"]),
+            bulks(&["a", "1", "x", "b", "2", "9"])
+        );
+        assert_eq!(h.run(&["lpos", "l", "9"]), Reply::Int(5));
+        assert_eq!(h.run(&["lrem", "l", "0", "1"]), Reply::Int(1));
+        assert_eq!(h.run(&["lindex", "l", "-2"]), bulk("2"));
+    }
+
+    #[test]
     fn ranges_index_and_set() {
         let mut h = Harness::new();
         h.run(&["rpush", "l", "a", "b", "c", "d"]);
