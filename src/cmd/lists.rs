@@ -228,7 +228,10 @@ fn lrange(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let now = cx.now;
     let found = cx.db().get_list(key, now)?.map(|list| {
         match super::args::index_range(start, end, list.len()) {
-            Some((s, e)) => list.range(s, e).map(|e| Reply::Str(e.to_str())).collect(),
+            Some((s, e)) => list
+                .range_forward(s, e)
+                .map(|e| Reply::Str(e.to_str()))
+                .collect(),
             None => Vec::new(),
         }
     });

@@ -546,6 +546,27 @@ impl List {
         }
     }
 
+    /// The elements `start..=end` (both below len, `start <= end`), head to tail only: unlike
+    /// [`List::range`] it does not look for `end` first (LRANGE).
+    pub fn range_forward(
+        &self,
+        start: usize,
+        end: usize,
+    ) -> impl ExactSizeIterator<Item = Entry<'_>> {
+        let (i, _, first) = self.locate(start);
+        Iter {
+            nodes: match &self.repr {
+                Repr::One(_) => NodeIter::One([].iter()),
+                Repr::Many(many) => NodeIter::Many(many.nodes.range(i + 1..)),
+            },
+            front: Some((&self.node(i).0, first)),
+            // No back end: `remaining` stops the walk at `end`.
+            back: None,
+            met: true,
+            remaining: end - start + 1,
+        }
+    }
+
     /// The nodes' listpacks, head first (what RDB's QUICKLIST_2 stores).
     pub fn listpacks(&self) -> impl Iterator<Item = &[u8]> {
         let nodes = match &self.repr {
@@ -667,9 +688,10 @@ impl<'a> Iterator for Iter<'a> {
         loop {
             if let Some((lp, at)) = self.front {
                 if at < listpack::end(lp) {
-                    self.front = Some((lp, listpack::skip(lp, at)));
+                    let (entry, next) = listpack::read(lp, at);
+                    self.front = Some((lp, next));
                     self.remaining -= 1;
-                    return Some(listpack::get(lp, at));
+                    return Some(entry);
                 }
             }
             let lp = match self.nodes.next() {
@@ -967,6 +989,9 @@ mod tests {
                         let start = rng.gen_range(0..len);
                         let end = rng.gen_range(start..len);
                         let got: Vec<Vec<u8>> = list.range(start, end).map(Entry::to_vec).collect();
+                        let forward: Vec<Vec<u8>> =
+                            list.range_forward(start, end).map(Entry::to_vec).collect();
+                        assert_eq!(forward, got);
                         let want: Vec<Vec<u8>> = model.range(start..=end).cloned().collect();
                         assert_eq!(got, want);
                         let back: Vec<Vec<u8>> =

@@ -503,24 +503,33 @@ fn entry_len(lp: &[u8], at: usize) -> usize {
 
 /// The entry at `at`.
 pub fn get(lp: &[u8], at: usize) -> Entry<'_> {
+    read(lp, at).0
+}
+
+/// The entry at `at` and the position after it (one decoding for both, for iteration).
+pub fn read(lp: &[u8], at: usize) -> (Entry<'_>, usize) {
     let b0 = lp[at];
-    match b0 {
-        0x00..=0x7f => Entry::Int(b0 as i64),
-        0x80..=0xbf => Entry::Str(&lp[at + 1..at + 1 + (b0 & 0x3f) as usize]),
-        0xc0..=0xdf => Entry::Int(int13(b0, lp[at + 1])),
+    let (entry, size) = match b0 {
+        0x00..=0x7f => (Entry::Int(b0 as i64), 1),
+        0x80..=0xbf => {
+            let len = (b0 & 0x3f) as usize;
+            (Entry::Str(&lp[at + 1..at + 1 + len]), 1 + len)
+        }
+        0xc0..=0xdf => (Entry::Int(int13(b0, lp[at + 1])), 2),
         0xe0..=0xef => {
             let len = ((b0 as usize & 0x0f) << 8) | lp[at + 1] as usize;
-            Entry::Str(&lp[at + 2..at + 2 + len])
+            (Entry::Str(&lp[at + 2..at + 2 + len]), 2 + len)
         }
         0xf0 => {
-            let len = entry_len(lp, at) - 5;
-            Entry::Str(&lp[at + 5..at + 5 + len])
+            let size = entry_len(lp, at);
+            (Entry::Str(&lp[at + 5..at + size]), size)
         }
-        0xf1 => Entry::Int(read_le(&lp[at + 1..at + 3])),
-        0xf2 => Entry::Int(read_le(&lp[at + 1..at + 4])),
-        0xf3 => Entry::Int(read_le(&lp[at + 1..at + 5])),
-        _ => Entry::Int(read_le(&lp[at + 1..at + 9])),
-    }
+        0xf1 => (Entry::Int(read_le(&lp[at + 1..at + 3])), 3),
+        0xf2 => (Entry::Int(read_le(&lp[at + 1..at + 4])), 4),
+        0xf3 => (Entry::Int(read_le(&lp[at + 1..at + 5])), 5),
+        _ => (Entry::Int(read_le(&lp[at + 1..at + 9])), 9),
+    };
+    (entry, at + size + backlen_size(size))
 }
 
 /// The position of entry `index` (`index < count`), walking from the nearer end (`lpSeek`).
