@@ -219,6 +219,10 @@ impl List {
             Repr::Many(many) => {
                 let node = many.nodes.remove(i).expect("node index in range");
                 many.len -= node.count();
+                // A list trimmed from many nodes to few gives back its ring.
+                if many.nodes.capacity() > 64 && many.nodes.len() < many.nodes.capacity() / 4 {
+                    many.nodes.shrink_to(many.nodes.len() * 2);
+                }
                 if many.nodes.len() == 1 {
                     let last = many.nodes.pop_front().expect("one node left");
                     self.repr = Repr::One(last);
@@ -585,8 +589,9 @@ impl List {
             return Ok(());
         }
         let node = Node(lp.into_boxed_slice());
-        if listpack::count(&node.0) != count {
-            // A header count of "unknown" (65535 or more entries): re-pack.
+        if count >= u16::MAX as usize {
+            // Too many entries for the header to count (never written by Redis, whose nodes
+            // hold at most 32767): re-pack, so that no node needs walking to be counted.
             for entry in decode_node(&node) {
                 self.push_back(&entry);
             }
@@ -1050,6 +1055,19 @@ mod tests {
         assert!(list
             .append_listpack(node[..node.len() - 1].to_vec())
             .is_err());
+        // 70000 entries: a header count of "unknown"; the elements are re-packed in nodes.
+        let mut b = listpack::Builder::new();
+        for _ in 0..70_000 {
+            b.push(b"7");
+        }
+        let mut many = List::new();
+        many.append_listpack(b.finish()).unwrap();
+        assert_eq!(many.len(), 70_000);
+        assert!(many.node_count() > 1);
+        check(&many, Fill::DEFAULT);
+        many.drop_front(69_990);
+        assert_eq!(many.len(), 10);
+        assert!(many.heap_bytes() < 1000, "{}", many.heap_bytes());
         let same: List = ["1", "two", "3", "1", "two", "3"].into_iter().collect();
         assert_eq!(list, same, "equal by elements, not by nodes");
         assert_eq!(format!("{same:?}"), r#"["1", "two", "3", "1", "two", "3"]"#);
