@@ -257,7 +257,7 @@ fn a_directory_written_by_redislab_loads_into_redis_server() {
     dbs[0].set(b("h"), Value::Hash(h));
     dbs[2].set(
         b("l"),
-        Value::List(Box::new(["a", "b"].iter().map(|s| Str::from(*s)).collect())),
+        Value::List(["a", "b"].iter().map(|s| Str::from(*s)).collect()),
     );
     dbs[2].set_expire_time(b"l", FAR_FUTURE_MS);
 

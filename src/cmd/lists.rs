@@ -16,7 +16,8 @@ use super::args::{parse_int, parse_timeout, MpopArgs};
 use super::flags::*;
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
-use crate::store::value::List;
+use crate::store::list::{self, Fill, List};
+use crate::store::listpack::Needle;
 use crate::store::Str;
 
 /// The list commands' table entries.
@@ -77,18 +78,22 @@ impl End {
     }
 }
 
-fn push(list: &mut List, value: Str, end: End) {
-    match end {
-        End::Left => list.push_front(value),
-        End::Right => list.push_back(value),
+impl From<End> for list::End {
+    fn from(end: End) -> list::End {
+        match end {
+            End::Left => list::End::Head,
+            End::Right => list::End::Tail,
+        }
     }
 }
 
 fn pop(list: &mut List, end: End) -> Option<Str> {
-    match end {
-        End::Left => list.pop_front(),
-        End::Right => list.pop_back(),
-    }
+    list.pop(end.into())
+}
+
+/// The list node limit in force (`list-max-listpack-size`, read without a lock).
+fn fill(cx: &Exec) -> Fill {
+    cx.engine.command_config.encodings.list_fill()
 }
 
 /// What a blocking command answers when its timeout passes: a nil bulk for BLMOVE and
@@ -117,6 +122,7 @@ fn push_generic(cx: &mut Exec, args: &mut Args, end: End, only_existing: bool) -
     let key = args.next()?;
     let values = args.rest();
     let now = cx.now;
+    let fill = fill(cx);
     let db = cx.db();
     let list = if only_existing {
         match db.get_list_mut(key, now)? {
@@ -126,11 +132,8 @@ fn push_generic(cx: &mut Exec, args: &mut Args, end: End, only_existing: bool) -
     } else {
         db.list_or_create(key, now)?
     };
-    // A new list gets exactly the room its first push needs (a 10-element list holds 10
-    // slots, not 16); growing later doubles as usual.
-    list.reserve(values.len());
     for value in values {
-        push(list, Str::new(value), end);
+        list.push(end.into(), value, fill);
     }
     let len = list.len() as i64;
     cx.touch(key);
@@ -182,14 +185,12 @@ fn pop_generic(cx: &mut Exec, args: &mut Args, end: End, name: &str) -> CmdResul
     };
     let reply = match count {
         Some(0) => return Ok(Reply::Array(Vec::new())),
-        Some(n) => {
-            let n = n.min(list.len());
-            Reply::Array(
-                (0..n)
-                    .filter_map(|_| pop(list, end).map(Reply::Str))
-                    .collect(),
-            )
-        }
+        Some(n) => Reply::Array(
+            list.pop_many(end.into(), n)
+                .into_iter()
+                .map(Reply::Str)
+                .collect(),
+        ),
         None => match pop(list, end) {
             Some(value) => Reply::Str(value),
             None => Reply::Null,
@@ -227,7 +228,10 @@ fn lrange(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let now = cx.now;
     let found = cx.db().get_list(key, now)?.map(|list| {
         match super::args::index_range(start, end, list.len()) {
-            Some((s, e)) => list.range(s..=e).cloned().map(Reply::Str).collect(),
+            Some((s, e)) => list
+                .range_forward(s, e)
+                .map(|e| Reply::Str(e.to_str()))
+                .collect(),
             None => Vec::new(),
         }
     });
@@ -244,8 +248,8 @@ fn lindex(cx: &mut Exec, args: &mut Args) -> CmdResult {
         cx.lookup_stat(false);
         return Ok(Reply::Null);
     };
-    let value =
-        parse_int(index_arg).map(|index| list_index(index, list.len()).map(|i| list[i].clone()))?;
+    let value = parse_int(index_arg)
+        .map(|index| list_index(index, list.len()).and_then(|i| list.get(i).map(|e| e.to_str())))?;
     cx.lookup_stat(true);
     Ok(value.map_or(Reply::Null, Reply::Str))
 }
@@ -254,14 +258,14 @@ fn lindex(cx: &mut Exec, args: &mut Args) -> CmdResult {
 fn lset(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let key = args.next()?;
     let index_arg = args.next()?;
-    let value = Str::new(args.next()?);
+    let value = args.next()?;
     let now = cx.now;
     let Some(list) = cx.db().get_list_mut(key, now)? else {
         return Err(CmdError::no_such_key());
     };
     let index = parse_int(index_arg)?;
     let i = list_index(index, list.len()).ok_or_else(CmdError::index_out_of_range)?;
-    list[i] = value;
+    list.set(i, value);
     cx.modified(key);
     Ok(Reply::ok())
 }
@@ -280,29 +284,8 @@ fn lrem(cx: &mut Exec, args: &mut Args) -> CmdResult {
     } else {
         count.unsigned_abs().min(usize::MAX as u64) as usize
     };
-    let len = list.len();
-    let mut doomed = vec![false; len];
-    let mut removed = 0;
-    let positions: Box<dyn Iterator<Item = usize>> = if count < 0 {
-        Box::new((0..len).rev())
-    } else {
-        Box::new(0..len)
-    };
-    for i in positions {
-        if removed == limit {
-            break;
-        }
-        if list[i][..] == element[..] {
-            doomed[i] = true;
-            removed += 1;
-        }
-    }
+    let removed = list.remove(element, limit, count < 0);
     if removed > 0 {
-        let mut i = 0;
-        list.retain(|_| {
-            i += 1;
-            !doomed[i - 1]
-        });
         cx.db().remove_if_empty(key);
         cx.touch(key);
         cx.dirty(removed as u64);
@@ -324,8 +307,8 @@ fn ltrim(cx: &mut Exec, args: &mut Args) -> CmdResult {
         Some((s, e)) => (s, len - e - 1),
         None => (len, 0),
     };
-    list.truncate(len - right);
-    list.drain(..left.min(list.len()));
+    list.drop_back(right);
+    list.drop_front(left);
     cx.db().remove_if_empty(key);
     cx.touch(key);
     cx.dirty((left + right) as u64);
@@ -343,15 +326,16 @@ fn linsert(cx: &mut Exec, args: &mut Args) -> CmdResult {
         return Err(CmdError::syntax());
     };
     let pivot = args.next()?;
-    let element = Str::new(args.next()?);
+    let element = args.next()?;
     let now = cx.now;
+    let fill = fill(cx);
     let Some(list) = cx.db().get_list_mut(key, now)? else {
         return Ok(Reply::Int(0));
     };
-    let Some(at) = list.iter().position(|v| v[..] == pivot[..]) else {
+    let Some(at) = list.position(pivot) else {
         return Ok(Reply::Int(-1));
     };
-    list.insert(if after { at + 1 } else { at }, element);
+    list.insert(if after { at + 1 } else { at }, element, fill);
     let len = list.len() as i64;
     cx.modified(key);
     Ok(Reply::Int(len))
@@ -397,22 +381,33 @@ fn lpos(cx: &mut Exec, args: &mut Args) -> CmdResult {
     };
     let len = list.len();
     let scan = if maxlen == 0 { len } else { maxlen.min(len) };
-    let skip = rank.unsigned_abs() - 1;
-    let positions: Box<dyn Iterator<Item = usize>> = if rank < 0 {
-        Box::new((len - scan..len).rev())
-    } else {
-        Box::new(0..scan)
-    };
+    let skip = (rank.unsigned_abs() - 1).min(usize::MAX as u64) as usize;
     let wanted = match count {
         None => 1,
         Some(0) => usize::MAX,
         Some(n) => n,
     };
-    let matches: Vec<usize> = positions
-        .filter(|&i| list[i][..] == element[..])
-        .skip(skip.min(usize::MAX as u64) as usize)
-        .take(wanted)
-        .collect();
+    let needle = Needle::new(element);
+    let matches: Vec<usize> = if rank < 0 {
+        list.iter()
+            .rev()
+            .take(scan)
+            .enumerate()
+            .filter(|&(_, e)| needle.matches(e))
+            .map(|(i, _)| len - 1 - i)
+            .skip(skip)
+            .take(wanted)
+            .collect()
+    } else {
+        list.iter()
+            .take(scan)
+            .enumerate()
+            .filter(|&(_, e)| needle.matches(e))
+            .map(|(i, _)| i)
+            .skip(skip)
+            .take(wanted)
+            .collect()
+    };
     Ok(match count {
         Some(_) => Reply::Array(matches.into_iter().map(|i| Reply::Int(i as i64)).collect()),
         None => matches
@@ -442,7 +437,10 @@ fn move_element(
         .get_list_mut(src, now)?
         .and_then(|list| pop(list, from))
         .expect("source checked non-empty above");
-    push(cx.db().list_or_create(dst, now)?, value.clone(), to);
+    let fill = fill(cx);
+    cx.db()
+        .list_or_create(dst, now)?
+        .push(to.into(), &value, fill);
     cx.touch(dst);
     cx.db().remove_if_empty(src);
     cx.modified(src);
@@ -594,8 +592,7 @@ fn mpop_lists(
             Err(_) if rerun => continue,
             Err(wrong) => return Err(wrong.into()),
         };
-        let n = count.min(list.len());
-        let popped: Vec<Str> = (0..n).filter_map(|_| pop(list, end)).collect();
+        let popped = list.pop_many(end.into(), count);
         cx.db().remove_if_empty(key);
         cx.modified(key);
         let name: &'static [u8] = match end {
@@ -728,6 +725,40 @@ mod tests {
         ] {
             assert_eq!(h.run(cmd), err(WRONGTYPE), "{cmd:?}");
         }
+    }
+
+    #[test]
+    fn nodes_follow_list_max_listpack_size_and_the_encoding_stays_quicklist() {
+        let mut h = Harness::new();
+        let nodes = |h: &Harness| match h.shared.engine().dbs[0].peek(b"l") {
+            Some(crate::store::Value::List(l)) => l.node_count(),
+            other => panic!("{other:?}"),
+        };
+        h.run(&["rpush", "l", "a", "1", "b", "2", "c"]);
+        assert_eq!(nodes(&h), 1, "8 KiB nodes by default");
+        assert_eq!(h.run(&["object", "encoding", "l"]), bulk("quicklist"));
+        assert_eq!(
+            h.run(&["config", "get", "list-max-listpack-size"]),
+            Reply::Map(vec![(bulk("list-max-listpack-size"), bulk("-2"))])
+        );
+        h.run(&["del", "l"]);
+        // The 6.x name is an alias; a positive size counts entries.
+        assert_eq!(
+            h.run(&["config", "set", "list-max-ziplist-size", "2"]),
+            Reply::ok()
+        );
+        h.run(&["rpush", "l", "a", "1", "b", "2", "c"]);
+        assert_eq!(nodes(&h), 3);
+        assert_eq!(h.run(&["object", "encoding", "l"]), bulk("quicklist"));
+        h.run(&["linsert", "l", "before", "b", "x"]);
+        h.run(&["lset", "l", "-1", "9"]);
+        assert_eq!(
+            h.run(&["lrange", "l", "0", "-1"]),
+            bulks(&["a", "1", "x", "b", "2", "9"])
+        );
+        assert_eq!(h.run(&["lpos", "l", "9"]), Reply::Int(5));
+        assert_eq!(h.run(&["lrem", "l", "0", "1"]), Reply::Int(1));
+        assert_eq!(h.run(&["lindex", "l", "-2"]), bulk("2"));
     }
 
     #[test]

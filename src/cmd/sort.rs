@@ -14,7 +14,8 @@ use super::args::float_value;
 use super::flags::*;
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
-use crate::store::{Str, Value};
+use crate::store::list::{End, List};
+use crate::store::Value;
 
 /// The sort commands' table entries.
 pub const COMMANDS: &[Spec] = &[
@@ -117,7 +118,7 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
     let now = cx.now;
     let (elements, ordered): (Vec<Bytes>, bool) = match cx.db().get(key, now) {
         None => (Vec::new(), false),
-        Some(Value::List(l)) => (l.iter().map(Str::to_bytes).collect(), false),
+        Some(Value::List(l)) => (l.iter().map(|e| Bytes::from(e.to_vec())).collect(), false),
         Some(Value::Set(s)) => (s.iter().collect(), false),
         Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.clone()).collect(), true),
         Some(_) => return Err(CmdError::wrong_type()),
@@ -206,11 +207,12 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
             let stored = output.len();
             let dst = Bytes::copy_from_slice(dst);
             if stored > 0 {
-                let list = output
-                    .into_iter()
-                    .map(|v| Str::from(v.unwrap_or_default()))
-                    .collect();
-                cx.db().set(dst.clone(), Value::List(Box::new(list)));
+                let fill = cx.engine.command_config.encodings.list_fill();
+                let mut list = List::new();
+                for element in output {
+                    list.push(End::Tail, &element.unwrap_or_default(), fill);
+                }
+                cx.db().set(dst.clone(), Value::List(list));
                 cx.touch(&dst);
                 cx.dirty(stored as u64);
             } else if cx.db().remove(&dst).is_some() {

@@ -251,6 +251,9 @@ pub struct Config {
     pub hash_max_listpack_value: u64,
     /// `set-max-intset-entries`: most members a set of integers keeps as an intset.
     pub set_max_intset_entries: u64,
+    /// `list-max-listpack-size`: a list node's limit, bytes (-1 = 4 KiB ... -5 = 64 KiB) or
+    /// entries (positive).
+    pub list_max_listpack_size: i64,
     /// `client-query-buffer-limit`, bytes.
     pub client_query_buffer_limit: u64,
     /// `hz`, clamped to 1..=500 as Redis does.
@@ -403,6 +406,7 @@ impl Default for Config {
             hash_max_listpack_entries: 0,
             hash_max_listpack_value: 0,
             set_max_intset_entries: 0,
+            list_max_listpack_size: 0,
             client_query_buffer_limit: 0,
             hz: 0,
             replicaof: None,
@@ -822,6 +826,7 @@ impl Config {
             "hash-max-listpack-entries" => self.hash_max_listpack_entries = num(&v),
             "hash-max-listpack-value" => self.hash_max_listpack_value = mem(&v),
             "set-max-intset-entries" => self.set_max_intset_entries = num(&v),
+            "list-max-listpack-size" => self.list_max_listpack_size = num(&v),
             "client-query-buffer-limit" => self.client_query_buffer_limit = mem(&v),
             "hz" => self.hz = num(&v),
             "replicaof" => {
@@ -923,6 +928,7 @@ impl Config {
             "hash-max-listpack-entries" => int(self.hash_max_listpack_entries),
             "hash-max-listpack-value" => Value::Mem(self.hash_max_listpack_value),
             "set-max-intset-entries" => int(self.set_max_intset_entries),
+            "list-max-listpack-size" => int(self.list_max_listpack_size),
             "client-query-buffer-limit" => Value::Mem(self.client_query_buffer_limit),
             "hz" => int(self.hz),
             "replicaof" => Value::ReplicaOf(self.replicaof.clone()),

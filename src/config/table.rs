@@ -361,7 +361,7 @@ pub static TABLE: &[Directive] = &[
     int("io-threads", None, 1, 128, "1", IMM),
     int("auto-aof-rewrite-percentage", None, 0, INT_MAX, "100", IMPL),
     int("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), 0, INT_MAX, "10", IMPL),
-    int("list-max-listpack-size", Some("list-max-ziplist-size"), INT_MIN, INT_MAX, "-2", 0),
+    int("list-max-listpack-size", Some("list-max-ziplist-size"), INT_MIN, INT_MAX, "-2", IMPL),
     int("tcp-keepalive", None, 0, INT_MAX, "300", IMPL),
     int("cluster-migration-barrier", None, 0, INT_MAX, "1", IMPL),
     int("active-defrag-cycle-min", None, 1, 99, "1", 0),

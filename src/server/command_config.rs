@@ -21,6 +21,7 @@ pub fn encoding_limits(config: &crate::config::Config) -> EncodingLimits {
         hash_max_listpack_entries: size(config.hash_max_listpack_entries),
         hash_max_listpack_value: size(config.hash_max_listpack_value),
         set_max_intset_entries: size(config.set_max_intset_entries),
+        list_max_listpack_size: config.list_max_listpack_size,
     }
 }
 
@@ -47,7 +48,8 @@ pub struct CommandConfig {
     pub cluster_allow_reads_when_down: bool,
     /// `cluster-allow-pubsubshard-when-down`.
     pub cluster_allow_pubsubshard_when_down: bool,
-    /// `hash-max-listpack-entries`, `hash-max-listpack-value` and `set-max-intset-entries`.
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value`, `set-max-intset-entries` and
+    /// `list-max-listpack-size`.
     pub encodings: EncodingLimits,
 }
 

@@ -7,6 +7,8 @@
 
 pub mod db;
 pub mod hash;
+pub mod list;
+pub mod listpack;
 pub mod scan;
 pub mod set;
 pub mod slots;

@@ -1,19 +1,16 @@
 //! The value types a key can hold, and the encoding names `OBJECT ENCODING` reports for them.
 //!
 //! A hash switches between a packed and a table form and a set between an intset and a table,
-//! as Redis's do (see [`Hash`], [`Set`]); the other types have one in-memory representation,
+//! as Redis's do (see [`Hash`], [`Set`]); a list is a quicklist of listpacks as in Redis 7.0
+//! ([`List`]); the other types have one in-memory representation,
 //! and the compact encodings Redis switches between for them (embstr, listpack, ...) are reported by [`Value::encoding`] from the same thresholds
 //! Redis 7.0 uses, and written by the RDB layer where a compact form is required.
 
-use std::collections::VecDeque;
-
 pub use super::hash::Hash;
+pub use super::list::List;
 pub use super::set::Set;
 pub use super::str::Str;
 pub use super::zset::ZSet;
-
-/// A list; both ends are O(1).
-pub type List = VecDeque<Str>;
 
 /// The thresholds up to which collections keep their compact form, from the configuration
 /// directives of the same names. The defaults are Redis 7.0's built-in ones (`config.c`; the
@@ -26,6 +23,15 @@ pub struct EncodingLimits {
     pub hash_max_listpack_value: usize,
     /// `set-max-intset-entries`: most members an intset holds.
     pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size`: how full a list's node may grow (see [`super::list::Fill`]).
+    pub list_max_listpack_size: i64,
+}
+
+impl EncodingLimits {
+    /// The list node limit `list-max-listpack-size` sets.
+    pub fn list_fill(&self) -> super::list::Fill {
+        super::list::Fill::new(self.list_max_listpack_size)
+    }
 }
 
 impl Default for EncodingLimits {
@@ -34,6 +40,7 @@ impl Default for EncodingLimits {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            list_max_listpack_size: -2,
         }
     }
 }
@@ -44,12 +51,13 @@ impl Default for EncodingLimits {
 pub const SMALL_COLLECTION: usize = 128;
 
 /// One key's value. 24 bytes: a string is inline when short (see [`Str`]); a collection is
-/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash is
-/// itself 16 bytes (its packed buffer or its boxed table), so it needs no box of its own.
+/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash and a
+/// list are themselves 16 bytes (a packed buffer, or a boxed table or ring of nodes), so they
+/// need no box of their own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Str),
-    List(Box<List>),
+    List(List),
     Hash(Hash),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
@@ -125,7 +133,7 @@ impl Value {
         OBJECT_OVERHEAD
             + match self {
                 Value::String(s) => s.len(),
-                Value::List(l) => estimate(l.len(), l.iter().map(|e| e.len() + 8), samples),
+                Value::List(l) => l.sampled_heap_bytes(samples),
                 Value::Hash(h) => h.packed_bytes().unwrap_or_else(|| {
                     estimate(
                         h.len(),
@@ -216,7 +224,7 @@ mod tests {
         let big = Value::String(Str::from(vec![b'x'; 1000])).memory_usage(5);
         assert!(small > 0 && big > small + 900);
         let list: List = (0..100).map(|_| Str::from("abcd")).collect();
-        let value = Value::List(Box::new(list));
+        let value = Value::List(list);
         assert_eq!(value.memory_usage(5), value.memory_usage(0));
     }
 }

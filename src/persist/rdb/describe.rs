@@ -171,7 +171,12 @@ fn show_value(value: &Value) -> String {
     }
     match value {
         Value::String(s) => quote_short(s),
-        Value::List(l) => list("[", "]", l.len(), l.iter().map(|e| quote_short(e))),
+        Value::List(l) => list(
+            "[",
+            "]",
+            l.len(),
+            l.iter().map(|e| quote_short(&e.to_vec())),
+        ),
         Value::Set(s) => list("{", "}", s.len(), s.iter().map(|e| quote_short(&e))),
         Value::Hash(h) => list(
             "{",
@@ -236,12 +241,8 @@ mod tests {
         w.key(b"num", &Value::String(Bytes::from("12345").into()), None)
             .unwrap();
         let list = (0..7).map(|i| Str::from(format!("e{i}"))).collect();
-        w.key(
-            b"list",
-            &Value::List(Box::new(list)),
-            Some(1_700_000_000_000),
-        )
-        .unwrap();
+        w.key(b"list", &Value::List(list), Some(1_700_000_000_000))
+            .unwrap();
         w.key(
             b"long",
             &Value::String(Bytes::from("ab".repeat(40)).into()),

@@ -236,16 +236,14 @@ mod tests {
         db0.set_expire_time(b"expired", 1);
         db0.set(
             b("list"),
-            Value::List(Box::new(
-                ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect(),
-            )),
+            Value::List(["a", "b", "c"].iter().map(|s| Str::from(*s)).collect()),
         );
         let big_list: List = (0..5000).map(|i| Str::from(format!("item-{i}"))).collect();
-        db0.set(b("biglist"), Value::List(Box::new(big_list)));
+        db0.set(b("biglist"), Value::List(big_list));
         let mut huge_elements = List::new();
         huge_elements.push_back(Str::from(vec![b'x'; 20_000]));
         huge_elements.push_back(Str::from("-42"));
-        db0.set(b("hugelist"), Value::List(Box::new(huge_elements)));
+        db0.set(b("hugelist"), Value::List(huge_elements));
         db0.set(
             b("iset"),
             Value::Set(Box::new(["1", "2", "3"].iter().map(|s| b(s)).collect())),
@@ -423,7 +421,7 @@ mod tests {
         let set: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
         w.key(b"iset", &Value::Set(Box::new(set)), None).unwrap();
         let list: List = ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect();
-        w.key(b"list", &Value::List(Box::new(list)), None).unwrap();
+        w.key(b"list", &Value::List(list), None).unwrap();
         let (out, _) = w.finish().unwrap();
         let mut expected = Vec::new();
         expected.extend_from_slice(b"\x00\x03num\xc1\x39\x30");
@@ -461,7 +459,7 @@ mod tests {
         let iset: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
         assert_eq!(db0.peek(b"iset"), Some(&Value::Set(Box::new(iset))));
         let list: List = ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect();
-        assert_eq!(db0.peek(b"list"), Some(&Value::List(Box::new(list))));
+        assert_eq!(db0.peek(b"list"), Some(&Value::List(list)));
         let Some(Value::ZSet(z)) = db0.peek(b"zset") else {
             panic!("zset")
         };

@@ -17,12 +17,10 @@ use super::legacy::{decode_intset, decode_ziplist, decode_zipmap};
 use super::listpack::{self, parse_score, Entry};
 use super::lzf;
 use super::{opcode, rdb_type, Encoding, RdbError, StrEncoding, RDB_VERSION};
-use crate::store::value::{EncodingLimits, Hash, List, Set};
+use crate::store::list::{self, List};
+use crate::store::value::{EncodingLimits, Hash, Set};
 use crate::store::zset::ZSet;
-use crate::store::{Str, Value};
-
-/// Most elements reserved up front for a collection, whatever its declared length.
-const MAX_PREALLOC: usize = 4096;
+use crate::store::Value;
 
 /// One top-level item of an RDB file, in file order.
 #[derive(Debug, Clone, PartialEq)]
@@ -458,11 +456,12 @@ pub(crate) fn read_value<R: BufRead>(
         }
         rdb_type::LIST => {
             let n = src.len()?;
-            let mut list = List::with_capacity(cap(n));
+            let fill = limits.list_fill();
+            let mut list = List::new();
             for _ in 0..n {
-                list.push_back(src.bytes_value()?.into());
+                list.push(list::End::Tail, &src.bytes_value()?, fill);
             }
-            (Encoding::LinkedList, Value::List(Box::new(list)))
+            (Encoding::LinkedList, Value::List(list))
         }
         rdb_type::SET => {
             let n = src.len()?;
@@ -520,8 +519,12 @@ pub(crate) fn read_value<R: BufRead>(
         rdb_type::LIST_ZIPLIST => {
             let (offset, blob) = src.blob()?;
             let entries = decode_ziplist(&blob).map_err(at(offset))?;
-            let list = entries.into_iter().map(Entry::to_str).collect();
-            (Encoding::ListZiplist, Value::List(Box::new(list)))
+            let fill = limits.list_fill();
+            let mut list = List::new();
+            for entry in entries {
+                list.push(list::End::Tail, &entry.to_vec(), fill);
+            }
+            (Encoding::ListZiplist, Value::List(list))
         }
         rdb_type::SET_INTSET => {
             let (offset, blob) = src.blob()?;
@@ -578,6 +581,7 @@ pub(crate) fn read_value<R: BufRead>(
         }
         rdb_type::LIST_QUICKLIST | rdb_type::LIST_QUICKLIST_2 => {
             let nodes = src.len()?;
+            let fill = limits.list_fill();
             let mut list = List::new();
             let mut plain_nodes = 0;
             for _ in 0..nodes {
@@ -590,16 +594,17 @@ pub(crate) fn read_value<R: BufRead>(
                 match container {
                     QUICKLIST_PLAIN => {
                         plain_nodes += 1;
-                        list.push_back(Str::from(blob));
+                        list.push(list::End::Tail, &blob, fill);
+                    }
+                    // A listpack node is kept as it is (`quicklistAppendListpack`).
+                    QUICKLIST_PACKED if type_byte == rdb_type::LIST_QUICKLIST_2 => {
+                        list.append_listpack(blob).map_err(at(offset))?;
                     }
                     QUICKLIST_PACKED => {
-                        let entries = if type_byte == rdb_type::LIST_QUICKLIST_2 {
-                            listpack::decode(&blob)
-                        } else {
-                            decode_ziplist(&blob)
+                        let entries = decode_ziplist(&blob).map_err(at(offset))?;
+                        for entry in entries {
+                            list.push(list::End::Tail, &entry.to_vec(), fill);
                         }
-                        .map_err(at(offset))?;
-                        list.extend(entries.into_iter().map(Entry::to_str));
                     }
                     other => {
                         return Err(at(offset)(format!("quicklist node with container {other}")))
@@ -611,7 +616,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::Quicklist { nodes }
             };
-            (enc, Value::List(Box::new(list)))
+            (enc, Value::List(list))
         }
         rdb_type::STREAM_LISTPACKS
         | rdb_type::STREAM_LISTPACKS_2
@@ -644,12 +649,8 @@ pub(crate) fn read_value<R: BufRead>(
 }
 
 /// Quicklist v2 node containers (`quicklist.h`).
-const QUICKLIST_PLAIN: u64 = 1;
-const QUICKLIST_PACKED: u64 = 2;
-
-fn cap(n: u64) -> usize {
-    n.min(MAX_PREALLOC as u64) as usize
-}
+pub(crate) const QUICKLIST_PLAIN: u64 = 1;
+pub(crate) const QUICKLIST_PACKED: u64 = 2;
 
 /// The old zset (type 3) score: a one-byte length and ASCII, or 253/254/255 for nan/inf/-inf.
 fn read_text_score<R: BufRead>(src: &mut Source<R>) -> Result<f64, RdbError> {
@@ -688,7 +689,7 @@ fn entries_to_zset(entries: &[Entry<'_>]) -> Result<ZSet, String> {
     }
     let mut zset = ZSet::new();
     for pair in entries.chunks_exact(2) {
-        let score = pair[1].to_score()?;
+        let score = listpack::entry_score(pair[1])?;
         if zset.insert(pair[0].to_vec().into(), score).is_some() {
             return Err("duplicate zset fields detected".into());
         }

@@ -6,7 +6,7 @@
 //! | value | written as |
 //! | --- | --- |
 //! | string | `C0`/`C1`/`C2` if a canonical integer of at most 11 chars fitting 32 bits; LZF (`C3`) if longer than 20 bytes and LZF saves at least 4 bytes; raw otherwise |
-//! | list | type 18, quicklist v2: PACKED listpack nodes of at most 8 KiB (`list-max-listpack-size -2`) |
+//! | list | type 18, quicklist v2: the list's listpack nodes as they are in memory (`list-max-listpack-size`), PACKED; PLAIN for an element of 1 GiB or more |
 //! | set | type 11 intset if an intset in memory (`set-max-intset-entries`), type 2 otherwise |
 //! | hash | type 16 listpack if packed in memory (`hash-max-listpack-entries/value`); type 4 otherwise |
 //! | zset | type 17 listpack under the same limits (member length); type 5 (binary doubles) otherwise |
@@ -19,12 +19,12 @@ use std::io::{self, BufWriter, Write};
 use super::crc64::crc64;
 use super::legacy::encode_intset;
 use super::listpack::{self, format_score};
+use super::parse::{QUICKLIST_PACKED, QUICKLIST_PLAIN};
 use super::{lzf, opcode, rdb_type, RDB_VERSION, REDIS_VERSION};
+use crate::store::list::PACKED_THRESHOLD;
+use crate::store::listpack::{self as store_listpack, Entry};
 use crate::store::value::parse_i64_strict;
 use crate::store::{Db, Value};
-
-/// Largest listpack a quicklist node may grow to, in bytes (`list-max-listpack-size -2`).
-pub const QUICKLIST_NODE_BYTES: usize = 8192;
 
 /// The value of an aux field: bytes, or an integer written as its decimal text (which the
 /// string encoder then stores as `C0`/`C1`/`C2` when it fits, as Redis does).
@@ -273,16 +273,20 @@ impl<W: Write> RdbWriter<W> {
         match value {
             Value::String(s) => self.string(s),
             Value::List(list) => {
-                let nodes = plan_quicklist(list.iter().map(|e| &e[..]));
-                self.len(nodes.len() as u64)?;
-                let mut elements = list.iter();
-                for count in nodes {
-                    let mut lp = listpack::Builder::new();
-                    for e in elements.by_ref().take(count) {
-                        lp.push(e);
+                // The nodes as they are in memory (`rdbSaveObject`); an element of 1 GiB or
+                // more, alone in its node, is written as a PLAIN node of its bare bytes.
+                self.len(list.node_count() as u64)?;
+                for lp in list.listpacks() {
+                    match plain_element(lp) {
+                        Some(element) => {
+                            self.len(QUICKLIST_PLAIN)?;
+                            self.string(element)?;
+                        }
+                        None => {
+                            self.len(QUICKLIST_PACKED)?;
+                            self.string(lp)?;
+                        }
                     }
-                    self.len(2)?; // PACKED container
-                    self.string(&lp.finish())?;
                 }
                 Ok(())
             }
@@ -348,26 +352,18 @@ pub fn type_for(value: &Value) -> u8 {
     }
 }
 
-/// Splits a list into quicklist nodes: element counts per node, each node's listpack at most
-/// [`QUICKLIST_NODE_BYTES`] (an element bigger than that gets a node of its own).
-fn plan_quicklist<'a>(elements: impl Iterator<Item = &'a [u8]>) -> Vec<usize> {
-    let mut nodes = Vec::new();
-    let mut size = listpack::HEADER_SIZE + 1;
-    let mut count = 0;
-    for e in elements {
-        let entry = listpack::entry_size(e);
-        if count > 0 && (size + entry > QUICKLIST_NODE_BYTES || count == u16::MAX as usize) {
-            nodes.push(count);
-            size = listpack::HEADER_SIZE + 1;
-            count = 0;
+/// The element of a node Redis keeps as a PLAIN node: the only one, 1 GiB or longer.
+fn plain_element(lp: &[u8]) -> Option<&[u8]> {
+    if lp.len() <= PACKED_THRESHOLD {
+        return None;
+    }
+    let at = store_listpack::first(lp)?;
+    match store_listpack::get(lp, at) {
+        Entry::Str(s) if s.len() >= PACKED_THRESHOLD && store_listpack::next(lp, at).is_none() => {
+            Some(s)
         }
-        size += entry;
-        count += 1;
+        _ => None,
     }
-    if count > 0 {
-        nodes.push(count);
-    }
-    nodes
 }
 
 #[cfg(test)]
@@ -424,14 +420,24 @@ mod tests {
     }
 
     #[test]
-    fn quicklist_nodes_stay_under_eight_kib() {
-        let small: Vec<Vec<u8>> = (0..1000)
-            .map(|i| format!("element-{i}").into_bytes())
+    fn lists_are_written_node_for_node() {
+        use crate::store::list::List;
+        let big: List = [vec![b'x'; 10_000], b"a".to_vec(), vec![b'y'; 9000]]
+            .into_iter()
             .collect();
-        let nodes = plan_quicklist(small.iter().map(|e| &e[..]));
-        assert!(nodes.len() > 1);
-        assert_eq!(nodes.iter().sum::<usize>(), 1000);
-        let big = [vec![b'x'; 10_000], b"a".to_vec(), vec![b'y'; 9000]];
-        assert_eq!(plan_quicklist(big.iter().map(|e| &e[..])), vec![1, 1, 1]);
+        assert_eq!(big.node_count(), 3);
+        let small: List = (0..1000).map(|i| format!("element-{i}")).collect();
+        for list in [big, small] {
+            let payload = dump_value(&Value::List(list.clone()));
+            assert_eq!(payload[0], rdb_type::LIST_QUICKLIST_2);
+            let mut expected = RdbWriter::new(Vec::new(), true);
+            expected.len(list.node_count() as u64).unwrap();
+            for lp in list.listpacks() {
+                expected.len(QUICKLIST_PACKED).unwrap();
+                expected.string(lp).unwrap();
+            }
+            let body = expected.out;
+            assert_eq!(&payload[1..1 + body.len()], &body[..]);
+        }
     }
 }
