@@ -3,7 +3,8 @@
 //! Redis walks its dict's buckets with a reversed-bit cursor (`dictScan` in `dict.c`) so that a
 //! rehash never makes a scan miss an element. Here the tables are `IndexMap`s, whose positions
 //! are dense, and removal moves an entry only from the end (swap) or one place down (shift):
-//! walking positions downwards gives the same guarantee.
+//! walking positions downwards gives the same guarantee. (The keyspace's own SCAN cursor is
+//! the segmented table's, in `table.rs`.)
 
 /// The positions one SCAN call visits in a collection of `len` and the cursor it returns.
 ///
