@@ -251,6 +251,10 @@ pub struct Config {
     pub hash_max_listpack_value: u64,
     /// `set-max-intset-entries`: most members a set of integers keeps as an intset.
     pub set_max_intset_entries: u64,
+    /// `zset-max-listpack-entries`: most members a sorted set keeps in its packed form.
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value`: longest member, in bytes, a packed sorted set takes in.
+    pub zset_max_listpack_value: u64,
     /// `client-query-buffer-limit`, bytes.
     pub client_query_buffer_limit: u64,
     /// `hz`, clamped to 1..=500 as Redis does.
@@ -403,6 +407,8 @@ impl Default for Config {
             hash_max_listpack_entries: 0,
             hash_max_listpack_value: 0,
             set_max_intset_entries: 0,
+            zset_max_listpack_entries: 0,
+            zset_max_listpack_value: 0,
             client_query_buffer_limit: 0,
             hz: 0,
             replicaof: None,
@@ -822,6 +828,8 @@ impl Config {
             "hash-max-listpack-entries" => self.hash_max_listpack_entries = num(&v),
             "hash-max-listpack-value" => self.hash_max_listpack_value = mem(&v),
             "set-max-intset-entries" => self.set_max_intset_entries = num(&v),
+            "zset-max-listpack-entries" => self.zset_max_listpack_entries = num(&v),
+            "zset-max-listpack-value" => self.zset_max_listpack_value = mem(&v),
             "client-query-buffer-limit" => self.client_query_buffer_limit = mem(&v),
             "hz" => self.hz = num(&v),
             "replicaof" => {
@@ -923,6 +931,8 @@ impl Config {
             "hash-max-listpack-entries" => int(self.hash_max_listpack_entries),
             "hash-max-listpack-value" => Value::Mem(self.hash_max_listpack_value),
             "set-max-intset-entries" => int(self.set_max_intset_entries),
+            "zset-max-listpack-entries" => int(self.zset_max_listpack_entries),
+            "zset-max-listpack-value" => Value::Mem(self.zset_max_listpack_value),
             "client-query-buffer-limit" => Value::Mem(self.client_query_buffer_limit),
             "hz" => int(self.hz),
             "replicaof" => Value::ReplicaOf(self.replicaof.clone()),

@@ -21,6 +21,8 @@ pub fn encoding_limits(config: &crate::config::Config) -> EncodingLimits {
         hash_max_listpack_entries: size(config.hash_max_listpack_entries),
         hash_max_listpack_value: size(config.hash_max_listpack_value),
         set_max_intset_entries: size(config.set_max_intset_entries),
+        zset_max_listpack_entries: size(config.zset_max_listpack_entries),
+        zset_max_listpack_value: size(config.zset_max_listpack_value),
     }
 }
 
@@ -47,7 +49,8 @@ pub struct CommandConfig {
     pub cluster_allow_reads_when_down: bool,
     /// `cluster-allow-pubsubshard-when-down`.
     pub cluster_allow_pubsubshard_when_down: bool,
-    /// `hash-max-listpack-entries`, `hash-max-listpack-value` and `set-max-intset-entries`.
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value`, `set-max-intset-entries`,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
     pub encodings: EncodingLimits,
 }
 

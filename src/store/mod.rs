@@ -7,6 +7,7 @@
 
 pub mod db;
 pub mod hash;
+pub mod packed;
 pub mod scan;
 pub mod set;
 pub mod slots;

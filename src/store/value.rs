@@ -1,9 +1,10 @@
 //! The value types a key can hold, and the encoding names `OBJECT ENCODING` reports for them.
 //!
-//! A hash switches between a packed and a table form and a set between an intset and a table,
-//! as Redis's do (see [`Hash`], [`Set`]); the other types have one in-memory representation,
-//! and the compact encodings Redis switches between for them (embstr, listpack, ...) are reported by [`Value::encoding`] from the same thresholds
-//! Redis 7.0 uses, and written by the RDB layer where a compact form is required.
+//! A hash and a sorted set switch between a packed and a large form and a set between an
+//! intset and a table, as Redis's do (see [`Hash`], [`ZSet`], [`Set`]); the other types have one
+//! in-memory representation, and the compact encodings Redis switches between for them
+//! (embstr, quicklist) are reported by [`Value::encoding`] from the same thresholds Redis 7.0
+//! uses, and written by the RDB layer where a compact form is required.
 
 use std::collections::VecDeque;
 
@@ -26,6 +27,10 @@ pub struct EncodingLimits {
     pub hash_max_listpack_value: usize,
     /// `set-max-intset-entries`: most members an intset holds.
     pub set_max_intset_entries: usize,
+    /// `zset-max-listpack-entries`: most members a packed sorted set holds.
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value`: longest member a packed sorted set takes in, in bytes.
+    pub zset_max_listpack_value: usize,
 }
 
 impl Default for EncodingLimits {
@@ -34,25 +39,23 @@ impl Default for EncodingLimits {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
 
-/// Size at or below which a set or zset is "small": Redis's `zset-max-listpack-entries` (128)
-/// for zsets and `set-max-intset-entries` (512) for integer sets. Small collections keep
-/// insertion order on delete, like a listpack.
-pub const SMALL_COLLECTION: usize = 128;
-
 /// One key's value. 24 bytes: a string is inline when short (see [`Str`]); a collection is
-/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash is
-/// itself 16 bytes (its packed buffer or its boxed table), so it needs no box of its own.
+/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash, a set
+/// and a sorted set are themselves 16 bytes (a packed buffer or a boxed table), so they need
+/// no box of their own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Str),
     List(Box<List>),
     Hash(Hash),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -82,13 +85,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
-            Value::ZSet(z) => {
-                if z.len() <= SMALL_COLLECTION && z.iter().all(|(m, _)| m.len() <= 64) {
-                    "listpack"
-                } else {
-                    "skiplist"
-                }
-            }
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -137,11 +134,13 @@ impl Value {
                     Some(width) => width * s.len(),
                     None => estimate(s.len(), s.iter().map(|m| m.len() + ENTRY_OVERHEAD), samples),
                 },
-                Value::ZSet(z) => estimate(
-                    z.len(),
-                    z.iter().map(|(m, _)| 2 * m.len() + 8 + 2 * ENTRY_OVERHEAD),
-                    samples,
-                ),
+                Value::ZSet(z) => z.packed_bytes().unwrap_or_else(|| {
+                    estimate(
+                        z.len(),
+                        z.iter().map(|(m, _)| 2 * m.len() + 8 + 2 * ENTRY_OVERHEAD),
+                        samples,
+                    )
+                }),
             }
     }
 }
