@@ -686,9 +686,11 @@ impl ZSet {
     /// The entries `range` selects, in the direction of the walk.
     fn select<'a>(&'a self, range: &Range, rev: bool) -> Items<'a> {
         match range {
-            Range::Rank { start, end } => {
-                Box::new(self.items(rev).skip(*start).take(end + 1 - start))
-            }
+            Range::Rank { start, end } => Box::new(
+                self.items(rev)
+                    .skip(*start)
+                    .take(end.saturating_add(1).saturating_sub(*start)),
+            ),
             Range::Score(r) => {
                 let r = *r;
                 let items = self.items_from_score(r, rev);
