@@ -49,7 +49,10 @@ fn memory_command(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         ("malloc-stats", 0) => Ok(Reply::bulk(
             b"Stats not supported for the current allocator",
         )),
-        ("purge", 0) => Ok(Reply::ok()),
+        ("purge", 0) => {
+            crate::server::memory::purge_freed_pages();
+            Ok(Reply::ok())
+        }
         ("help" | "usage" | "stats" | "doctor" | "malloc-stats" | "purge", _) => {
             Err(CmdError::arity(&format!("memory|{name}")))
         }
