@@ -211,24 +211,22 @@ fn model() -> Vec<Db> {
     db0.set(b("intlist"), Value::List(intlist));
     db0.set(
         b("iset"),
-        Value::Set(Box::new(["1", "2", "3"].iter().map(|s| b(s)).collect())),
+        Value::Set(["1", "2", "3"].iter().map(|s| b(s)).collect()),
     );
     db0.set(
         b("wideiset"),
-        Value::Set(Box::new(
-            ["-70000", "5", "8589934592"].iter().map(|s| b(s)).collect(),
-        )),
+        Value::Set(["-70000", "5", "8589934592"].iter().map(|s| b(s)).collect()),
     );
     let bigiset: Set = (0..600).map(|i| Bytes::from(i.to_string())).collect();
-    db0.set(b("bigiset"), Value::Set(Box::new(bigiset)));
+    db0.set(b("bigiset"), Value::Set(bigiset));
     db0.set(
         b("set"),
-        Value::Set(Box::new(["x", "y", "z"].iter().map(|s| b(s)).collect())),
+        Value::Set(["x", "y", "z"].iter().map(|s| b(s)).collect()),
     );
     let bigset: Set = (0..300)
         .map(|i| Bytes::from(format!("member-{i}")))
         .collect();
-    db0.set(b("bigset"), Value::Set(Box::new(bigset)));
+    db0.set(b("bigset"), Value::Set(bigset));
     let mut hash = Hash::new();
     hash.insert(b("f1"), b("v1"), &EncodingLimits::default());
     hash.insert(b("f2"), b("300"), &EncodingLimits::default());
@@ -258,14 +256,18 @@ fn model() -> Vec<Db> {
         ("d", f64::INFINITY),
         ("e", 1e300),
     ] {
-        zset.insert(b(m), s);
+        zset.insert(m.as_bytes(), s, &EncodingLimits::default());
     }
-    db0.set(b("zset"), Value::ZSet(Box::new(zset)));
+    db0.set(b("zset"), Value::ZSet(zset));
     let mut bigzset = ZSet::new();
     for i in 0..200 {
-        bigzset.insert(Bytes::from(format!("m{i}")), i as f64 / 7.0);
+        bigzset.insert(
+            format!("m{i}").as_bytes(),
+            i as f64 / 7.0,
+            &EncodingLimits::default(),
+        );
     }
-    db0.set(b("bigzset"), Value::ZSet(Box::new(bigzset)));
+    db0.set(b("bigzset"), Value::ZSet(bigzset));
 
     let db1 = Db::new();
     let mut db2 = Db::new();

@@ -278,7 +278,7 @@ fn load_sets<'c>(cx: &'c mut Exec, keys: &[Bytes]) -> Result<Vec<Option<&'c Set>
     Ok(keys
         .iter()
         .map(|k| match db.peek(k) {
-            Some(Value::Set(s)) => Some(&**s),
+            Some(Value::Set(s)) => Some(s),
             _ => None,
         })
         .collect())
@@ -365,8 +365,7 @@ fn store_op(cx: &mut Exec, args: &mut Args, op: SetOp) -> CmdResult {
         for member in result {
             set.insert(member, &limits);
         }
-        cx.db()
-            .set(Bytes::copy_from_slice(dst), Value::Set(Box::new(set)));
+        cx.db().set(Bytes::copy_from_slice(dst), Value::Set(set));
         cx.modified(dst);
     }
     Ok(Reply::Int(len))

@@ -120,9 +120,16 @@ fn sort_generic(cx: &mut Exec, args: &mut Args, read_only: bool) -> Result<Reply
         None => (Vec::new(), false),
         Some(Value::List(l)) => (l.iter().map(|e| Bytes::from(e.to_vec())).collect(), false),
         Some(Value::Set(s)) => (s.iter().collect(), false),
-        Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.clone()).collect(), true),
+        Some(Value::ZSet(z)) => (
+            z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect(),
+            true,
+        ),
         Some(_) => return Err(CmdError::wrong_type()),
     };
+    // Redis's sortCommand converts a sorted set it sorts to a skiplist, for good.
+    if let Some(Value::ZSet(z)) = cx.db().get_mut(key, now) {
+        z.convert_to_large();
+    }
     let mut dont_sort = options.by.is_some_and(|p| !p.contains(&b'*'));
     let mut alpha = options.alpha;
     // A set's order differs between servers: a stored "unsorted" result, or one a script

@@ -6,19 +6,16 @@
 //! Redis 7.0 replies to `ZRANGE ... WITHSCORES`. Empty sorted sets are deleted. Every write is
 //! propagated as received (ZPOPMIN/ZPOPMAX included, as Redis 7.0 does).
 
-use std::ops::Bound;
-
 use bytes::Bytes;
 use indexmap::IndexMap;
-use rand::Rng;
 
 use super::args::{float_value, parse_int, parse_timeout, MpopArgs};
 use super::flags::*;
 use super::keys::{parse_scan_cursor, ScanOptions};
 use super::{Args, CmdError, Exec, Spec};
 use crate::resp::Reply;
-use crate::store::zset::Score;
-use crate::store::zset::ZSet;
+use crate::store::value::EncodingLimits;
+use crate::store::zset::{LexBound, LexRange, Range, Score, ScoreRange, ZSet};
 use crate::store::Value;
 
 /// The sorted set commands' table entries.
@@ -83,13 +80,9 @@ fn read_zset<'c>(cx: &'c mut Exec<'_>, key: &[u8]) -> Result<Option<&'c ZSet>, C
 // ---------------------------------------------------------------------------------------------
 // Ranges
 
-/// A score interval (`zrangespec`): `(` makes a bound exclusive.
-#[derive(Debug, Clone, Copy)]
-struct ScoreRange {
-    min: f64,
-    max: f64,
-    minex: bool,
-    maxex: bool,
+/// The compact-encoding thresholds in force (`zset-max-listpack-*`).
+fn limits(cx: &Exec) -> EncodingLimits {
+    cx.engine.command_config.encodings
 }
 
 /// One score bound as `strtod` reads it: leading spaces skipped, `inf`/`infinity` accepted, the
@@ -112,186 +105,69 @@ fn score_bound(arg: &[u8]) -> Option<(f64, bool)> {
     }
 }
 
-impl ScoreRange {
-    fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
-        match (score_bound(min), score_bound(max)) {
-            (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange {
-                min,
-                max,
-                minex,
-                maxex,
-            }),
-            _ => Err(CmdError::min_max_not_float()),
-        }
-    }
-
-    fn gte_min(&self, score: f64) -> bool {
-        if self.minex {
-            score > self.min
-        } else {
-            score >= self.min
-        }
-    }
-
-    fn lte_max(&self, score: f64) -> bool {
-        if self.maxex {
-            score < self.max
-        } else {
-            score <= self.max
-        }
+/// A score interval from its two arguments (`zslParseRange`): `(` makes a bound exclusive.
+fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
+    match (score_bound(min), score_bound(max)) {
+        (Some((min, min_exclusive)), Some((max, max_exclusive))) => Ok(ScoreRange {
+            min,
+            max,
+            min_exclusive,
+            max_exclusive,
+        }),
+        _ => Err(CmdError::min_max_not_float()),
     }
 }
 
-/// One end of a lexicographic interval.
-#[derive(Debug, Clone, PartialEq)]
-enum Lex {
-    /// `-`
-    Min,
-    /// `+`
-    Max,
-    /// `[member`
-    Incl(Bytes),
-    /// `(member`
-    Excl(Bytes),
-}
-
-impl Lex {
-    fn parse(arg: &[u8]) -> Option<Lex> {
-        match arg.first()? {
-            b'+' if arg.len() == 1 => Some(Lex::Max),
-            b'-' if arg.len() == 1 => Some(Lex::Min),
-            b'[' => Some(Lex::Incl(Bytes::copy_from_slice(&arg[1..]))),
-            b'(' => Some(Lex::Excl(Bytes::copy_from_slice(&arg[1..]))),
-            _ => None,
-        }
+/// One end of a lexicographic interval: `-`, `+`, `[member` or `(member`.
+fn lex_bound(arg: &[u8]) -> Option<LexBound> {
+    match arg.first()? {
+        b'+' if arg.len() == 1 => Some(LexBound::Max),
+        b'-' if arg.len() == 1 => Some(LexBound::Min),
+        b'[' => Some(LexBound::Inclusive(Bytes::copy_from_slice(&arg[1..]))),
+        b'(' => Some(LexBound::Exclusive(Bytes::copy_from_slice(&arg[1..]))),
+        _ => None,
     }
 }
 
-/// A lexicographic interval (`zlexrangespec`).
+/// A lexicographic interval from its two arguments (`zslParseLexRange`).
+fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
+    match (lex_bound(min), lex_bound(max)) {
+        (Some(min), Some(max)) => Ok(LexRange { min, max }),
+        _ => Err(CmdError::min_max_not_lex()),
+    }
+}
+
+/// What a range command asks for, before it meets a sorted set.
 #[derive(Debug, Clone)]
-struct LexRange {
-    min: Lex,
-    max: Lex,
-}
-
-impl LexRange {
-    fn parse(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
-        match (Lex::parse(min), Lex::parse(max)) {
-            (Some(min), Some(max)) => Ok(LexRange { min, max }),
-            _ => Err(CmdError::min_max_not_lex()),
-        }
-    }
-
-    fn gte_min(&self, member: &[u8]) -> bool {
-        match &self.min {
-            Lex::Min => true,
-            Lex::Max => false,
-            Lex::Incl(b) => member >= &b[..],
-            Lex::Excl(b) => member > &b[..],
-        }
-    }
-
-    fn lte_max(&self, member: &[u8]) -> bool {
-        match &self.max {
-            Lex::Min => false,
-            Lex::Max => true,
-            Lex::Incl(b) => member <= &b[..],
-            Lex::Excl(b) => member < &b[..],
-        }
-    }
-}
-
-/// What a range command selects.
-#[derive(Debug, Clone)]
-enum Range {
+enum Query {
     /// 0-based ranks, negative from the end.
     Rank(i64, i64),
     Score(ScoreRange),
     Lex(LexRange),
 }
 
-type Entries<'z> = Box<dyn Iterator<Item = (&'z Bytes, f64)> + 'z>;
+impl Query {
+    /// The range of `z` this selects; None when ranks select nothing.
+    fn resolve(&self, z: &ZSet) -> Option<Range> {
+        match self {
+            Query::Rank(start, end) => super::args::index_range(*start, *end, z.len())
+                .map(|(start, end)| Range::Rank { start, end }),
+            Query::Score(r) => Some(Range::Score(*r)),
+            Query::Lex(r) => Some(Range::Lex(r.clone())),
+        }
+    }
+}
 
-/// The entries of `z` in `range`, ascending or (`rev`) descending, after skipping `offset` and
-/// keeping at most `limit` (negative: all). A negative offset selects nothing, as in Redis.
-fn select(z: &ZSet, range: &Range, rev: bool, offset: i64, limit: i64) -> Vec<(Bytes, f64)> {
-    let take = if limit < 0 {
-        usize::MAX
-    } else {
-        limit as usize
-    };
-    let entries: Entries = match range {
-        Range::Rank(start, end) => {
-            let Some((start, end)) = super::args::index_range(*start, *end, z.len()) else {
-                return Vec::new();
-            };
-            let count = end - start + 1;
-            if rev {
-                Box::new(z.iter().rev().skip(start).take(count))
-            } else {
-                Box::new(z.iter().skip(start).take(count))
-            }
+/// The entries of `z` the query selects, ascending or (`rev`) descending, after skipping
+/// `offset` and keeping at most `limit` (negative: all). A negative offset selects nothing, as
+/// in Redis.
+fn select(z: &ZSet, query: &Query, rev: bool, offset: i64, limit: i64) -> Vec<(Bytes, f64)> {
+    match query.resolve(z) {
+        Some(range) if offset >= 0 => {
+            z.range(&range, rev, offset as usize, usize::try_from(limit).ok())
         }
-        Range::Score(r) => {
-            if offset < 0 {
-                return Vec::new();
-            }
-            let r = *r;
-            if rev {
-                let upper = if r.max >= f64::INFINITY {
-                    Bound::Unbounded
-                } else {
-                    Bound::Excluded((Score::new(r.max.next_up()), Bytes::new()))
-                };
-                Box::new(
-                    z.ordered()
-                        .range((Bound::Unbounded, upper))
-                        .rev()
-                        .map(|(s, m)| (m, s.get()))
-                        .skip_while(move |(_, s)| !r.lte_max(*s))
-                        .take_while(move |(_, s)| r.gte_min(*s))
-                        .skip(offset as usize),
-                )
-            } else {
-                let lower = if r.min <= f64::NEG_INFINITY {
-                    Bound::Unbounded
-                } else {
-                    Bound::Included((Score::new(r.min), Bytes::new()))
-                };
-                Box::new(
-                    z.ordered()
-                        .range((lower, Bound::Unbounded))
-                        .map(|(s, m)| (m, s.get()))
-                        .skip_while(move |(_, s)| !r.gte_min(*s))
-                        .take_while(move |(_, s)| r.lte_max(*s))
-                        .skip(offset as usize),
-                )
-            }
-        }
-        Range::Lex(r) => {
-            if offset < 0 {
-                return Vec::new();
-            }
-            let offset = offset as usize;
-            if rev {
-                Box::new(
-                    z.iter()
-                        .rev()
-                        .skip_while(|(m, _)| !r.lte_max(m))
-                        .take_while(|(m, _)| r.gte_min(m))
-                        .skip(offset),
-                )
-            } else {
-                Box::new(
-                    z.iter()
-                        .skip_while(|(m, _)| !r.gte_min(m))
-                        .take_while(|(m, _)| r.lte_max(m))
-                        .skip(offset),
-                )
-            }
-        }
-    };
-    entries.take(take).map(|(m, s)| (m.clone(), s)).collect()
+        _ => Vec::new(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +216,7 @@ fn zadd_generic(
         .collect::<Result<Vec<f64>, CmdError>>()?;
 
     let now = cx.now;
+    let limits = limits(cx);
     let exists = cx.db().get_zset(key, now)?.is_some();
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last_score = 0.0;
@@ -367,12 +244,12 @@ fn zadd_generic(
                     processed += 1;
                     last_score = score;
                     if score != current {
-                        z.insert(Bytes::copy_from_slice(member), score);
+                        z.insert(member, score, &limits);
                         updated += 1;
                     }
                 }
                 None if !flags.xx => {
-                    z.insert(Bytes::copy_from_slice(member), score);
+                    z.insert(member, score, &limits);
                     added += 1;
                     processed += 1;
                     last_score = score;
@@ -491,16 +368,16 @@ fn zcard(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 /// `ZCOUNT key min max`
 fn zcount(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let range = Range::Score(ScoreRange::parse(args.next()?, args.next()?)?);
-    let count = read_zset(cx, key)?.map_or(0, |z| select(z, &range, false, 0, -1).len());
+    let query = Query::Score(parse_score_range(args.next()?, args.next()?)?);
+    let count = read_zset(cx, key)?.map_or(0, |z| query.resolve(z).map_or(0, |r| z.count(&r)));
     Ok(Reply::Int(count as i64))
 }
 
 /// `ZLEXCOUNT key min max`
 fn zlexcount(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let range = Range::Lex(LexRange::parse(args.next()?, args.next()?)?);
-    let count = read_zset(cx, key)?.map_or(0, |z| select(z, &range, false, 0, -1).len());
+    let query = Query::Lex(parse_lex_range(args.next()?, args.next()?)?);
+    let count = read_zset(cx, key)?.map_or(0, |z| query.resolve(z).map_or(0, |r| z.count(&r)));
     Ok(Reply::Int(count as i64))
 }
 
@@ -538,17 +415,14 @@ enum RangeType {
     Lex,
 }
 
-/// Stores `entries` at `dst` (replacing whatever was there, TTL included), or deletes `dst`
-/// when there are none. Replies the number stored.
+/// Stores `entries` (distinct members) at `dst` (replacing whatever was there, TTL included),
+/// packed if small (`zsetConvertToListpackIfNeeded`), or deletes `dst` when there are none.
+/// Replies the number stored.
 fn store_result(cx: &mut Exec, dst: &Bytes, entries: Vec<(Bytes, f64)>) -> Reply {
     let count = entries.len();
     if count > 0 {
-        let mut z = ZSet::new();
-        for (member, score) in entries {
-            z.insert(member, score);
-        }
-        cx.db()
-            .set(Bytes::copy_from_slice(dst), Value::ZSet(Box::new(z)));
+        let z = ZSet::from_entries(entries, &limits(cx));
+        cx.db().set(Bytes::copy_from_slice(dst), Value::ZSet(z));
         cx.modified(dst);
     } else if cx.db().remove(dst).is_some() {
         cx.modified(dst);
@@ -609,13 +483,13 @@ fn zrange_generic(
     if rev && range_type != RangeType::Rank {
         std::mem::swap(&mut min, &mut max);
     }
-    let range = match range_type {
-        RangeType::Score => Range::Score(ScoreRange::parse(min, max)?),
-        RangeType::Lex => Range::Lex(LexRange::parse(min, max)?),
-        _ => Range::Rank(parse_int(min)?, parse_int(max)?),
+    let query = match range_type {
+        RangeType::Score => Query::Score(parse_score_range(min, max)?),
+        RangeType::Lex => Query::Lex(parse_lex_range(min, max)?),
+        _ => Query::Rank(parse_int(min)?, parse_int(max)?),
     };
     let entries = match read_zset(cx, key)? {
-        Some(z) => select(z, &range, rev, offset, limit),
+        Some(z) => select(z, &query, rev, offset, limit),
         None => Vec::new(),
     };
     if let Some(dst) = dst {
@@ -663,29 +537,26 @@ fn zrevrangebylex(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     zrange_generic(cx, args, false, RangeType::Lex, Some(true))
 }
 
-/// Removes the members in `range` (ZREMRANGEBYSCORE/RANK/LEX); replies how many.
-fn zremrange_generic(cx: &mut Exec, key: &Bytes, range: Range) -> Result<Reply, CmdError> {
+/// Removes the members the query selects (ZREMRANGEBYSCORE/RANK/LEX); replies how many.
+fn zremrange_generic(cx: &mut Exec, key: &Bytes, query: Query) -> Result<Reply, CmdError> {
     let now = cx.now;
     let Some(z) = cx.db().get_zset_mut(key, now)? else {
         return Ok(Reply::Int(0));
     };
-    let doomed = select(z, &range, false, 0, -1);
-    for (member, _) in &doomed {
-        z.remove(member);
-    }
-    if !doomed.is_empty() {
+    let removed = query.resolve(z).map_or(0, |range| z.remove_range(&range));
+    if removed > 0 {
         cx.db().remove_if_empty(key);
         cx.touch(key);
-        cx.dirty(doomed.len() as u64);
+        cx.dirty(removed as u64);
     }
-    Ok(Reply::Int(doomed.len() as i64))
+    Ok(Reply::Int(removed as i64))
 }
 
 /// `ZREMRANGEBYSCORE key min max`
 fn zremrangebyscore(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let range = Range::Score(ScoreRange::parse(args.next()?, args.next()?)?);
-    zremrange_generic(cx, key, range)
+    let query = Query::Score(parse_score_range(args.next()?, args.next()?)?);
+    zremrange_generic(cx, key, query)
 }
 
 /// `ZREMRANGEBYRANK key start stop`
@@ -693,14 +564,14 @@ fn zremrangebyrank(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
     let start = args.next_i64()?;
     let end = args.next_i64()?;
-    zremrange_generic(cx, key, Range::Rank(start, end))
+    zremrange_generic(cx, key, Query::Rank(start, end))
 }
 
 /// `ZREMRANGEBYLEX key min max`
 fn zremrangebylex(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    let range = Range::Lex(LexRange::parse(args.next()?, args.next()?)?);
-    zremrange_generic(cx, key, range)
+    let query = Query::Lex(parse_lex_range(args.next()?, args.next()?)?);
+    zremrange_generic(cx, key, query)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -727,13 +598,7 @@ fn zpop_generic(cx: &mut Exec, args: &mut Args, from_max: bool) -> Result<Reply,
     let Some(z) = cx.db().get_zset_mut(key, now)? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let mut popped = Vec::new();
-    while popped.len() < count.unwrap_or(1) {
-        match z.pop(from_max) {
-            Some(entry) => popped.push(entry),
-            None => break,
-        }
-    }
+    let mut popped = z.pop(from_max, count.unwrap_or(1));
     if !popped.is_empty() {
         cx.db().remove_if_empty(key);
         cx.touch(key);
@@ -785,9 +650,7 @@ fn pop_first_nonempty(
             Err(_) if rerun => continue,
             Err(wrong) => return Err(wrong.into()),
         };
-        let popped: Vec<(Bytes, f64)> = (0..count.unwrap_or(1))
-            .map_while(|_| z.pop(from_max))
-            .collect();
+        let popped = z.pop(from_max, count.unwrap_or(1));
         cx.db().remove_if_empty(key);
         cx.touch(key);
         cx.dirty(popped.len() as u64);
@@ -907,21 +770,17 @@ fn zrandmember(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let engine = &mut *cx.engine;
     let z = engine.dbs[cx.session.db].get_zset(key, now)?;
     let Some(count) = count else {
-        let member = z.filter(|z| !z.is_empty()).map(|z| {
-            let pick = engine.rng.gen_range(0..z.len());
-            z.iter().nth(pick).expect("index below len").0.clone()
-        });
-        return Ok(member.map_or(Reply::Null, Reply::Bulk));
+        let member = z.and_then(|z| z.random_member(&mut engine.rng));
+        return Ok(member.map_or(Reply::Null, Reply::bulk));
     };
     let Some(z) = z else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let entries: Vec<(&Bytes, f64)> = z.iter().collect();
-    let len = entries.len();
-    let picks = super::args::random_positions(&mut engine.rng, len, count)?;
-    let picked = picks
+    let picks = super::args::random_positions(&mut engine.rng, z.len(), count)?;
+    let picked = z
+        .entries_at(&picks)
         .into_iter()
-        .map(|i| (entries[i].0.clone(), entries[i].1));
+        .map(|(m, s)| (Bytes::copy_from_slice(m), s));
     Ok(if withscores {
         Reply::ScoredPairs(picked.collect())
     } else {
@@ -992,7 +851,10 @@ fn zsetop_generic(
         let key = args.next()?;
         let source = match cx.db().get(key, now) {
             None => IndexMap::new(),
-            Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+            Some(Value::ZSet(z)) => z
+                .iter()
+                .map(|(m, s)| (Bytes::copy_from_slice(m), s))
+                .collect(),
             Some(Value::Set(s)) => s.iter().map(|m| (m, 1.0)).collect(),
             Some(_) => return Err(CmdError::wrong_type()),
         };
@@ -1076,11 +938,12 @@ fn zsetop_generic(
             }
         }
     }
-    let mut z = ZSet::new();
-    for (member, score) in result {
-        z.insert(member, score);
-    }
-    let entries: Vec<(Bytes, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+    let mut entries: Vec<(Bytes, f64)> = result.into_iter().collect();
+    entries.sort_unstable_by(|a, b| {
+        Score::new(a.1)
+            .cmp(&Score::new(b.1))
+            .then_with(|| a.0.cmp(&b.0))
+    });
     if let Some(dst) = dst {
         return Ok(store_result(cx, dst, entries));
     }
@@ -1171,7 +1034,7 @@ fn zintercard(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
         .collect();
     let smallest = (0..keys.len()).min_by_key(|&i| sizes[i]).unwrap_or(0);
     let members: Vec<Bytes> = match db.peek(keys[smallest]) {
-        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m.clone()).collect(),
+        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect(),
         Some(Value::Set(s)) => s.iter().collect(),
         _ => Vec::new(),
     };
@@ -1194,26 +1057,28 @@ fn zintercard(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
 // ---------------------------------------------------------------------------------------------
 // ZSCAN
 
-/// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: the whole set in one reply with cursor 0,
-/// as Redis does for a listpack-encoded sorted set; scores as `%.17g` strings (what a listpack
-/// holds).
+/// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: a packed sorted set whole in one reply
+/// with cursor 0, as Redis does for a listpack; a large one about COUNT entries per call.
+/// Scores as `%.17g` strings.
 fn zscan(cx: &mut Exec, args: &mut Args) -> Result<Reply, CmdError> {
     let key = args.next()?;
-    parse_scan_cursor(args.next()?)?;
+    let cursor = parse_scan_cursor(args.next()?)?;
     let empty = || Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(Vec::new())]);
     let Some(z) = read_zset(cx, key)? else {
         return Ok(empty());
     };
-    let entries: Vec<(Bytes, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
     let options = ScanOptions::parse(args, false)?;
     let mut out = Vec::new();
-    for (member, score) in entries {
-        if options.matches(&member) {
-            out.push(Reply::Bulk(member));
+    let next = z.scan(cursor, options.count, |member, score| {
+        if options.matches(member) {
+            out.push(Reply::bulk(member));
             out.push(Reply::bulk_string(crate::resp::reply::format_double(score)));
         }
-    }
-    Ok(Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(out)]))
+    });
+    Ok(Reply::Array(vec![
+        Reply::bulk_string(next.to_string()),
+        Reply::Array(out),
+    ]))
 }
 
 #[cfg(test)]
@@ -1770,15 +1635,91 @@ mod tests {
         let mut h = Harness::new();
         h.shared.engine().dbs[0].set(
             Bytes::from("s"),
-            crate::store::Value::Set(Box::new(
-                ["x", "y"].iter().map(|m| Bytes::from(*m)).collect(),
-            )),
+            crate::store::Value::Set(["x", "y"].iter().map(|m| Bytes::from(*m)).collect()),
         );
         h.run(&["zadd", "a", "5", "x"]);
         assert_eq!(
             h.run(&["zunion", "2", "s", "a", "WITHSCORES"]),
             scored(&[("y", 1.0), ("x", 6.0)])
         );
+    }
+
+    #[test]
+    fn encoding_converts_past_the_thresholds_and_back_only_for_stored_results() {
+        let mut h = Harness::new();
+        let encoding = |h: &mut Harness, key: &str| h.run(&["object", "encoding", key]);
+        setup(&mut h);
+        assert_eq!(encoding(&mut h, "z"), bulk("listpack"));
+        let long = "x".repeat(65);
+        h.run(&["zadd", "long", "1", &long]);
+        assert_eq!(encoding(&mut h, "long"), bulk("skiplist"));
+
+        h.run(&["config", "set", "zset-max-listpack-entries", "5"]);
+        assert_eq!(
+            h.run(&["config", "get", "zset-max-ziplist-entries"]),
+            Reply::Map(vec![(bulk("zset-max-ziplist-entries"), bulk("5"))])
+        );
+        h.run(&["zadd", "z", "5", "e"]);
+        assert_eq!(encoding(&mut h, "z"), bulk("listpack"), "5 members fit");
+        h.run(&["zincrby", "z", "1", "e"]);
+        assert_eq!(
+            encoding(&mut h, "z"),
+            bulk("listpack"),
+            "updates never convert"
+        );
+        h.run(&["zadd", "z", "6", "f"]);
+        assert_eq!(encoding(&mut h, "z"), bulk("skiplist"));
+        h.run(&["zrem", "z", "a", "b", "c"]);
+        assert_eq!(
+            encoding(&mut h, "z"),
+            bulk("skiplist"),
+            "never back by removal"
+        );
+
+        // Results built whole are packed when small (zsetConvertToListpackIfNeeded).
+        assert_eq!(h.run(&["zrangestore", "r", "z", "0", "-1"]), Reply::Int(3));
+        assert_eq!(encoding(&mut h, "r"), bulk("listpack"));
+        assert_eq!(
+            h.run(&["zrange", "r", "0", "-1", "withscores"]),
+            scored(&[("d", 4.0), ("e", 6.0), ("f", 6.0)])
+        );
+        h.run(&["zunionstore", "u", "2", "z", "long"]);
+        assert_eq!(encoding(&mut h, "u"), bulk("skiplist"), "a long member");
+        h.run(&["zinterstore", "i", "2", "z", "r"]);
+        assert_eq!(encoding(&mut h, "i"), bulk("listpack"));
+        h.run(&["config", "set", "zset-max-ziplist-value", "3"]);
+        h.run(&["zadd", "new", "1", "abcd"]);
+        assert_eq!(encoding(&mut h, "new"), bulk("skiplist"));
+        h.run(&["config", "set", "zset-max-listpack-entries", "0"]);
+        h.run(&["zadd", "none", "1", "a"]);
+        assert_eq!(encoding(&mut h, "none"), bulk("skiplist"));
+        h.run(&["zdiffstore", "d", "1", "r"]);
+        assert_eq!(encoding(&mut h, "d"), bulk("skiplist"));
+    }
+
+    #[test]
+    fn zscan_walks_a_large_set_with_a_cursor() {
+        let mut h = Harness::new();
+        h.run(&["config", "set", "zset-max-listpack-entries", "0"]);
+        for i in 0..25 {
+            h.run(&["zadd", "big", &i.to_string(), &format!("m{i}")]);
+        }
+        let mut cursor = "0".to_string();
+        let mut seen = 0;
+        for _ in 0..10 {
+            let Reply::Array(reply) = h.run(&["zscan", "big", &cursor, "COUNT", "10"]) else {
+                panic!("an array");
+            };
+            let (Reply::Bulk(next), Reply::Array(items)) = (&reply[0], &reply[1]) else {
+                panic!("cursor and items");
+            };
+            seen += items.len() / 2;
+            cursor = String::from_utf8(next.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!((seen, cursor.as_str()), (25, "0"));
     }
 
     #[test]

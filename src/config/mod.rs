@@ -254,6 +254,10 @@ pub struct Config {
     /// `list-max-listpack-size`: a list node's limit, bytes (-1 = 4 KiB ... -5 = 64 KiB) or
     /// entries (positive).
     pub list_max_listpack_size: i64,
+    /// `zset-max-listpack-entries`: most members a sorted set keeps in its packed form.
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value`: longest member, in bytes, a packed sorted set takes in.
+    pub zset_max_listpack_value: u64,
     /// `client-query-buffer-limit`, bytes.
     pub client_query_buffer_limit: u64,
     /// `hz`, clamped to 1..=500 as Redis does.
@@ -407,6 +411,8 @@ impl Default for Config {
             hash_max_listpack_value: 0,
             set_max_intset_entries: 0,
             list_max_listpack_size: 0,
+            zset_max_listpack_entries: 0,
+            zset_max_listpack_value: 0,
             client_query_buffer_limit: 0,
             hz: 0,
             replicaof: None,
@@ -827,6 +833,8 @@ impl Config {
             "hash-max-listpack-value" => self.hash_max_listpack_value = mem(&v),
             "set-max-intset-entries" => self.set_max_intset_entries = num(&v),
             "list-max-listpack-size" => self.list_max_listpack_size = num(&v),
+            "zset-max-listpack-entries" => self.zset_max_listpack_entries = num(&v),
+            "zset-max-listpack-value" => self.zset_max_listpack_value = mem(&v),
             "client-query-buffer-limit" => self.client_query_buffer_limit = mem(&v),
             "hz" => self.hz = num(&v),
             "replicaof" => {
@@ -929,6 +937,8 @@ impl Config {
             "hash-max-listpack-value" => Value::Mem(self.hash_max_listpack_value),
             "set-max-intset-entries" => int(self.set_max_intset_entries),
             "list-max-listpack-size" => int(self.list_max_listpack_size),
+            "zset-max-listpack-entries" => int(self.zset_max_listpack_entries),
+            "zset-max-listpack-value" => Value::Mem(self.zset_max_listpack_value),
             "client-query-buffer-limit" => Value::Mem(self.client_query_buffer_limit),
             "hz" => int(self.hz),
             "replicaof" => Value::ReplicaOf(self.replicaof.clone()),

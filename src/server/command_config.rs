@@ -22,6 +22,8 @@ pub fn encoding_limits(config: &crate::config::Config) -> EncodingLimits {
         hash_max_listpack_value: size(config.hash_max_listpack_value),
         set_max_intset_entries: size(config.set_max_intset_entries),
         list_max_listpack_size: config.list_max_listpack_size,
+        zset_max_listpack_entries: size(config.zset_max_listpack_entries),
+        zset_max_listpack_value: size(config.zset_max_listpack_value),
     }
 }
 
@@ -48,8 +50,8 @@ pub struct CommandConfig {
     pub cluster_allow_reads_when_down: bool,
     /// `cluster-allow-pubsubshard-when-down`.
     pub cluster_allow_pubsubshard_when_down: bool,
-    /// `hash-max-listpack-entries`, `hash-max-listpack-value`, `set-max-intset-entries` and
-    /// `list-max-listpack-size`.
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value`, `set-max-intset-entries`,
+    /// `zset-max-listpack-entries`, `zset-max-listpack-value` and `list-max-listpack-size`.
     pub encodings: EncodingLimits,
 }
 

@@ -54,7 +54,10 @@ pub fn used_memory() -> usize {
 }
 
 /// Returns the allocator's unused dirty pages to the kernel (MEMORY PURGE, Redis's
-/// `jemalloc_purge`): this thread's cache is flushed, then every arena is purged.
+/// `jemalloc_purge`): this thread's cache is flushed, then every arena is purged. jemalloc
+/// otherwise keeps freed pages for reuse until they decay, which it checks only while it
+/// allocates, so an idle server kept them resident for good; the periodic tick calls this once
+/// the server goes idle (`node::cron`), as Redis's jemalloc background thread purges.
 pub fn purge() -> Result<(), String> {
     for name in [&b"thread.tcache.flush\0"[..], &b"arena.4096.purge\0"[..]] {
         // SAFETY: mallctl with a NUL-terminated name and no value read or written; 4096 is

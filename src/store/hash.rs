@@ -21,12 +21,9 @@ use super::str::Str;
 use rand::Rng;
 
 use super::db::KeyArg;
+use super::packed::{self, len_size, put_len, read_string, HEADER, PACKED_SAFETY_LIMIT};
 use super::scan::scan_window;
 use super::value::EncodingLimits;
-
-/// Largest packed buffer, in bytes, before a hash becomes a table whatever the thresholds say
-/// (Redis's `lpSafeToAdd` limit of 1 GiB).
-const PACKED_SAFETY_LIMIT: usize = 1 << 30;
 
 /// Most table slots [`Hash::with_expected_len`] reserves up front.
 pub const MAX_RESERVED: usize = 4096;
@@ -59,39 +56,6 @@ struct Packed {
     buf: Box<[u8]>,
 }
 
-/// Bytes of the pair count before the first pair.
-const HEADER: usize = 4;
-
-/// Appends `n` as LEB128.
-fn put_len(buf: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        buf.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
-}
-
-/// Bytes `n` takes as LEB128.
-fn len_size(n: usize) -> usize {
-    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
-}
-
-/// Reads the string at `pos`: (its bytes' range, the position after it).
-fn read_string(buf: &[u8], mut pos: usize) -> (std::ops::Range<usize>, usize) {
-    let mut n = 0usize;
-    let mut shift = 0;
-    loop {
-        let byte = buf[pos];
-        pos += 1;
-        n |= ((byte & 0x7f) as usize) << shift;
-        if byte < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    (pos..pos + n, pos + n)
-}
-
 /// Where one pair sits in a packed buffer.
 struct Slot {
     /// First byte of the field's length.
@@ -105,10 +69,7 @@ struct Slot {
 impl Packed {
     /// Number of field/value pairs.
     fn pairs(&self) -> usize {
-        match self.buf.get(..HEADER) {
-            Some(count) => u32::from_le_bytes(count.try_into().expect("4 bytes")) as usize,
-            None => 0,
-        }
+        packed::count(&self.buf)
     }
 
     fn iter(&self) -> PackedIter<'_> {
@@ -118,22 +79,9 @@ impl Packed {
         }
     }
 
-    /// Applies `change` to the buffer as a vector and stores it back at its exact size.
+    /// Applies `change` to the buffer (see [`packed::edit`]).
     fn edit(&mut self, change: impl FnOnce(&mut Vec<u8>)) {
-        let mut buf = std::mem::take(&mut self.buf).into_vec();
-        if buf.is_empty() {
-            buf.extend_from_slice(&[0; HEADER]);
-        }
-        change(&mut buf);
-        self.buf = buf.into_boxed_slice();
-    }
-
-    /// Adds `delta` (±1) to the pair count.
-    fn count(buf: &mut [u8], delta: i64) {
-        let count = u32::from_le_bytes(buf[..HEADER].try_into().expect("4 bytes"));
-        // At most PACKED_SAFETY_LIMIT bytes of at least two per pair: the count fits a u32.
-        let count = (i64::from(count) + delta) as u32;
-        buf[..HEADER].copy_from_slice(&count.to_le_bytes());
+        packed::edit(&mut self.buf, change);
     }
 
     fn find(&self, field: &[u8]) -> Option<Slot> {
@@ -183,7 +131,7 @@ impl Packed {
                     buf.extend_from_slice(field);
                     put_len(buf, value.len());
                     buf.extend_from_slice(value);
-                    Packed::count(buf, 1);
+                    packed::add_to_count(buf, 1);
                 });
                 true
             }
@@ -196,7 +144,7 @@ impl Packed {
         };
         self.edit(|buf| {
             buf.drain(slot.start..slot.end);
-            Packed::count(buf, -1);
+            packed::add_to_count(buf, -1);
         });
         true
     }
@@ -489,25 +437,6 @@ mod tests {
                 )
             })
             .collect()
-    }
-
-    #[test]
-    fn lengths_round_trip_in_leb128() {
-        for n in [0, 1, 127, 128, 300, 16_383, 16_384, 1 << 30, usize::MAX] {
-            let mut buf = Vec::new();
-            put_len(&mut buf, n);
-            assert_eq!(buf.len(), len_size(n), "{n}");
-            // Only the length is decoded: the range end may overflow for usize::MAX.
-            if n < 1 << 31 {
-                buf.extend(std::iter::repeat_n(b'x', n.min(400)));
-                if n <= 400 {
-                    assert_eq!(
-                        read_string(&buf, 0),
-                        (len_size(n)..len_size(n) + n, buf.len())
-                    );
-                }
-            }
-        }
     }
 
     #[test]

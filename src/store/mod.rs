@@ -9,6 +9,7 @@ pub mod db;
 pub mod hash;
 pub mod list;
 pub mod listpack;
+pub mod packed;
 pub mod scan;
 pub mod set;
 pub mod slots;

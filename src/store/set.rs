@@ -34,100 +34,120 @@ enum Repr {
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Ints(IntSet::I16(Vec::new()))
+        Repr::Ints(IntSet::default())
     }
 }
 
-/// Sorted distinct integers, all stored at the narrowest width that holds every one of them.
-#[derive(Clone)]
-enum IntSet {
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
+/// Sorted distinct integers, all stored at the narrowest width that holds every one of them:
+/// a width byte (2, 4 or 8), then the members little-endian; an empty intset has no buffer.
+/// An exact-size boxed slice keeps the whole [`Set`] at 16 bytes, so a key's value holds it
+/// without a further allocation, and an intset takes what Redis's does (`intset.c` keeps an
+/// 8-byte header and exact-size contents, reallocated per insert).
+#[derive(Clone, Default)]
+struct IntSet {
+    buf: Box<[u8]>,
 }
 
-/// An intset member at full width.
-fn wide(value: impl Into<i64>) -> i64 {
-    value.into()
+/// Bytes of `value`'s narrowest intset width.
+fn width_for(value: i64) -> usize {
+    if i16::try_from(value).is_ok() {
+        2
+    } else if i32::try_from(value).is_ok() {
+        4
+    } else {
+        8
+    }
 }
 
-/// Runs `$body` with `$v` bound to the intset's vector, whatever its width.
-macro_rules! with_ints {
-    ($set:expr, $v:ident => $body:expr) => {
-        match $set {
-            IntSet::I16($v) => $body,
-            IntSet::I32($v) => $body,
-            IntSet::I64($v) => $body,
-        }
-    };
+/// Appends `value` at `width` bytes (it fits).
+fn put_int(buf: &mut Vec<u8>, value: i64, width: usize) {
+    buf.extend_from_slice(&value.to_le_bytes()[..width]);
 }
 
 impl IntSet {
+    /// Bytes per member (the intset's encoding: 2, 4 or 8).
+    fn width(&self) -> usize {
+        self.buf.first().map_or(2, |&w| usize::from(w))
+    }
+
     fn len(&self) -> usize {
-        with_ints!(self, v => v.len())
+        self.buf.len().saturating_sub(1) / self.width()
     }
 
     fn get(&self, index: usize) -> Option<i64> {
-        with_ints!(self, v => v.get(index).map(|&i| wide(i)))
+        let width = self.width();
+        let at = 1 + index * width;
+        let bytes = self.buf.get(at..at + width)?;
+        // Sign-extend from the stored width.
+        let mut wide = if bytes[width - 1] & 0x80 != 0 {
+            [0xff; 8]
+        } else {
+            [0; 8]
+        };
+        wide[..width].copy_from_slice(bytes);
+        Some(i64::from_le_bytes(wide))
     }
 
     /// The position of `value`, or where it would go.
     fn search(&self, value: i64) -> Result<usize, usize> {
-        with_ints!(self, v => v.binary_search_by(|&x| wide(x).cmp(&value)))
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = (low + high) / 2;
+            match self.get(mid).expect("mid below len").cmp(&value) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(low)
     }
 
     fn contains(&self, value: i64) -> bool {
         self.search(value).is_ok()
     }
 
-    /// Bytes per member (the intset's encoding: 2, 4 or 8).
-    fn width(&self) -> usize {
-        match self {
-            IntSet::I16(_) => 2,
-            IntSet::I32(_) => 4,
-            IntSet::I64(_) => 8,
-        }
-    }
-
-    /// Widens the set so that it can hold `value` (Redis's `intsetUpgradeAndAdd`).
-    fn widen_for(&mut self, value: i64) {
-        let needed = if i16::try_from(value).is_ok() {
-            2
-        } else if i32::try_from(value).is_ok() {
-            4
-        } else {
-            8
-        };
-        if needed <= self.width() {
-            return;
-        }
-        let all: Vec<i64> = self.iter().collect();
-        *self = if needed == 4 {
-            IntSet::I32(all.into_iter().map(|i| i as i32).collect())
-        } else {
-            IntSet::I64(all)
-        };
-    }
-
-    /// Adds `value`; true if it was not there.
+    /// Adds `value`; true if it was not there. The buffer grows by exactly one member, or is
+    /// rewritten at a wider width when `value` needs one (Redis's `intsetUpgradeAndAdd`).
     fn insert(&mut self, value: i64) -> bool {
-        self.widen_for(value);
-        match self.search(value) {
-            Ok(_) => false,
-            Err(at) => {
-                // The width fits `value` after widen_for, so the casts are exact.
-                match self {
-                    IntSet::I16(v) => v.insert(at, value as i16),
-                    IntSet::I32(v) => v.insert(at, value as i32),
-                    IntSet::I64(v) => v.insert(at, value),
+        let at = match self.search(value) {
+            Ok(_) => return false,
+            Err(at) => at,
+        };
+        let width = self.width();
+        let needed = width_for(value);
+        if self.buf.is_empty() || needed > width {
+            let width = needed.max(width);
+            let mut buf = Vec::with_capacity(1 + (self.len() + 1) * width);
+            buf.push(width as u8);
+            for (i, member) in self.iter().enumerate() {
+                if i == at {
+                    put_int(&mut buf, value, width);
                 }
-                true
+                put_int(&mut buf, member, width);
             }
+            if at == self.len() {
+                put_int(&mut buf, value, width);
+            }
+            self.buf = buf.into_boxed_slice();
+            return true;
         }
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.reserve_exact(width);
+        put_int(&mut buf, value, width);
+        buf[1 + at * width..].rotate_right(width);
+        self.buf = buf.into_boxed_slice();
+        true
     }
 
     fn remove_at(&mut self, index: usize) -> i64 {
-        with_ints!(self, v => wide(v.remove(index)))
+        let value = self.get(index).expect("index below len");
+        let width = self.width();
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.drain(1 + index * width..1 + (index + 1) * width);
+        if buf.len() > 1 {
+            self.buf = buf.into_boxed_slice();
+        }
+        value
     }
 
     fn iter(&self) -> impl Iterator<Item = i64> + '_ {
@@ -375,6 +395,21 @@ mod tests {
         let mut none = Set::new();
         none.insert(&b"1"[..], &limits(0));
         assert!(!none.is_intset());
+    }
+
+    #[test]
+    fn a_set_is_16_bytes_and_an_intset_exact_size() {
+        assert_eq!(std::mem::size_of::<Set>(), 16);
+        let s: Set = (0..10).map(|i| (100_000 + i).to_string()).collect();
+        let Repr::Ints(ints) = &s.repr else {
+            panic!("an intset")
+        };
+        assert_eq!(ints.buf.len(), 1 + 10 * 4);
+        let mut s = s;
+        for i in 0..10 {
+            assert!(s.remove((100_000 + i).to_string().as_bytes()));
+        }
+        assert!(s.is_empty() && s.is_intset());
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! The value types a key can hold, and the encoding names `OBJECT ENCODING` reports for them.
 //!
-//! A hash switches between a packed and a table form and a set between an intset and a table,
-//! as Redis's do (see [`Hash`], [`Set`]); a list is a quicklist of listpacks as in Redis 7.0
-//! ([`List`]); the other types have one in-memory representation,
-//! and the compact encodings Redis switches between for them (embstr, listpack, ...) are reported by [`Value::encoding`] from the same thresholds
-//! Redis 7.0 uses, and written by the RDB layer where a compact form is required.
+//! A hash and a sorted set switch between a packed and a large form and a set between an
+//! intset and a table, as Redis's do (see [`Hash`], [`ZSet`], [`Set`]); a list is a quicklist
+//! of listpacks as in Redis 7.0 ([`List`]). The encodings Redis reports for strings (int,
+//! embstr, raw) come from [`Value::encoding`] with Redis 7.0's thresholds.
 
 pub use super::hash::Hash;
 pub use super::list::List;
@@ -23,6 +22,10 @@ pub struct EncodingLimits {
     pub hash_max_listpack_value: usize,
     /// `set-max-intset-entries`: most members an intset holds.
     pub set_max_intset_entries: usize,
+    /// `zset-max-listpack-entries`: most members a packed sorted set holds.
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value`: longest member a packed sorted set takes in, in bytes.
+    pub zset_max_listpack_value: usize,
     /// `list-max-listpack-size`: how full a list's node may grow (see [`super::list::Fill`]).
     pub list_max_listpack_size: i64,
 }
@@ -41,26 +44,23 @@ impl Default for EncodingLimits {
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             list_max_listpack_size: -2,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
 
-/// Size at or below which a set or zset is "small": Redis's `zset-max-listpack-entries` (128)
-/// for zsets and `set-max-intset-entries` (512) for integer sets. Small collections keep
-/// insertion order on delete, like a listpack.
-pub const SMALL_COLLECTION: usize = 128;
-
 /// One key's value. 24 bytes: a string is inline when short (see [`Str`]); a collection is
-/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash and a
-/// list are themselves 16 bytes (a packed buffer, or a boxed table or ring of nodes), so they
-/// need no box of their own.
+/// one pointer to its body, so that a keyspace entry stays within one cache line. A hash, a
+/// list, a set and a sorted set are themselves 16 bytes (a packed buffer, or a boxed table
+/// or ring of nodes), so they need no box of their own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(Str),
     List(List),
     Hash(Hash),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -90,13 +90,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
-            Value::ZSet(z) => {
-                if z.len() <= SMALL_COLLECTION && z.iter().all(|(m, _)| m.len() <= 64) {
-                    "listpack"
-                } else {
-                    "skiplist"
-                }
-            }
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -145,11 +139,13 @@ impl Value {
                     Some(width) => width * s.len(),
                     None => estimate(s.len(), s.iter().map(|m| m.len() + ENTRY_OVERHEAD), samples),
                 },
-                Value::ZSet(z) => estimate(
-                    z.len(),
-                    z.iter().map(|(m, _)| 2 * m.len() + 8 + 2 * ENTRY_OVERHEAD),
-                    samples,
-                ),
+                Value::ZSet(z) => z.packed_bytes().unwrap_or_else(|| {
+                    estimate(
+                        z.len(),
+                        z.iter().map(|(m, _)| 2 * m.len() + 8 + 2 * ENTRY_OVERHEAD),
+                        samples,
+                    )
+                }),
             }
     }
 }

@@ -246,20 +246,18 @@ mod tests {
         db0.set(b("hugelist"), Value::List(huge_elements));
         db0.set(
             b("iset"),
-            Value::Set(Box::new(["1", "2", "3"].iter().map(|s| b(s)).collect())),
+            Value::Set(["1", "2", "3"].iter().map(|s| b(s)).collect()),
         );
         db0.set(
             b("wideset"),
-            Value::Set(Box::new(
-                ["-5", "70000", "8589934592"].iter().map(|s| b(s)).collect(),
-            )),
+            Value::Set(["-5", "70000", "8589934592"].iter().map(|s| b(s)).collect()),
         );
         db0.set(
             b("set"),
-            Value::Set(Box::new(["x", "y", "z"].iter().map(|s| b(s)).collect())),
+            Value::Set(["x", "y", "z"].iter().map(|s| b(s)).collect()),
         );
         let bigiset: Set = (0..600).map(|i| Bytes::from(i.to_string())).collect();
-        db0.set(b("bigintset"), Value::Set(Box::new(bigiset)));
+        db0.set(b("bigintset"), Value::Set(bigiset));
         let mut hash = Hash::new();
         hash.insert(b("f1"), b("v1"), &EncodingLimits::default());
         hash.insert(b("f2"), b("300"), &EncodingLimits::default());
@@ -281,18 +279,22 @@ mod tests {
         );
         db0.set(b("longvaluehash"), Value::Hash(longvalue));
         let mut zset = ZSet::new();
-        zset.insert(b("a"), 1.0);
-        zset.insert(b("b"), 2.5);
-        zset.insert(b("c"), -0.1);
-        zset.insert(b("d"), f64::INFINITY);
-        zset.insert(b("e"), 1e300);
-        db0.set(b("zset"), Value::ZSet(Box::new(zset)));
+        zset.insert(b"a", 1.0, &EncodingLimits::default());
+        zset.insert(b"b", 2.5, &EncodingLimits::default());
+        zset.insert(b"c", -0.1, &EncodingLimits::default());
+        zset.insert(b"d", f64::INFINITY, &EncodingLimits::default());
+        zset.insert(b"e", 1e300, &EncodingLimits::default());
+        db0.set(b("zset"), Value::ZSet(zset));
         let mut bigzset = ZSet::new();
         for i in 0..300 {
-            bigzset.insert(Bytes::from(format!("m{i}")), i as f64 / 7.0);
+            bigzset.insert(
+                format!("m{i}").as_bytes(),
+                i as f64 / 7.0,
+                &EncodingLimits::default(),
+            );
         }
-        bigzset.insert(b("neg"), f64::NEG_INFINITY);
-        db0.set(b("bigzset"), Value::ZSet(Box::new(bigzset)));
+        bigzset.insert(b"neg", f64::NEG_INFINITY, &EncodingLimits::default());
+        db0.set(b("bigzset"), Value::ZSet(bigzset));
 
         let db1 = Db::new();
         let mut db2 = Db::new();
@@ -419,7 +421,7 @@ mod tests {
         )
         .unwrap();
         let set: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
-        w.key(b"iset", &Value::Set(Box::new(set)), None).unwrap();
+        w.key(b"iset", &Value::Set(set), None).unwrap();
         let list: List = ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect();
         w.key(b"list", &Value::List(list), None).unwrap();
         let (out, _) = w.finish().unwrap();
@@ -457,7 +459,7 @@ mod tests {
         );
         assert!(db0.expire_time(b"ttlkey").is_some());
         let iset: Set = ["1", "2", "3"].iter().map(|s| b(s)).collect();
-        assert_eq!(db0.peek(b"iset"), Some(&Value::Set(Box::new(iset))));
+        assert_eq!(db0.peek(b"iset"), Some(&Value::Set(iset)));
         let list: List = ["a", "b", "c"].iter().map(|s| Str::from(*s)).collect();
         assert_eq!(db0.peek(b"list"), Some(&Value::List(list)));
         let Some(Value::ZSet(z)) = db0.peek(b"zset") else {
@@ -804,6 +806,63 @@ mod tests {
         let payload = dump_value(dbs[0].peek(b"iset").unwrap());
         assert_eq!(payload[0], rdb_type::SET_INTSET);
         assert!(!is_intset(&restore_value_with(&payload, &tight).unwrap()));
+    }
+
+    #[test]
+    fn sorted_sets_load_in_the_form_redis_gives_them() {
+        let is_packed = |value: &Value| matches!(value, Value::ZSet(z) if z.is_packed());
+        let mut dbs = sample_dbs();
+        // A big set that shrank stays large in memory until it is loaded again (DEBUG RELOAD).
+        let mut shrunk = ZSet::new();
+        let limits = EncodingLimits::default();
+        for i in 0..200 {
+            shrunk.insert(format!("m{i}").as_bytes(), f64::from(i), &limits);
+        }
+        for i in 3..200 {
+            shrunk.remove(format!("m{i}").as_bytes());
+        }
+        assert!(!shrunk.is_packed());
+        dbs[0].set(b("shrunk"), Value::ZSet(shrunk));
+        let file = write(&dbs, true);
+        let snap = load_snapshot(&file[..]).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(is_packed(db0.peek(b"zset").unwrap()));
+        assert!(!is_packed(db0.peek(b"bigzset").unwrap()));
+        assert!(
+            is_packed(db0.peek(b"shrunk").unwrap()),
+            "a small skiplist (type 5) loads packed"
+        );
+        assert_eq!(db0.peek(b"shrunk"), dbs[0].peek(b"shrunk"));
+        // A listpack (type 17) becomes large only for its length, not for long members.
+        let tight = EncodingLimits {
+            zset_max_listpack_entries: 4,
+            zset_max_listpack_value: 0,
+            ..EncodingLimits::default()
+        };
+        let snap = load_snapshot_with(&file[..], tight).unwrap();
+        let db0 = snap.db(0).unwrap();
+        assert!(!is_packed(db0.peek(b"zset").unwrap()), "5 members > 4");
+        assert_eq!(db0.peek(b"zset"), dbs[0].peek(b"zset"));
+        assert!(
+            !is_packed(db0.peek(b"shrunk").unwrap()),
+            "members > 0 bytes"
+        );
+        let payload = dump_value(dbs[0].peek(b"zset").unwrap());
+        assert_eq!(payload[0], rdb_type::ZSET_LISTPACK);
+        let long_members = EncodingLimits {
+            zset_max_listpack_value: 0,
+            ..EncodingLimits::default()
+        };
+        assert!(is_packed(
+            &restore_value_with(&payload, &long_members).unwrap()
+        ));
+        let payload = dump_value(dbs[0].peek(b"bigzset").unwrap());
+        assert_eq!(payload[0], rdb_type::ZSET_2);
+        let loose = EncodingLimits {
+            zset_max_listpack_entries: 1000,
+            ..EncodingLimits::default()
+        };
+        assert!(is_packed(&restore_value_with(&payload, &loose).unwrap()));
     }
 
     #[test]

@@ -472,11 +472,13 @@ pub(crate) fn read_value<R: BufRead>(
                     return Err(src.error("duplicate set members detected"));
                 }
             }
-            (Encoding::Set, Value::Set(Box::new(set)))
+            (Encoding::Set, Value::Set(set))
         }
         rdb_type::ZSET | rdb_type::ZSET_2 => {
             let n = src.len()?;
-            let mut zset = ZSet::new();
+            // Within the limits the set ends up packed, as Redis converts a loaded skiplist
+            // that turns out small.
+            let mut zset = ZSet::with_expected_len(n, limits);
             for _ in 0..n {
                 let member = src.bytes_value()?;
                 let score = if type_byte == rdb_type::ZSET_2 {
@@ -487,7 +489,7 @@ pub(crate) fn read_value<R: BufRead>(
                 if score.is_nan() {
                     return Err(src.error("zset with NaN score detected"));
                 }
-                if zset.insert(member, score).is_some() {
+                if zset.insert(&member, score, limits).is_some() {
                     return Err(src.error("duplicate zset fields detected"));
                 }
             }
@@ -496,7 +498,7 @@ pub(crate) fn read_value<R: BufRead>(
             } else {
                 Encoding::ZSet
             };
-            (enc, Value::ZSet(Box::new(zset)))
+            (enc, Value::ZSet(zset))
         }
         rdb_type::HASH => {
             let n = src.len()?;
@@ -535,7 +537,7 @@ pub(crate) fn read_value<R: BufRead>(
                     return Err(at(offset)("intset with a duplicate member".into()));
                 }
             }
-            (Encoding::Intset { width }, Value::Set(Box::new(set)))
+            (Encoding::Intset { width }, Value::Set(set))
         }
         rdb_type::ZSET_ZIPLIST | rdb_type::ZSET_LISTPACK => {
             let (offset, blob) = src.blob()?;
@@ -545,13 +547,13 @@ pub(crate) fn read_value<R: BufRead>(
                 decode_ziplist(&blob)
             }
             .map_err(at(offset))?;
-            let zset = entries_to_zset(&entries).map_err(at(offset))?;
+            let zset = entries_to_zset(&entries, limits).map_err(at(offset))?;
             let enc = if type_byte == rdb_type::ZSET_LISTPACK {
                 Encoding::ZSetListpack
             } else {
                 Encoding::ZSetZiplist
             };
-            (enc, Value::ZSet(Box::new(zset)))
+            (enc, Value::ZSet(zset))
         }
         rdb_type::HASH_ZIPLIST | rdb_type::HASH_LISTPACK => {
             let (offset, blob) = src.blob()?;
@@ -683,18 +685,21 @@ fn pairs_to_hash<F: AsRef<[u8]>, V: AsRef<[u8]>>(
     Ok(hash)
 }
 
-fn entries_to_zset(entries: &[Entry<'_>]) -> Result<ZSet, String> {
+/// The sorted set a listpack or ziplist blob holds: packed unless it has more members than
+/// `limits` allow (long members stay packed, as in Redis's `rdbLoadObject`).
+fn entries_to_zset(entries: &[Entry<'_>], limits: &EncodingLimits) -> Result<ZSet, String> {
     if !entries.len().is_multiple_of(2) {
         return Err("zset blob with an odd number of entries".into());
     }
-    let mut zset = ZSet::new();
-    for pair in entries.chunks_exact(2) {
-        let score = listpack::entry_score(pair[1])?;
-        if zset.insert(pair[0].to_vec().into(), score).is_some() {
-            return Err("duplicate zset fields detected".into());
-        }
+    let members: Vec<_> = entries
+        .chunks_exact(2)
+        .map(|pair| pair[0].to_vec())
+        .collect();
+    let mut pairs = Vec::with_capacity(members.len());
+    for (member, pair) in members.iter().zip(entries.chunks_exact(2)) {
+        pairs.push((&member[..], listpack::entry_score(pair[1])?));
     }
-    Ok(zset)
+    ZSet::from_listpack_pairs(pairs, limits).ok_or_else(|| "duplicate zset fields detected".into())
 }
 
 /// Reads past a stream value (types 15, 19 and 7.2's 21) without keeping it.
