@@ -10,13 +10,34 @@ use libfuzzer_sys::fuzz_target;
 use redislab::persist::aof::manifest::MANIFEST_MAX_LINE;
 use redislab::persist::aof::{self, AofPaths, Manifest};
 
-/// One scratch directory per fuzzing process.
-fn workdir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("redislab-fuzz-aof-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        dir
+/// The name of the one file the manifest names: the base, which holds the input.
+const BASE: &str = "appendonly.aof.1.base.aof";
+
+/// Where scratch files go: memory (`/dev/shm`) where there is one, so that an input costs no
+/// disk I/O; else the temporary directory.
+fn scratch_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// One scratch directory per fuzzing process, holding an AOF directory whose manifest names
+/// one base file. Written once: `aof::load` only reads (it would write only to migrate an old
+/// single-file AOF, which is never there), so each input just replaces the base file's bytes.
+fn paths() -> &'static AofPaths {
+    static PATHS: OnceLock<AofPaths> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        let workdir = scratch_root().join(format!("redislab-fuzz-aof-{}", std::process::id()));
+        let paths = AofPaths::new(workdir);
+        let dir = paths.dir();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("aof dir");
+        std::fs::write(paths.manifest(), format!("file {BASE} seq 1 type b\n"))
+            .expect("write manifest");
+        paths
     })
 }
 
@@ -41,17 +62,11 @@ fuzz_target!(|input: &[u8]| {
         }
         return;
     }
-    let paths = AofPaths::new(workdir());
-    let dir = paths.dir();
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("aof dir");
-    let base = "appendonly.aof.1.base.aof";
-    std::fs::write(dir.join(base), data).expect("write base");
-    std::fs::write(paths.manifest(), format!("file {base} seq 1 type b\n"))
-        .expect("write manifest");
+    let paths = paths();
+    std::fs::write(paths.file(BASE), data).expect("write base");
     let mut commands = 0u64;
     let limits = redislab::store::value::EncodingLimits::default();
-    let _ = aof::load(&paths, limits, |_| {
+    let _ = aof::load(paths, limits, |_| {
         commands += 1;
         Ok(())
     });

@@ -11,7 +11,14 @@ use redislab::config::Config;
 fn scratch_file() -> &'static PathBuf {
     static FILE: OnceLock<PathBuf> = OnceLock::new();
     FILE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("redislab-fuzz-conf-{}", std::process::id()));
+        // Memory (`/dev/shm`) where there is one, so that an input costs no disk I/O.
+        let shm = std::path::Path::new("/dev/shm");
+        let root = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = root.join(format!("redislab-fuzz-conf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         dir.join("redis.conf")
     })

@@ -29,6 +29,7 @@ use redislab::server::events::EventBus;
 use redislab::server::log::Logger;
 use redislab::server::session::Session;
 use redislab::server::Shared;
+use std::sync::OnceLock;
 use tokio::sync::oneshot;
 
 type Blocked = Option<oneshot::Receiver<redislab::resp::Reply>>;
@@ -227,17 +228,37 @@ impl Input<'_> {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
-    let commands: Vec<&'static str> = cmd::all_specs()
-        .iter()
-        .map(|s| s.name)
-        .filter(|name| !EXCLUDED.contains(name))
-        .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// The commands drawn from, in table order (built once: it does not depend on the input).
+fn commands() -> &'static [&'static str] {
+    static COMMANDS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    COMMANDS.get_or_init(|| {
+        cmd::all_specs()
+            .iter()
+            .map(|s| s.name)
+            .filter(|name| !EXCLUDED.contains(name))
+            .collect()
+    })
+}
+
+thread_local! {
+    /// The runtime the node's channels and timers belong to, built once: the harness never
+    /// runs it (nothing is spawned that outlives an input; each input's node, sessions and
+    /// channels are dropped at its end), so it carries no state from one input to the next.
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let _context = runtime.enter();
+}
+
+fuzz_target!(|data: &[u8]| {
+    RUNTIME.with(|runtime| {
+        let _context = runtime.enter();
+        run(data);
+    });
+});
+
+fn run(data: &[u8]) {
+    let commands = commands();
 
     let mut input = Input(data);
     let Some(setup) = input.byte() else { return };
@@ -317,4 +338,4 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_within_maxmemory(&shared);
     }
-});
+}

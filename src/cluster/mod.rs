@@ -368,15 +368,11 @@ impl Cluster {
 
     /// Removes a node: its slots, its failure reports, its links (`clusterDelNode`).
     pub(crate) fn del_node(&mut self, name: &NodeName) {
-        for s in 0..SLOTS {
-            if self.importing.get(&(s as u16)) == Some(name) {
-                self.importing.remove(&(s as u16));
-            }
-            if self.migrating.get(&(s as u16)) == Some(name) {
-                self.migrating.remove(&(s as u16));
-            }
-            if self.slots[s] == Some(*name) {
-                self.slots[s] = None;
+        self.importing.retain(|_, node| node != name);
+        self.migrating.retain(|_, node| node != name);
+        for owner in self.slots.iter_mut() {
+            if *owner == Some(*name) {
+                *owner = None;
             }
         }
         for n in self.nodes.values_mut() {

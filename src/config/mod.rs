@@ -39,6 +39,7 @@ pub use value::strerror;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 pub use error::{ConfigCommandError, ConfigError, COMMAND_LINE, REDIS_VERSION};
 
@@ -371,8 +372,20 @@ impl LoadState {
 const UNIMPLEMENTED_LINE_WIDTH: usize = 72;
 
 impl Default for Config {
-    /// Redis 7.0's defaults, with `dir` the current working directory.
+    /// Redis 7.0's defaults, with `dir` the current working directory. The table's defaults
+    /// are parsed once per process and copied from then on: parsing them all is most of the
+    /// cost of starting an engine (every `Engine` reads a default configuration).
     fn default() -> Self {
+        static DEFAULTS: OnceLock<Config> = OnceLock::new();
+        let mut c = DEFAULTS.get_or_init(Config::from_table).clone();
+        c.dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        c
+    }
+}
+
+impl Config {
+    /// Every directive at its table default, `dir` the current working directory.
+    fn from_table() -> Config {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let mut c = Config {
             port: 0,

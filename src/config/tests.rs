@@ -38,6 +38,19 @@ fn err_of(content: &str) -> ConfigError {
 }
 
 #[test]
+fn a_default_configuration_is_a_copy_of_the_parsed_table() {
+    // The first call parses the table; later ones copy it, and a changed copy does not change
+    // the next one.
+    let mut first = Config::default();
+    assert_eq!(first, Config::from_table());
+    first.port = 1;
+    first.other.clear();
+    let second = Config::default();
+    assert_eq!(second, Config::from_table());
+    assert_eq!(second.dir, std::env::current_dir().unwrap());
+}
+
+#[test]
 fn defaults_are_redis_7_0() {
     let c = Config::default();
     assert_eq!(c.port, 6379);
