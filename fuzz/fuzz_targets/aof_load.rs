@@ -3,6 +3,13 @@
 //! AOF base file loaded through a manifest naming it, as start-up does.
 #![no_main]
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
+#[global_allocator]
+static ALLOCATOR: allocation_cap::Capped<std::alloc::System> =
+    allocation_cap::Capped(std::alloc::System);
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

@@ -5,6 +5,13 @@
 //! it answering (no panic, no unbounded work).
 #![no_main]
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
+#[global_allocator]
+static ALLOCATOR: allocation_cap::Capped<std::alloc::System> =
+    allocation_cap::Capped(std::alloc::System);
+
 use libfuzzer_sys::fuzz_target;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

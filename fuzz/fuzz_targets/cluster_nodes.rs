@@ -4,6 +4,13 @@
 //! reordering its lines.
 #![no_main]
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
+#[global_allocator]
+static ALLOCATOR: allocation_cap::Capped<std::alloc::System> =
+    allocation_cap::Capped(std::alloc::System);
+
 use libfuzzer_sys::fuzz_target;
 use redislab::client::cluster_manager::topology::{self, Node};
 

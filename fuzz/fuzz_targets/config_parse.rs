@@ -2,6 +2,13 @@
 //! with a line number, never a panic or a hang.
 #![no_main]
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
+#[global_allocator]
+static ALLOCATOR: allocation_cap::Capped<std::alloc::System> =
+    allocation_cap::Capped(std::alloc::System);
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

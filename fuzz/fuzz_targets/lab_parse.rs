@@ -2,6 +2,13 @@
 //! panic.
 #![no_main]
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
+#[global_allocator]
+static ALLOCATOR: allocation_cap::Capped<std::alloc::System> =
+    allocation_cap::Capped(std::alloc::System);
+
 use libfuzzer_sys::fuzz_target;
 use redislab::lab::spec::Lab;
 

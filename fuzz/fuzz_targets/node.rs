@@ -9,7 +9,8 @@
 //!   read (slow consumers), within its `client-output-buffer-limit` class's hard limit; a
 //!   connection past it is closed and its queue freed, as the connection task does.
 //!
-//! libFuzzer's `-rss_limit_mb` / `-malloc_limit_mb` catch any other unbounded allocation.
+//! libFuzzer's `-rss_limit_mb` and the allocation cap (`support/allocation_cap.rs`) catch any
+//! other unbounded allocation.
 //!
 //! Commands that leave the process (SHUTDOWN, DEBUG, SAVE/BGSAVE/BGREWRITEAOF fork or write
 //! files, CONFIG, REPLICAOF/SLAVEOF connect out) are not drawn.
@@ -37,9 +38,12 @@ type Blocked = Option<oneshot::Receiver<redislab::resp::Reply>>;
 /// Hard output-buffer limit of the small setting, in bytes: a few dozen queued messages.
 const SMALL_OUTPUT_LIMIT_BYTES: u64 = 4096;
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
 #[global_allocator]
-static ALLOCATOR: redislab::server::memory::CountingAllocator =
-    redislab::server::memory::CountingAllocator;
+static ALLOCATOR: allocation_cap::Capped<redislab::server::memory::CountingAllocator> =
+    allocation_cap::Capped(redislab::server::memory::CountingAllocator);
 
 const CONNECTIONS: usize = 4;
 const EXCLUDED: &[&str] = &[

@@ -3,6 +3,13 @@
 //! parsed frame encodes to bytes that parse back to the same encoding.
 #![no_main]
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
+#[global_allocator]
+static ALLOCATOR: allocation_cap::Capped<std::alloc::System> =
+    allocation_cap::Capped(std::alloc::System);
+
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use redislab::resp::frame;

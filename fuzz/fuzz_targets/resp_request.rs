@@ -3,6 +3,13 @@
 //! whole input is there at once (up to the first protocol error).
 #![no_main]
 
+#[path = "support/allocation_cap.rs"]
+mod allocation_cap;
+
+#[global_allocator]
+static ALLOCATOR: allocation_cap::Capped<std::alloc::System> =
+    allocation_cap::Capped(std::alloc::System);
+
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use redislab::resp::RequestParser;
