@@ -25,6 +25,9 @@ pub enum Reply {
     /// is carried inline, so a reply of many short elements (LRANGE, GET) allocates nothing
     /// per element.
     Str(Str),
+    /// An array of bulk strings encoded as it was read out of a value (LRANGE): the same bytes
+    /// in RESP2 and RESP3, written once, with no value per element.
+    Bulks(BulkArray),
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
     Null,
     /// Null array: `*-1` in RESP2, `_` in RESP3.
@@ -62,6 +65,15 @@ impl PartialEq for Reply {
             (Null, Null) | (NullArray, NullArray) | (None, None) => true,
             (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) | (Many(a), Many(b)) => {
                 a == b
+            }
+            (Bulks(a), Bulks(b)) => a == b,
+            (Bulks(bulks), Array(items)) | (Array(items), Bulks(bulks)) => {
+                bulks.len() == items.len()
+                    && bulks.iter().zip(items).all(|(bulk, item)| match item {
+                        Bulk(b) => b[..] == *bulk,
+                        Str(s) => s[..] == *bulk,
+                        _ => false,
+                    })
             }
             (Map(a), Map(b)) => a == b,
             (Double(a), Double(b)) => a == b,
@@ -118,6 +130,10 @@ impl Reply {
             Reply::NullArray if resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::NullArray => out.extend_from_slice(b"*-1\r\n"),
             Reply::Array(items) => put_aggregate(out, b'*', items, resp3),
+            Reply::Bulks(bulks) => {
+                put_header(out, b'*', bulks.len() as i64);
+                out.extend_from_slice(&bulks.encoded);
+            }
             Reply::Set(items) => put_aggregate(out, if resp3 { b'~' } else { b'*' }, items, resp3),
             Reply::Push(items) => put_aggregate(out, if resp3 { b'>' } else { b'*' }, items, resp3),
             Reply::Map(pairs) => {
@@ -174,6 +190,100 @@ impl Reply {
             }
             Reply::None => {}
         }
+    }
+}
+
+/// An array of bulk strings kept in its wire encoding ([`Reply::Bulks`]): built element by
+/// element straight from a value's bytes, written to a connection with one copy. Redis's
+/// `addReplyBulkCBuffer` calls write each element into the client's buffer the same way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkArray {
+    len: usize,
+    /// `$<len>\r\n<bytes>\r\n` per element, without the array header.
+    encoded: Bytes,
+}
+
+impl BulkArray {
+    /// How many elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The size of the elements' encoding in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded.len()
+    }
+
+    /// The elements, in order (for callers that need values: scripts, tests).
+    pub fn iter(&self) -> BulkArrayIter<'_> {
+        BulkArrayIter {
+            rest: &self.encoded,
+        }
+    }
+
+    /// The elements as a plain array reply.
+    pub fn to_array(&self) -> Reply {
+        Reply::Array(self.iter().map(Reply::bulk).collect())
+    }
+}
+
+/// Builds a [`BulkArray`]; `capacity_hint` is the expected encoded size in bytes.
+#[derive(Debug, Default)]
+pub struct BulkArrayBuilder {
+    len: usize,
+    encoded: BytesMut,
+}
+
+impl BulkArrayBuilder {
+    pub fn with_capacity(capacity_hint: usize) -> BulkArrayBuilder {
+        BulkArrayBuilder {
+            len: 0,
+            encoded: BytesMut::with_capacity(capacity_hint),
+        }
+    }
+
+    /// Appends one bulk string.
+    pub fn push(&mut self, data: &[u8]) {
+        self.len += 1;
+        put_bulk(&mut self.encoded, data);
+    }
+
+    /// Appends an integer as a bulk string of its decimal digits.
+    pub fn push_int(&mut self, value: i64) {
+        self.push(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    pub fn finish(self) -> Reply {
+        Reply::Bulks(BulkArray {
+            len: self.len,
+            encoded: self.encoded.freeze(),
+        })
+    }
+}
+
+/// The elements of a [`BulkArray`].
+pub struct BulkArrayIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for BulkArrayIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // Only `BulkArrayBuilder::push` writes the bytes, so each element is well formed.
+        let header_end = self.rest.iter().position(|&b| b == b'\r')?;
+        let len: usize = std::str::from_utf8(&self.rest[1..header_end])
+            .ok()?
+            .parse()
+            .ok()?;
+        let start = header_end + 2;
+        let element = &self.rest[start..start + len];
+        self.rest = &self.rest[start + len + 2..];
+        Some(element)
     }
 }
 
@@ -293,6 +403,35 @@ mod tests {
             enc(&scored, true),
             "*1\r\n*2\r\n$1\r\na\r\n,0.10000000000000001\r\n"
         );
+    }
+
+    #[test]
+    fn a_bulk_array_encodes_and_compares_as_the_array_it_stands_for() {
+        let mut builder = BulkArrayBuilder::with_capacity(16);
+        builder.push(b"a\r\nb");
+        builder.push(b"");
+        builder.push_int(-12);
+        let bulks = builder.finish();
+        let array = Reply::Array(vec![
+            Reply::bulk(b"a\r\nb"),
+            Reply::bulk(b""),
+            Reply::bulk(b"-12"),
+        ]);
+        for resp3 in [false, true] {
+            assert_eq!(enc(&bulks, resp3), enc(&array, resp3));
+            assert_eq!(
+                enc(&bulks, resp3),
+                "*3\r\n$4\r\na\r\nb\r\n$0\r\n\r\n$3\r\n-12\r\n"
+            );
+        }
+        assert_eq!(bulks, array);
+        assert_eq!(array, bulks);
+        assert_ne!(bulks, Reply::Array(vec![Reply::bulk(b"a\r\nb")]));
+        let Reply::Bulks(inner) = &bulks else {
+            unreachable!()
+        };
+        assert_eq!(inner.to_array(), array);
+        assert_eq!(enc(&BulkArrayBuilder::default().finish(), true), "*0\r\n");
     }
 
     #[test]

@@ -64,6 +64,7 @@ fn approximate_size(reply: &Reply) -> usize {
     match reply {
         Reply::Bulk(b) | Reply::Simple(b) | Reply::Verbatim(b) => b.len() + 16,
         Reply::Str(s) => s.len() + 16,
+        Reply::Bulks(bulks) => bulks.encoded_len() + 16,
         Reply::Array(items) | Reply::Push(items) => {
             items.iter().map(approximate_size).sum::<usize>() + 16
         }

@@ -215,6 +215,7 @@ fn format_reply(reply: &Reply) -> String {
         Reply::Bulk(b) | Reply::Verbatim(b) => format!("{:?}", String::from_utf8_lossy(b)),
         Reply::Str(s) => format!("{:?}", String::from_utf8_lossy(s)),
         Reply::Null | Reply::NullArray => "(nil)".into(),
+        Reply::Bulks(bulks) => format_reply(&bulks.to_array()),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items) => {
             let parts: Vec<String> = items.iter().map(format_reply).collect();
             format!("[{}]", parts.join(", "))

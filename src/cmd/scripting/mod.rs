@@ -728,6 +728,13 @@ fn reply_to_lua(lua: &Lua, reply: Reply) -> mlua::Result<LuaValue<'_>> {
         Reply::Int(n) => LuaValue::Number(n as f64),
         Reply::Bulk(b) | Reply::Verbatim(b) => LuaValue::String(lua.create_string(&b[..])?),
         Reply::Str(s) => LuaValue::String(lua.create_string(&s[..])?),
+        Reply::Bulks(bulks) => {
+            let table = lua.create_table_with_capacity(bulks.len(), 0)?;
+            for (i, element) in bulks.iter().enumerate() {
+                table.raw_set(i + 1, lua.create_string(element)?)?;
+            }
+            LuaValue::Table(table)
+        }
         Reply::Null | Reply::NullArray | Reply::None => LuaValue::Boolean(false),
         Reply::Simple(s) => table_with("ok", &s)?,
         Reply::Error(e) => table_with("err", e.as_bytes())?,
@@ -926,6 +933,16 @@ mod tests {
                 "0"
             ]),
             bulk("table")
+        );
+        // LRANGE answers with its elements already encoded; a script sees a table of strings.
+        h.run(&["rpush", "l", "y", "12"]);
+        assert_eq!(
+            h.run(&[
+                "eval",
+                "local r = redis.call('lrange', 'l', 0, -1); return {#r, r[1], r[3], type(r[3])}",
+                "0"
+            ]),
+            Reply::Array(vec![Reply::Int(3), bulk("x"), bulk("12"), bulk("string")])
         );
     }
 
