@@ -476,15 +476,15 @@ fn run(
     let dirty_before = engine.dirty;
     let db_before = session.db;
     let notifying = engine.notify_flags != 0;
-    // One clock read gives the command's time and the start of its duration (Redis's `call`
-    // reads `ustime` once for both).
-    let started_us = crate::server::unix_us();
+    // The command's time (Redis's `call` caches it for the whole command), and the start of its
+    // duration on the cheaper cycle-counter clock.
+    let started = crate::server::command_timer();
     let mut cx = Exec {
         shared,
         engine,
         session,
         argv,
-        now: started_us / 1000,
+        now: crate::server::unix_ms(),
         effect: Effect::None,
         rewrite: None,
         touched: notifying.then(Vec::new),
@@ -494,7 +494,7 @@ fn run(
         Ok(reply) => reply,
         Err(error) => error.into(),
     };
-    let usec = (crate::server::unix_us() - started_us).max(0) as u64;
+    let usec = started.elapsed().as_micros() as u64;
     record_stats(cx.engine, spec, argv, usec, &reply);
     if let Reply::Error(text) = &reply {
         cx.engine.command_stats.record_error(text);
