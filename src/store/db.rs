@@ -309,6 +309,35 @@ impl Db {
         self.dict.get(key).map(|e| &e.value)
     }
 
+    /// Makes room for `keys` keys in an empty database before loading them (an RDB file's
+    /// `RESIZEDB` hint), so the table does not grow step by step while it loads.
+    pub fn reserve(&mut self, keys: usize) {
+        self.dict.reserve(keys);
+    }
+
+    /// Adds a key read from an RDB file, accessed at `now` (Unix ms), with one hash lookup
+    /// (Redis's `dbAddRDBLoad`). Returns the value back if the key is already there.
+    pub fn add_loaded(&mut self, key: &[u8], value: Value, now: i64) -> Result<(), Value> {
+        let access = self.new_access(now);
+        let hash = self.dict.hash(key);
+        let mut value = Some(value);
+        let (_, added) = self.dict.find_or_insert(hash, key, || Entry {
+            key: Str::new(key),
+            value: value.take().expect("taken once"),
+            access,
+        });
+        if !added {
+            return Err(value.expect("not taken"));
+        }
+        if self.track_new {
+            self.new_keys.push(Bytes::copy_from_slice(key));
+        }
+        if let Some(index) = self.slots.as_mut() {
+            index.add(key);
+        }
+        Ok(())
+    }
+
     /// Sets `key` to `value` and clears any expiry time (Redis's `setKey`).
     pub fn set(&mut self, key: Bytes, value: Value) {
         self.set_at(key, value, crate::store::clock_ms());

@@ -31,6 +31,10 @@ use rand::Rng;
 /// millisecond.
 pub const SEGMENT_ENTRIES: usize = 6000;
 
+/// The deepest directory [`KeyTable::reserve`] makes: 2^16 segments, room for about 300
+/// million keys before any split, in a directory of under 5 MB however large the count.
+pub const MAX_RESERVED_DEPTH: u8 = 16;
+
 /// A segment is rebuilt once entries and tombstones fill 85% of its buckets ...
 const MAX_LOAD: (usize, usize) = (17, 20);
 /// ... to hold its entries at 68%: it grows by a quarter.
@@ -177,6 +181,8 @@ struct Segment<E> {
     depth: u8,
     /// Changes whenever entries may have moved between buckets (rebuild, split).
     tag: u32,
+    /// Entries its first buckets are sized for ([`KeyTable::reserve`]); 0 once allocated.
+    reserved: u32,
 }
 
 impl<E: Keyed> Segment<E> {
@@ -185,6 +191,7 @@ impl<E: Keyed> Segment<E> {
             table: Buckets::with_buckets(0),
             depth,
             tag,
+            reserved: 0,
         }
     }
 
@@ -360,15 +367,47 @@ impl<E: Keyed> KeyTable<E> {
         };
     }
 
+    /// Prepares an empty table for `entries` (an RDB file's `RESIZEDB` count, as Redis's
+    /// loader expands its dict), so that loading them moves no entry: the directory is made
+    /// deep enough that each segment expects at most four fifths of [`SEGMENT_ENTRIES`], and
+    /// each segment's first buckets are sized for its share. Buckets are allocated as entries
+    /// arrive, so a count that overstates costs only the directory ([`MAX_RESERVED_DEPTH`]
+    /// bounds it). A table that holds entries is left as it is.
+    pub fn reserve(&mut self, entries: usize) {
+        if !self.is_empty() || entries == 0 {
+            return;
+        }
+        let mut depth = 0u8;
+        while depth < MAX_RESERVED_DEPTH && entries >> depth > SEGMENT_ENTRIES * 4 / 5 {
+            depth += 1;
+        }
+        let share = ((entries >> depth) + 1).min(SEGMENT_ENTRIES) as u32;
+        self.global_depth = depth;
+        self.directory = (0..1u32 << depth).collect();
+        self.segments = (0..1u32 << depth)
+            .map(|_| Segment {
+                table: Buckets::with_buckets(0),
+                depth,
+                tag: 0,
+                reserved: share,
+            })
+            .collect();
+        for i in 0..self.segments.len() {
+            self.segments[i].tag = self.fresh_tag();
+        }
+    }
+
     fn fresh_tag(&mut self) -> u32 {
         self.next_tag = self.next_tag.wrapping_add(1);
         self.next_tag
     }
 
-    /// Moves a segment's entries into buckets sized for them plus the next insert.
+    /// Moves a segment's entries into buckets sized for them plus the next insert (or for
+    /// what was reserved, the first time).
     fn rebuild(&mut self, index: usize) {
         let old = std::mem::replace(&mut self.segments[index].table, Buckets::with_buckets(0));
-        let mut table = Buckets::for_entries(old.len + 1);
+        let reserved = std::mem::take(&mut self.segments[index].reserved) as usize;
+        let mut table = Buckets::for_entries((old.len + 1).max(reserved));
         for entry in old.slots.into_vec().into_iter().flatten() {
             table.put(self.hasher.hash_one(entry.key()), entry);
         }
@@ -413,6 +452,7 @@ impl<E: Keyed> KeyTable<E> {
             table: upper,
             depth: new_depth,
             tag: upper_tag,
+            reserved: 0,
         });
         // The directory entries of the old segment: the upper half now points to the new one.
         let span = 1usize << (self.global_depth - depth);
@@ -579,6 +619,49 @@ mod tests {
         assert_eq!(t.len(), 50_000);
         assert_eq!(t.iter().count(), 50_000);
         assert!(t.get(b"key:0").is_none() && t.get(b"key:1").is_some());
+    }
+
+    #[test]
+    fn a_reserved_table_loads_its_entries_without_moving_them() {
+        let mut t = KeyTable::new();
+        t.reserve(50_000);
+        assert_eq!(t.segments(), 16);
+        for i in 0..50_000u32 {
+            insert(&mut t, &format!("key:{i}"), i);
+        }
+        // Each segment was allocated once, at the reserved size: no split, no second rebuild.
+        assert_eq!(t.segments(), 16);
+        let reserved_buckets = Buckets::<Item>::for_entries(50_000 / 16 + 1).num_buckets();
+        for s in &t.segments {
+            assert_eq!(s.table.num_buckets(), reserved_buckets);
+        }
+        for i in 0..50_000u32 {
+            assert_eq!(t.get(format!("key:{i}").as_bytes()).map(|e| e.1), Some(i));
+        }
+        // Reserving again, or into a table with entries, changes nothing.
+        t.reserve(10_000_000);
+        assert_eq!(t.segments(), 16);
+    }
+
+    #[test]
+    fn an_overstated_reservation_costs_only_a_bounded_directory() {
+        let mut t = KeyTable::new();
+        t.reserve(usize::MAX);
+        assert_eq!(t.segments(), 1 << MAX_RESERVED_DEPTH);
+        assert!(
+            t.allocation_size() < 5 << 20,
+            "{} bytes",
+            t.allocation_size()
+        );
+        for i in 0..100u32 {
+            insert(&mut t, &format!("k{i}"), i);
+        }
+        let (keys, _) = scan_all(&t, 10);
+        assert_eq!(keys.len(), 100);
+        let mut rng = StdRng::seed_from_u64(1);
+        assert!(t.random(&mut rng).is_some());
+        assert_eq!(t.remove(b"k7").map(|e| e.1), Some(7));
+        assert_eq!(t.len(), 99);
     }
 
     #[test]

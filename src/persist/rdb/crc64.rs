@@ -1,57 +1,62 @@
 //! CRC-64 as Redis computes it for RDB files and DUMP payloads (`crc64.c`).
 //!
 //! Jones polynomial `0xad93d23594c935a9`, reflected input and output, register starting at 0,
-//! no final XOR. The check value is `crc64(0, "123456789") == 0xe9c6d914c4b8d9ca`. This is a
-//! plain table-driven implementation (one byte per step); Redis uses a faster slicing variant
-//! that gives the same result.
+//! no final XOR (the `crc` crate's `CRC_64_REDIS`). The check value is
+//! `crc64(0, "123456789") == 0xe9c6d914c4b8d9ca`. Every byte of a saved or loaded RDB file
+//! goes through it, so it uses sixteen tables and reads 16 bytes a step, as Redis's
+//! `crcspeed` does, instead of one byte a step.
 
-/// The Jones polynomial, bit-reversed for the reflected (LSB-first) algorithm.
-const POLY_REFLECTED: u64 = 0x95ac_9329_ac4b_c9b5;
+use crc::{Crc, Table, CRC_64_REDIS};
 
-const TABLE: [u64; 256] = build_table();
-
-const fn build_table() -> [u64; 256] {
-    let mut table = [0u64; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u64;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ POLY_REFLECTED
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-}
+const REDIS_CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
 /// Continues a CRC-64 over `data`, starting from `crc` (0 for a fresh checksum).
-pub fn crc64(mut crc: u64, data: &[u8]) -> u64 {
-    for &byte in data {
-        crc = TABLE[((crc ^ byte as u64) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
+pub fn crc64(crc: u64, data: &[u8]) -> u64 {
+    // The crate reflects an initial value given in the algorithm's unreflected orientation;
+    // `crc` is a finished (reflected) checksum, so it goes in reversed.
+    let mut digest = REDIS_CRC64.digest_with_initial(crc.reverse_bits());
+    digest.update(data);
+    digest.finalize()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn check_value_matches_redis() {
-        assert_eq!(crc64(0, b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    /// The plain one-byte-a-step definition, as a reference.
+    fn crc64_bytewise(mut crc: u64, data: &[u8]) -> u64 {
+        const POLY_REFLECTED: u64 = 0x95ac_9329_ac4b_c9b5;
+        for &byte in data {
+            crc ^= u64::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ POLY_REFLECTED
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        crc
     }
 
     #[test]
-    fn incremental_equals_one_shot() {
-        let data = b"The quick brown fox jumps over the lazy dog";
-        let split = crc64(crc64(0, &data[..10]), &data[10..]);
-        assert_eq!(split, crc64(0, data));
+    fn check_value_matches_redis() {
+        assert_eq!(crc64(0, b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+        assert_eq!(crc64_bytewise(0, b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    }
+
+    #[test]
+    fn incremental_equals_one_shot_and_the_bytewise_definition() {
+        let data: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let whole = crc64(0, &data);
+        assert_eq!(whole, crc64_bytewise(0, &data));
+        for split in [0, 1, 7, 15, 16, 17, 1000, 4999, 5000] {
+            let (a, b) = data.split_at(split);
+            assert_eq!(crc64(crc64(0, a), b), whole, "split at {split}");
+        }
+        assert_eq!(crc64(0x1234, b""), 0x1234);
     }
 
     #[test]

@@ -69,6 +69,32 @@ impl Snapshot {
     }
 }
 
+/// The position in `snapshot.dbs` of database `db_number` (the current `SELECT`), added on
+/// first use; `slot` caches it until the next `SELECT`.
+fn db_index(
+    snapshot: &mut Snapshot,
+    slot: &mut Option<usize>,
+    db_number: u64,
+    offset: u64,
+) -> Result<usize, RdbError> {
+    if let Some(i) = *slot {
+        return Ok(i);
+    }
+    let db = usize::try_from(db_number).map_err(|_| RdbError {
+        offset,
+        reason: format!("database number {db_number} is too large"),
+    })?;
+    let i = match snapshot.dbs.iter().position(|(n, _)| *n == db) {
+        Some(i) => i,
+        None => {
+            snapshot.dbs.push((db, Db::new()));
+            snapshot.dbs.len() - 1
+        }
+    };
+    *slot = Some(i);
+    Ok(i)
+}
+
 /// Loads a whole RDB file (any version 1..=10) under Redis's default encoding thresholds.
 /// The input is buffered internally.
 pub fn load_snapshot<R: Read>(input: R) -> Result<Snapshot, RdbError> {
@@ -85,6 +111,8 @@ pub fn load_snapshot_with<R: Read>(input: R, limits: EncodingLimits) -> Result<S
     };
     let mut current_db: u64 = 0;
     let mut slot: Option<usize> = None;
+    // Keys loaded together count as accessed together, as Redis's loader stamps them.
+    let now = crate::store::clock_ms();
     loop {
         let offset = parser.offset();
         let Some(record) = parser.next_record()? else {
@@ -96,32 +124,22 @@ pub fn load_snapshot_with<R: Read>(input: R, limits: EncodingLimits) -> Result<S
                 current_db = db;
                 slot = None;
             }
-            Record::ResizeDb { .. } => {}
+            Record::ResizeDb { keys, .. } => {
+                let index = db_index(&mut snapshot, &mut slot, current_db, offset)?;
+                // A hint: the table allocates as keys arrive, and its directory is bounded
+                // however large the count (`KeyTable::reserve`).
+                snapshot.dbs[index]
+                    .1
+                    .reserve(usize::try_from(keys).unwrap_or(usize::MAX));
+            }
             Record::Function { code } => snapshot.functions.push(code),
             Record::Key(record) => match record.body {
                 KeyBody::Stream => snapshot.streams_skipped += 1,
                 KeyBody::Empty => snapshot.empty_keys_skipped += 1,
                 KeyBody::Value(value) => {
-                    let index = match slot {
-                        Some(i) => i,
-                        None => {
-                            let db = usize::try_from(current_db).map_err(|_| RdbError {
-                                offset,
-                                reason: format!("database number {current_db} is too large"),
-                            })?;
-                            let i = match snapshot.dbs.iter().position(|(n, _)| *n == db) {
-                                Some(i) => i,
-                                None => {
-                                    snapshot.dbs.push((db, Db::new()));
-                                    snapshot.dbs.len() - 1
-                                }
-                            };
-                            slot = Some(i);
-                            i
-                        }
-                    };
+                    let index = db_index(&mut snapshot, &mut slot, current_db, offset)?;
                     let db = &mut snapshot.dbs[index].1;
-                    if db.peek(&record.key).is_some() {
+                    if db.add_loaded(&record.key, value, now).is_err() {
                         return Err(RdbError {
                             offset: record.offset,
                             reason: format!(
@@ -130,7 +148,6 @@ pub fn load_snapshot_with<R: Read>(input: R, limits: EncodingLimits) -> Result<S
                             ),
                         });
                     }
-                    db.set(record.key.clone(), value);
                     if let Some(at) = record.expire_ms {
                         db.set_expire_time(&record.key, at);
                     }
