@@ -478,7 +478,7 @@ fn run(
     let notifying = engine.notify_flags != 0;
     // The command's time (Redis's `call` caches it for the whole command), and the start of its
     // duration on the cheaper cycle-counter clock.
-    let started = crate::server::command_timer();
+    let started = crate::clock::Timer::start();
     let mut cx = Exec {
         shared,
         engine,
@@ -494,7 +494,7 @@ fn run(
         Ok(reply) => reply,
         Err(error) => error.into(),
     };
-    let usec = started.elapsed().as_micros() as u64;
+    let usec = started.elapsed_us();
     record_stats(cx.engine, spec, argv, usec, &reply);
     if let Reply::Error(text) = &reply {
         cx.engine.command_stats.record_error(text);

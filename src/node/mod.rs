@@ -133,7 +133,7 @@ pub fn run_with(
     } else {
         daemon::StartReport::none()
     };
-    crate::server::calibrate_command_timer();
+    crate::clock::calibrate();
     let logger = Logger::open(&logfile, config.loglevel).map_err(StartError::LogFile);
     let logger = match logger {
         Ok(logger) => logger,

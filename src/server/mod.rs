@@ -35,6 +35,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::watch;
 
+pub use crate::clock::{unix_ms, unix_us};
 use crate::config::Config;
 use clients::ClientRegistry;
 use engine::{ClientId, Engine};
@@ -284,42 +285,6 @@ pub fn quote_for_monitor(arg: &[u8]) -> String {
     }
     s.push('"');
     s
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms() -> i64 {
-    unix_us() / 1000
-}
-
-/// Microseconds since the Unix epoch (Redis's `ustime`). Read straight from the realtime
-/// clock: every command reads it, and `SystemTime`'s checked `Duration` arithmetic cost as much
-/// as the read itself.
-pub fn unix_us() -> i64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which `now` is.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) } != 0 {
-        return 0;
-    }
-    now.tv_sec * 1_000_000 + now.tv_nsec / 1000
-}
-
-/// Starts the calibration of the cycle-counter clock that times commands
-/// ([`command_timer`]) on a thread of its own, so that no command waits for it (it spins for
-/// at least half a millisecond).
-pub fn calibrate_command_timer() {
-    std::thread::spawn(|| {
-        quanta::Instant::now();
-    });
-}
-
-/// A clock for how long a command runs (`INFO commandstats`, SLOWLOG, LATENCY): the CPU's
-/// cycle counter where it is stable (`quanta`), a few nanoseconds a read where the system clock
-/// costs tens, and the system's monotonic clock elsewhere.
-pub fn command_timer() -> quanta::Instant {
-    quanta::Instant::now()
 }
 
 /// Creates the per-connection message queue used for pub/sub and MONITOR.

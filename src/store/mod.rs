@@ -25,7 +25,5 @@ pub use value::Value;
 /// The wall clock in Unix milliseconds, for the access records of keys stored without a
 /// lookup (a plain SET).
 pub fn clock_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    crate::clock::unix_ms()
 }
