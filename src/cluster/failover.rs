@@ -10,7 +10,6 @@ use crate::events::Event;
 
 use super::bus::{name_str, Body, Header, Message, NodeName, Type};
 use super::node::flags;
-use super::slot::SLOTS;
 use super::{Cluster, Ms, Output};
 
 /// A master pauses writes for this many manual-failover timeouts.
@@ -337,10 +336,7 @@ impl Cluster {
             return deny(self, reason);
         }
         let master_name = master.name;
-        for j in 0..SLOTS {
-            if !req.slots.get(j) {
-                continue;
-            }
+        for j in req.slots.iter() {
             let Some(owner) = self.slots[j] else {
                 continue;
             };

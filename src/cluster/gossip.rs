@@ -623,10 +623,7 @@ impl Cluster {
         }
         if dirty {
             // The sender claims slots someone newer serves: tell it.
-            for j in 0..SLOTS {
-                if !h.slots.get(j) {
-                    continue;
-                }
+            for j in h.slots.iter() {
                 let Some(owner) = self.slots[j] else {
                     continue;
                 };
@@ -690,7 +687,17 @@ impl Cluster {
         let mut dirty_slots = Vec::new();
         let mut sender_slots = 0;
         let mut migrated_ours = 0;
+        // Only slots the sender claims or we think it serves matter; with its bitmap, a byte
+        // of neither is skipped whole (the owner table and each node's bitmap agree: both
+        // change only in `add_slot`/`del_slot`).
+        let sender_served = self.nodes.get(&sender).map(|n| n.slots.clone());
         for j in 0..SLOTS {
+            if let Some(served) = &sender_served {
+                let byte = j / 8;
+                if slots.0[byte] == 0 && served.0[byte] == 0 {
+                    continue;
+                }
+            }
             if slots.get(j) {
                 sender_slots += 1;
                 if self.slots[j] == Some(sender) {

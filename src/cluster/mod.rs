@@ -370,9 +370,13 @@ impl Cluster {
     pub(crate) fn del_node(&mut self, name: &NodeName) {
         self.importing.retain(|_, node| node != name);
         self.migrating.retain(|_, node| node != name);
-        for owner in self.slots.iter_mut() {
-            if *owner == Some(*name) {
-                *owner = None;
+        // The node's bitmap names its slots (it and the owner table change together, in
+        // `add_slot`/`del_slot`); a node we do not know has none in the table either.
+        if let Some(node) = self.nodes.get(name) {
+            for slot in node.slots.iter() {
+                if self.slots[slot] == Some(*name) {
+                    self.slots[slot] = None;
+                }
             }
         }
         for n in self.nodes.values_mut() {
