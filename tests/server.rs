@@ -476,3 +476,48 @@ fn a_busy_script_answers_busy_to_others_until_script_kill() {
         .unwrap();
     assert_eq!(value, "v");
 }
+
+/// The threads of process `pid` named `name` (from /proc).
+fn threads_named(pid: u32, name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|comm| comm.trim() == name)
+        })
+        .count()
+}
+
+#[test]
+fn jemalloc_bg_thread_starts_and_stops_jemallocs_background_thread() {
+    let limit = Duration::from_secs(10);
+    let node = TestNode::start(&[]);
+    let pid = node.pid().expect("a running node");
+    assert!(
+        common::wait_until(limit, || threads_named(pid, "jemalloc_bg_thd") == 1),
+        "no jemalloc background thread with the default jemalloc-bg-thread yes"
+    );
+    let mut con = node.conn();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "jemalloc-bg-thread", "no"])
+        .query(&mut con)
+        .unwrap();
+    assert!(
+        common::wait_until(limit, || threads_named(pid, "jemalloc_bg_thd") == 0),
+        "the background thread outlived CONFIG SET jemalloc-bg-thread no"
+    );
+    let value: Vec<String> = redis::cmd("CONFIG")
+        .arg(&["GET", "jemalloc-bg-thread"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(value, ["jemalloc-bg-thread", "no"]);
+
+    let off = TestNode::start(&["--jemalloc-bg-thread", "no"]);
+    let off_pid = off.pid().expect("a running node");
+    let _: String = redis::cmd("PING").query(&mut off.conn()).unwrap();
+    // Several ticks (hz 10) pass: the thread was never started.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(threads_named(off_pid, "jemalloc_bg_thd"), 0);
+}

@@ -224,6 +224,9 @@ pub struct Config {
     pub save: Vec<(u64, u64)>,
     /// `appendonly`.
     pub appendonly: bool,
+    /// `jemalloc-bg-thread`: jemalloc's background thread returns freed pages to the system
+    /// (`server::memory::set_background_thread`), and the idle tick purges them at once.
+    pub jemalloc_bg_thread: bool,
     /// `appendfsync`.
     pub appendfsync: AppendFsync,
     /// `dbfilename`.
@@ -409,6 +412,7 @@ impl Config {
             replica_ignore_maxmemory: false,
             save: Vec::new(),
             appendonly: false,
+            jemalloc_bg_thread: true,
             appendfsync: AppendFsync::EverySec,
             dbfilename: String::new(),
             appendfilename: String::new(),
@@ -825,6 +829,7 @@ impl Config {
                 }
             }
             "appendonly" => self.appendonly = flag(&v),
+            "jemalloc-bg-thread" => self.jemalloc_bg_thread = flag(&v),
             "appendfsync" => {
                 self.appendfsync = match text(v).as_str() {
                     "always" => AppendFsync::Always,
@@ -928,6 +933,7 @@ impl Config {
             "replica-ignore-maxmemory" => Value::Bool(self.replica_ignore_maxmemory),
             "save" => Value::Save(self.save.clone()),
             "appendonly" => Value::Bool(self.appendonly),
+            "jemalloc-bg-thread" => Value::Bool(self.jemalloc_bg_thread),
             "appendfsync" => enum_name(
                 table::APPENDFSYNC,
                 match self.appendfsync {

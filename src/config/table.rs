@@ -299,7 +299,7 @@ pub static TABLE: &[Directive] = &[
     b("replica-serve-stale-data", Some("slave-serve-stale-data"), "yes", IMPL),
     b("replica-read-only", Some("slave-read-only"), "yes", IMPL),
     b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), "yes", IMPL),
-    b("jemalloc-bg-thread", None, "yes", 0),
+    b("jemalloc-bg-thread", None, "yes", IMPL),
     b("activedefrag", None, "no", 0),
     b("syslog-enabled", None, "no", IMM),
     b("cluster-enabled", None, "no", IMM | IMPL),

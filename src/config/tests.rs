@@ -142,10 +142,13 @@ fn redis_7_0_conf_loads_unchanged() {
         .filter(|n| !n.is_empty())
         .collect();
     assert!(
-        names.contains(&"tcp-backlog") && names.contains(&"jemalloc-bg-thread"),
+        names.contains(&"tcp-backlog") && names.contains(&"lazyfree-lazy-eviction"),
         "{names:?}"
     );
-    assert!(!names.contains(&"port"), "{names:?}");
+    assert!(
+        !names.contains(&"port") && !names.contains(&"jemalloc-bg-thread"),
+        "{names:?}"
+    );
 }
 
 #[test]

@@ -33,13 +33,18 @@ pub async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Hands freed pages back to the system once per idle spell: at the first tick that finds no
-/// command run since the previous one, after some were. Redis runs jemalloc with a background
-/// thread that does this over ten seconds; here the allocator has no thread of its own, and
-/// an idle server would keep, for instance, the entry array its keyspace outgrew (60 bytes a
-/// key at 30k keys just after a load). A busy server is never interrupted by it.
+/// `jemalloc-bg-thread`, applied to the allocator at start and whenever CONFIG SET changes it;
+/// and, while it is on, freed pages handed back to the system once per idle spell: at the first
+/// tick that finds no command run since the previous one, after some were. jemalloc's
+/// background thread returns pages as they decay, over ten seconds, as Redis runs it; the
+/// purge makes an idle server give back at once, for instance, the entry array its keyspace
+/// outgrew (60 bytes a key at 30k keys just after a load). A busy server is never interrupted
+/// by it. With the directive off, neither happens: pages go back only while the server
+/// allocates, as in Redis without the thread.
 #[derive(Debug, Default)]
 struct IdlePurge {
+    /// The `jemalloc-bg-thread` value last applied, if any.
+    applied: Option<bool>,
     /// Commands processed at the previous tick.
     seen: u64,
     /// True once commands ran since the last purge.
@@ -49,10 +54,17 @@ struct IdlePurge {
 impl IdlePurge {
     fn tick(&mut self, shared: &Shared) {
         use crate::server::Stats;
+        let enabled = shared.config().jemalloc_bg_thread;
+        if self.applied != Some(enabled) {
+            self.applied = Some(enabled);
+            if let Err(message) = crate::server::memory::set_background_thread(enabled) {
+                shared.emit(Event::ConfigWarning { message });
+            }
+        }
         let processed = Stats::get(&shared.stats.total_commands_processed);
         if processed != self.seen {
             self.seen = processed;
-            self.pending = true;
+            self.pending = enabled;
         } else if self.pending {
             self.pending = false;
             // A failure leaves the pages to jemalloc's own decay; nothing else depends on it.

@@ -53,6 +53,30 @@ pub fn used_memory() -> usize {
     used
 }
 
+/// Turns jemalloc's background thread on or off (`jemalloc-bg-thread`, Redis's
+/// `set_jemalloc_bg_thread`): with it, freed pages go back to the system as they decay, also
+/// while the server is idle; without it, only while it allocates.
+pub fn set_background_thread(enabled: bool) -> Result<(), String> {
+    let mut value = enabled;
+    // SAFETY: mallctl with a NUL-terminated name, writing one bool the size of which it is
+    // given, reading nothing.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"background_thread".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut value as *mut bool).cast(),
+            std::mem::size_of::<bool>(),
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "jemalloc refused background_thread={enabled} ({rc})"
+        ));
+    }
+    Ok(())
+}
+
 /// Returns the allocator's unused dirty pages to the kernel (MEMORY PURGE, Redis's
 /// `jemalloc_purge`): this thread's cache is flushed, then every arena is purged. jemalloc
 /// otherwise keeps freed pages for reuse until they decay, which it checks only while it
