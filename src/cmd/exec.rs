@@ -525,10 +525,13 @@ fn run(
         }
     }
     // ANCHOR_END: after_a_write
-    shared
-        .stats
-        .total_commands_processed
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Only the engine's holder counts commands, so a load and a store do (no locked
+    // read-modify-write on every command); readers only load.
+    let processed = &shared.stats.total_commands_processed;
+    processed.store(
+        processed.load(std::sync::atomic::Ordering::Relaxed) + 1,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     (reply, effect)
 }
 

@@ -230,12 +230,23 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     builtin_lookup(name)
 }
 
+thread_local! {
+    /// The command this thread found last: a pipeline mostly repeats one command, and
+    /// comparing its name costs less than hashing it.
+    static LAST_FOUND: std::cell::Cell<Option<&'static Spec>> = const { std::cell::Cell::new(None) };
+}
+
 /// Finds a command by its own name, ignoring ASCII case, without allocating. It runs for
 /// every request, so the table hashes with FNV-1a: the names are short and not chosen by an
 /// attacker who could profit from collisions (the table is fixed).
 fn builtin_lookup(name: &[u8]) -> Option<&'static Spec> {
     type Table = HashMap<&'static [u8], &'static Spec, BuildHasherDefault<Fnv1a>>;
     static TABLE: OnceLock<Table> = OnceLock::new();
+    if let Some(last) = LAST_FOUND.get() {
+        if last.name.as_bytes().eq_ignore_ascii_case(name) {
+            return Some(last);
+        }
+    }
     let table = TABLE.get_or_init(|| all_specs().iter().map(|s| (s.name.as_bytes(), s)).collect());
     let mut lower = [0u8; 32];
     if name.len() > lower.len() {
@@ -244,7 +255,11 @@ fn builtin_lookup(name: &[u8]) -> Option<&'static Spec> {
     for (dst, src) in lower.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    table.get(&lower[..name.len()]).copied()
+    let found = table.get(&lower[..name.len()]).copied();
+    if found.is_some() {
+        LAST_FOUND.set(found);
+    }
+    found
 }
 
 /// The FNV-1a hash, for the command table.
