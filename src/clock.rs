@@ -103,7 +103,7 @@ impl Timer {
     /// Microseconds since [`Timer::start`].
     pub fn elapsed_us(&self) -> u64 {
         match self.0 {
-            // Calibration never ends between a start and its end read: it only turns on.
+            // Once calibrated, always: an end read finds the counter its start found.
             TimerStart::Counter(ns) => counter_ns().map_or(0, |now| now.saturating_sub(ns) / 1000),
             TimerStart::System(at) => at.elapsed().as_micros() as u64,
         }

@@ -23,7 +23,8 @@ pub struct Snapshot {
     pub version: u32,
     /// Aux fields in file order (`redis-ver`, `ctime`, `repl-id`, ...).
     pub aux: Vec<(Bytes, Bytes)>,
-    /// Databases that received at least one key, by db number, in the order first seen.
+    /// Databases the file put keys in or announced keys for (`RESIZEDB`), by db number, in the
+    /// order first seen.
     pub dbs: Vec<(usize, Db)>,
     /// Streams read and dropped (redislab has no stream type); the server should warn.
     pub streams_skipped: u64,
