@@ -164,6 +164,19 @@ fn wait_cluster_ok<'a>(nodes: impl IntoIterator<Item = &'a RealRedis>) -> Run {
                     .arg("INFO")
                     .query::<String>(&mut n.conn())
                     .is_ok_and(|info| info.contains("cluster_state:ok"))
+            })
+            // Every node knows every other one, past the handshake: a check from one entry
+            // says nothing of what another entry lists (later steps enter at other nodes).
+            && nodes.iter().all(|n| {
+                redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query::<String>(&mut n.conn())
+                    .is_ok_and(|text| {
+                        !text.contains("handshake")
+                            && nodes
+                                .iter()
+                                .all(|m| text.contains(&format!(" {}@", addr(m))))
+                    })
             });
         last = Some(check);
         good
