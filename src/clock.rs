@@ -62,9 +62,14 @@ fn counter_ns() -> Option<u64> {
 
 /// Microseconds since the Unix epoch (Redis's `ustime`).
 pub fn unix_us() -> i64 {
-    let Some(now_ns) = counter_ns() else {
-        return system_unix_us();
-    };
+    match counter_ns() {
+        Some(now_ns) => anchored_unix_us(now_ns),
+        None => system_unix_us(),
+    }
+}
+
+/// The wall clock at counter time `now_ns`, from this thread's anchor.
+fn anchored_unix_us(now_ns: u64) -> i64 {
     ANCHOR.with(|anchor| match anchor.get() {
         Some((at_ns, at_us)) if now_ns.wrapping_sub(at_ns) < REANCHOR_NS => {
             at_us + ((now_ns - at_ns) / 1000) as i64
@@ -94,10 +99,19 @@ enum TimerStart {
 
 impl Timer {
     pub fn start() -> Timer {
-        Timer(match counter_ns() {
-            Some(ns) => TimerStart::Counter(ns),
-            None => TimerStart::System(std::time::Instant::now()),
-        })
+        Timer::start_at_unix_ms().0
+    }
+
+    /// A timer started now, and the wall clock in Unix milliseconds, from one read of the
+    /// clock (a command's start: its time and the start of its duration).
+    pub fn start_at_unix_ms() -> (Timer, i64) {
+        match counter_ns() {
+            Some(ns) => (Timer(TimerStart::Counter(ns)), anchored_unix_us(ns) / 1000),
+            None => (
+                Timer(TimerStart::System(std::time::Instant::now())),
+                system_unix_us() / 1000,
+            ),
+        }
     }
 
     /// Microseconds since [`Timer::start`].

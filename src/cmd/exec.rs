@@ -476,15 +476,15 @@ fn run(
     let dirty_before = engine.dirty;
     let db_before = session.db;
     let notifying = engine.notify_flags != 0;
-    // The command's time (Redis's `call` caches it for the whole command), and the start of its
-    // duration on the cheaper cycle-counter clock.
-    let started = crate::clock::Timer::start();
+    // The command's time (Redis's `call` caches it for the whole command) and the start of its
+    // duration, from one read of the clock.
+    let (started, now) = crate::clock::Timer::start_at_unix_ms();
     let mut cx = Exec {
         shared,
         engine,
         session,
         argv,
-        now: crate::server::unix_ms(),
+        now,
         effect: Effect::None,
         rewrite: None,
         touched: notifying.then(Vec::new),
