@@ -26,13 +26,7 @@ import sys
 import tempfile
 import time
 
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+from benchlib import free_port, resp
 
 
 def rows(scale):
@@ -91,12 +85,6 @@ def rows(scale):
         "lists": ("lists, 10 elements of 15 bytes", n(100_000), lambda k: lists(k, 10)),
         "long-list": ("one list, per element (17 bytes)", n(1_000_000), long_list),
     }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_kb(pid):

@@ -35,16 +35,10 @@ import sys
 import tempfile
 import time
 
+from benchlib import free_port, resp
+
 COMMON = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
           "--repl-diskless-sync-delay", "0"]
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def dataset(kind, keys):
@@ -60,12 +54,6 @@ def dataset(kind, keys):
             for f in range(10):
                 args += [b"field:%010d" % f, b"value:%010d" % f]
             yield resp(*args)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:
