@@ -22,8 +22,9 @@ pub use db::{AccessTracking, Db, WrongType};
 pub use str::Str;
 pub use value::Value;
 
-/// The wall clock in Unix milliseconds, for the access records of keys stored without a
-/// lookup (a plain SET).
+/// The wall clock in Unix milliseconds (`crate::clock`), for access records written where no
+/// command's time is at hand: `Db::set`, the RDB loader, eviction. Commands pass their own time
+/// (`Db::set_at`).
 pub fn clock_ms() -> i64 {
     crate::clock::unix_ms()
 }
