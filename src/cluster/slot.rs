@@ -38,6 +38,29 @@ impl SlotBitmap {
         old
     }
 
+    /// Sets every slot from `lo` to `hi` inclusive (nothing when `lo > hi`), whole bytes at
+    /// a time.
+    pub fn set_range(&mut self, lo: usize, hi: usize) {
+        if lo > hi {
+            return;
+        }
+        let (first, last) = (lo / 8, hi / 8);
+        let low_mask = 0xffu8 << (lo & 7);
+        let high_mask = 0xffu8 >> (7 - (hi & 7));
+        if first == last {
+            self.0[first] |= low_mask & high_mask;
+            return;
+        }
+        self.0[first] |= low_mask;
+        self.0[first + 1..last].fill(0xff);
+        self.0[last] |= high_mask;
+    }
+
+    /// Clears every slot.
+    pub fn clear_all(&mut self) {
+        self.0.fill(0);
+    }
+
     pub fn count(&self) -> usize {
         self.0.iter().map(|b| b.count_ones() as usize).sum()
     }
@@ -59,14 +82,22 @@ impl SlotBitmap {
             })
     }
 
-    /// The set as inclusive `(start, end)` ranges, in order.
+    /// The set as inclusive `(start, end)` ranges, in order (empty and full bytes are
+    /// taken whole).
     pub fn ranges(&self) -> Vec<(u16, u16)> {
         let mut out: Vec<(u16, u16)> = Vec::new();
-        for s in self.iter() {
-            let s = s as u16;
-            match out.last_mut() {
-                Some((_, end)) if *end + 1 == s => *end = s,
-                _ => out.push((s, s)),
+        let mut extend = |first: u16, last: u16| match out.last_mut() {
+            Some((_, end)) if *end + 1 == first => *end = last,
+            _ => out.push((first, last)),
+        };
+        for (i, &byte) in self.0.iter().enumerate() {
+            let base = (i * 8) as u16;
+            match byte {
+                0 => {}
+                0xff => extend(base, base + 7),
+                _ => (0..8)
+                    .filter(|bit| byte & (1 << bit) != 0)
+                    .for_each(|bit| extend(base + bit, base + bit)),
             }
         }
         out
@@ -107,5 +138,46 @@ mod tests {
         assert_eq!(render_ranges(&b.ranges()), "0-2 9 16383");
         assert!(b.clear(9));
         assert!(!b.get(9));
+    }
+
+    #[test]
+    fn set_range_matches_setting_each_slot() {
+        let cases = [
+            (0, 0),
+            (0, 7),
+            (1, 6),
+            (3, 12),
+            (7, 8),
+            (8, 15),
+            (5, 16383),
+            (0, 16383),
+        ];
+        for (lo, hi) in cases {
+            let mut by_range = SlotBitmap::default();
+            by_range.set_range(lo, hi);
+            let mut by_slot = SlotBitmap::default();
+            (lo..=hi).for_each(|s| {
+                by_slot.set(s);
+            });
+            assert_eq!(by_range, by_slot, "{lo}-{hi}");
+            assert_eq!(by_range.count(), hi - lo + 1);
+            assert_eq!(by_range.ranges(), vec![(lo as u16, hi as u16)]);
+        }
+        let mut empty = SlotBitmap::default();
+        empty.set_range(9, 8);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn ranges_join_across_full_and_partial_bytes() {
+        let mut b = SlotBitmap::default();
+        b.set_range(6, 17);
+        b.set(18);
+        b.set(20);
+        b.set_range(24, 31);
+        b.set(32);
+        assert_eq!(render_ranges(&b.ranges()), "6-18 20 24-32");
+        b.clear_all();
+        assert!(b.ranges().is_empty());
     }
 }

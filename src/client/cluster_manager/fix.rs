@@ -2,6 +2,7 @@
 //! 7.0's `clusterManagerFixOpenSlot` (its cases 1 to 4), `clusterManagerFixSlotsCoverage` and
 //! `clusterManagerFixMultipleSlotOwners` do, with the same questions and messages.
 
+use crate::cluster::slot::SlotBitmap;
 use crate::resp::frame::Frame;
 
 use super::manager::{Manager, MoveOpts};
@@ -18,7 +19,7 @@ impl Manager<'_, '_> {
                 if self.nodes[i].is_slave() {
                     continue;
                 }
-                if self.nodes[i].slots[slot] || self.count_keys_in_slot(i, slot).await > 0 {
+                if self.nodes[i].slots.get(slot) || self.count_keys_in_slot(i, slot).await > 0 {
                     owners.push(i);
                 }
             }
@@ -231,16 +232,15 @@ impl Manager<'_, '_> {
     }
 
     fn give_slot(&mut self, n: usize, slot: usize) {
-        if !self.nodes[n].slots[slot] {
-            self.nodes[n].slots[slot] = true;
+        if !self.nodes[n].slots.set(slot) {
             self.nodes[n].slots_count += 1;
         }
     }
 
     fn print_slot_list(&mut self, slots: &[(usize, Vec<usize>)]) {
-        let mut set = vec![false; SLOTS];
+        let mut set = SlotBitmap::default();
         for (slot, _) in slots {
-            set[*slot] = true;
+            set.set(*slot);
         }
         let text = format!("{}\n", topology::slots_string(&set));
         self.out.print(&text);
@@ -259,7 +259,7 @@ impl Manager<'_, '_> {
             if self.nodes[n].is_slave() {
                 continue;
             }
-            if self.nodes[n].slots[slot] {
+            if self.nodes[n].slots.get(slot) {
                 owners.push(n);
             } else {
                 let count = self.count_keys_in_slot(n, slot).await;
@@ -356,8 +356,7 @@ impl Manager<'_, '_> {
                 if !self.del_slot(n, slot, true).await {
                     return false;
                 }
-                if self.nodes[n].slots[slot] {
-                    self.nodes[n].slots[slot] = false;
+                if self.nodes[n].slots.clear(slot) {
                     self.nodes[n].slots_count -= 1;
                 }
                 if !self.set_slot_printed(n, owner, slot, "node").await

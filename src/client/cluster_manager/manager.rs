@@ -595,8 +595,8 @@ impl<'o, 'io> Manager<'o, 'io> {
     pub fn covered_slots(&self) -> Vec<bool> {
         let mut covered = vec![false; SLOTS];
         for node in &self.nodes {
-            for (slot, has) in node.slots.iter().enumerate() {
-                covered[slot] |= *has;
+            for slot in node.slots.iter() {
+                covered[slot] = true;
             }
         }
         covered
@@ -841,12 +841,10 @@ impl<'o, 'io> Manager<'o, 'io> {
             }
         }
         if opts.update {
-            if self.nodes[source].slots[slot] {
-                self.nodes[source].slots[slot] = false;
+            if self.nodes[source].slots.clear(slot) {
                 self.nodes[source].slots_count -= 1;
             }
-            if !self.nodes[target].slots[slot] {
-                self.nodes[target].slots[slot] = true;
+            if !self.nodes[target].slots.set(slot) {
                 self.nodes[target].slots_count += 1;
             }
         }
@@ -1063,11 +1061,7 @@ impl<'o, 'io> Manager<'o, 'io> {
             };
         }
         let mut args = vec!["CLUSTER".to_string(), "ADDSLOTS".to_string()];
-        args.extend(
-            (0..SLOTS)
-                .filter(|s| self.nodes[i].slots[*s])
-                .map(|s| s.to_string()),
-        );
+        args.extend(self.nodes[i].slots.iter().map(|s| s.to_string()));
         if args.len() == 2 {
             self.nodes[i].dirty = false;
             return Ok(false);

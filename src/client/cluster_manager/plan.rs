@@ -255,7 +255,7 @@ pub fn reshard_table(nodes: &[Node], sources: &[usize], numslots: usize) -> Vec<
         }
         let share = numslots as f32 / total as f32 * nodes[source].slots_count as f32;
         let share = if i == 0 { share.ceil() } else { share.floor() } as usize;
-        for (count, slot) in (0..SLOTS).filter(|&s| nodes[source].slots[s]).enumerate() {
+        for (count, slot) in nodes[source].slots.iter().enumerate() {
             if count >= share || moved.len() >= numslots {
                 break;
             }

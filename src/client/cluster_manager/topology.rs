@@ -7,6 +7,7 @@
 //! (`clusterManagerNodeInfo`, `clusterManagerNodeSlotsString`).
 
 use crate::client::connection::Client;
+use crate::cluster::slot::SlotBitmap;
 
 /// Hash slots in a Redis Cluster.
 pub const SLOTS: usize = 16384;
@@ -227,7 +228,7 @@ pub struct Node {
     /// The master it replicates (loaded, or planned by `create`).
     pub replicate: Option<String>,
     /// Which slots it serves.
-    pub slots: Vec<bool>,
+    pub slots: SlotBitmap,
     /// How many slots it serves.
     pub slots_count: usize,
     /// `(slot, target id)` for slots it is migrating away.
@@ -263,7 +264,7 @@ impl Node {
             name: String::new(),
             flags: Vec::new(),
             replicate: None,
-            slots: vec![false; SLOTS],
+            slots: SlotBitmap::default(),
             slots_count: 0,
             migrating: Vec::new(),
             importing: Vec::new(),
@@ -311,16 +312,14 @@ impl Node {
     /// Takes the slots and open slots of the node's own (`myself`) line.
     pub fn apply_own_slots(&mut self, line: &NodeLine) {
         self.bus_port = line.bus_port;
-        self.slots.iter_mut().for_each(|s| *s = false);
+        self.slots.clear_all();
         self.slots_count = 0;
         self.migrating.clear();
         self.importing.clear();
         for spec in &line.slots {
             match spec {
                 SlotSpec::Range(lo, hi) => {
-                    for slot in *lo..=*hi {
-                        self.slots[slot] = true;
-                    }
+                    self.slots.set_range(*lo, *hi);
                     // As redis-cli counts: a range adds its width even when ranges overlap.
                     self.slots_count += (hi + 1).saturating_sub(*lo);
                 }
@@ -333,39 +332,26 @@ impl Node {
 
     /// Assigns `slots`, marking the node as needing ADDSLOTS.
     pub fn assign_slots(&mut self, slots: std::ops::RangeInclusive<usize>) {
-        self.slots_count = 0;
-        for slot in slots {
-            self.slots[slot] = true;
-            self.slots_count += 1;
-        }
+        self.slots_count = slots.clone().count();
+        self.slots.set_range(*slots.start(), *slots.end());
         self.dirty = true;
     }
 }
 
 /// `[0-5460],[5462]`: the slots as redis-cli lists them.
-pub fn slots_string(slots: &[bool]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < slots.len() {
-        if !slots[i] {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i + 1 < slots.len() && slots[i + 1] {
-            i += 1;
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == i {
-            out.push_str(&format!("[{start}]"));
-        } else {
-            out.push_str(&format!("[{start}-{i}]"));
-        }
-        i += 1;
-    }
-    out
+pub fn slots_string(slots: &SlotBitmap) -> String {
+    slots
+        .ranges()
+        .iter()
+        .map(|&(start, end)| {
+            if start == end {
+                format!("[{start}]")
+            } else {
+                format!("[{start}-{end}]")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The flags without `myself`, comma-joined.
@@ -499,12 +485,12 @@ mod tests {
 
     #[test]
     fn node_summaries_match_redis_cli() {
-        let mut slots = vec![false; SLOTS];
+        let mut slots = SlotBitmap::default();
         assert_eq!(slots_string(&slots), "");
-        slots[0] = true;
-        slots[2] = true;
-        slots[3] = true;
-        slots[SLOTS - 1] = true;
+        slots.set(0);
+        slots.set(2);
+        slots.set(3);
+        slots.set(SLOTS - 1);
         assert_eq!(slots_string(&slots), "[0],[2-3],[16383]");
 
         let mut master = Node::new("127.0.0.1", 7000, 0);
