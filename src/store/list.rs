@@ -87,7 +87,10 @@ pub enum End {
     Tail,
 }
 
-/// One quicklist node: a listpack in an exact-size buffer (empty only in an empty list).
+/// One quicklist node: a listpack at the start of its buffer (empty only in an empty list).
+/// The buffer may be longer than the listpack, whose header holds its length: edits keep it
+/// at the allocator's size class ([`listpack::buffer_size`]), so a push reallocates only when
+/// the node crosses a class. A node is 16 bytes.
 #[derive(Clone)]
 struct Node(Box<[u8]>);
 
@@ -98,7 +101,27 @@ impl Node {
         Node(lp.into_boxed_slice())
     }
 
+    /// A node holding `lp` in a buffer of its exact size (as loaded, split or merged).
+    fn exact(lp: Vec<u8>) -> Node {
+        Node(lp.into_boxed_slice())
+    }
+
+    /// The listpack.
+    fn lp(&self) -> &[u8] {
+        &self.0[..self.bytes()]
+    }
+
+    /// The listpack's length (what the fill rules weigh).
     fn bytes(&self) -> usize {
+        if self.0.is_empty() {
+            0
+        } else {
+            listpack::total_bytes(&self.0)
+        }
+    }
+
+    /// The buffer's length: what the node allocates.
+    fn allocated(&self) -> usize {
         self.0.len()
     }
 
@@ -110,12 +133,29 @@ impl Node {
         }
     }
 
-    /// Changes the listpack through a `Vec` (no copy: the buffer moves in and out).
+    /// Changes the node through one of `listpack`'s buffer edits (no copy: the buffer moves
+    /// in and out of a `Vec`, whose length the edits keep equal to its capacity).
     fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let mut lp = std::mem::take(&mut self.0).into_vec();
-        let result = f(&mut lp);
-        self.0 = lp.into_boxed_slice();
+        let mut buf = std::mem::take(&mut self.0).into_vec();
+        let result = f(&mut buf);
+        self.0 = buf.into_boxed_slice();
         result
+    }
+
+    /// Replaces the listpack with one `f` builds from it.
+    fn rebuild(&mut self, f: impl FnOnce(&[u8]) -> Vec<u8>) {
+        *self = Node::exact(f(self.lp()));
+    }
+
+    /// Inserts `element` before the first entry.
+    fn prepend(&mut self, element: &[u8]) {
+        self.edit(|buf| listpack::insert(buf, HEADER_SIZE, element));
+    }
+
+    /// Appends `element` after the last entry.
+    fn append(&mut self, element: &[u8]) {
+        let at = listpack::end(self.lp());
+        self.edit(|buf| listpack::insert(buf, at, element));
     }
 }
 
@@ -234,7 +274,7 @@ impl List {
 
     /// Where element `index` (< len) is: its node, its index in the node and its position.
     fn locate(&self, index: usize) -> (usize, usize, usize) {
-        let within = |node: &Node, k: usize| listpack::seek(&node.0, k, node.count());
+        let within = |node: &Node, k: usize| listpack::seek(node.lp(), k, node.count());
         match &self.repr {
             Repr::One(node) => (0, index, within(node, index)),
             Repr::Many(many) if index < many.len / 2 => {
@@ -275,13 +315,11 @@ impl List {
             let node = self.node(i);
             fill.allows_insert(node.bytes(), node.count(), element.len())
         } {
-            self.node_mut(i).edit(|lp| {
-                let at = match end {
-                    End::Head => HEADER_SIZE,
-                    End::Tail => listpack::end(lp),
-                };
-                listpack::insert(lp, at, element);
-            });
+            let node = self.node_mut(i);
+            match end {
+                End::Head => node.prepend(element),
+                End::Tail => node.append(element),
+            }
             self.add_len(1);
         } else {
             let at = match end {
@@ -310,9 +348,9 @@ impl List {
         let node = self.node(i);
         let at = match end {
             End::Head => HEADER_SIZE,
-            End::Tail => listpack::last(&node.0).expect("nodes are not empty"),
+            End::Tail => listpack::last(node.lp()).expect("nodes are not empty"),
         };
-        let value = listpack::get(&node.0, at).to_str();
+        let value = listpack::get(node.lp(), at).to_str();
         if node.count() == 1 {
             self.remove_node(i);
         } else {
@@ -342,7 +380,7 @@ impl List {
             return None;
         }
         let (i, _, at) = self.locate(index);
-        Some(listpack::get(&self.node(i).0, at))
+        Some(listpack::get(self.node(i).lp(), at))
     }
 
     /// Replaces the element at `index` (LSET); false if out of range.
@@ -377,10 +415,7 @@ impl List {
             // Before a full node's first element (index > 0, so a previous node exists).
             let prev = self.node(i - 1);
             if fill.allows_insert(prev.bytes(), prev.count(), element.len()) {
-                self.node_mut(i - 1).edit(|lp| {
-                    let at = listpack::end(lp);
-                    listpack::insert(lp, at, element);
-                });
+                self.node_mut(i - 1).append(element);
                 self.add_len(1);
             } else {
                 self.insert_node(i, Node::of(element));
@@ -389,19 +424,17 @@ impl List {
         }
         let whole = self.remove_node(i);
         let count = whole.count();
-        let mut left = Node(listpack::slice(&whole.0, HEADER_SIZE, at, k).into_boxed_slice());
-        let end = listpack::end(&whole.0);
-        let mut right = Node(listpack::slice(&whole.0, at, end, count - k).into_boxed_slice());
+        let whole_lp = whole.lp();
+        let mut left = Node::exact(listpack::slice(whole_lp, HEADER_SIZE, at, k));
+        let end = listpack::end(whole_lp);
+        let mut right = Node::exact(listpack::slice(whole_lp, at, end, count - k));
         drop(whole);
         let mut pieces = Vec::with_capacity(3);
         if fill.allows_insert(left.bytes(), left.count(), element.len()) {
-            left.edit(|lp| {
-                let at = listpack::end(lp);
-                listpack::insert(lp, at, element);
-            });
+            left.append(element);
             pieces.extend([left, right]);
         } else if fill.allows_insert(right.bytes(), right.count(), element.len()) {
-            right.edit(|lp| listpack::insert(lp, HEADER_SIZE, element));
+            right.prepend(element);
             pieces.extend([left, right]);
         } else {
             pieces.extend([left, Node::of(element), right]);
@@ -423,7 +456,7 @@ impl List {
         }
         let b = self.remove_node(a + 1);
         let added = b.count();
-        self.node_mut(a).edit(|lp| *lp = listpack::merge(lp, &b.0));
+        self.node_mut(a).rebuild(|lp| listpack::merge(lp, b.lp()));
         self.add_len(added as isize);
         true
     }
@@ -445,7 +478,7 @@ impl List {
             0
         };
         while removed < limit && i < self.node_count() {
-            let lp = &self.node(i).0;
+            let lp = self.node(i).lp();
             let mut matches = Vec::new();
             let mut p = listpack::first(lp);
             while let Some(at) = p {
@@ -469,7 +502,7 @@ impl List {
             } else if !matches.is_empty() {
                 let n = matches.len();
                 self.node_mut(i)
-                    .edit(|lp| *lp = listpack::without(lp, &matches));
+                    .rebuild(|lp| listpack::without(lp, &matches));
                 self.add_len(-(n as isize));
             }
             if from_tail {
@@ -506,10 +539,9 @@ impl List {
                 self.remove_node(last);
                 n -= count;
             } else {
-                self.node_mut(last).edit(|lp| {
-                    let at = listpack::seek(lp, count - n, count);
-                    listpack::delete(lp, at, n);
-                });
+                let node = self.node_mut(last);
+                let at = listpack::seek(node.lp(), count - n, count);
+                node.edit(|buf| listpack::delete(buf, at, n));
                 self.add_len(-(n as isize));
                 n = 0;
             }
@@ -536,8 +568,8 @@ impl List {
     pub fn range(&self, start: usize, end: usize) -> Iter<'_> {
         let (i, _, first) = self.locate(start);
         let (j, _, last) = self.locate(end);
-        let front_lp = &self.node(i).0;
-        let back_lp = &self.node(j).0;
+        let front_lp = self.node(i).lp();
+        let back_lp = self.node(j).lp();
         Iter {
             nodes: match &self.repr {
                 Repr::One(_) => NodeIter::One([].iter()),
@@ -563,7 +595,7 @@ impl List {
                 Repr::One(_) => NodeIter::One([].iter()),
                 Repr::Many(many) => NodeIter::Many(many.nodes.range(i + 1..)),
             },
-            front: Some((&self.node(i).0, first)),
+            front: Some((self.node(i).lp(), first)),
             // No back end: `remaining` stops the walk at `end`.
             back: None,
             met: true,
@@ -578,7 +610,7 @@ impl List {
             Repr::One(node) => NodeIter::One(std::slice::from_ref(node).iter()),
             Repr::Many(many) => NodeIter::Many(many.nodes.iter()),
         };
-        nodes.map(|node| &node.0[..])
+        nodes.map(Node::lp)
     }
 
     /// Appends a whole listpack as the new tail node, as RDB loading does
@@ -588,7 +620,7 @@ impl List {
         if count == 0 {
             return Ok(());
         }
-        let node = Node(lp.into_boxed_slice());
+        let node = Node::exact(lp);
         if count >= u16::MAX as usize {
             // Too many entries for the header to count (never written by Redis, whose nodes
             // hold at most 32767): re-pack, so that no node needs walking to be counted.
@@ -606,11 +638,11 @@ impl List {
     /// nodes, their ring and its header.
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::One(node) => node.bytes(),
+            Repr::One(node) => node.allocated(),
             Repr::Many(many) => {
                 std::mem::size_of::<Many>()
                     + many.nodes.capacity() * std::mem::size_of::<Node>()
-                    + many.nodes.iter().map(Node::bytes).sum::<usize>()
+                    + many.nodes.iter().map(Node::allocated).sum::<usize>()
             }
         }
     }
@@ -627,7 +659,10 @@ impl List {
         if taken == 0 || taken == nodes {
             return self.heap_bytes();
         }
-        let sampled: usize = self.listpacks().take(taken).map(<[u8]>::len).sum();
+        let sampled: usize = match &self.repr {
+            Repr::One(node) => node.allocated(),
+            Repr::Many(many) => many.nodes.iter().take(taken).map(Node::allocated).sum(),
+        };
         let per_node = sampled / taken + std::mem::size_of::<Node>();
         std::mem::size_of::<Many>() + per_node * nodes
     }
@@ -636,10 +671,11 @@ impl List {
 /// The elements of a node (re-packing a listpack whose header count is unknown).
 fn decode_node(node: &Node) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut p = listpack::first(&node.0);
+    let lp = node.lp();
+    let mut p = listpack::first(lp);
     while let Some(at) = p {
-        out.push(listpack::get(&node.0, at).to_vec());
-        p = listpack::next(&node.0, at);
+        out.push(listpack::get(lp, at).to_vec());
+        p = listpack::next(lp, at);
     }
     out
 }
@@ -700,7 +736,7 @@ impl<'a> Iterator for Iter<'a> {
                 }
             }
             let lp = match self.nodes.next() {
-                Some(node) => &node.0[..],
+                Some(node) => node.lp(),
                 None => match self.back {
                     Some((lp, _)) if !self.met => {
                         self.met = true;
@@ -732,7 +768,7 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
                 }
             }
             let lp = match self.nodes.next_back() {
-                Some(node) => &node.0[..],
+                Some(node) => node.lp(),
                 None => match self.front {
                     Some((lp, _)) if !self.met => {
                         self.met = true;

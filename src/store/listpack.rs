@@ -296,12 +296,42 @@ impl Builder {
     }
 }
 
-/// Writes the total-bytes and count fields of `lp` (a count too large reads "unknown").
+/// Writes the total-bytes and count fields of `lp`, a listpack filling its buffer (a count
+/// too large reads "unknown").
 fn set_header(lp: &mut [u8], count: usize) {
-    let total = lp.len() as u32;
-    lp[0..4].copy_from_slice(&total.to_le_bytes());
+    set_header_total(lp, lp.len(), count);
+}
+
+fn set_header_total(buf: &mut [u8], total: usize, count: usize) {
+    buf[0..4].copy_from_slice(&(total as u32).to_le_bytes());
     let count = count.min(COUNT_UNKNOWN as usize) as u16;
-    lp[4..6].copy_from_slice(&count.to_le_bytes());
+    buf[4..6].copy_from_slice(&count.to_le_bytes());
+}
+
+/// The listpack's length as its header says (the buffer holding it may be longer).
+pub fn total_bytes(buf: &[u8]) -> usize {
+    u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize
+}
+
+/// Largest listpack whose buffer is rounded up to a size class (the biggest node
+/// `list-max-listpack-size` allows); a bigger one, a node of one huge element, is kept exact.
+const ROUNDED_UP_TO: usize = 64 * 1024;
+
+/// The buffer a listpack of `n` bytes is kept in: the size class jemalloc (the server's
+/// allocator) would serve `n` bytes from anyway, so the slack costs no memory and lets most
+/// inserts grow in place, as Redis's `lpInsert` grows within `lp_malloc_size`. Classes: 8,
+/// multiples of 16 up to 128, then four per doubling (160, 192, 224, 256, 320, ...).
+pub fn buffer_size(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => n.next_multiple_of(16),
+        _ if n > ROUNDED_UP_TO => n,
+        _ => {
+            let group = usize::BITS - 1 - (n - 1).leading_zeros();
+            n.next_multiple_of(1 << (group - 2))
+        }
+    }
 }
 
 /// Bytes one element takes in a listpack, backlen included.
@@ -549,52 +579,63 @@ pub fn seek(lp: &[u8], index: usize, count: usize) -> usize {
     }
 }
 
+// The three edits below work on a listpack at the start of `buf`, whose header says how
+// long it is; `buf` is kept at [`buffer_size`] of that length, so it is reallocated only when
+// the listpack crosses a size class. Positions are the listpack's, as for the readers.
+
 /// Inserts `element` before position `at` (the terminator's position appends); returns the
 /// new entry's position.
-pub fn insert(lp: &mut Vec<u8>, at: usize, element: &[u8]) -> usize {
+pub fn insert(buf: &mut Vec<u8>, at: usize, element: &[u8]) -> usize {
     let entry = Encoded::new(element);
-    if let Some(gap) = splice(lp, at, at, entry.len(), 1) {
+    if let Some(gap) = splice(buf, at, at, entry.len(), 1) {
         entry.write(gap);
     }
     at
 }
 
 /// Removes `n` entries starting at position `at` (`lpDeleteRange`).
-pub fn delete(lp: &mut Vec<u8>, at: usize, n: usize) {
+pub fn delete(buf: &mut Vec<u8>, at: usize, n: usize) {
     let mut stop = at;
     for _ in 0..n {
-        stop = skip(lp, stop);
+        stop = skip(buf, stop);
     }
-    splice(lp, at, stop, 0, -(n as isize));
+    splice(buf, at, stop, 0, -(n as isize));
 }
 
 /// Replaces the entry at `at` with `element` (`lpReplace`).
-pub fn replace(lp: &mut Vec<u8>, at: usize, element: &[u8]) {
-    let stop = skip(lp, at);
+pub fn replace(buf: &mut Vec<u8>, at: usize, element: &[u8]) {
+    let stop = skip(buf, at);
     let entry = Encoded::new(element);
-    if let Some(gap) = splice(lp, at, stop, entry.len(), 0) {
+    if let Some(gap) = splice(buf, at, stop, entry.len(), 0) {
         entry.write(gap);
     }
 }
 
-/// Replaces the bytes `from..to` of `lp` by a gap of `gap` bytes, changes the count by `delta`
-/// and rewrites the header; returns the gap to fill, if any. The buffer grows or shrinks to
-/// exactly its new size.
-fn splice(lp: &mut Vec<u8>, from: usize, to: usize, gap: usize, delta: isize) -> Option<&mut [u8]> {
-    let new_count = count(lp).saturating_add_signed(delta);
-    let old_len = lp.len();
-    let new_len = old_len - (to - from) + gap;
-    if new_len > old_len {
-        lp.reserve_exact(new_len - old_len);
-        lp.resize(new_len, 0);
-        lp.copy_within(to..old_len, from + gap);
-    } else {
-        lp.copy_within(to..old_len, from + gap);
-        lp.truncate(new_len);
-        lp.shrink_to_fit();
+/// Replaces the listpack's bytes `from..to` by a gap of `gap` bytes, changes the count by
+/// `delta` and rewrites the header; returns the gap to fill, if any. The buffer changes size
+/// only when the listpack's [`buffer_size`] does, and then to exactly that.
+fn splice(
+    buf: &mut Vec<u8>,
+    from: usize,
+    to: usize,
+    gap: usize,
+    delta: isize,
+) -> Option<&mut [u8]> {
+    let used = total_bytes(buf);
+    let new_count = count(&buf[..used]).saturating_add_signed(delta);
+    let new_used = used - (to - from) + gap;
+    let size = buffer_size(new_used);
+    if size > buf.len() {
+        buf.reserve_exact(size - buf.len());
+        buf.resize(size, 0);
     }
-    set_header(lp, new_count);
-    (gap > 0).then(|| &mut lp[from..from + gap])
+    buf.copy_within(to..used, from + gap);
+    if size < buf.len() {
+        buf.truncate(size);
+        buf.shrink_to_fit();
+    }
+    set_header_total(buf, new_used, new_count);
+    (gap > 0).then(|| &mut buf[from..from + gap])
 }
 
 /// A listpack holding the entries of `lp` between positions `from` and `to` (`to` may be the
@@ -770,23 +811,27 @@ mod tests {
 
     #[test]
     fn inserts_deletes_and_replaces_in_place() {
-        let mut lp = EMPTY.to_vec();
-        let at = end(&lp);
-        insert(&mut lp, at, b"b");
-        insert(&mut lp, HEADER_SIZE, b"a");
-        let at = end(&lp);
-        insert(&mut lp, at, b"300");
-        assert_eq!(lp, build(&[b"a", b"b", b"300"]));
-        let at = seek(&lp, 1, 3);
-        replace(&mut lp, at, &[b'z'; 70]);
-        assert_eq!(lp, build(&[b"a", &[b'z'; 70], b"300"]));
-        delete(&mut lp, HEADER_SIZE, 2);
-        assert_eq!(lp, build(&[b"300"]));
-        assert_eq!(lp.capacity(), lp.len());
-        delete(&mut lp, HEADER_SIZE, 1);
-        assert_eq!(lp, EMPTY);
-        assert_eq!(first(&lp), None);
-        assert_eq!(last(&lp), None);
+        // The edits keep the listpack at the start of a buffer of its size class.
+        let listpack = |buf: &Vec<u8>| buf[..total_bytes(buf)].to_vec();
+        let mut buf = EMPTY.to_vec();
+        let at = end(&listpack(&buf));
+        insert(&mut buf, at, b"b");
+        insert(&mut buf, HEADER_SIZE, b"a");
+        let at = end(&listpack(&buf));
+        insert(&mut buf, at, b"300");
+        assert_eq!(listpack(&buf), build(&[b"a", b"b", b"300"]));
+        assert_eq!(buf.len(), 16);
+        let at = seek(&listpack(&buf), 1, 3);
+        replace(&mut buf, at, &[b'z'; 70]);
+        assert_eq!(listpack(&buf), build(&[b"a", &[b'z'; 70], b"300"]));
+        assert_eq!(buf.len(), 96);
+        delete(&mut buf, HEADER_SIZE, 2);
+        assert_eq!(listpack(&buf), build(&[b"300"]));
+        assert_eq!((buf.len(), buf.capacity()), (16, 16));
+        delete(&mut buf, HEADER_SIZE, 1);
+        assert_eq!(listpack(&buf), EMPTY);
+        assert_eq!(first(&listpack(&buf)), None);
+        assert_eq!(last(&listpack(&buf)), None);
         let a = build(&[b"1", b"x"]);
         let b = build(&[b"y"]);
         assert_eq!(merge(&a, &b), build(&[b"1", b"x", b"y"]));
@@ -796,6 +841,40 @@ mod tests {
         assert_eq!(slice(&whole, cut, end(&whole), 2), build(&[b"x", b"y"]));
         let last = seek(&whole, 2, 3);
         assert_eq!(without(&whole, &[HEADER_SIZE, last]), build(&[b"x"]));
+    }
+
+    #[test]
+    fn buffers_are_jemalloc_size_classes() {
+        let sizes = [
+            0, 1, 8, 9, 16, 17, 128, 129, 160, 161, 256, 257, 1000, 4097, 8192, 8193,
+        ];
+        let classes = [
+            0, 8, 8, 16, 16, 32, 128, 160, 160, 192, 256, 320, 1024, 5120, 8192, 10240,
+        ];
+        for (n, class) in sizes.into_iter().zip(classes) {
+            assert_eq!(buffer_size(n), class, "{n}");
+        }
+        assert_eq!(buffer_size(ROUNDED_UP_TO), ROUNDED_UP_TO);
+        assert_eq!(buffer_size(ROUNDED_UP_TO + 1), ROUNDED_UP_TO + 1);
+    }
+
+    #[test]
+    fn a_growing_listpack_reallocates_only_across_size_classes() {
+        let mut buf = EMPTY.to_vec();
+        let mut reallocations = 0;
+        for i in 0..500 {
+            let before = buf.as_ptr();
+            let at = total_bytes(&buf) - 1;
+            insert(&mut buf, at, format!("element:{i}").as_bytes());
+            assert_eq!(buf.len(), buffer_size(total_bytes(&buf)));
+            assert_eq!(buf.len(), buf.capacity());
+            reallocations += usize::from(buf.as_ptr() != before || i == 0);
+        }
+        let lp = &buf[..total_bytes(&buf)];
+        assert_eq!(count(lp), 500);
+        assert_eq!(get(lp, seek(lp, 499, 500)).to_vec(), b"element:499");
+        // About 6.5 KB in classes 25% apart: a few dozen reallocations, not 500.
+        assert!(reallocations < 40, "{reallocations}");
     }
 
     #[test]
