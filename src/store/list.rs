@@ -1,9 +1,10 @@
 //! The list value: a quicklist of listpack nodes, as Redis 7.0 keeps every list
 //! (`quicklist.c`, `t_list.c`).
 //!
-//! Each node is one exact-size buffer holding a real listpack ([`super::listpack`]): elements
-//! back to back, integers in 1 to 9 bytes, each entry with a back-length so a node can be
-//! walked from either end. A list of one node (most small lists) is just that buffer, so a
+//! Each node is one buffer holding a real listpack ([`super::listpack`]): elements back to
+//! back, integers in 1 to 9 bytes, each entry with a back-length so a node can be walked from
+//! either end. The buffer is kept at the allocator's size class of the listpack, so most
+//! pushes and pops move bytes within it instead of reallocating. A list of one node (most small lists) is just that buffer, so a
 //! 10-element list costs one allocation; a longer list keeps its nodes in a ring buffer
 //! (`VecDeque`) with the element count cached.
 //!
