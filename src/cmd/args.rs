@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::error::CmdError;
+use crate::store::pick::{self, Picks};
 use crate::store::value::parse_i64_strict;
 
 /// The arguments after the command name.
@@ -139,28 +140,33 @@ pub fn index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 /// refused (`ERR value is out of range`) instead of taking the server down.
 pub const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
-/// The positions HRANDFIELD/SRANDMEMBER/ZRANDMEMBER reply with for `count` over `len`
-/// elements: a positive count gives distinct positions (all of them when it exceeds `len`), a
-/// negative one `|count|` positions that may repeat.
+/// What HRANDFIELD/SRANDMEMBER/ZRANDMEMBER's `count` asks for: a positive count distinct
+/// elements (all of them when it exceeds the collection), a negative one `|count|` picks that
+/// may repeat.
+pub fn random_picks(count: i64) -> Result<Picks, CmdError> {
+    if count < 0 {
+        if count.unsigned_abs() > MAX_RANDOM_REPLY {
+            return Err(CmdError::value_out_of_range());
+        }
+        Ok(Picks::Repeated(count.unsigned_abs() as usize))
+    } else {
+        Ok(Picks::Distinct(
+            usize::try_from(count).unwrap_or(usize::MAX),
+        ))
+    }
+}
+
+/// The positions [`random_picks`] gives for `count` over `len` elements (a collection kept by
+/// position, such as a sorted set).
 pub fn random_positions(
     rng: &mut impl rand::Rng,
     len: usize,
     count: i64,
 ) -> Result<Vec<usize>, CmdError> {
-    if count == 0 || len == 0 {
-        Ok(Vec::new())
-    } else if count < 0 {
-        if count.unsigned_abs() > MAX_RANDOM_REPLY {
-            return Err(CmdError::value_out_of_range());
-        }
-        Ok((0..count.unsigned_abs())
-            .map(|_| rng.gen_range(0..len))
-            .collect())
-    } else if count as u64 >= len as u64 {
-        Ok((0..len).collect())
-    } else {
-        Ok(rand::seq::index::sample(rng, len, count as usize).into_vec())
+    if len == 0 {
+        return Ok(Vec::new());
     }
+    Ok(pick::positions(rng, len, random_picks(count)?))
 }
 
 /// The shared arguments of LMPOP/BLMPOP/ZMPOP/BZMPOP (after the timeout, for the blocking
@@ -282,6 +288,9 @@ mod tests {
         assert_eq!(random_positions(&mut rng, 3, -10).unwrap().len(), 10);
         assert!(random_positions(&mut rng, 3, -i64::MAX).is_err());
         assert!(random_positions(&mut rng, 0, -5).unwrap().is_empty());
+        assert_eq!(random_picks(-5).unwrap(), Picks::Repeated(5));
+        assert_eq!(random_picks(7).unwrap(), Picks::Distinct(7));
+        assert!(random_picks(-(MAX_RANDOM_REPLY as i64) - 1).is_err());
     }
 
     #[test]

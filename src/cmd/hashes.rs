@@ -285,10 +285,9 @@ fn hrandfield(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let Some(hash) = engine.dbs[cx.session.db].get_hash(key, now)? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let len = hash.len();
-    let picks = super::args::random_positions(&mut engine.rng, len, count)?;
+    let picks = hash.random_pairs(&mut engine.rng, super::args::random_picks(count)?);
     let mut out = Vec::with_capacity(picks.len() * if with_values { 2 } else { 1 });
-    for (field, value) in hash.pairs_at(&picks) {
+    for (field, value) in picks {
         let field = bulk(field);
         match (with_values, resp3) {
             (false, _) => out.push(field),

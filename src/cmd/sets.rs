@@ -10,7 +10,6 @@
 //! order), as Redis builds its `dstset`.
 
 use bytes::Bytes;
-use rand::Rng;
 
 use super::args::parse_int;
 use super::flags::*;
@@ -165,8 +164,9 @@ fn spop(cx: &mut Exec, args: &mut Args) -> CmdResult {
         });
     };
     let Some(count) = count else {
-        let index = engine.rng.gen_range(0..set.len());
-        let member = set.remove_at(index);
+        let member = set
+            .pop_random(&mut engine.rng)
+            .expect("a set is never empty");
         engine.dbs[db_index].remove_if_empty(key);
         cx.modified(key);
         cx.propagate_as(vec![
@@ -187,10 +187,7 @@ fn spop(cx: &mut Exec, args: &mut Args) -> CmdResult {
         cx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Ok(members_reply(all.iter()));
     }
-    let mut picks = rand::seq::index::sample(&mut engine.rng, set.len(), count as usize).into_vec();
-    // Remove from the highest position down so earlier removals do not shift later picks.
-    picks.sort_unstable_by(|a, b| b.cmp(a));
-    let popped: Vec<Bytes> = picks.into_iter().map(|i| set.remove_at(i)).collect();
+    let popped = set.pop_random_members(&mut engine.rng, count as usize);
     cx.modified(key);
     for batch in popped.chunks(SPOP_BATCH) {
         let mut argv = Vec::with_capacity(batch.len() + 2);
@@ -221,17 +218,14 @@ fn srandmember(cx: &mut Exec, args: &mut Args) -> CmdResult {
     let engine = &mut *cx.engine;
     let set = engine.dbs[db_index].get_set(key, now)?;
     let Some(count) = count else {
-        let member = set
-            .filter(|s| !s.is_empty())
-            .map(|s| s.member_at(engine.rng.gen_range(0..s.len())));
+        let member = set.and_then(|s| s.random_member(&mut engine.rng));
         return Ok(member.map_or(Reply::Null, Reply::Bulk));
     };
     let Some(set) = set else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let len = set.len();
-    let picks = super::args::random_positions(&mut engine.rng, len, count)?;
-    Ok(Reply::bulks(picks.into_iter().map(|i| set.member_at(i))))
+    let picks = super::args::random_picks(count)?;
+    Ok(Reply::bulks(set.random_members(&mut engine.rng, picks)))
 }
 
 /// `SMOVE source destination member`
@@ -529,10 +523,7 @@ mod tests {
         let mut h = Harness::new();
         assert_eq!(h.run(&["sadd", "s", "a", "b", "a"]), Reply::Int(2));
         assert_eq!(h.run(&["sadd", "s", "b", "c"]), Reply::Int(1));
-        assert_eq!(
-            h.run(&["smembers", "s"]),
-            Reply::Set(vec![bulk("a"), bulk("b"), bulk("c")])
-        );
+        assert_eq!(sorted(&h.run(&["smembers", "s"])), ["a", "b", "c"]);
         assert_eq!(h.run(&["smembers", "nope"]), Reply::Set(vec![]));
         assert_eq!(h.run(&["scard", "s"]), Reply::Int(3));
         assert_eq!(h.run(&["scard", "nope"]), Reply::Int(0));
@@ -765,6 +756,10 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 200);
-        assert_eq!(calls, 20, "COUNT defaults to 10");
+        // A call stops once it has 10; the last may find the rest of the table empty.
+        assert!(
+            (20..=21).contains(&calls),
+            "COUNT defaults to 10: {calls} calls"
+        );
     }
 }

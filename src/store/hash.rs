@@ -11,21 +11,23 @@
 //! walks backwards or needs). The RDB writer re-encodes it as a listpack
 //! (`persist::rdb::write`); the two hold the same strings in the same order.
 //!
+//! The large form is the keyspace's segmented table (`table.rs`), which grows and shrinks a
+//! segment at a time, with a pair in each bucket.
+//!
 //! Commands see only this API (get, insert, remove, iterate, random picks, scan), never the
 //! representation, so either form can change without touching them.
 
 use bytes::Bytes;
-use indexmap::IndexMap;
-
-use super::str::Str;
 use rand::Rng;
 
 use super::db::KeyArg;
 use super::packed::{self, len_size, put_len, read_string, HEADER, PACKED_SAFETY_LIMIT};
-use super::scan::scan_window;
+use super::pick::{self, Picks};
+use super::str::Str;
+use super::table::{self, KeyTable, Keyed};
 use super::value::EncodingLimits;
 
-/// Most table slots [`Hash::with_expected_len`] reserves up front.
+/// Most fields [`Hash::with_expected_len`] sizes a table for up front.
 pub const MAX_RESERVED: usize = 4096;
 
 /// A hash. Field order is insertion order while packed (as in a listpack); a table's order is
@@ -38,8 +40,35 @@ pub struct Hash {
 #[derive(Clone)]
 enum Repr {
     Packed(Packed),
-    /// Fields and values up to 22 bytes are held inline ([`Str`]).
-    Table(Box<IndexMap<Str, Str>>),
+    /// The keyspace's own table: each pair sits in its bucket, and fields and values up to
+    /// 22 bytes are held inline ([`Str`]), so a lookup reads the bucket tags and the bucket.
+    Table(Box<KeyTable<Pair>>),
+}
+
+/// One field and its value in a table.
+#[derive(Debug, Clone)]
+struct Pair {
+    field: Str,
+    value: Str,
+}
+
+impl Pair {
+    fn new(field: &[u8], value: &[u8]) -> Pair {
+        Pair {
+            field: Str::new(field),
+            value: Str::new(value),
+        }
+    }
+
+    fn as_slices(&self) -> (&[u8], &[u8]) {
+        (&self.field[..], &self.value[..])
+    }
+}
+
+impl Keyed for Pair {
+    fn key(&self) -> &[u8] {
+        &self.field
+    }
 }
 
 impl Default for Repr {
@@ -175,7 +204,7 @@ pub struct Iter<'a>(IterRepr<'a>);
 
 enum IterRepr<'a> {
     Packed(PackedIter<'a>),
-    Table(indexmap::map::Iter<'a, Str, Str>),
+    Table(table::Iter<'a, Pair>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -184,7 +213,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
             IterRepr::Packed(it) => it.next(),
-            IterRepr::Table(it) => it.next().map(|(f, v)| (&f[..], &v[..])),
+            IterRepr::Table(it) => it.next().map(|p| (&p.field[..], &p.value[..])),
         }
     }
 }
@@ -202,9 +231,10 @@ impl Hash {
         if len <= limits.hash_max_listpack_entries as u64 {
             return Hash::new();
         }
-        let reserved = len.min(MAX_RESERVED as u64) as usize;
+        let mut table = KeyTable::new();
+        table.reserve(len.min(MAX_RESERVED as u64) as usize);
         Hash {
-            repr: Repr::Table(Box::new(IndexMap::with_capacity(reserved))),
+            repr: Repr::Table(Box::new(table)),
         }
     }
 
@@ -238,7 +268,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.repr {
             Repr::Packed(p) => p.get(field),
-            Repr::Table(t) => t.get(field).map(|v| &v[..]),
+            Repr::Table(t) => t.get(field).map(|p| &p.value[..]),
         }
     }
 
@@ -277,16 +307,20 @@ impl Hash {
                 }
                 created
             }
-            Repr::Table(t) => match t.get_mut(field.as_slice()) {
-                Some(slot) => {
-                    *slot = Str::new(value.as_slice());
-                    false
+            Repr::Table(t) => {
+                let field = field.as_slice();
+                let hash = t.hash(field);
+                match t.get_mut_hashed(hash, field) {
+                    Some(pair) => {
+                        pair.value = Str::new(value.as_slice());
+                        false
+                    }
+                    None => {
+                        t.insert_new(hash, Pair::new(field, value.as_slice()));
+                        true
+                    }
                 }
-                None => {
-                    t.insert(Str::new(field.as_slice()), Str::new(value.as_slice()));
-                    true
-                }
-            },
+            }
         }
     }
 
@@ -294,7 +328,7 @@ impl Hash {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.repr {
             Repr::Packed(p) => p.remove(field),
-            Repr::Table(t) => t.swap_remove(field).is_some(),
+            Repr::Table(t) => t.remove(field).is_some(),
         }
     }
 
@@ -321,27 +355,25 @@ impl Hash {
         if self.is_empty() {
             return None;
         }
-        let index = rng.gen_range(0..self.len());
         match &self.repr {
-            Repr::Packed(p) => p.iter().nth(index),
-            Repr::Table(t) => t.get_index(index).map(|(f, v)| (&f[..], &v[..])),
+            Repr::Packed(p) => p.iter().nth(rng.gen_range(0..p.pairs())),
+            Repr::Table(t) => t.random(rng).map(Pair::as_slices),
         }
     }
 
-    /// The pairs at `positions` (each below [`Hash::len`]; repeats allowed), in that order:
-    /// the picks of HRANDFIELD with a count. A packed hash is walked once, whatever the count.
-    pub fn pairs_at(&self, positions: &[usize]) -> Vec<(&[u8], &[u8])> {
+    /// Random pairs (HRANDFIELD with a count), in no particular order. A packed hash is
+    /// walked once, whatever the count.
+    pub fn random_pairs(&self, rng: &mut impl Rng, picks: Picks) -> Vec<(&[u8], &[u8])> {
         match &self.repr {
             Repr::Packed(p) => {
                 let all: Vec<_> = p.iter().collect();
-                positions.iter().map(|&i| all[i]).collect()
+                let positions = pick::positions(rng, all.len(), picks);
+                positions.into_iter().map(|i| all[i]).collect()
             }
-            Repr::Table(t) => positions
-                .iter()
-                .map(|&i| {
-                    let (f, v) = t.get_index(i).expect("position below len");
-                    (&f[..], &v[..])
-                })
+            Repr::Table(t) => t
+                .sample(rng, picks)
+                .into_iter()
+                .map(Pair::as_slices)
                 .collect(),
         }
     }
@@ -356,14 +388,7 @@ impl Hash {
                 }
                 0
             }
-            Repr::Table(t) => {
-                let (next, positions) = scan_window(cursor, t.len(), count, false);
-                for i in positions {
-                    let (f, v) = t.get_index(i).expect("position below len");
-                    visit(f, v);
-                }
-                next
-            }
+            Repr::Table(t) => t.scan(cursor, count, |p| visit(&p.field, &p.value)),
         }
     }
 
@@ -378,9 +403,9 @@ impl Hash {
     /// Makes this a table (Redis's `hashTypeConvert`); a table stays one.
     fn convert_to_table(&mut self) {
         if let Repr::Packed(p) = &self.repr {
-            let mut table = IndexMap::with_capacity(p.pairs());
+            let mut table = KeyTable::new();
             for (f, v) in p.iter() {
-                table.insert(Str::new(f), Str::new(v));
+                table.insert_new(table.hash(f), Pair::new(f, v));
             }
             self.repr = Repr::Table(Box::new(table));
         }
@@ -532,13 +557,21 @@ mod tests {
         for h in [&small, &big] {
             let (f, v) = h.random_pair(&mut rng).unwrap();
             assert_eq!(h.get(f), Some(v));
-            let picks = h.pairs_at(&[4, 0, 4]);
-            assert_eq!(picks.len(), 3);
-            assert_eq!(picks[0], picks[2]);
-            assert!(picks.iter().all(|(f, v)| h.get(f) == Some(*v)));
+            let repeated = h.random_pairs(&mut rng, Picks::Repeated(20));
+            assert_eq!(repeated.len(), 20);
+            assert!(repeated.iter().all(|(f, v)| h.get(f) == Some(*v)));
+            for count in [1, 3, 5, 9] {
+                let mut distinct = h.random_pairs(&mut rng, Picks::Distinct(count));
+                assert!(distinct.iter().all(|(f, v)| h.get(f) == Some(*v)));
+                distinct.sort();
+                distinct.dedup();
+                assert_eq!(distinct.len(), count.min(5), "{count} distinct");
+            }
         }
-        assert_eq!(small.pairs_at(&[1])[0], (&b"f1"[..], &b"1"[..]));
         assert!(Hash::new().random_pair(&mut rng).is_none());
+        assert!(Hash::new()
+            .random_pairs(&mut rng, Picks::Repeated(3))
+            .is_empty());
 
         let mut seen = Vec::new();
         assert_eq!(small.scan(0, 1, |f, _| seen.push(f.to_vec())), 0);

@@ -10,6 +10,7 @@ pub mod hash;
 pub mod list;
 pub mod listpack;
 pub mod packed;
+pub mod pick;
 pub mod scan;
 pub mod set;
 pub mod slots;

@@ -1,10 +1,10 @@
-//! The cursor of HSCAN and SSCAN over a collection kept in a table with stable positions.
+//! The cursor of ZSCAN over a large sorted set's member table, which keeps stable positions.
 //!
 //! Redis walks its dict's buckets with a reversed-bit cursor (`dictScan` in `dict.c`) so that a
-//! rehash never makes a scan miss an element. Here the tables are `IndexMap`s, whose positions
-//! are dense, and removal moves an entry only from the end (swap) or one place down (shift):
-//! walking positions downwards gives the same guarantee. (The keyspace's own SCAN cursor is
-//! the segmented table's, in `table.rs`.)
+//! rehash never makes a scan miss an element. A large sorted set's members sit in an
+//! `IndexMap`, whose positions are dense, and removal moves an entry only from the end (swap)
+//! or one place down (shift): walking positions downwards gives the same guarantee. (SCAN,
+//! HSCAN and SSCAN use the segmented table's own cursor, in `table.rs`.)
 
 /// The positions one SCAN call visits in a collection of `len` and the cursor it returns.
 ///

@@ -8,15 +8,16 @@
 //! with the thresholds of [`EncodingLimits`]; an intset's members come out in ascending order,
 //! as Redis's do.
 //!
-//! Commands see only this API (contains, insert, remove, members by position for random picks
-//! and SPOP, iterate, scan), never the representation.
+//! Commands see only this API (contains, insert, remove, random picks and pops, iterate,
+//! scan), never the representation.
 
 use bytes::Bytes;
-use indexmap::IndexSet;
+use rand::Rng;
 
 use super::db::KeyArg;
-use super::scan::scan_window;
+use super::pick::{self, Picks};
 use super::str::Str;
+use super::table::{self, KeyTable, Keyed};
 use super::value::{parse_i64_strict, EncodingLimits};
 
 /// A set of members.
@@ -28,8 +29,16 @@ pub struct Set {
 #[derive(Clone)]
 enum Repr {
     Ints(IntSet),
-    /// Members up to 22 bytes are held inline ([`Str`]): a lookup reads no second buffer.
-    Table(Box<IndexSet<Str>>),
+    /// The keyspace's own table, a member in each bucket; members up to 22 bytes are held
+    /// inline ([`Str`]), so a lookup reads the bucket tags and the bucket, no third buffer.
+    Table(Box<KeyTable<Str>>),
+}
+
+/// A member is its own key.
+impl Keyed for Str {
+    fn key(&self) -> &[u8] {
+        self
+    }
 }
 
 impl Default for Repr {
@@ -173,9 +182,10 @@ impl Set {
         if len <= limits.set_max_intset_entries as u64 {
             return Set::new();
         }
-        let reserved = len.min(super::hash::MAX_RESERVED as u64) as usize;
+        let mut table = KeyTable::new();
+        table.reserve(len.min(super::hash::MAX_RESERVED as u64) as usize);
         Set {
-            repr: Repr::Table(Box::new(IndexSet::with_capacity(reserved))),
+            repr: Repr::Table(Box::new(table)),
         }
     }
 
@@ -215,7 +225,7 @@ impl Set {
     pub fn contains(&self, member: &[u8]) -> bool {
         match &self.repr {
             Repr::Ints(ints) => parse_i64_strict(member).is_some_and(|i| ints.contains(i)),
-            Repr::Table(t) => t.contains(member),
+            Repr::Table(t) => t.get(member).is_some(),
         }
     }
 
@@ -236,8 +246,12 @@ impl Set {
             }
         }
         match &mut self.repr {
-            // One lookup: a short member costs no allocation even when it is already there.
-            Repr::Table(t) => t.insert(Str::new(member.as_slice())),
+            // One lookup: a member already there costs no allocation.
+            Repr::Table(t) => {
+                let member = member.as_slice();
+                t.find_or_insert(t.hash(member), member, || Str::new(member))
+                    .1
+            }
             Repr::Ints(_) => unreachable!("converted above"),
         }
     }
@@ -252,47 +266,104 @@ impl Set {
                 }
                 None => false,
             },
-            Repr::Table(t) => t.swap_remove(member),
+            Repr::Table(t) => t.remove(member).is_some(),
         }
     }
 
-    /// The member at `index` (below [`Set::len`]): random picks draw positions.
-    pub fn member_at(&self, index: usize) -> Bytes {
+    /// A random member (SRANDMEMBER without a count), or None if empty.
+    pub fn random_member(&self, rng: &mut impl Rng) -> Option<Bytes> {
         match &self.repr {
-            Repr::Ints(ints) => int_member(ints.get(index).expect("index below len")),
-            Repr::Table(t) => t.get_index(index).expect("index below len").to_bytes(),
+            Repr::Ints(ints) if ints.len() == 0 => None,
+            Repr::Ints(ints) => ints.get(rng.gen_range(0..ints.len())).map(int_member),
+            Repr::Table(t) => t.random(rng).map(Str::to_bytes),
         }
     }
 
-    /// Removes and returns the member at `index` (below [`Set::len`]). Only the last member
-    /// moves (to `index`) in a table; an intset shifts.
-    pub fn remove_at(&mut self, index: usize) -> Bytes {
-        match &mut self.repr {
-            Repr::Ints(ints) => int_member(ints.remove_at(index)),
-            Repr::Table(t) => t.swap_remove_index(index).expect("index below len").into(),
+    /// Random members (SRANDMEMBER with a count), in no particular order.
+    pub fn random_members(&self, rng: &mut impl Rng, picks: Picks) -> Vec<Bytes> {
+        match &self.repr {
+            Repr::Ints(ints) => pick::positions(rng, ints.len(), picks)
+                .into_iter()
+                .map(|i| int_member(ints.get(i).expect("position below len")))
+                .collect(),
+            Repr::Table(t) => t
+                .sample(rng, picks)
+                .into_iter()
+                .map(Str::to_bytes)
+                .collect(),
         }
+    }
+
+    /// Removes and returns a random member (SPOP without a count), or None if empty.
+    pub fn pop_random(&mut self, rng: &mut impl Rng) -> Option<Bytes> {
+        let member = self.random_member(rng)?;
+        self.remove(&member);
+        Some(member)
+    }
+
+    /// Removes and returns `count` distinct random members (SPOP with a count), or every
+    /// member if there are no more than that.
+    pub fn pop_random_members(&mut self, rng: &mut impl Rng, count: usize) -> Vec<Bytes> {
+        let popped = self.random_members(rng, Picks::Distinct(count));
+        for member in &popped {
+            self.remove(member);
+        }
+        popped
     }
 
     /// The members: ascending while an intset.
-    pub fn iter(&self) -> impl Iterator<Item = Bytes> + '_ {
-        (0..self.len()).map(|i| self.member_at(i))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(match &self.repr {
+            Repr::Ints(ints) => IterRepr::Ints(ints, 0),
+            Repr::Table(t) => IterRepr::Table(t.iter()),
+        })
     }
 
     /// One SSCAN call from `cursor`, visiting about `count` members; returns the next cursor (0
     /// when done). An intset is visited whole in one call, as Redis does.
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(Bytes)) -> u64 {
-        let (next, positions) = scan_window(cursor, self.len(), count, self.is_intset());
-        for i in positions {
-            visit(self.member_at(i));
+        match &self.repr {
+            Repr::Ints(ints) => {
+                ints.iter().map(int_member).for_each(visit);
+                0
+            }
+            Repr::Table(t) => t.scan(cursor, count, |m| visit(m.to_bytes())),
         }
-        next
     }
 
     /// Makes this a table; a table stays one.
     fn convert_to_table(&mut self) {
         if let Repr::Ints(ints) = &self.repr {
-            let table: IndexSet<Str> = ints.iter().map(|i| Str::from(int_member(i))).collect();
+            let mut table = KeyTable::new();
+            for i in ints.iter() {
+                let member = itoa::Buffer::new().format(i).as_bytes().to_vec();
+                table.insert_new(table.hash(&member), Str::new(&member));
+            }
             self.repr = Repr::Table(Box::new(table));
+        }
+    }
+}
+
+/// The members of a set, as [`Set::iter`] gives them.
+pub struct Iter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    /// The intset and the next position.
+    Ints(&'a IntSet, usize),
+    Table(table::Iter<'a, Str>),
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        match &mut self.0 {
+            IterRepr::Ints(ints, next) => {
+                let member = ints.get(*next)?;
+                *next += 1;
+                Some(int_member(member))
+            }
+            IterRepr::Table(it) => it.next().map(Str::to_bytes),
         }
     }
 }
@@ -330,6 +401,9 @@ impl<M: AsRef<[u8]>> FromIterator<M> for Set {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
     use super::*;
 
     fn limits(entries: usize) -> EncodingLimits {
@@ -360,8 +434,7 @@ mod tests {
         assert_eq!(members(&s), ["-9223372036854775808", "-3", "5", "70000"]);
         assert!(s.contains(b"70000") && !s.contains(b"070000") && !s.contains(b"x"));
         assert!(s.remove(b"-3") && !s.remove(b"-3") && !s.remove(b"x"));
-        assert_eq!(s.member_at(1), Bytes::from("5"));
-        assert_eq!(s.remove_at(0), Bytes::from("-9223372036854775808"));
+        assert_eq!(members(&s), ["-9223372036854775808", "5", "70000"]);
         assert_eq!(s.encoding(), "intset");
     }
 
@@ -395,6 +468,69 @@ mod tests {
         let mut none = Set::new();
         none.insert(&b"1"[..], &limits(0));
         assert!(!none.is_intset());
+    }
+
+    #[test]
+    fn random_picks_and_pops_in_both_forms() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let ints: Set = (0..6).map(|i| i.to_string()).collect();
+        let mut table = Set::new();
+        for i in 0..6 {
+            table.insert(i.to_string().as_bytes(), &limits(0));
+        }
+        assert!(ints.is_intset() && !table.is_intset());
+        for s in [&ints, &table] {
+            assert!(s.contains(&s.random_member(&mut rng).unwrap()));
+            let repeated = s.random_members(&mut rng, Picks::Repeated(30));
+            assert_eq!(repeated.len(), 30);
+            assert!(repeated.iter().all(|m| s.contains(m)));
+            for count in [1, 2, 4, 6, 10] {
+                let mut distinct = s.random_members(&mut rng, Picks::Distinct(count));
+                assert!(distinct.iter().all(|m| s.contains(m)));
+                distinct.sort();
+                distinct.dedup();
+                assert_eq!(distinct.len(), count.min(6), "{count} distinct");
+            }
+        }
+        for mut s in [ints, table] {
+            let popped = s.pop_random(&mut rng).unwrap();
+            assert!(!s.contains(&popped) && s.len() == 5);
+            let mut popped = s.pop_random_members(&mut rng, 3);
+            assert_eq!(s.len(), 2);
+            assert!(popped.iter().all(|m| !s.contains(m)));
+            popped.sort();
+            popped.dedup();
+            assert_eq!(popped.len(), 3);
+            assert_eq!(s.pop_random_members(&mut rng, 9).len(), 2);
+            assert!(s.is_empty() && s.pop_random(&mut rng).is_none());
+            assert!(s.random_members(&mut rng, Picks::Repeated(2)).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_big_set_gives_its_table_back_as_members_leave() {
+        let mut s = Set::new();
+        let l = EncodingLimits::default();
+        for i in 0..50_000 {
+            s.insert(format!("member:{i}").as_bytes(), &l);
+        }
+        let Repr::Table(t) = &s.repr else {
+            panic!("a table")
+        };
+        let full = t.allocation_size();
+        for i in 10..50_000 {
+            assert!(s.remove(format!("member:{i}").as_bytes()));
+        }
+        let Repr::Table(t) = &s.repr else {
+            panic!("a table")
+        };
+        assert!(
+            t.allocation_size() * 20 < full,
+            "{} bytes of {full} kept",
+            t.allocation_size()
+        );
+        assert_eq!(members(&s).len(), 10);
+        assert!(s.contains(b"member:9") && !s.contains(b"member:10"));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The keyspace's table: a hash table of entries that grows one small segment at a time.
+//! The keyspace's table: a hash table of entries that grows one small segment at a time. Large
+//! hashes and sets keep their fields and members in one too (`hash.rs`, `set.rs`), as Redis
+//! uses its dict for both.
 //!
 //! Redis grows a dict by rehashing it incrementally, a few buckets per operation, so a table of
 //! millions of keys never stops the server to move them all (`dict.c`). Here the same bound
@@ -16,15 +18,19 @@
 //! of local depth `d` holds the keys whose position starts with its `d`-bit prefix;
 //! splitting it looks at the next bit (depths stay far below 24, so the bits do not meet).
 //!
-//! Deletion leaves a tombstone and never moves an entry. SCAN walks positions in ascending
-//! order, a segment at a time, and the buckets of one segment in order. A rebuild or split,
-//! the only times entries move, changes the segment's layout tag; a cursor that comes back
+//! Deletion leaves a tombstone and moves no other entry, unless it leaves the segment under an
+//! eighth full: then the segment is rebuilt smaller, as Redis shrinks a dict, so deleting most
+//! of a table gives its memory back. SCAN walks positions in ascending order, a segment at a
+//! time, and the buckets of one segment in order. A rebuild or split, the only times entries
+//! move, changes the segment's layout tag; a cursor that comes back
 //! with a stale tag gets that whole segment again. So a key present for the whole scan is
 //! returned at least once, as Redis guarantees, and every call ends (a segment is bounded).
 
 use std::hash::{BuildHasher, RandomState};
 
 use rand::Rng;
+
+use super::pick::Picks;
 
 /// Entries a segment may hold; a full segment this large splits instead of growing. About
 /// 6000 entries of 64 bytes in 8.8k buckets are half a megabyte, moved in well under a
@@ -39,6 +45,12 @@ pub const MAX_RESERVED_DEPTH: u8 = 16;
 const MAX_LOAD: (usize, usize) = (17, 20);
 /// ... to hold its entries at 68%: it grows by a quarter.
 const REBUILT_LOAD: (usize, usize) = (17, 25);
+/// A segment is rebuilt smaller once its entries fill less than an eighth of its buckets, as
+/// Redis shrinks a dict that falls below a tenth full (`htNeedsResize`), so deleting most of
+/// a table gives its memory back ...
+const MIN_LOAD: (usize, usize) = (1, 8);
+/// ... unless it has no more buckets than this.
+const MIN_SHRUNK_BUCKETS: usize = 64;
 /// Buckets in the largest segment.
 const SEGMENT_BUCKETS: usize = SEGMENT_ENTRIES * REBUILT_LOAD.1 / REBUILT_LOAD.0 + 1;
 
@@ -169,6 +181,12 @@ impl<E: Keyed> Buckets<E> {
         self.slots.iter().flatten()
     }
 
+    /// True once so few buckets are full that the segment should be rebuilt smaller.
+    fn is_sparse(&self) -> bool {
+        self.num_buckets() > MIN_SHRUNK_BUCKETS
+            && self.len * MIN_LOAD.1 < self.num_buckets() * MIN_LOAD.0
+    }
+
     fn allocation_size(&self) -> usize {
         self.num_buckets() * (1 + std::mem::size_of::<Option<E>>())
     }
@@ -207,6 +225,34 @@ impl<E: Keyed> Segment<E> {
     /// The position after the last one this segment covers (2^32 for the last segment).
     fn end(&self, position: u32) -> u64 {
         u64::from(self.start(position)) + (1u64 << (32 - u32::from(self.depth)))
+    }
+}
+
+/// The entries of a [`KeyTable`], segment by segment.
+pub struct Iter<'a, E> {
+    segments: std::slice::Iter<'a, Segment<E>>,
+    slots: std::slice::Iter<'a, Option<E>>,
+    left: usize,
+}
+
+impl<'a, E> Iterator for Iter<'a, E> {
+    type Item = &'a E;
+
+    fn next(&mut self) -> Option<&'a E> {
+        if self.left == 0 {
+            return None;
+        }
+        loop {
+            if let Some(entry) = self.slots.by_ref().flatten().next() {
+                self.left -= 1;
+                return Some(entry);
+            }
+            self.slots = self.segments.next()?.table.slots.iter();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }
 
@@ -343,19 +389,63 @@ impl<E: Keyed> KeyTable<E> {
         table.slots[bucket].as_mut().expect("just put")
     }
 
-    /// Removes and returns the entry at `key`.
+    /// Removes and returns the entry at `key`. A segment left less than an eighth full is
+    /// rebuilt smaller (moving at most [`SEGMENT_ENTRIES`] / 8 entries).
     pub fn remove(&mut self, key: &[u8]) -> Option<E> {
         let hash = self.hash(key);
         let segment = self.segment_of(hash);
         let table = &mut self.segments[segment].table;
         let bucket = table.find(hash, key)?;
         self.len -= 1;
-        Some(table.take(bucket))
+        let entry = table.take(bucket);
+        if table.is_sparse() {
+            self.rebuild(segment);
+        }
+        Some(entry)
     }
 
     /// Every entry, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
-        self.segments.iter().flat_map(|s| s.table.iter())
+    pub fn iter(&self) -> Iter<'_, E> {
+        Iter {
+            segments: self.segments.iter(),
+            slots: [].iter(),
+            left: self.len,
+        }
+    }
+
+    /// Random entries (HRANDFIELD, SRANDMEMBER and SPOP with a count), picked as Redis's
+    /// `hrandfieldWithCountCommand` does: with repeats, one [`KeyTable::random`] pick each;
+    /// distinct and at least a third of the table, a uniform sample of all of it; distinct and
+    /// fewer, random picks until that many differ (a bounded number of tries, then the
+    /// uniform sample). A distinct count of the whole table or more gives every entry.
+    pub fn sample(&self, rng: &mut impl Rng, picks: Picks) -> Vec<&E> {
+        match picks {
+            _ if self.is_empty() => Vec::new(),
+            Picks::Repeated(count) => (0..count)
+                .map(|_| self.random(rng).expect("not empty"))
+                .collect(),
+            Picks::Distinct(count) if count >= self.len => self.iter().collect(),
+            Picks::Distinct(count) => {
+                if count * 3 <= self.len {
+                    let mut seen = std::collections::HashSet::with_capacity(count);
+                    let mut picked = Vec::with_capacity(count);
+                    for _ in 0..count.saturating_mul(16).max(64) {
+                        let entry = self.random(rng).expect("not empty");
+                        if seen.insert(entry as *const E) {
+                            picked.push(entry);
+                            if picked.len() == count {
+                                return picked;
+                            }
+                        }
+                    }
+                }
+                let all: Vec<&E> = self.iter().collect();
+                rand::seq::index::sample(rng, all.len(), count)
+                    .into_iter()
+                    .map(|i| all[i])
+                    .collect()
+            }
+        }
     }
 
     /// Removes every entry.
@@ -745,6 +835,78 @@ mod tests {
         t.clear();
         assert!(t.is_empty() && t.random(&mut rng).is_none());
         assert_eq!(t.segments(), 1);
+    }
+
+    #[test]
+    fn deleting_most_entries_shrinks_segments_and_a_scan_still_returns_the_rest() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let mut t = KeyTable::new();
+        for i in 0..10_000u32 {
+            insert(&mut t, &format!("stay{i}"), i);
+        }
+        for i in 0..90_000u32 {
+            insert(&mut t, &format!("gone{i}"), i);
+        }
+        let full = t.allocation_size();
+        let mut gone = (0..90_000u32).collect::<Vec<_>>();
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        for calls in 0.. {
+            cursor = t.scan(cursor, 50, |e| {
+                seen.insert(e.0.clone());
+            });
+            if cursor == 0 {
+                break;
+            }
+            assert!(calls < 100_000);
+            for _ in 0..rng.gen_range(0..2000).min(gone.len()) {
+                let victim = gone.swap_remove(rng.gen_range(0..gone.len()));
+                assert!(t.remove(format!("gone{victim}").as_bytes()).is_some());
+            }
+        }
+        for i in gone {
+            t.remove(format!("gone{i}").as_bytes());
+        }
+        for i in 0..10_000u32 {
+            assert!(seen.contains(format!("stay{i}").as_bytes()), "stay{i}");
+            assert_eq!(t.get(format!("stay{i}").as_bytes()).map(|e| e.1), Some(i));
+        }
+        assert_eq!((t.len(), t.iter().count()), (10_000, 10_000));
+        assert!(
+            t.allocation_size() * 5 < full,
+            "{} of {full} bytes kept",
+            t.allocation_size()
+        );
+        for s in &t.segments {
+            assert!(!s.table.is_sparse());
+        }
+    }
+
+    #[test]
+    fn samples_are_live_entries_distinct_when_asked() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut t = KeyTable::new();
+        assert!(t.sample(&mut rng, Picks::Repeated(3)).is_empty());
+        for i in 0..1000u32 {
+            insert(&mut t, &format!("s{i}"), i);
+        }
+        for i in 0..900u32 {
+            t.remove(format!("s{i}").as_bytes());
+        }
+        let repeated = t.sample(&mut rng, Picks::Repeated(500));
+        assert_eq!(repeated.len(), 500);
+        assert!(repeated.iter().all(|e| e.1 >= 900));
+        // Few (random picks), a third or more (a uniform sample), all, more than all.
+        for count in [1, 10, 33, 34, 60, 100, 150] {
+            let picked = t.sample(&mut rng, Picks::Distinct(count));
+            assert!(picked.iter().all(|e| e.1 >= 900));
+            let distinct: HashSet<u32> = picked.iter().map(|e| e.1).collect();
+            assert_eq!(
+                (picked.len(), distinct.len()),
+                (count.min(100), count.min(100))
+            );
+        }
+        assert_eq!(t.iter().size_hint(), (100, Some(100)));
     }
 
     #[test]
