@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -344,14 +344,26 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
 
 /// Waits until the socket is readable, then reads into `input`, allocating the read buffer
 /// only now (a connection waiting for its next request holds none). `Ok(0)` is end of file.
+///
+/// A read that returns less than it had room for has drained the socket, so the readiness
+/// tokio keeps for it is cleared at once: the next call waits for epoll to report new data
+/// instead of spending a `read` that fails with EAGAIN, as Redis's level-triggered loop never
+/// does. (Data that arrives meanwhile raises a new epoll event, which sets readiness again.)
 async fn read_some(stream: &TcpStream, input: &mut BytesMut) -> std::io::Result<usize> {
     loop {
         stream.readable().await?;
         if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
             input.reserve(READ_CHUNK_BYTES);
         }
+        let room = input.capacity() - input.len();
         match stream.try_read_buf(input) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Ok(read) if read > 0 && read < room => {
+                let _ = stream.try_io(Interest::READABLE, || {
+                    Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                });
+                return Ok(read);
+            }
             result => return result,
         }
     }
