@@ -3,7 +3,8 @@
 
 `../shared/bench/compare.sh` measures two rows (1M short strings, 100k 10-field hashes); this
 adds the others a representation could be tuned away from: 1 KB strings, integer strings,
-small sets (strings and integers), small sorted sets, short lists, and one long list. Each row
+small sets (strings and integers), small sorted sets, short lists, one long list, and hashes
+and sets large enough to be hash tables (1,000 fields or members each). Each row
 loads a fresh server of each kind with `redis-cli --pipe` and reads VmRSS from /proc before and
 one second after loading:
 
@@ -57,6 +58,17 @@ def rows(scale):
                 items = [b"member:%09d" % m for m in range(members)]
             yield resp(b"SADD", b"set:%012d" % i, *items)
 
+    def big(command, prefix, keys, items, pairs):
+        """Keys of `items` fields (pairs) or members each, 100 per command."""
+        for i in range(keys):
+            for start in range(0, items, 100):
+                args = [command, b"%s:%012d" % (prefix, i)]
+                for f in range(start, min(start + 100, items)):
+                    args.append(b"field:%010d" % f)
+                    if pairs:
+                        args.append(b"value:%010d" % f)
+                yield resp(*args)
+
     def zsets(keys, members):
         for i in range(keys):
             args = [b"ZADD", b"zset:%012d" % i]
@@ -84,6 +96,16 @@ def rows(scale):
         "zsets": ("sorted sets, 10 members", n(100_000), lambda k: zsets(k, 10)),
         "lists": ("lists, 10 elements of 15 bytes", n(100_000), lambda k: lists(k, 10)),
         "long-list": ("one list, per element (17 bytes)", n(1_000_000), long_list),
+        "big-hashes": (
+            "hashes, 1,000 fields of 16 bytes",
+            n(1_000),
+            lambda k: big(b"HSET", b"bighash", k, 1000, True),
+        ),
+        "big-sets": (
+            "sets, 1,000 members of 16 bytes",
+            n(1_000),
+            lambda k: big(b"SADD", b"bigset", k, 1000, False),
+        ),
     }
 
 
