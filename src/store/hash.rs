@@ -357,7 +357,7 @@ impl Hash {
         }
         match &self.repr {
             Repr::Packed(p) => p.iter().nth(rng.gen_range(0..p.pairs())),
-            Repr::Table(t) => t.random(rng).map(Pair::as_slices),
+            Repr::Table(t) => t.random_fair(rng).map(Pair::as_slices),
         }
     }
 

@@ -275,7 +275,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(ints) if ints.len() == 0 => None,
             Repr::Ints(ints) => ints.get(rng.gen_range(0..ints.len())).map(int_member),
-            Repr::Table(t) => t.random(rng).map(Str::to_bytes),
+            Repr::Table(t) => t.random_fair(rng).map(Str::to_bytes),
         }
     }
 

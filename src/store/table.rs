@@ -414,7 +414,7 @@ impl<E: Keyed> KeyTable<E> {
     }
 
     /// Random entries (HRANDFIELD, SRANDMEMBER and SPOP with a count), picked as Redis's
-    /// `hrandfieldWithCountCommand` does: with repeats, one [`KeyTable::random`] pick each;
+    /// `hrandfieldWithCountCommand` does: with repeats, one [`KeyTable::random_fair`] pick each;
     /// distinct and at least a third of the table, a uniform sample of all of it; distinct and
     /// fewer, random picks until that many differ (a bounded number of tries, then the
     /// uniform sample). A distinct count of the whole table or more gives every entry.
@@ -422,7 +422,7 @@ impl<E: Keyed> KeyTable<E> {
         match picks {
             _ if self.is_empty() => Vec::new(),
             Picks::Repeated(count) => (0..count)
-                .map(|_| self.random(rng).expect("not empty"))
+                .map(|_| self.random_fair(rng).expect("not empty"))
                 .collect(),
             Picks::Distinct(count) if count >= self.len => self.iter().collect(),
             Picks::Distinct(count) => {
@@ -430,7 +430,7 @@ impl<E: Keyed> KeyTable<E> {
                     let mut seen = std::collections::HashSet::with_capacity(count);
                     let mut picked = Vec::with_capacity(count);
                     for _ in 0..count.saturating_mul(16).max(64) {
-                        let entry = self.random(rng).expect("not empty");
+                        let entry = self.random_fair(rng).expect("not empty");
                         if seen.insert(entry as *const E) {
                             picked.push(entry);
                             if picked.len() == count {
@@ -573,6 +573,39 @@ impl<E: Keyed> KeyTable<E> {
         let filled: Vec<&Segment<E>> = self.segments.iter().filter(|s| s.table.len > 0).collect();
         let segment = filled[rng.gen_range(0..filled.len())];
         Self::probe(segment, rng)
+    }
+
+    /// A uniformly random entry (HRANDFIELD, SRANDMEMBER, SPOP), as Redis's
+    /// `dictGetFairRandomKey` means to be: a segment with probability in proportion to its
+    /// entries, then buckets of it at random until a full one (a segment is at least an
+    /// eighth full once it has more than [`MIN_SHRUNK_BUCKETS`] buckets, so that takes a few
+    /// tries). Walks the segment list: a collection's table has few segments. None only if
+    /// the table is empty.
+    pub fn random_fair(&self, rng: &mut impl Rng) -> Option<&E> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut nth = rng.gen_range(0..self.len);
+        let table = &self
+            .segments
+            .iter()
+            .find(|s| {
+                let inside = nth < s.table.len;
+                if !inside {
+                    nth -= s.table.len;
+                }
+                inside
+            })
+            .expect("the segments hold len entries")
+            .table;
+        let buckets = table.num_buckets();
+        for _ in 0..buckets.max(64) * 4 {
+            if let Some(entry) = table.get(rng.gen_range(0..buckets)) {
+                return Some(entry);
+            }
+        }
+        // Improbably unlucky: the nth entry of the segment is as fair.
+        table.iter().nth(nth)
     }
 
     fn probe<'a>(segment: &'a Segment<E>, rng: &mut impl Rng) -> Option<&'a E> {
@@ -879,6 +912,31 @@ mod tests {
         );
         for s in &t.segments {
             assert!(!s.table.is_sparse());
+        }
+    }
+
+    #[test]
+    fn fair_random_picks_every_entry_equally_often_across_uneven_segments() {
+        let mut rng = StdRng::seed_from_u64(8);
+        let mut t = KeyTable::new();
+        for i in 0..30_000u32 {
+            insert(&mut t, &format!("f{i}"), i);
+        }
+        // 20 entries left over several shrunken segments, unevenly (some keep none).
+        for i in (0..30_000u32).filter(|i| i % 1500 != 0) {
+            t.remove(format!("f{i}").as_bytes());
+        }
+        assert!(t.segments() > 1);
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..200_000 {
+            *counts
+                .entry(t.random_fair(&mut rng).unwrap().1)
+                .or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 20);
+        for (entry, count) in counts {
+            // 10,000 expected; the standard deviation is under 100.
+            assert!((9_500..10_500).contains(&count), "f{entry}: {count}");
         }
     }
 
