@@ -399,6 +399,11 @@ impl Cluster {
         }
     }
 
+    /// Gives a node its real name once its handshake ends (Redis's `clusterRenameNode`).
+    /// Redis's structures point at the node, so a rename is one dict change there; here nodes
+    /// are named in the slot table, the migrating and importing maps, replica lists, `replica_of`
+    /// and failure reports, and every one of them follows the node. A node in handshake
+    /// normally appears in none of them, but the state stays consistent whatever peers sent.
     fn rename_node(&mut self, old: &NodeName, new: NodeName) {
         let Some(mut node) = self.nodes.remove(old) else {
             return;
@@ -408,6 +413,29 @@ impl Cluster {
             if let Some(l) = self.links.get_mut(&link) {
                 l.node = Some(new);
             }
+        }
+        for slot in node.slots.iter() {
+            if self.slots[slot] == Some(*old) {
+                self.slots[slot] = Some(new);
+            }
+        }
+        let rename = |name: &mut NodeName| {
+            if name == old {
+                *name = new;
+            }
+        };
+        self.migrating.values_mut().for_each(rename);
+        self.importing.values_mut().for_each(rename);
+        for other in self.nodes.values_mut() {
+            other.replica_of.iter_mut().for_each(rename);
+            if other.replicas.contains(old) {
+                other.replicas.iter_mut().for_each(rename);
+                other.replicas.sort();
+            }
+            other
+                .fail_reports
+                .iter_mut()
+                .for_each(|(reporter, _)| rename(reporter));
         }
         self.nodes.insert(new, node);
     }
@@ -808,5 +836,42 @@ impl Cluster {
 
     pub fn stats_pfail(&self) -> usize {
         self.stats_pfail
+    }
+}
+
+#[cfg(test)]
+mod rename_tests {
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn a_renamed_node_is_renamed_everywhere_it_is_named() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut c = Cluster::new(Settings::default(), 0, &mut rng);
+        let (old, new) = (random_name(&mut rng), random_name(&mut rng));
+        let replica = random_name(&mut rng);
+        c.add_node(Node::new(old, flags::MASTER | flags::HANDSHAKE, 0));
+        let mut r = Node::new(replica, flags::SLAVE, 0);
+        r.replica_of = Some(old);
+        r.fail_reports.push((old, 5));
+        c.add_node(r);
+        c.add_replica(&old, replica);
+        assert!(c.add_slot(&old, 7) && c.add_slot(&old, 9000));
+        c.migrating.insert(7, old);
+        c.importing.insert(8, old);
+
+        c.rename_node(&old, new);
+
+        assert!(!c.nodes.contains_key(&old));
+        assert_eq!(c.nodes[&new].name, new);
+        assert_eq!(c.slots[7], Some(new));
+        assert_eq!(c.slots[9000], Some(new));
+        assert_eq!((c.migrating[&7], c.importing[&8]), (new, new));
+        assert_eq!(c.nodes[&new].replicas, [replica]);
+        assert_eq!(c.nodes[&replica].replica_of, Some(new));
+        assert_eq!(c.nodes[&replica].fail_reports, [(new, 5)]);
+        assert_eq!(c.slots.iter().filter(|o| **o == Some(old)).count(), 0);
     }
 }
