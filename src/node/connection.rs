@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::cmd::{self, Effect};
 use crate::config::ObufLimit;
+use crate::resp::request::peek_second_arg;
 use crate::resp::{Reply, RequestParser};
 use crate::server::clients::{ClientHandle, ClientKind};
 use crate::server::engine::Waiter;
@@ -593,6 +594,13 @@ fn run_requests<'a>(
         let engine = engine.get_or_insert_with(|| shared.engine());
         if !started {
             session.start_command();
+        }
+        // The next pipelined request's key, if it is here already: its bucket loads while
+        // this command runs.
+        if let Some(next_key) = peek_second_arg(input) {
+            if let Some(db) = engine.dbs.get(session.db) {
+                db.prefetch(next_key);
+            }
         }
         let (reply, effect) = cmd::call(shared, engine, session, &argv);
         parser.authenticated = session.authenticated;

@@ -135,6 +135,38 @@ impl RequestParser {
     }
 }
 
+/// The second argument (usually the key) of the multibulk request at the start of `buf`, if
+/// that much of it is buffered and well formed: a look ahead that consumes nothing, so the
+/// keyspace can prefetch the key's bucket while the request before it runs. Only short
+/// headers are read (a long command name or key is not worth it), and anything unexpected
+/// gives None; the parser proper still reads and checks every byte.
+pub fn peek_second_arg(buf: &[u8]) -> Option<&[u8]> {
+    /// Reads `<prefix><digits>\r\n` at `at` (a short, non-negative number): (number, next).
+    fn header(buf: &[u8], at: usize, prefix: u8) -> Option<(usize, usize)> {
+        if *buf.get(at)? != prefix {
+            return None;
+        }
+        let mut n = 0usize;
+        for i in at + 1..(at + 8).min(buf.len()) {
+            match buf[i] {
+                b'0'..=b'9' => n = n * 10 + usize::from(buf[i] - b'0'),
+                b'\r' if i > at + 1 => {
+                    return (buf.get(i + 1) == Some(&b'\n')).then_some((n, i + 2))
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+    let (count, at) = header(buf, 0, b'*')?;
+    if count < 2 {
+        return None;
+    }
+    let (name_len, at) = header(buf, at, b'$')?;
+    let (key_len, at) = header(buf, at + name_len + 2, b'$')?;
+    buf.get(at..at + key_len)
+}
+
 /// Redis's "expected '$', got 'x'" error, naming the byte it found.
 fn expected_dollar(got: u8) -> ProtocolError {
     ProtocolError(format!("expected '$', got '{}'", got as char).into())
@@ -310,6 +342,36 @@ fn is_c_space(c: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peek_second_arg_finds_a_buffered_key_and_consumes_nothing() {
+        let req = b"*2\r\n$4\r\nINCR\r\n$10\r\nkey:000001\r\n*1\r\n";
+        assert_eq!(peek_second_arg(req), Some(&b"key:000001"[..]));
+        // Without its CRLF the key is still all there.
+        assert_eq!(peek_second_arg(&req[..29]), Some(&b"key:000001"[..]));
+        for cut in 0..29 {
+            assert_eq!(peek_second_arg(&req[..cut]), None, "cut at {cut}");
+        }
+        for other in [
+            &b"*1\r\n$4\r\nPING\r\n"[..],
+            b"GET key\r\n",
+            b"*2\r\n$3\r\nGET\r\n:5\r\n",
+            b"*2\r\n$-1\r\n$1\r\nk\r\n",
+            b"*2\r\n$\r\n$1\r\nk\r\n",
+            b"*2\r\n$3\r\nGET\r\n$99999999\r\nk",
+        ] {
+            assert_eq!(
+                peek_second_arg(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+        assert_eq!(
+            peek_second_arg(b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n"),
+            Some(&b""[..])
+        );
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
         let mut parser = RequestParser::new(512 * 1024 * 1024);

@@ -282,6 +282,11 @@ impl Db {
         true
     }
 
+    /// Starts loading what a lookup of `key` will read first (see [`KeyTable::prefetch`]).
+    pub fn prefetch(&self, key: &[u8]) {
+        self.dict.prefetch(key);
+    }
+
     /// The value at `key`, honouring expiry.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
         if self.expire_if_needed(key, now) {

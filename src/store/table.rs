@@ -26,6 +26,7 @@
 //! with a stale tag gets that whole segment again. So a key present for the whole scan is
 //! returned at least once, as Redis guarantees, and every call ends (a segment is bounded).
 
+use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
 
 use rand::Rng;
@@ -228,6 +229,46 @@ impl<E: Keyed> Segment<E> {
     }
 }
 
+/// A short key and its hash, kept by [`KeyTable::prefetch`] for the lookup that follows.
+#[derive(Debug, Clone, Copy)]
+struct HashedKey {
+    hash: u64,
+    len: u8,
+    bytes: [u8; HashedKey::MAX_LEN],
+}
+
+impl HashedKey {
+    /// Longer keys are not kept: hashing them again costs little next to their comparison.
+    const MAX_LEN: usize = 23;
+
+    fn new(key: &[u8], hash: u64) -> Option<HashedKey> {
+        let mut bytes = [0; HashedKey::MAX_LEN];
+        bytes.get_mut(..key.len())?.copy_from_slice(key);
+        Some(HashedKey {
+            hash,
+            len: key.len() as u8,
+            bytes,
+        })
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// Starts loading the cache line holding `value` (a hint that never faults).
+fn prefetch_line<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: prefetching has no architectural effect and never faults; SSE, which the
+        // instruction belongs to, is part of every x86-64 CPU.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// The entries of a [`KeyTable`], segment by segment.
 pub struct Iter<'a, E> {
     segments: std::slice::Iter<'a, Segment<E>>,
@@ -265,6 +306,9 @@ pub struct KeyTable<E> {
     segments: Vec<Segment<E>>,
     len: usize,
     hasher: RandomState,
+    /// The last key [`KeyTable::prefetch`] hashed, so that the lookup that follows it does
+    /// not hash it again.
+    prefetched: Cell<Option<HashedKey>>,
     /// Source of fresh layout tags.
     next_tag: u32,
 }
@@ -307,6 +351,7 @@ impl<E: Keyed> KeyTable<E> {
             segments: vec![Segment::new(0, 0)],
             len: 0,
             hasher: RandomState::new(),
+            prefetched: Cell::new(None),
             next_tag: 1,
         }
     }
@@ -321,6 +366,11 @@ impl<E: Keyed> KeyTable<E> {
 
     /// The hash of `key` in this table.
     pub fn hash(&self, key: &[u8]) -> u64 {
+        if let Some(prefetched) = self.prefetched.get() {
+            if prefetched.key() == key {
+                return prefetched.hash;
+            }
+        }
         self.hasher.hash_one(key)
     }
 
@@ -351,6 +401,23 @@ impl<E: Keyed> KeyTable<E> {
         let table = &mut self.segments[segment].table;
         let bucket = table.find(hash, key)?;
         table.slots[bucket].as_mut()
+    }
+
+    /// Asks the CPU to start loading the cache lines a lookup of `key` reads first: its home
+    /// bucket's tag and slot. A hint only: nothing changes, and a key that is not there or
+    /// probes further costs just the hash. Run for a pipelined request while the one before
+    /// it executes, the two cache misses of its lookup overlap that work (Redis 8 prefetches
+    /// a batch's keys for the same reason).
+    pub fn prefetch(&self, key: &[u8]) {
+        let hash = self.hasher.hash_one(key);
+        self.prefetched.set(HashedKey::new(key, hash));
+        let table = &self.segments[self.segment_of(hash)].table;
+        if table.num_buckets() == 0 {
+            return;
+        }
+        let home = table.home(hash);
+        prefetch_line(&table.tags[home]);
+        prefetch_line(&table.slots[home]);
     }
 
     /// The entry at `key` (hashed to `hash`), or a new one from `make`; true if it is new.
@@ -965,6 +1032,28 @@ mod tests {
             );
         }
         assert_eq!(t.iter().size_hint(), (100, Some(100)));
+    }
+
+    #[test]
+    fn a_prefetched_key_hashes_the_same_and_lookups_are_unchanged() {
+        let mut t = KeyTable::new();
+        t.prefetch(b"before any bucket");
+        for i in 0..20_000u32 {
+            insert(&mut t, &format!("p{i}"), i);
+        }
+        let long = "p".repeat(HashedKey::MAX_LEN + 1);
+        insert(&mut t, &long, 7);
+        for key in ["p5", "p19999", "absent", long.as_str(), ""] {
+            t.prefetch(key.as_bytes());
+            assert_eq!(t.hash(key.as_bytes()), t.hasher.hash_one(key.as_bytes()));
+            // Another key after the prefetch is hashed afresh.
+            assert_eq!(t.hash(b"p6"), t.hasher.hash_one(&b"p6"[..]));
+        }
+        t.prefetch(b"p5");
+        assert_eq!(t.get(b"p5").map(|e| e.1), Some(5));
+        assert_eq!(t.get(b"p6").map(|e| e.1), Some(6));
+        assert_eq!(t.get(long.as_bytes()).map(|e| e.1), Some(7));
+        assert!(t.get(b"absent").is_none());
     }
 
     #[test]
