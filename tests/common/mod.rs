@@ -371,7 +371,19 @@ impl RealRedis {
     }
 
     pub fn start_in(dir: &Path, extra: &[&str]) -> RealRedis {
-        Self::start_on(free_port(), dir, extra)
+        Self::start_on_a_free_port(free_port, dir, extra)
+    }
+
+    /// Starts on a port from `pick`, and on another one if the server exits at once: the port
+    /// was free when picked, but another test's process may bind it (or connect from it)
+    /// before redis-server does.
+    fn start_on_a_free_port(pick: fn() -> u16, dir: &Path, extra: &[&str]) -> RealRedis {
+        for _attempt in 0..5 {
+            if let Some(real) = Self::try_start_on(pick(), dir, extra) {
+                return real;
+            }
+        }
+        panic!("redis-server could not bind a free port in 5 attempts");
     }
 
     /// A real redis-server in cluster mode (`cluster-enabled yes`, node timeout 2 s) on a
@@ -379,8 +391,8 @@ impl RealRedis {
     pub fn start_cluster_node() -> RealRedis {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().to_path_buf();
-        let mut real = Self::start_on(
-            free_cluster_port(),
+        let mut real = Self::start_on_a_free_port(
+            free_cluster_port,
             &path,
             &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"],
         );
@@ -388,8 +400,9 @@ impl RealRedis {
         real
     }
 
-    /// A real redis-server on `port`, in `dir`.
-    pub fn start_on(port: u16, dir: &Path, extra: &[&str]) -> RealRedis {
+    /// A real redis-server on `port`, in `dir`; `None` if it exited before answering PING (the
+    /// port was taken). Panics if it neither answers nor exits in 10 s.
+    fn try_start_on(port: u16, dir: &Path, extra: &[&str]) -> Option<RealRedis> {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -407,20 +420,26 @@ impl RealRedis {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redis-server");
-        let real = RealRedis {
+        let mut real = RealRedis {
             port,
             child,
             _dir: None,
         };
         let url = format!("redis://127.0.0.1:{port}/");
+        let mut exited = false;
         let up = wait_until(Duration::from_secs(10), || {
-            redis::Client::open(url.as_str())
-                .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok()
+            exited = matches!(real.child.try_wait(), Ok(Some(_)));
+            exited
+                || redis::Client::open(url.as_str())
+                    .and_then(|c| c.get_connection())
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                    .is_ok()
         });
+        if exited {
+            return None;
+        }
         assert!(up, "redis-server did not answer PING on port {port}");
-        real
+        Some(real)
     }
 
     pub fn conn(&self) -> redis::Connection {
