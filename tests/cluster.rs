@@ -479,11 +479,15 @@ fn create_six_and_pick_slot_of_name(nodes: &[Node]) -> (u16, u16) {
     assert!(wait_until(Duration::from_secs(15), || nodes
         .iter()
         .all(|n| state_ok(n.port()))));
+    // Every node, not only the first, must know who replicates whom: a master that has not
+    // yet heard that a node became its replica ignores that node's MFSTART (as Redis does).
     assert!(wait_until(Duration::from_secs(10), || {
-        cli_at(first, &["cluster", "nodes"])
-            .matches("slave")
-            .count()
-            == 3
+        nodes.iter().all(|n| {
+            cli_at(n.port(), &["cluster", "nodes"])
+                .matches("slave")
+                .count()
+                == 3
+        })
     }));
     master_and_replica_of_slot(first, 5798)
 }
