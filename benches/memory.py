@@ -3,8 +3,8 @@
 
 `../shared/bench/compare.sh` measures two rows (1M short strings, 100k 10-field hashes); this
 adds the others a representation could be tuned away from: 1 KB strings, integer strings,
-small sets (strings and integers), small sorted sets, short lists, one long list, and hashes
-and sets large enough to be hash tables (1,000 fields or members each). Each row
+small sets (strings and integers), small sorted sets, short lists, one long list, and hashes,
+sets and sorted sets large enough to be hash tables (1,000 fields or members each). Each row
 loads a fresh server of each kind with `redis-cli --pipe` and reads VmRSS from /proc before and
 one second after loading:
 
@@ -69,6 +69,15 @@ def rows(scale):
                         args.append(b"value:%010d" % f)
                 yield resp(*args)
 
+    def big_zsets(keys, members):
+        """Keys of `members` members each, 100 per ZADD."""
+        for i in range(keys):
+            for start in range(0, members, 100):
+                args = [b"ZADD", b"bigzset:%012d" % i]
+                for m in range(start, min(start + 100, members)):
+                    args += [str(m * 1.5).encode(), b"member:%09d" % m]
+                yield resp(*args)
+
     def zsets(keys, members):
         for i in range(keys):
             args = [b"ZADD", b"zset:%012d" % i]
@@ -105,6 +114,11 @@ def rows(scale):
             "sets, 1,000 members of 16 bytes",
             n(1_000),
             lambda k: big(b"SADD", b"bigset", k, 1000, False),
+        ),
+        "big-zsets": (
+            "sorted sets, 1,000 members of 16 bytes",
+            n(1_000),
+            lambda k: big_zsets(k, 1000),
         ),
     }
 

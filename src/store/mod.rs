@@ -11,7 +11,6 @@ pub mod list;
 pub mod listpack;
 pub mod packed;
 pub mod pick;
-pub mod scan;
 pub mod set;
 pub mod slots;
 pub mod str;

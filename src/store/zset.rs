@@ -17,9 +17,11 @@
 //! no more room than Redis's listpack. The RDB writer re-encodes it as a listpack
 //! (`persist::rdb::write`).
 //!
-//! In the large form, a `BTreeSet` ordered by `(score, member)` plays the skiplist's part and an
-//! `IndexMap` the dict's (its dense positions give O(1) random picks and a SCAN cursor). Rank
-//! queries walk the tree, so they cost O(rank) instead of the skiplist's O(log n).
+//! In the large form, a `BTreeSet` ordered by `(score, member)` plays the skiplist's part and
+//! the keyspace's own table ([`KeyTable`]) the dict's: each member and its score sit in one
+//! bucket, so ZSCORE and ZADD's lookup read the bucket tags and the bucket, and the table gives
+//! fair random picks and a SCAN cursor, as it does for hashes and sets. Rank queries walk the
+//! tree, so they cost O(rank) instead of the skiplist's O(log n).
 //!
 //! Commands see only this API (insert, remove, scores, ranks, ranges by rank, score or lex in
 //! either direction, pops, random picks, scan), never the representation.
@@ -29,13 +31,12 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use bytes::Bytes;
-use indexmap::IndexMap;
 use rand::Rng;
 
 use super::hash::MAX_RESERVED;
 use super::packed::{self, len_size, put_len, read_string, HEADER, PACKED_SAFETY_LIMIT};
-use super::scan::scan_window;
 use super::str::Str;
+use super::table::{KeyTable, Keyed};
 use super::value::EncodingLimits;
 
 /// A score with the total order Redis uses: numeric order, `-0.0 == 0.0`, never NaN.
@@ -370,28 +371,48 @@ impl Packed {
 // ---------------------------------------------------------------------------------------------
 // The large form
 
+/// A member and its score in the member table.
+#[derive(Clone)]
+struct Scored {
+    member: Str,
+    score: Score,
+}
+
+impl Keyed for Scored {
+    fn key(&self) -> &[u8] {
+        &self.member
+    }
+}
+
 /// A member → score table and the entries ordered by `(score, member)`. Members up to 22
 /// bytes are held inline ([`Str`]) in both.
 #[derive(Clone, Default)]
 struct Large {
-    scores: IndexMap<Str, Score>,
+    scores: KeyTable<Scored>,
     ordered: BTreeSet<(Score, Str)>,
 }
 
 impl Large {
     fn with_capacity(capacity: usize) -> Large {
+        let mut scores = KeyTable::new();
+        scores.reserve(capacity);
         Large {
-            scores: IndexMap::with_capacity(capacity),
+            scores,
             ordered: BTreeSet::new(),
         }
     }
 
+    fn score(&self, member: &[u8]) -> Option<Score> {
+        self.scores.get(member).map(|s| s.score)
+    }
+
     fn set(&mut self, member: &[u8], score: Score) -> Option<f64> {
-        match self.scores.get_mut(member) {
+        let hash = self.scores.hash(member);
+        match self.scores.get_mut_hashed(hash, member) {
             Some(old) => {
-                let previous = *old;
+                let previous = old.score;
                 if previous != score {
-                    *old = score;
+                    old.score = score;
                     let (_, member) = self
                         .ordered
                         .take(&(previous, Str::new(member)))
@@ -402,7 +423,13 @@ impl Large {
             }
             None => {
                 let member = Str::new(member);
-                self.scores.insert(member.clone(), score);
+                self.scores.insert_new(
+                    hash,
+                    Scored {
+                        member: member.clone(),
+                        score,
+                    },
+                );
                 self.ordered.insert((score, member));
                 None
             }
@@ -410,7 +437,7 @@ impl Large {
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (member, score) = self.scores.swap_remove_entry(member)?;
+        let Scored { member, score } = self.scores.remove(member)?;
         self.ordered.remove(&(score, member));
         Some(score.get())
     }
@@ -421,7 +448,7 @@ impl Large {
         } else {
             self.ordered.pop_first()?
         };
-        self.scores.swap_remove(&member[..]);
+        self.scores.remove(&member[..]);
         Some((member.into(), score.get()))
     }
 }
@@ -584,7 +611,7 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
             Repr::Packed(p) => p.find(member).map(|item| item.score),
-            Repr::Large(l) => l.scores.get(member).map(|s| s.get()),
+            Repr::Large(l) => l.score(member).map(Score::get),
         }
     }
 
@@ -638,7 +665,7 @@ impl ZSet {
         match &self.repr {
             Repr::Packed(p) => p.iter().position(|item| item.member == member),
             Repr::Large(l) => {
-                let score = *l.scores.get(member)?;
+                let score = l.score(member)?;
                 Some(l.ordered.range(..(score, Str::new(member))).count())
             }
         }
@@ -813,10 +840,12 @@ impl ZSet {
         if self.is_empty() {
             return None;
         }
-        let index = rng.gen_range(0..self.len());
         match &self.repr {
-            Repr::Packed(p) => p.iter().nth(index).map(|item| item.member),
-            Repr::Large(l) => l.scores.get_index(index).map(|(m, _)| m.as_slice()),
+            Repr::Packed(p) => {
+                let index = rng.gen_range(0..p.len());
+                p.iter().nth(index).map(|item| item.member)
+            }
+            Repr::Large(l) => l.scores.random_fair(rng).map(|s| s.member.as_slice()),
         }
     }
 
@@ -837,14 +866,9 @@ impl ZSet {
                 }
                 0
             }
-            Repr::Large(l) => {
-                let (next, positions) = scan_window(cursor, l.scores.len(), count, false);
-                for i in positions {
-                    let (member, score) = l.scores.get_index(i).expect("position below len");
-                    visit(member, score.get());
-                }
-                next
-            }
+            Repr::Large(l) => l
+                .scores
+                .scan(cursor, count, |s| visit(&s.member, s.score.get())),
         }
     }
 
