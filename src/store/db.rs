@@ -504,11 +504,12 @@ impl Db {
         self.dict.scan(cursor, count, |e| visit(&e.key))
     }
 
-    /// A random key that is not expired, or None. Tries a bounded number of samples (like
-    /// Redis's `dbRandomKey`) before giving up on a dict full of expired keys.
+    /// A uniformly random key that is not expired, or None (RANDOMKEY: Redis's `dbRandomKey`
+    /// draws with `dictGetFairRandomKey` too). Tries a bounded number of samples before giving
+    /// up on a dict full of expired keys.
     pub fn random_key(&mut self, now: i64, rng: &mut impl Rng) -> Option<Bytes> {
         for _ in 0..100 {
-            let key = self.dict.random(rng)?.key.to_bytes();
+            let key = self.dict.random_fair(rng)?.key.to_bytes();
             if !self.expire_if_needed(&key, now) {
                 return Some(key);
             }
@@ -643,6 +644,32 @@ mod tests {
     #[test]
     fn an_entry_with_its_bucket_is_56_bytes() {
         assert_eq!(std::mem::size_of::<Option<Entry>>(), 56);
+    }
+
+    #[test]
+    fn random_key_draws_every_key_equally_often() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut db = Db::new();
+        for i in 0..30_000 {
+            db.set(b(&format!("k{i}")), Value::String(b("v").into()));
+        }
+        // 20 keys left, spread unevenly over shrunken segments: a pick that starts from a
+        // random hash position and probes forwards favours some of them several times over.
+        for i in (0..30_000).filter(|i| i % 1500 != 0) {
+            db.remove(format!("k{i}").as_bytes());
+        }
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..100_000 {
+            *counts
+                .entry(db.random_key(0, &mut rng).unwrap())
+                .or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 20);
+        // 5,000 expected each; a standard deviation is about 70.
+        for (key, n) in counts {
+            assert!((4_600..5_400).contains(&n), "{key:?} drawn {n} times");
+        }
     }
 
     #[test]
