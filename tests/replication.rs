@@ -109,7 +109,7 @@ fn tutorial_stage1_master_with_password_and_its_replica() {
     );
     let _: () = m.set("name", "zhangsan").unwrap();
     assert_eq!(m.get::<_, String>("name").unwrap(), "zhangsan");
-    assert!(wait_until(Duration::from_secs(5), || r
+    assert!(wait_until(Duration::from_secs(15), || r
         .get::<_, Option<String>>("name")
         .unwrap()
         == Some("zhangsan".into())));
@@ -234,7 +234,7 @@ fn partial_resync_after_a_clean_restart_of_the_replica() {
     let mut r = replica.conn();
     wait_link_up(&mut r);
     let _: () = m.set("a", "1").unwrap();
-    assert!(wait_until(Duration::from_secs(5), || r
+    assert!(wait_until(Duration::from_secs(15), || r
         .exists::<_, bool>("a")
         .unwrap()));
     let _ = raw_exchange(&mut replica.raw(), b"SHUTDOWN\r\n", 1);
@@ -243,7 +243,7 @@ fn partial_resync_after_a_clean_restart_of_the_replica() {
     assert!(replica.restart(&replica_extra));
     let mut r = replica.conn();
     wait_link_up(&mut r);
-    assert!(wait_until(Duration::from_secs(5), || r
+    assert!(wait_until(Duration::from_secs(15), || r
         .exists::<_, bool>("b")
         .unwrap()));
     let stats = info(&mut m, "stats");
@@ -296,7 +296,7 @@ fn a_promoted_replica_lets_its_former_sibling_resume() {
         .unwrap();
     wait_link_up(&mut cb);
     let _: () = ca.set("new", "history").unwrap();
-    assert!(wait_until(Duration::from_secs(5), || cb
+    assert!(wait_until(Duration::from_secs(15), || cb
         .exists::<_, bool>("new")
         .unwrap()));
     let stats = info(&mut ca, "stats");
@@ -339,7 +339,7 @@ fn diskless_full_sync_streams_the_snapshot_over_the_socket() {
     let replica = start_replica(master.port, &[]);
     let mut r = replica.conn();
     wait_link_up(&mut r);
-    assert!(wait_until(Duration::from_secs(5), || redis::cmd("DBSIZE")
+    assert!(wait_until(Duration::from_secs(15), || redis::cmd("DBSIZE")
         .query::<i64>(&mut r)
         .unwrap()
         == 100));
@@ -641,7 +641,7 @@ fn a_replica_further_behind_than_the_backlog_gets_a_full_resync() {
     assert!(replica.restart(&extra));
     let mut r = replica.conn();
     wait_link_up(&mut r);
-    assert!(wait_until(Duration::from_secs(5), || r
+    assert!(wait_until(Duration::from_secs(15), || r
         .exists::<_, bool>("fill99")
         .unwrap()));
     let stats = info(&mut m, "stats");

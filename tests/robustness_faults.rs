@@ -516,7 +516,7 @@ fn writes_acknowledged_by_wait_survive_replica_restarts() {
     });
     assert!(synced, "the replica did not reconnect");
     for key in &acknowledged {
-        let present: bool = wait_until(Duration::from_secs(5), || r.exists(key).unwrap());
+        let present: bool = wait_until(Duration::from_secs(15), || r.exists(key).unwrap());
         assert!(
             present,
             "{key} was acknowledged by WAIT but is missing on the replica"

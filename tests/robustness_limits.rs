@@ -220,7 +220,7 @@ fn maxclients_refuses_with_redis_text() {
     // The readiness probe may still be closing: retry until each of three is served.
     for _ in 0..3 {
         let mut served = None;
-        wait_until(Duration::from_secs(5), || {
+        wait_until(Duration::from_secs(15), || {
             let mut s = node.raw();
             if raw_exchange(&mut s, b"PING\r\n", 7) == b"+PONG\r\n" {
                 served = Some(s);
@@ -236,7 +236,7 @@ fn maxclients_refuses_with_redis_text() {
         "-ERR max number of clients reached\r\n"
     );
     drop(held.pop());
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(Duration::from_secs(15), || {
         let mut s = node.raw();
         raw_exchange(&mut s, b"PING\r\n", 7) == b"+PONG\r\n"
     }));
@@ -287,7 +287,7 @@ fn query_buffer_and_bulk_length_limits_close_the_client_and_log_why() {
         closed = matches!(s.read(&mut buf), Ok(0) | Err(_));
     }
     assert!(closed, "the connection must be closed");
-    assert!(wait_until(Duration::from_secs(5), || node.log().contains(
+    assert!(wait_until(Duration::from_secs(15), || node.log().contains(
         "Closing client that reached max query buffer length"
     )));
     assert!(node.log().contains("Protocol error (invalid bulk length)"));
@@ -341,7 +341,7 @@ fn a_reply_over_the_normal_hard_limit_drops_the_client() {
     let mut s = node.raw();
     let got = raw_exchange(&mut s, b"GET big\r\n", 3 * 1024 * 1024);
     assert!(got.is_empty(), "got {} bytes", got.len());
-    assert!(wait_until(Duration::from_secs(5), || node.log().contains(
+    assert!(wait_until(Duration::from_secs(15), || node.log().contains(
         "scheduled to be closed ASAP for overcoming of output buffer limits"
     )));
     // Small replies are untouched.

@@ -757,7 +757,7 @@ fn server_with_the_sentinel_flag_runs_a_sentinel() {
     assert!(fault.unwrap_err().to_string().contains("unknown command"));
     // SHUTDOWN saves the state and exits.
     let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut p.conn());
-    let exited = wait_until(Duration::from_secs(5), || {
+    let exited = wait_until(Duration::from_secs(15), || {
         p.child
             .as_mut()
             .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))

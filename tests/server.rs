@@ -162,7 +162,7 @@ fn a_blocked_client_that_disconnects_stops_waiting() {
     raw.write_all(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
         .unwrap();
     let blocked = |con: &mut redis::Connection, n: &str| {
-        common::wait_until(Duration::from_secs(5), || {
+        common::wait_until(Duration::from_secs(15), || {
             let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
             info.contains(&format!("blocked_clients:{n}\r\n"))
         })

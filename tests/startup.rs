@@ -87,7 +87,7 @@ fn cluster_enabled_yes_starts_a_cluster_node() {
     let id: String = redis::cmd("CLUSTER").arg("MYID").query(&mut con).unwrap();
     assert_eq!(id.len(), 40);
     assert!(
-        common::wait_until(Duration::from_secs(5), || {
+        common::wait_until(Duration::from_secs(15), || {
             std::fs::read_to_string(node.dir.path().join("nodes-9001.conf"))
                 .is_ok_and(|t| t.contains(&id) && t.contains("myself"))
         }),
