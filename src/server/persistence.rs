@@ -62,10 +62,19 @@ fn dump_path(shared: &Shared) -> PathBuf {
     config.dir.join(&config.dbfilename)
 }
 
-/// The aux fields every snapshot carries besides the standard ones: the replication id and
-/// offset (so a restarted replica can resume with a partial resync, as Redis 7 does) and the db
-/// the replication stream last selected.
+/// The aux fields a snapshot carries besides the standard ones: the replication id and offset
+/// (so a restarted replica can resume with a partial resync, as Redis 7 does) and the db the
+/// replication stream last selected, then `aof-base`.
+///
+/// As Redis's `rdbPopulateSaveInfo` decides, the replication fields are written only when they
+/// describe a history someone can continue: a master with a backlog (a replica attached once,
+/// which includes every full sync's snapshot) or a replica holding its master's history. A
+/// master nobody ever replicated from writes none.
 pub struct ReplAux {
+    history: Option<ReplHistory>,
+}
+
+struct ReplHistory {
     replid: String,
     offset: i64,
     stream_db: i64,
@@ -74,20 +83,30 @@ pub struct ReplAux {
 impl ReplAux {
     pub fn current(engine: &Engine) -> ReplAux {
         let repl = &engine.repl;
+        let continued = match repl.master {
+            None => repl.backlog.is_some(),
+            Some(_) => repl.has_history,
+        };
         ReplAux {
-            replid: repl.replid.clone(),
-            offset: repl.offset,
-            stream_db: repl.stream_db.map_or(0, |d| d as i64),
+            history: continued.then(|| ReplHistory {
+                replid: repl.replid.clone(),
+                offset: repl.offset,
+                stream_db: repl.stream_db.map_or(0, |d| d as i64),
+            }),
         }
     }
 
-    pub fn fields(&self) -> [(&'static str, AuxValue<'_>); 4] {
-        [
-            ("repl-stream-db", AuxValue::Int(self.stream_db)),
-            ("repl-id", AuxValue::Str(self.replid.as_bytes())),
-            ("repl-offset", AuxValue::Int(self.offset)),
-            ("aof-base", AuxValue::Int(0)),
-        ]
+    pub fn fields(&self) -> Vec<(&'static str, AuxValue<'_>)> {
+        let mut fields = Vec::with_capacity(4);
+        if let Some(h) = &self.history {
+            fields.extend([
+                ("repl-stream-db", AuxValue::Int(h.stream_db)),
+                ("repl-id", AuxValue::Str(h.replid.as_bytes())),
+                ("repl-offset", AuxValue::Int(h.offset)),
+            ]);
+        }
+        fields.push(("aof-base", AuxValue::Int(0)));
+        fields
     }
 }
 
@@ -376,5 +395,41 @@ fn restart_aof_after_sync(shared: &Shared) {
     crate::server::aof::disable(&mut engine);
     if let Err(error) = crate::server::aof::enable(shared, &mut engine) {
         shared.emit(Event::AofRestartAfterSyncFailed { error });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repl::MasterLink;
+
+    fn names(aux: &ReplAux) -> Vec<&'static str> {
+        aux.fields().iter().map(|(name, _)| *name).collect()
+    }
+
+    #[test]
+    fn replication_fields_only_for_a_history_someone_can_continue() {
+        let mut engine = Engine::new(1);
+        // A master nobody replicated from: none (Redis's `rdbPopulateSaveInfo` returns NULL).
+        assert_eq!(names(&ReplAux::current(&engine)), ["aof-base"]);
+        // Once a replica attached, the backlog exists: the snapshot names the history.
+        engine.repl.ensure_backlog();
+        let with_history = ["repl-stream-db", "repl-id", "repl-offset", "aof-base"];
+        assert_eq!(names(&ReplAux::current(&engine)), with_history);
+        // A replica: only once it holds its master's history (synced, or a cached master).
+        engine.repl.backlog = None;
+        engine.repl.master = Some(MasterLink {
+            host: "127.0.0.1".into(),
+            port: 6379,
+            up: false,
+            last_io_ms: 0,
+            down_since_ms: 0,
+            sync_in_progress: false,
+            transfer: None,
+            generation: 1,
+        });
+        assert_eq!(names(&ReplAux::current(&engine)), ["aof-base"]);
+        engine.repl.has_history = true;
+        assert_eq!(names(&ReplAux::current(&engine)), with_history);
     }
 }
