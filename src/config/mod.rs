@@ -266,6 +266,9 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     /// `hz`, clamped to 1..=500 as Redis does.
     pub hz: u32,
+    /// `event-loop-spin-us` (redislab's own): how long the event loop keeps polling after
+    /// client traffic before it sleeps (`node::spin`); 0 turns the spin off.
+    pub event_loop_spin_us: u64,
     /// `replicaof` / `slaveof`: the master's host and port.
     pub replicaof: Option<(String, u16)>,
     /// `masterauth`.
@@ -432,6 +435,7 @@ impl Config {
             zset_max_listpack_value: 0,
             client_query_buffer_limit: 0,
             hz: 0,
+            event_loop_spin_us: 0,
             replicaof: None,
             masterauth: None,
             masteruser: None,
@@ -855,6 +859,7 @@ impl Config {
             "zset-max-listpack-value" => self.zset_max_listpack_value = mem(&v),
             "client-query-buffer-limit" => self.client_query_buffer_limit = mem(&v),
             "hz" => self.hz = num(&v),
+            "event-loop-spin-us" => self.event_loop_spin_us = num(&v),
             "replicaof" => {
                 if let Value::ReplicaOf(r) = v {
                     self.replicaof = r
@@ -960,6 +965,7 @@ impl Config {
             "zset-max-listpack-value" => Value::Mem(self.zset_max_listpack_value),
             "client-query-buffer-limit" => Value::Mem(self.client_query_buffer_limit),
             "hz" => int(self.hz),
+            "event-loop-spin-us" => int(self.event_loop_spin_us),
             "replicaof" => Value::ReplicaOf(self.replicaof.clone()),
             "masterauth" => ostr(&self.masterauth),
             "masteruser" => ostr(&self.masteruser),

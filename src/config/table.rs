@@ -1,4 +1,5 @@
-//! The table of every directive Redis 7.0 knows: name, alias, value kind, default, flags.
+//! The table of every directive Redis 7.0 knows: name, alias, value kind, default, flags; and,
+//! at its end, redislab's own (hidden, so `CONFIG GET *` lists what Redis lists).
 //!
 //! Built from `static_configs[]` in Redis 7.0's `config.c` and checked against
 //! `CONFIG GET *` of a real Redis 7.0.15 (TLS build). This is the one place that says which
@@ -265,7 +266,7 @@ fn check_hostname(v: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Every directive Redis 7.0 knows, in `config.c` order.
+/// Every directive Redis 7.0 knows, in `config.c` order, then redislab's own.
 #[rustfmt::skip]
 pub static TABLE: &[Directive] = &[
     // Booleans
@@ -453,6 +454,8 @@ pub static TABLE: &[Directive] = &[
     d("bind", None, Kind::Bind, "* -::*", MULTI_ARG | IMPL),
     d("replicaof", Some("slaveof"), Kind::ReplicaOf, "no one", IMM | MULTI_ARG | IMPL),
     d("latency-tracking-info-percentiles", None, Kind::LatencyPercentiles, "50 99 99.9", MULTI_ARG),
+    // redislab's own, hidden from `CONFIG GET *` so that listings match Redis's.
+    int("event-loop-spin-us", None, 0, 1_000_000, "50", HIDDEN | IMPL),
 ];
 
 /// Find a directive by name or alias, ignoring case.

@@ -536,6 +536,12 @@ fn config_get_patterns_and_formatting() {
     // Hidden directives answer only to their exact name.
     assert!(get(&["*"]).iter().all(|(n, _)| n != "key-load-delay"));
     assert_eq!(get(&["key-load-delay"]).len(), 1);
+    // So does redislab's own directive, whose default spins 50 µs.
+    assert!(get(&["*"]).iter().all(|(n, _)| n != "event-loop-spin-us"));
+    assert_eq!(
+        get(&["event-loop-spin-us"]),
+        vec![("event-loop-spin-us".into(), "50".into())]
+    );
     // `*` lists every name and alias CONFIG GET * lists on Redis 7.0.15.
     assert_eq!(get(&["*"]).len(), 192);
 }
@@ -548,6 +554,14 @@ fn config_set_all_or_nothing_with_redis_errors() {
         .unwrap();
     assert_eq!(changed, vec!["port", "requirepass"]);
     assert_eq!((c.port, c.requirepass.as_deref()), (6380, Some("pw")));
+    c.set(&["event-loop-spin-us", "0"], true).unwrap();
+    assert_eq!(c.event_loop_spin_us, 0);
+    let e = c.set(&["event-loop-spin-us", "-1"], true).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("argument must be between 0 and 1000000"),
+        "{e}"
+    );
 
     let before = c.clone();
     let e = c.set(&["timeout", "5", "port", "abc"], true).unwrap_err();

@@ -295,6 +295,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
                         Ok(0) | Err(_) => break 'connection,
                         Ok(n) => {
                             Stats::add(&shared.stats.net_input_bytes, n as u64);
+                            shared.client_activity.touch();
                             if input.len() as u64 > limits.query_buffer {
                                 shared.emit(Event::QueryBufferLimitReached {
                                     addr: session.addr.clone(),

@@ -15,6 +15,7 @@ pub mod replica_link;
 pub mod sentinel;
 pub mod sentinel_clients;
 pub mod serve_replica;
+pub mod spin;
 pub mod startup;
 
 use std::net::{IpAddr, SocketAddr};
@@ -391,6 +392,7 @@ async fn serve(
     }
     tasks.spawn(cron::run(shared.clone()));
     tasks.spawn(cron::aof_syncer(shared.clone()));
+    tasks.spawn(spin::run(shared.clone()));
     if let Some(bus) = bus {
         tasks.spawn(cluster::run(shared.clone(), bus));
     }

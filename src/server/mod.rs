@@ -8,6 +8,7 @@
 //! state: one lock) before `pubsub`, `clients`, `monitors` and `config`; none of these locks is
 //! held across an `.await`.
 
+pub mod activity;
 pub mod aof;
 pub mod aof_sync;
 pub mod clients;
@@ -135,6 +136,8 @@ pub struct Shared {
     pub cluster_wake: tokio::sync::Notify,
     /// Group commit of the AOF under `appendfsync always` ([`aof_sync`]).
     pub aof_sync: aof_sync::AofSync,
+    /// Client reads, for the runtime's event-loop spin ([`activity`]).
+    pub client_activity: activity::ClientActivity,
 }
 
 impl Shared {
@@ -167,6 +170,7 @@ impl Shared {
             shutdown,
             cluster_wake: tokio::sync::Notify::new(),
             aof_sync: Default::default(),
+            client_activity: Default::default(),
             role_changes: watch::channel(0).0,
             pause_changes: watch::channel(0).0,
             script: Default::default(),
