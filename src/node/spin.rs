@@ -13,7 +13,9 @@
 //!
 //! The price is CPU while traffic lasts: a server whose requests keep arriving within the
 //! window uses its whole core instead of sleeping between them. An idle server does not spin
-//! at all (it waits for the next read), and `event-loop-spin-us 0` turns the spin off.
+//! at all (it waits for the next read); a server whose requests come further apart than the
+//! window stops spinning after a few spells that caught nothing, and only probes now and then
+//! ([`SpinPolicy`]); `event-loop-spin-us 0` turns the spin off.
 //!
 //! The spin is one task on the connections' single-threaded runtime: it yields, and a runtime
 //! with a yielded task polls epoll with a zero timeout instead of blocking, then runs whatever
@@ -26,10 +28,17 @@ use crate::server::Shared;
 
 /// How often a server with the spin turned off looks whether CONFIG SET turned it on.
 const CONFIG_RECHECK: Duration = Duration::from_secs(1);
+/// Spells in a row that caught no read before the spin stops paying for itself: a client
+/// whose requests come further apart than the window (a slow sequential client) would only
+/// cost CPU, on a machine where that CPU may be what the client needs.
+const MISSES_BEFORE_RESTING: u32 = 4;
+/// While resting, one wake-up in this many still spins, to notice traffic that speeds up.
+const PROBE_EVERY: u32 = 16;
 
 /// Runs until the runtime stops.
 pub async fn run(shared: Arc<Shared>) {
     let activity = &shared.client_activity;
+    let mut policy = SpinPolicy::default();
     loop {
         let window = spin_window(&shared);
         if window.is_zero() {
@@ -37,41 +46,83 @@ pub async fn run(shared: Arc<Shared>) {
             continue;
         }
         activity.until_touched().await;
-        let mut spin = Spin::start(window, Instant::now(), activity.reads());
+        if !policy.on_wake(window, Instant::now(), activity.reads()) {
+            continue;
+        }
         loop {
             tokio::task::yield_now().await;
-            if !spin.keep_going(Instant::now(), activity.reads()) {
+            if !policy.after_poll(Instant::now(), activity.reads()) {
                 break;
             }
         }
     }
 }
 
-/// One spell of spinning: it lasts until `window` passes with no new read.
-struct Spin {
+/// When to spin and for how long. The driver reports each wake-up and, while spinning, each
+/// poll, with the time and the read count; the policy reads no clock itself.
+///
+/// A spell lasts until `window` passes with no new read. A spell that caught at least one read
+/// paid off; after [`MISSES_BEFORE_RESTING`] spells in a row that caught none, the policy
+/// rests (does not spin) except on every [`PROBE_EVERY`]th wake-up, and a probe that catches a
+/// read ends the rest.
+#[derive(Debug, Default)]
+struct SpinPolicy {
+    /// Spells in a row that caught no read.
+    misses: u32,
+    /// Wake-ups since the policy began resting.
+    rested_wakes: u32,
+    spell: Option<Spell>,
+}
+
+#[derive(Debug)]
+struct Spell {
     window: Duration,
     deadline: Instant,
     reads_seen: u64,
+    caught: bool,
 }
 
-impl Spin {
-    fn start(window: Duration, now: Instant, reads: u64) -> Spin {
-        Spin {
+impl SpinPolicy {
+    /// A read woke the parked loop: spin now?
+    fn on_wake(&mut self, window: Duration, now: Instant, reads: u64) -> bool {
+        if self.misses >= MISSES_BEFORE_RESTING {
+            self.rested_wakes += 1;
+            if !self.rested_wakes.is_multiple_of(PROBE_EVERY) {
+                return false;
+            }
+        }
+        self.spell = Some(Spell {
             window,
             deadline: now + window,
             reads_seen: reads,
-        }
+            caught: false,
+        });
+        true
     }
 
-    /// After one poll: a new read renews the window; otherwise the spell ends at the deadline.
-    fn keep_going(&mut self, now: Instant, reads: u64) -> bool {
-        if reads != self.reads_seen {
-            self.reads_seen = reads;
-            self.deadline = now + self.window;
-            true
-        } else {
-            now < self.deadline
+    /// After one poll while spinning: keep spinning? A new read renews the window; a spell
+    /// ends at its deadline.
+    fn after_poll(&mut self, now: Instant, reads: u64) -> bool {
+        let Some(spell) = &mut self.spell else {
+            return false;
+        };
+        if reads != spell.reads_seen {
+            spell.reads_seen = reads;
+            spell.deadline = now + spell.window;
+            spell.caught = true;
+            return true;
         }
+        if now < spell.deadline {
+            return true;
+        }
+        if spell.caught {
+            self.misses = 0;
+            self.rested_wakes = 0;
+        } else {
+            self.misses = self.misses.saturating_add(1);
+        }
+        self.spell = None;
+        false
     }
 }
 
@@ -111,12 +162,72 @@ mod tests {
         let window = Duration::from_micros(50);
         let t0 = Instant::now();
         let at = |us: u64| t0 + Duration::from_micros(us);
-        let mut spin = Spin::start(window, t0, 7);
-        assert!(spin.keep_going(at(30), 7));
-        assert!(spin.keep_going(at(49), 7));
-        assert!(spin.keep_going(at(49), 8), "a read renews the window");
-        assert!(spin.keep_going(at(98), 8), "until 49 + 50");
-        assert!(!spin.keep_going(at(99), 8), "50 µs without a read end it");
+        let mut policy = SpinPolicy::default();
+        assert!(policy.on_wake(window, t0, 7));
+        assert!(policy.after_poll(at(30), 7));
+        assert!(policy.after_poll(at(49), 7));
+        assert!(policy.after_poll(at(49), 8), "a read renews the window");
+        assert!(policy.after_poll(at(98), 8), "until 49 + 50");
+        assert!(!policy.after_poll(at(99), 8), "50 µs without a read end it");
+        assert_eq!(policy.misses, 0, "the spell caught a read");
+    }
+
+    /// Runs one spell that catches nothing, from a wake-up at `t`; false if it did not spin.
+    fn empty_spell(policy: &mut SpinPolicy, t: Instant, reads: u64) -> bool {
+        let window = Duration::from_micros(50);
+        if !policy.on_wake(window, t, reads) {
+            return false;
+        }
+        assert!(policy.after_poll(t + Duration::from_micros(10), reads));
+        assert!(!policy.after_poll(t + window, reads));
+        true
+    }
+
+    #[test]
+    fn spells_that_catch_nothing_make_it_rest_and_a_probe_that_catches_a_read_wakes_it() {
+        let t0 = Instant::now();
+        let mut policy = SpinPolicy::default();
+        let mut t = t0;
+        let mut reads = 0;
+        // A slow client: every request comes after the window has run out.
+        for _ in 0..MISSES_BEFORE_RESTING {
+            reads += 1;
+            t += Duration::from_micros(200);
+            assert!(empty_spell(&mut policy, t, reads));
+        }
+        // Resting: only every PROBE_EVERY-th wake-up spins.
+        let mut spun = 0;
+        for _ in 0..2 * PROBE_EVERY {
+            reads += 1;
+            t += Duration::from_micros(200);
+            if empty_spell(&mut policy, t, reads) {
+                spun += 1;
+            }
+        }
+        assert_eq!(spun, 2);
+        // The client speeds up: the next probe catches a read, and spinning resumes for good.
+        let mut woke_to_spin = 0;
+        for _ in 0..PROBE_EVERY {
+            reads += 1;
+            t += Duration::from_micros(200);
+            if policy.on_wake(Duration::from_micros(50), t, reads) {
+                woke_to_spin += 1;
+                assert!(policy.after_poll(t + Duration::from_micros(20), reads + 1));
+                assert!(!policy.after_poll(t + Duration::from_micros(70), reads + 1));
+                reads += 1;
+                break;
+            }
+        }
+        assert_eq!(woke_to_spin, 1);
+        for _ in 0..3 {
+            t += Duration::from_micros(200);
+            reads += 1;
+            assert!(
+                policy.on_wake(Duration::from_micros(50), t, reads),
+                "no longer resting"
+            );
+            assert!(!policy.after_poll(t + Duration::from_micros(50), reads));
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]
