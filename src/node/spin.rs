@@ -139,7 +139,7 @@ impl SpinPolicy {
             return false;
         }
         if self.misses >= MISSES_BEFORE_RESTING {
-            self.rested_wakes += 1;
+            self.rested_wakes = self.rested_wakes.wrapping_add(1);
             if !self.rested_wakes.is_multiple_of(PROBE_EVERY) {
                 return false;
             }
@@ -167,8 +167,8 @@ impl SpinPolicy {
         if !crowded && now < spell.deadline {
             return true;
         }
-        // The spell ends: at its deadline, or at once when the CPUs are crowded (then it is not
-        // held against the spin unless it caught something).
+        // The spell ends: at its deadline, or at once when the CPUs are crowded (a spell cut
+        // short by crowding is never counted as a miss).
         if spell.caught {
             self.misses = 0;
             self.rested_wakes = 0;
